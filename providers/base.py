@@ -1,0 +1,77 @@
+"""The one interface every cloud provider module implements.
+
+A provider only inventories: it lists data stores and the raw places their copies live
+(region codes, roles, how each was learned). It never resolves countries, operators or
+law — the scanner does that from the catalog, the same way for every cloud.
+A provider is read-only: it must never call a mutating API.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from policies.yamlfile import Node
+from scanner.model import Role, TargetResult
+
+
+@dataclass(frozen=True)
+class SeenLocation:
+    """A place a copy lives, as the provider's API reported it."""
+
+    region: str
+    role: Role
+    learned_from: str
+
+
+@dataclass
+class DiscoveredStore:
+    id: str
+    provider: str
+    account: str
+    kind: str
+    name: str
+    region: str
+    tags: dict[str, str] = field(default_factory=dict)
+    locations: list[SeenLocation] = field(default_factory=list)
+    unknowns: list[str] = field(default_factory=list)  # facts the API would not tell us
+
+    def add_location(self, region: str, role: Role, learned_from: str) -> None:
+        if all(loc.region != region for loc in self.locations):
+            self.locations.append(SeenLocation(region, role, learned_from))
+
+
+class TargetLog:
+    """Thread-safe record of how each (account, region, service) went."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.results: list[TargetResult] = []
+
+    def add(self, result: TargetResult) -> None:
+        with self._lock:
+            self.results.append(result)
+
+    def ok(self, provider: str, account: str, region: str, service: str, stores: int) -> None:
+        self.add(TargetResult(provider, account, region, service, "ok", None, stores))
+
+    def failed(self, provider: str, account: str, region: str, service: str, error: str, denied: bool) -> None:
+        self.add(TargetResult(provider, account, region, service, "denied" if denied else "error", error))
+
+
+class Provider(ABC):
+    """Inventories one cloud. Subclasses register in `providers.PROVIDERS`."""
+
+    name: str
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, section: Node) -> Provider:
+        """Build from the provider's section of the config; raise InputError on bad keys."""
+
+    @abstractmethod
+    def discover(self, log: TargetLog) -> Iterable[DiscoveredStore]:
+        """Yield every store found. Record each account/region/service outcome in `log`;
+        a failure of one part is recorded and the rest carries on."""

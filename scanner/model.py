@@ -1,0 +1,125 @@
+"""The data model: what a scan finds and what it concludes about each store.
+
+Names here are the JSON contract (`scan --format json`); alerts, the dashboard
+and users' scripts build on them, so rename nothing lightly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Role = Literal["primary", "replica", "backup"]
+Basis = Literal["location", "control", "establishment", "offering_services", "all_organizations"]
+BASES: tuple[str, ...] = ("location", "control", "establishment", "offering_services", "all_organizations")
+Status = Literal["pass", "fail", "not_applicable", "not_evaluated"]
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Location:
+    """One place a copy of the store's data lives."""
+
+    region: str
+    role: Role
+    learned_from: str  # the API call or field that told us, e.g. "ListBuckets.BucketRegion"
+    country: str = UNKNOWN  # ISO 3166-1 alpha-2, or "unknown" when the catalog lacks the region
+    city: str | None = None
+    partition: str | None = None
+    operator: str | None = None  # catalog entity id of the operator for this location
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A legal entity in an operator or owner chain."""
+
+    id: str
+    name: str
+    country: str
+    lei: str | None = None
+    source: str | None = None
+    unverified: bool = False
+
+
+@dataclass
+class Reach:
+    """One jurisdiction whose law can compel access to the store, and why."""
+
+    jurisdiction: str
+    basis: str
+    law: str
+    citation: str
+    path: list[str]
+    grounds: list[dict[str, Any]] = field(default_factory=list)  # every (basis, law, path) found
+
+    @property
+    def path_text(self) -> str:
+        return " → ".join(self.path)
+
+
+@dataclass
+class Finding:
+    """A policy's verdict on one unacceptable reach."""
+
+    fingerprint: str
+    policy: str
+    jurisdiction: str
+    basis: str
+    severity: str
+    message: str
+    waiver: dict[str, Any] | None = None
+
+
+@dataclass
+class DataStore:
+    """A data store as inventoried, tagged and judged."""
+
+    id: str  # stable id: ARN or the provider's equivalent
+    provider: str
+    account: str
+    kind: str
+    name: str
+    region: str
+    tags: dict[str, str] = field(default_factory=dict)
+    locations: list[Location] = field(default_factory=list)
+    operator: list[Entity] = field(default_factory=list)
+    owner: list[Entity] = field(default_factory=list)
+    reachable_by: list[Reach] = field(default_factory=list)
+    status: Status = "not_evaluated"
+    status_reason: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    unknowns: list[str] = field(default_factory=list)  # facts we could not determine
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        for reach, item in zip(self.reachable_by, doc["reachable_by"]):
+            item["path_text"] = reach.path_text
+        return doc
+
+
+@dataclass
+class TargetResult:
+    """How one (provider, account, region, service) part of a scan went."""
+
+    provider: str
+    account: str
+    region: str
+    service: str
+    status: Literal["ok", "error", "denied"]
+    error: str | None = None
+    stores: int = 0
+
+
+@dataclass
+class ScanResult:
+    id: str
+    started_at: str
+    finished_at: str | None = None
+    status: Literal["running", "complete", "partial", "failed", "interrupted"] = "running"
+    home: list[str] = field(default_factory=list)
+    targets: list[TargetResult] = field(default_factory=list)
+    coverage_gaps: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

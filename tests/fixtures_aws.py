@@ -1,0 +1,1 @@
+"""pytest fixtures for aws (servers on 127.0.0.1)."""

@@ -1,0 +1,1 @@
+"""pytest fixtures for gcp (servers on 127.0.0.1)."""
