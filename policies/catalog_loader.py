@@ -153,7 +153,7 @@ def _load_regions(doc: Node, catalog: Catalog) -> None:
 
 LAW_KEYS = {
     "id", "jurisdiction", "name", "citation", "triggers", "source", "summary",
-    "applies_from", "location_scope", "unverified",
+    "applies_from", "location_scope", "entity_scope", "unverified",
 }
 
 
@@ -183,6 +183,7 @@ def _load_laws(doc: Node, catalog: Catalog) -> None:
                 summary=node["summary"].str("") or "",
                 applies_from=node["applies_from"].date(),
                 location_scope=tuple(_country(item) for item in node["location_scope"].items()),
+                entity_scope=tuple(_country(item) for item in node["entity_scope"].items()),
                 unverified=node["unverified"].bool(),
             )
         )

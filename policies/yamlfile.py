@@ -76,7 +76,7 @@ def read_yaml(path: str | Path) -> Node:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read file: {exc}", path) from None
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)
     except InputError as exc:
         raise InputError(exc.problem, path, exc.line) from None
     except yaml.MarkedYAMLError as exc:
@@ -122,7 +122,7 @@ class Node:
         if not isinstance(self.value, list):
             raise self.error(f"{self.name}: expected a list, got {_kind(self.value)}")
         lines = getattr(self.value, "item_lines", [self.line] * len(self.value))
-        for index, (item, line) in enumerate(zip(self.value, lines)):
+        for index, (item, line) in enumerate(zip(self.value, lines, strict=True)):
             yield Node(item, self.file, getattr(item, "line", line) or line, f"{self.name}[{index}]")
 
     def entries(self) -> Iterator[tuple[str, Node]]:

@@ -70,6 +70,7 @@ class Law:
     summary: str = ""
     applies_from: dt.date | None = None
     location_scope: tuple[str, ...] = ()  # countries whose soil a location trigger covers, if not its own
+    entity_scope: tuple[str, ...] = ()  # countries whose entities chain triggers cover, if not its own
     unverified: bool = False
 
     def in_force(self, on: dt.date) -> bool:

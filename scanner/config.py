@@ -82,7 +82,8 @@ def load_config(path: str, catalog: Catalog) -> Config:
         config.companies[record.id] = record
     for record in config.companies.values():
         if record.parent and record.parent not in config.companies and record.parent not in catalog.entities:
-            raise InputError(f"companies: '{record.id}' names unknown parent '{record.parent}'", path, doc["companies"].line)
+            problem = f"companies: '{record.id}' names unknown parent '{record.parent}'"
+            raise InputError(problem, path, doc["companies"].line)
     for account_id, node in doc["accounts"].entries():
         node.mapping(ACCOUNT_KEYS)
         owner = node["owner"].str()

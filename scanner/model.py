@@ -92,7 +92,7 @@ class DataStore:
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
-        for reach, item in zip(self.reachable_by, doc["reachable_by"]):
+        for reach, item in zip(self.reachable_by, doc["reachable_by"], strict=True):
             item["path_text"] = reach.path_text
         return doc
 

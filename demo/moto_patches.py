@@ -1,0 +1,291 @@
+"""Small patches that make moto 5.2.5 answer as real AWS does, for the APIs Custody depends on.
+
+They are applied only inside the moto server subprocess (`python -m demo.moto_server --patch NAME`), never in
+the test process, and change nothing on disk. Each patch wraps one moto method, keeps moto's behaviour for
+every request it does not concern, and is listed in `PATCHES` by name.
+
+tests/test_moto_emulator.py checks both sides: that stock moto still has each gap (so we notice when moto fixes
+it and the patch can go) and that the patched server answers as the AWS documentation says.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+# ---------------------------------------------------------------------------------------------------------------
+# bucket_region: ListBuckets with BucketRegion and real ContinuationToken pagination
+# ---------------------------------------------------------------------------------------------------------------
+
+LIST_BUCKETS_PARAMS = ("max-buckets", "continuation-token", "prefix", "bucket-region")
+DEFAULT_PAGE_SIZE = 10_000
+MAX_PAGE_SIZE = 10_000
+_TOKEN_MARK = "custody-lb1:"
+# GetBucketLocation API reference: "Buckets with a LocationConstraint of EU reside in eu-west-1."
+LEGACY_LOCATION_REGIONS = {"EU": "eu-west-1"}
+_OWNER = {"ID": "bcaf1ffd86f41161ca5fb16fd081034f", "DisplayName": "webfile"}  # moto's fixed owner
+
+
+def patch_bucket_region() -> None:
+    """ListBuckets: return `BucketRegion` and page with an opaque `ContinuationToken`, as S3 does.
+
+    Real S3 (botocore 1.44.8 `s3/2006-03-01/service-2.json`, ListBuckets; API reference "ListBuckets"):
+    - query parameters `max-buckets` (1-10000), `continuation-token`, `prefix`, `bucket-region`;
+    - `Bucket.BucketRegion`: "If the request contains at least one valid parameter, it is included in the
+      response";
+    - `ContinuationToken` (output) "is included in the response when there are more buckets that can be listed
+      with pagination ... is obfuscated and is not a real bucket"; without `max-buckets` but with another of
+      the parameters, "Amazon S3 applies a default page size of 10,000 and provides a continuation token if
+      there are more buckets";
+    - `Prefix` (output): "If Prefix was sent with the request, it is included in the response";
+    - buckets are listed in ascending order of name;
+    - `BucketRegion` is a region code: a bucket created with the legacy LocationConstraint `EU` reports
+      `eu-west-1` (GetBucketLocation still answers `EU` for it).
+
+    moto 5.2.5 instead (`S3Response.all_buckets`, `S3Backend.list_buckets`): returns only Name and
+    CreationDate, in creation order, and truncates to `max-buckets` without a ContinuationToken, so boto3's
+    `list_buckets` paginator silently stops after the first page. It also keeps an `EU` bucket in region "EU"
+    (HeadBucket answers `x-amz-bucket-region: EU`; this patch does not change HeadBucket).
+
+    The patch answers requests that carry any of the four parameters; a request with none (the classic
+    unpaginated ListBuckets, which real S3 answers without BucketRegion) still goes to moto unchanged.
+    """
+    from moto.s3.responses import S3Response
+
+    original = S3Response.all_buckets
+    if getattr(original, "custody_patch", None) == "bucket_region":
+        return
+
+    def all_buckets(self: Any) -> Any:
+        params = {name: self.querystring[name][0] for name in LIST_BUCKETS_PARAMS if name in self.querystring}
+        if not params:
+            return original(self)
+        return _list_buckets_page(self, params)
+
+    all_buckets.custody_patch = "bucket_region"  # type: ignore[attr-defined]
+    S3Response.all_buckets = all_buckets
+
+
+def _list_buckets_page(response: Any, params: dict[str, str]) -> Any:
+    from moto.core.responses import ActionResult
+
+    response.data["Action"] = "ListAllMyBuckets"
+    response._authenticate_and_authorize_s3_action()
+    page_size = _page_size(params.get("max-buckets"))
+    after = _decode_token(params["continuation-token"]) if params.get("continuation-token") else ""
+    prefix = params.get("prefix") or None
+    region = params.get("bucket-region") or None
+    remaining = sorted(
+        (b for b in response.backend.buckets.values() if _selected(b, after, prefix, region)), key=lambda b: b.name
+    )
+    page = remaining[:page_size]
+    result: dict[str, Any] = {
+        "Owner": _OWNER,
+        "Buckets": [_bucket_entry(bucket) for bucket in page],
+    }
+    if len(remaining) > page_size:
+        result["ContinuationToken"] = _encode_token(page[-1].name)
+    if prefix is not None:
+        result["Prefix"] = prefix
+    response.data["Action"] = "ListBuckets"
+    return response.serialized(ActionResult(result))
+
+
+def _selected(bucket: Any, after: str, prefix: str | None, region: str | None) -> bool:
+    return (
+        bucket.name > after
+        and (prefix is None or bucket.name.startswith(prefix))
+        and (region is None or _region_code(bucket.region_name) == region)
+    )
+
+
+def _region_code(region_name: str) -> str:
+    """moto keeps a bucket created with the legacy LocationConstraint "EU" in region "EU"; S3 puts it in eu-west-1."""
+    return LEGACY_LOCATION_REGIONS.get(region_name, region_name)
+
+
+def _bucket_entry(bucket: Any) -> dict[str, str]:
+    return {
+        "Name": bucket.name,
+        "CreationDate": bucket.creation_date_ISO8601,
+        "BucketRegion": _region_code(bucket.region_name),
+    }
+
+
+def _page_size(raw: str | None) -> int:
+    from moto.s3.exceptions import InvalidArgumentError
+
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    try:
+        size = int(raw)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise InvalidArgumentError(f"max-buckets must be between 1 and {MAX_PAGE_SIZE}", "max-buckets", raw)
+    return size
+
+
+def _encode_token(last_name: str) -> str:
+    return base64.urlsafe_b64encode((_TOKEN_MARK + last_name).encode()).decode()
+
+
+def _decode_token(token: str) -> str:
+    """The last bucket name of the previous page; a token we did not issue is rejected as S3 rejects it."""
+    from moto.s3.exceptions import InvalidContinuationToken
+
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidContinuationToken() from None
+    if not text.startswith(_TOKEN_MARK):
+        raise InvalidContinuationToken()
+    return text[len(_TOKEN_MARK) :]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# dynamodb_replicas: global tables (version 2019.11.21) through UpdateTable ReplicaUpdates
+# ---------------------------------------------------------------------------------------------------------------
+
+GLOBAL_TABLE_VERSION = "2019.11.21"
+_GROUP_ATTR = "custody_replica_regions"  # one set of regions, shared by every table of the replication group
+
+
+def patch_dynamodb_replicas() -> None:
+    """DescribeTable/UpdateTable: record replicas and return `Replicas`, as DynamoDB global tables do.
+
+    Real DynamoDB (botocore 1.44.8 `dynamodb/2012-08-10/service-2.json`; Developer Guide "Global tables"):
+    - `UpdateTable(ReplicaUpdates=[{"Create": {"RegionName": R}}])` turns a table into a global table, version
+      2019.11.21 ("Current"), and creates a replica table of the same name and key schema in region R;
+      `{"Delete": {"RegionName": R}}` removes that replica. Creating a replica where it exists already, or
+      deleting one that is not part of the table, is a ValidationException.
+    - `DescribeTable` then returns `TableDescription.GlobalTableVersion = "2019.11.21"` and
+      `TableDescription.Replicas`: a list of `ReplicaDescription` (`RegionName`, `ReplicaStatus`, ...). The list
+      names the *other* regions of the group, not the region being queried (as LocalStack reproduces it, see
+      localstack/localstack#7426); a scanner should tolerate either form.
+
+    moto 5.2.5 instead: accepts `ReplicaUpdates` but ignores it (the handler never passes it to the backend),
+    creates no replica table, and `describe_table` returns no `Replicas` or `GlobalTableVersion`;
+    `create_global_table` (legacy 2017.11.29) answers "not implemented".
+
+    Simplifications: replicas are ACTIVE at once (real AWS shows CREATING first), items are not replicated, and
+    `Update` actions (per-replica settings) are accepted and ignored.
+    """
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.update_table, "custody_patch", None) == "dynamodb_replicas":
+        return
+    original_update = DynamoHandler.update_table
+    original_describe = Table.describe
+
+    def update_table(self: Any) -> Any:
+        replica_updates = self.body.get("ReplicaUpdates") or []
+        if replica_updates:
+            table = self.dynamodb_backend.get_table(self.body["TableName"])
+            _apply_replica_updates(table, replica_updates)
+        return original_update(self)
+
+    def describe(self: Any, base_key: str = "TableDescription") -> dict[str, Any]:
+        result = original_describe(self, base_key=base_key)
+        regions = getattr(self, _GROUP_ATTR, None)
+        if regions:
+            result[base_key]["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
+            result[base_key]["Replicas"] = _replica_descriptions(regions, self.region_name)
+        return result
+
+    update_table.custody_patch = "dynamodb_replicas"  # type: ignore[attr-defined]
+    DynamoHandler.update_table = update_table
+    Table.describe = describe
+
+
+def _replica_descriptions(regions: Iterable[str], own_region: str) -> list[dict[str, str]]:
+    return [{"RegionName": region, "ReplicaStatus": "ACTIVE"} for region in sorted(regions) if region != own_region]
+
+
+def _apply_replica_updates(table: Any, updates: Sequence[dict[str, Any]]) -> None:
+    regions: set[str] = getattr(table, _GROUP_ATTR, None) or {table.region_name}
+    for update in updates:
+        if "Create" in update:
+            _create_replica(table, regions, update["Create"]["RegionName"])
+        if "Delete" in update:
+            _delete_replica(table, regions, update["Delete"]["RegionName"])
+    setattr(table, _GROUP_ATTR, regions if len(regions) > 1 else None)
+
+
+def _region_backend(table: Any, region: str) -> Any:
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.models import dynamodb_backends
+
+    account_backends = dynamodb_backends[table.account_id]
+    if region not in account_backends.regions:
+        raise MockValidationException(f"Region {region} is not supported")
+    return account_backends[region]
+
+
+def _create_replica(table: Any, regions: set[str], region: str) -> None:
+    from moto.dynamodb.exceptions import MockValidationException
+
+    backend = _region_backend(table, region)
+    if region in regions or table.name in backend.tables:
+        raise MockValidationException(
+            f"Failed to create a the new replica of table with name: '{table.name}' because one or more replicas "
+            "already existed as tables."
+        )
+    replica = backend.create_table(
+        name=table.name,
+        schema=table.schema,
+        throughput=dict(table.throughput),
+        attr=table.attr,
+        global_indexes=[_gsi_definition(index) for index in table.global_indexes],
+        indexes=[index.describe() for index in table.indexes],
+        streams=None,
+        billing_mode=table.billing_mode,
+        sse_specification=None,
+        tags=[],
+        deletion_protection_enabled=False,
+        warm_throughput=None,
+    )
+    regions.add(region)
+    setattr(replica, _GROUP_ATTR, regions)
+
+
+def _gsi_definition(index: Any) -> dict[str, Any]:
+    return {
+        "IndexName": index.name,
+        "KeySchema": index.schema,
+        "Projection": index.projection,
+        "ProvisionedThroughput": index.throughput,
+    }
+
+
+def _delete_replica(table: Any, regions: set[str], region: str) -> None:
+    from moto.dynamodb.exceptions import MockValidationException
+
+    backend = _region_backend(table, region)
+    if region not in regions or region == table.region_name:
+        raise MockValidationException(
+            "Update global table operation failed because one or more replicas were not part of the global table."
+        )
+    replica = backend.tables.pop(table.name, None)
+    if replica is not None:
+        setattr(replica, _GROUP_ATTR, None)
+    regions.discard(region)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+PATCHES: dict[str, Callable[[], None]] = {
+    "bucket_region": patch_bucket_region,
+    "dynamodb_replicas": patch_dynamodb_replicas,
+}
+
+
+def apply_patches(names: Iterable[str]) -> None:
+    """Apply the named patches to moto in this process (idempotent)."""
+    for name in names:
+        if name not in PATCHES:
+            raise ValueError(f"unknown moto patch {name!r}; known: {sorted(PATCHES)}")
+        PATCHES[name]()

@@ -1,0 +1,48 @@
+"""`agent.py catalog ...`: the catalog's facts with their sources, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from scanner.catalog import Catalog
+
+
+def catalog_rows(catalog: Catalog, table: str, provider: str | None = None) -> list[dict[str, Any]]:
+    if table == "regions":
+        regions = [r for r in catalog.regions.values() if provider in (None, r.provider)]
+        return [asdict(r) for r in sorted(regions, key=lambda r: (r.provider, r.partition, r.id))]
+    if table == "entities":
+        return [asdict(e) for e in sorted(catalog.entities.values(), key=lambda e: e.id)]
+    return [asdict(law) for law in catalog.laws]
+
+
+COLUMNS = {
+    "regions": ("provider", "id", "partition", "country", "city", "operator", "spans", "unverified", "source"),
+    "entities": ("id", "name", "country", "parent", "lei", "unverified", "source"),
+    "laws": ("id", "jurisdiction", "name", "triggers", "applies_from", "unverified", "citation"),
+}
+
+
+def render_catalog(catalog: Catalog, table: str, fmt: str, provider: str | None = None) -> str:
+    rows = catalog_rows(catalog, table, provider)
+    if fmt == "json":
+        return json.dumps(rows, indent=2, default=str, ensure_ascii=False) + "\n"
+    columns = COLUMNS[table]
+    cells = [columns] + [tuple(_cell(row[c]) for c in columns) for row in rows]
+    widths = [min(max(len(r[i]) for r in cells), 60) for i in range(len(columns))]
+    lines = ["  ".join(_clip(cell, widths[i]).ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in cells]
+    return "\n".join(lines) + f"\n\n{len(rows)} {table}\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

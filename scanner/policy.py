@@ -1,0 +1,132 @@
+"""Policies: which reach is acceptable for which stores, and the verdict for each store.
+
+`evaluate` is pure: a store with its `reachable_by` filled in, the policies, the waivers and
+a date give the store's status and findings. Unknown is never pass: a store with an unknown
+location or controller and no failing finding is `not_evaluated`, with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import hashlib
+from dataclasses import dataclass, field
+
+from scanner.catalog import Catalog
+from scanner.model import DataStore, Finding, Reach
+
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which stores a policy covers; every condition given must hold."""
+
+    tags: dict[str, str] = field(default_factory=dict)
+    accounts: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+
+    def covers(self, store: DataStore) -> bool:
+        return (
+            all(store.tags.get(key) == value for key, value in self.tags.items())
+            and (not self.accounts or store.account in self.accounts)
+            and (not self.kinds or store.kind in self.kinds)
+            and (not self.providers or store.provider in self.providers)
+        )
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    home: tuple[str, ...]
+    scope: Scope
+    accept: tuple[str, ...] = ()
+    severity: str = "high"
+    description: str = ""
+    source: str = ""  # the file and line it was declared at
+
+
+@dataclass(frozen=True)
+class Waiver:
+    store: str  # an exact store id or a glob pattern
+    reason: str
+    approver: str
+    expires: dt.date
+    policy: str | None = None
+    jurisdiction: str | None = None
+    source: str = ""
+
+    def matches(self, store_id: str, policy: str, jurisdiction: str) -> bool:
+        return (
+            fnmatch.fnmatchcase(store_id, self.store)
+            and self.policy in (None, policy)
+            and self.jurisdiction in (None, jurisdiction)
+        )
+
+
+def fingerprint(store_id: str, policy: str, jurisdiction: str, basis: str) -> str:
+    return hashlib.sha256(f"{store_id}|{policy}|{jurisdiction}|{basis}".encode()).hexdigest()[:20]
+
+
+def evaluate(
+    store: DataStore, policies: list[Policy], waivers: list[Waiver], catalog: Catalog, today: dt.date
+) -> None:
+    """Set store.status, store.status_reason and store.findings."""
+    covering = [policy for policy in policies if policy.scope.covers(store)]
+    store.findings = []
+    if not covering:
+        store.status, store.status_reason = "not_applicable", "no policy covers this store"
+        return
+    for policy in covering:
+        for reach in store.reachable_by:
+            if _accepted(reach.jurisdiction, policy, catalog):
+                continue
+            store.findings.append(_finding(store, policy, reach, waivers, catalog, today))
+    failing = [finding for finding in store.findings if finding.waiver is None or finding.waiver["expired"]]
+    if failing:
+        worst = max(failing, key=lambda finding: SEVERITIES.index(finding.severity))
+        store.status = "fail"
+        store.status_reason = f"{len(failing)} unacceptable reach(es); worst: {worst.message}"
+    elif store.unknowns:
+        store.status = "not_evaluated"
+        store.status_reason = "; ".join(store.unknowns)
+    else:
+        store.status = "pass"
+        waived = len(store.findings)
+        store.status_reason = (
+            f"{waived} finding(s) waived" if waived else "only accepted jurisdictions reach this store"
+        )
+
+
+def _accepted(jurisdiction: str, policy: Policy, catalog: Catalog) -> bool:
+    return any(catalog.within(jurisdiction, ok) for ok in (*policy.home, *policy.accept))
+
+
+def _finding(
+    store: DataStore, policy: Policy, reach: Reach, waivers: list[Waiver], catalog: Catalog, today: dt.date
+) -> Finding:
+    name = catalog.jurisdiction_name(reach.jurisdiction)
+    message = (
+        f"{name} can compel access ({reach.basis.replace('_', ' ')}, {reach.citation}) "
+        f"outside home {'/'.join(policy.home)}: {reach.path_text}"
+    )
+    waiver = next((w for w in waivers if w.matches(store.id, policy.id, reach.jurisdiction)), None)
+    waiver_doc = None
+    if waiver:
+        waiver_doc = {
+            "reason": waiver.reason,
+            "approver": waiver.approver,
+            "expires": waiver.expires.isoformat(),
+            "expired": waiver.expires < today,
+            "source": waiver.source,
+        }
+    return Finding(
+        fingerprint=fingerprint(store.id, policy.id, reach.jurisdiction, reach.basis),
+        policy=policy.id,
+        jurisdiction=reach.jurisdiction,
+        basis=reach.basis,
+        severity=policy.severity,
+        message=message,
+        waiver=waiver_doc,
+    )

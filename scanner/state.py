@@ -1,0 +1,700 @@
+"""The state store: what every scan saw, since when, and what changed since the last one.
+
+SQLite by default (the config's `state` setting is a file path); any SQLAlchemy URL is
+accepted, and only portable SQLAlchemy Core constructs are used, so PostgreSQL runs the
+same code. Tables are created on open; they all live in `metadata` so that Alembic
+migrations can adopt them later.
+
+The rules ("fail closed, lose nothing"):
+
+- Only a scan whose status is "complete" may mark an unseen store gone or an unseen
+  finding resolved. A "partial", "failed" or "interrupted" scan upserts what it saw and
+  nothing else: not having looked is not having found nothing.
+- A store seen with status "not_evaluated" keeps its earlier findings open: not knowing
+  is not fixing. For the same reason an empty reach (or location) set on such a store is
+  taken as unknown, not as "reach dropped": it is neither reported as a change nor kept
+  as the baseline for the next comparison.
+- A store seen again after it was gone is reappeared (gone_at cleared); a finding seen
+  again after it was resolved is reopened (resolved_at cleared). first_seen never moves.
+- Every change is also appended to `events`, so a reappearance or a reopening does not
+  erase the earlier gone/resolved interval.
+- All writes of one scan happen in one transaction.
+
+Times: every timestamp a scan writes (first_seen, last_seen, gone_at, resolved_at, event
+at) is that scan's `started_at`, exactly as given, with the scan's id beside it
+(first_scan_id, last_scan_id, ...). Stored as text so that they round-trip unchanged;
+ISO 8601 in UTC sorts correctly as text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from scanner.errors import InputError
+from scanner.model import DataStore, Finding, ScanResult
+
+SETTING = "state"  # the config key this store is opened from; every InputError names it
+FINAL_STATUSES = ("complete", "partial", "failed", "interrupted")
+NOT_EVALUATED = "not_evaluated"
+CHUNK = 500  # ids per IN (...) query: far below SQLite's and PostgreSQL's parameter limits
+
+# Deterministic constraint names, so Alembic autogenerate can adopt these tables later.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+# Strings are unbounded (VARCHAR without length): a cloud id or name longer than a guessed
+# limit must never make PostgreSQL reject, and so lose, a whole scan.
+scans_table = Table(
+    "scans",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("seq", Integer, nullable=False),  # insertion order: breaks ties between scans started in one second
+    Column("started_at", String, nullable=False),
+    Column("finished_at", String),
+    Column("status", String, nullable=False),
+    Column("home", JSON(none_as_null=True)),
+    Column("counts", JSON(none_as_null=True)),
+    Column("coverage_gaps", JSON(none_as_null=True)),
+    Column("changes", JSON(none_as_null=True)),  # ScanChanges.counts() once finished
+    Index(None, "started_at"),
+)
+
+scan_targets_table = Table(
+    "scan_targets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scan_id", String, ForeignKey("scans.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("provider", String, nullable=False),
+    Column("account", String, nullable=False),
+    Column("region", String, nullable=False),
+    Column("service", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("error", Text),
+    Column("stores", Integer, nullable=False, default=0),
+)
+
+stores_table = Table(
+    "stores",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("provider", String, nullable=False),
+    Column("account", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("region", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("document", JSON(none_as_null=True), nullable=False),  # DataStore.to_dict() of the last sighting
+    Column("jurisdictions", JSON(none_as_null=True)),  # baseline for changed_reach: sorted jurisdictions
+    Column("locations", JSON(none_as_null=True)),  # baseline for changed_locations: sorted [region, role]
+    Column("first_seen", String, nullable=False),
+    Column("first_scan_id", String, nullable=False),
+    Column("last_seen", String, nullable=False),
+    Column("last_scan_id", String, nullable=False, index=True),
+    Column("gone_at", String),  # null while present
+    Column("gone_scan_id", String),
+    Index(None, "provider", "account"),
+)
+
+findings_table = Table(
+    "findings",
+    metadata,
+    Column("fingerprint", String, primary_key=True),
+    Column("store_id", String, ForeignKey("stores.id"), nullable=False, index=True),
+    Column("policy", String, nullable=False),
+    Column("jurisdiction", String, nullable=False),
+    Column("basis", String, nullable=False),
+    Column("severity", String, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("waived", Boolean, nullable=False, default=False),
+    Column("waiver", JSON(none_as_null=True)),
+    Column("first_seen", String, nullable=False),
+    Column("first_scan_id", String, nullable=False),
+    Column("last_seen", String, nullable=False),
+    Column("last_scan_id", String, nullable=False),
+    Column("resolved_at", String),  # null while open
+    Column("resolved_scan_id", String),
+    Index(None, "resolved_at"),
+)
+
+# Append-only log of every change finish_scan reported: the history that gone_at and
+# resolved_at alone would overwrite on a reappearance or a reopening.
+events_table = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scan_id", String, nullable=False, index=True),
+    Column("at", String, nullable=False),
+    Column("store_id", String, nullable=False, index=True),
+    Column("fingerprint", String),
+    Column("kind", String, nullable=False),  # see EVENT_KINDS
+    Column("detail", JSON(none_as_null=True)),
+)
+
+# ScanChanges field -> event kind
+EVENT_KINDS = {
+    "new_stores": "store_new",
+    "gone_stores": "store_gone",
+    "reappeared_stores": "store_reappeared",
+    "changed_reach": "reach_changed",
+    "changed_locations": "locations_changed",
+    "new_findings": "finding_new",
+    "resolved_findings": "finding_resolved",
+    "reopened_findings": "finding_reopened",
+}
+
+
+@dataclass
+class ScanChanges:
+    """What one finished scan changed in the state. Lists hold store ids or finding fingerprints, sorted."""
+
+    scan_id: str
+    status: str
+    new_stores: list[str] = field(default_factory=list)
+    gone_stores: list[str] = field(default_factory=list)
+    reappeared_stores: list[str] = field(default_factory=list)
+    new_findings: list[str] = field(default_factory=list)
+    resolved_findings: list[str] = field(default_factory=list)
+    reopened_findings: list[str] = field(default_factory=list)
+    changed_reach: list[str] = field(default_factory=list)
+    changed_locations: list[str] = field(default_factory=list)
+    # store id -> {"reach": {"before": [...], "after": [...]}, "locations": {"before": [...], "after": [...]}}
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(getattr(self, name)) for name in EVENT_KINDS}
+
+    def __bool__(self) -> bool:
+        return any(self.counts().values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class StateStore:
+    """The scan history, store inventory and finding lifecycle, in one SQL database."""
+
+    def __init__(self, location: str) -> None:
+        self.url = database_url(location)
+        self.display = self.url.render_as_string(hide_password=True)
+        self._engine = _create_engine(self.url, self.display)
+        try:
+            with self._guard("cannot open"), self._engine.begin() as conn:
+                metadata.create_all(conn)
+        except InputError:
+            self._engine.dispose()
+            raise
+        except SQLAlchemyError as exc:  # e.g. a file that is not a SQLite database
+            self._engine.dispose()
+            raise InputError(f"{SETTING}: cannot open database {self.display}: {_reason(exc)}") from None
+
+    # ---- writing ---------------------------------------------------------------
+
+    def start_scan(self, scan: ScanResult) -> None:
+        """Record a scan as running (whatever scan.status says), with any targets it already has."""
+        row = _scan_row(scan)
+        row.update(status="running", finished_at=None, changes=None)
+        with self._write() as conn:
+            self._put_scan(conn, row)
+            self._put_targets(conn, scan)
+
+    def finish_scan(self, scan: ScanResult, stores: Sequence[DataStore]) -> ScanChanges:
+        """Record a finished scan and everything it saw, in one transaction; return what changed."""
+        if scan.status not in FINAL_STATUSES:
+            raise ValueError(
+                f"finish_scan: scan status must be one of {', '.join(FINAL_STATUSES)}, not {scan.status!r}"
+            )
+        at = _text_time(scan.started_at)
+        complete = scan.status == "complete"
+        changes = ScanChanges(scan_id=scan.id, status=scan.status)
+        seen: dict[str, DataStore] = {}
+        for store in stores:  # the same id twice: the last sighting wins
+            seen[store.id] = store
+        found: dict[str, tuple[Finding, str]] = {}
+        for store in seen.values():
+            for finding in store.findings:
+                found[finding.fingerprint] = (finding, store.id)
+        not_evaluated = {store.id for store in seen.values() if store.status == NOT_EVALUATED}
+        events: list[dict[str, Any]] = []
+
+        def log(kind: str, store_id: str, fingerprint: str | None = None, detail: Any = None) -> None:
+            events.append(
+                {
+                    "scan_id": scan.id,
+                    "at": at,
+                    "store_id": store_id,
+                    "fingerprint": fingerprint,
+                    "kind": kind,
+                    "detail": detail,
+                }
+            )
+
+        with self._write() as conn:
+            row = _scan_row(scan)
+            row["finished_at"] = _text_time(scan.finished_at) if scan.finished_at else _now()
+            self._put_scan(conn, row)
+            self._put_targets(conn, scan)
+
+            # -- stores
+            prior = _rows_by_key(
+                conn,
+                stores_table,
+                stores_table.c.id,
+                [stores_table.c.id, stores_table.c.gone_at, stores_table.c.jurisdictions, stores_table.c.locations],
+                list(seen),
+            )
+            inserts, updates = [], []
+            for store_id, store in seen.items():
+                values = {
+                    "provider": store.provider,
+                    "account": store.account,
+                    "kind": store.kind,
+                    "name": store.name,
+                    "region": store.region,
+                    "status": store.status,
+                    "document": store.to_dict(),
+                    "jurisdictions": _reach_set(store),
+                    "locations": _location_set(store),
+                    "last_seen": at,
+                    "last_scan_id": scan.id,
+                    "gone_at": None,
+                    "gone_scan_id": None,
+                }
+                old = prior.get(store_id)
+                if old is None:
+                    inserts.append({"id": store_id, "first_seen": at, "first_scan_id": scan.id, **values})
+                    changes.new_stores.append(store_id)
+                    log("store_new", store_id)
+                    continue
+                if old["gone_at"] is not None:
+                    changes.reappeared_stores.append(store_id)
+                    log("store_reappeared", store_id, detail={"gone_at": old["gone_at"]})
+                for key, name in (("jurisdictions", "changed_reach"), ("locations", "changed_locations")):
+                    before, after = old[key] or [], values[key]
+                    if store.status == NOT_EVALUATED and not after and before:
+                        values[key] = before  # unknown, not emptied: keep the baseline
+                        continue
+                    if _as_set(before) != _as_set(after):
+                        getattr(changes, name).append(store_id)
+                        detail = {"before": before, "after": after}
+                        changes.details.setdefault(store_id, {})["reach" if key == "jurisdictions" else key] = detail
+                        log(EVENT_KINDS[name], store_id, detail=detail)
+                updates.append({"b_id": store_id, **values})
+            if inserts:
+                conn.execute(insert(stores_table), inserts)
+            if updates:
+                conn.execute(update(stores_table).where(stores_table.c.id == bindparam("b_id")), updates)
+            if complete:
+                unseen = (stores_table.c.gone_at.is_(None), stores_table.c.last_scan_id != scan.id)
+                changes.gone_stores = list(conn.scalars(select(stores_table.c.id).where(*unseen)))
+                if changes.gone_stores:
+                    conn.execute(update(stores_table).where(*unseen).values(gone_at=at, gone_scan_id=scan.id))
+                    for store_id in changes.gone_stores:
+                        log("store_gone", store_id)
+
+            # -- findings
+            prior_findings = _rows_by_key(
+                conn,
+                findings_table,
+                findings_table.c.fingerprint,
+                [findings_table.c.fingerprint, findings_table.c.resolved_at],
+                list(found),
+            )
+            inserts, updates = [], []
+            for fingerprint, (finding, store_id) in found.items():
+                values = {
+                    "store_id": store_id,
+                    "policy": finding.policy,
+                    "jurisdiction": finding.jurisdiction,
+                    "basis": finding.basis,
+                    "severity": finding.severity,
+                    "message": finding.message,
+                    "waived": finding.waiver is not None,
+                    "waiver": finding.waiver,
+                    "last_seen": at,
+                    "last_scan_id": scan.id,
+                    "resolved_at": None,
+                    "resolved_scan_id": None,
+                }
+                old = prior_findings.get(fingerprint)
+                if old is None:
+                    inserts.append({"fingerprint": fingerprint, "first_seen": at, "first_scan_id": scan.id, **values})
+                    changes.new_findings.append(fingerprint)
+                    log("finding_new", store_id, fingerprint)
+                    continue
+                if old["resolved_at"] is not None:
+                    changes.reopened_findings.append(fingerprint)
+                    log("finding_reopened", store_id, fingerprint, {"resolved_at": old["resolved_at"]})
+                updates.append({"b_fingerprint": fingerprint, **values})
+            if inserts:
+                conn.execute(insert(findings_table), inserts)
+            if updates:
+                conn.execute(
+                    update(findings_table).where(findings_table.c.fingerprint == bindparam("b_fingerprint")), updates
+                )
+            if complete:
+                candidates = conn.execute(
+                    select(findings_table.c.fingerprint, findings_table.c.store_id).where(
+                        findings_table.c.resolved_at.is_(None), findings_table.c.last_scan_id != scan.id
+                    )
+                ).all()
+                resolved = [(fp, store_id) for fp, store_id in candidates if store_id not in not_evaluated]
+                if resolved:
+                    conn.execute(
+                        update(findings_table)
+                        .where(findings_table.c.fingerprint == bindparam("b_fingerprint"))
+                        .values(resolved_at=at, resolved_scan_id=scan.id),
+                        [{"b_fingerprint": fp} for fp, _ in resolved],
+                    )
+                    for fp, store_id in resolved:
+                        changes.resolved_findings.append(fp)
+                        log("finding_resolved", store_id, fp)
+
+            for name in EVENT_KINDS:
+                getattr(changes, name).sort()
+            if events:
+                conn.execute(insert(events_table), events)
+            conn.execute(update(scans_table).where(scans_table.c.id == scan.id).values(changes=changes.counts()))
+        return changes
+
+    def interrupt_running(self, finished_at: str | None = None) -> list[str]:
+        """Mark scans still 'running' (their process died) as 'interrupted'; return their ids.
+
+        Call it only when no other agent writes to the same database.
+        """
+        with self._write() as conn:
+            ids = list(conn.scalars(select(scans_table.c.id).where(scans_table.c.status == "running")))
+            if ids:
+                conn.execute(
+                    update(scans_table)
+                    .where(scans_table.c.status == "running")
+                    .values(status="interrupted", finished_at=finished_at or _now())
+                )
+        return sorted(ids)
+
+    # ---- reading ---------------------------------------------------------------
+
+    def scans(self, limit: int = 20) -> list[dict]:
+        """The latest scans, newest first, each with its per-target results under 'targets'."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(scans_table).order_by(scans_table.c.started_at.desc(), scans_table.c.seq.desc()).limit(limit)
+            ).mappings()
+            result = [dict(row) for row in rows]
+            targets = _targets_of(conn, [row["id"] for row in result])
+        for row in result:
+            row["targets"] = targets.get(row["id"], [])
+        return result
+
+    def scan(self, scan_id: str) -> dict | None:
+        with self._read() as conn:
+            row = conn.execute(select(scans_table).where(scans_table.c.id == scan_id)).mappings().first()
+            if row is None:
+                return None
+            result = dict(row)
+            result["targets"] = _targets_of(conn, [scan_id]).get(scan_id, [])
+        return result
+
+    def store_history(self, store_id: str) -> dict | None:
+        """One store: its last document, first_seen/last_seen/gone_at, every finding ever raised on it
+        (open and resolved, with first_seen/resolved_at), and its event log; None if never seen."""
+        with self._read() as conn:
+            row = conn.execute(select(stores_table).where(stores_table.c.id == store_id)).mappings().first()
+            if row is None:
+                return None
+            result = dict(row)
+            result["findings"] = [
+                dict(item)
+                for item in conn.execute(
+                    select(findings_table)
+                    .where(findings_table.c.store_id == store_id)
+                    .order_by(findings_table.c.first_seen, findings_table.c.fingerprint)
+                ).mappings()
+            ]
+            result["events"] = [
+                dict(item)
+                for item in conn.execute(
+                    select(events_table).where(events_table.c.store_id == store_id).order_by(events_table.c.id)
+                ).mappings()
+            ]
+        return result
+
+    def open_findings(self) -> list[dict]:
+        """Every unresolved finding (waived ones included, flagged), with its store's provider, account, kind, name."""
+        query = (
+            select(
+                findings_table,
+                stores_table.c.provider,
+                stores_table.c.account,
+                stores_table.c.kind,
+                stores_table.c.name.label("store_name"),
+                stores_table.c.gone_at.label("store_gone_at"),
+            )
+            .join(stores_table, stores_table.c.id == findings_table.c.store_id)
+            .where(findings_table.c.resolved_at.is_(None))
+            .order_by(findings_table.c.store_id, findings_table.c.fingerprint)
+        )
+        with self._read() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- internals -------------------------------------------------------------
+
+    @contextmanager
+    def _guard(self, doing: str = "cannot use") -> Iterator[None]:
+        """Turn a lost or unreachable database into one line naming the setting."""
+        try:
+            yield
+        except (OperationalError, InterfaceError) as exc:
+            raise InputError(f"{SETTING}: {doing} database {self.display}: {_reason(exc)}") from None
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._guard(), self._engine.connect() as conn:
+            conn.execution_options(custody_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._guard(), self._engine.connect() as conn:
+            yield conn
+
+    @staticmethod
+    def _put_scan(conn: Connection, row: dict[str, Any]) -> None:
+        exists = conn.scalar(select(scans_table.c.id).where(scans_table.c.id == row["id"]))
+        if exists is None:
+            seq = (conn.scalar(select(func.max(scans_table.c.seq))) or 0) + 1
+            conn.execute(insert(scans_table).values(seq=seq, **row))
+        else:
+            values = {key: value for key, value in row.items() if key != "id"}
+            conn.execute(update(scans_table).where(scans_table.c.id == row["id"]).values(**values))
+
+    @staticmethod
+    def _put_targets(conn: Connection, scan: ScanResult) -> None:
+        """The scan's targets replace whatever was recorded for it before (start, then finish)."""
+        conn.execute(delete(scan_targets_table).where(scan_targets_table.c.scan_id == scan.id))
+        rows = [
+            {
+                "scan_id": scan.id,
+                "provider": target.provider,
+                "account": target.account,
+                "region": target.region,
+                "service": target.service,
+                "status": target.status,
+                "error": target.error,
+                "stores": target.stores,
+            }
+            for target in scan.targets
+        ]
+        if rows:
+            conn.execute(insert(scan_targets_table), rows)
+
+
+# ---- opening -------------------------------------------------------------------
+
+
+def database_url(location: str) -> URL:
+    """The SQLAlchemy URL for the `state` setting: a SQLite file path or a SQLAlchemy URL."""
+    text = (location or "").strip() if isinstance(location, str) else ""
+    if not text:
+        raise InputError(f"{SETTING}: empty (expected a SQLite file path such as custody.db, or a SQLAlchemy URL)")
+    if "://" in text:
+        try:
+            url = make_url(text)
+        except ArgumentError:
+            raise InputError(
+                f"{SETTING}: '{_mask(text)}' is not a valid database URL "
+                "(expected e.g. sqlite:///custody.db or postgresql+psycopg://user@host/db)"
+            ) from None
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            _check_sqlite_path(url.database, text)
+        return url
+    _check_sqlite_path(text, text)
+    return URL.create("sqlite", database=str(Path(text).expanduser()))
+
+
+def _check_sqlite_path(path_text: str, setting: str) -> None:
+    if path_text == ":memory:" or path_text.startswith("file:"):
+        return
+    path = Path(path_text).expanduser()
+    if path.is_dir():
+        raise InputError(f"{SETTING}: '{_mask(setting)}' is a directory (expected a SQLite database file)")
+    if not path.parent.is_dir():
+        raise InputError(f"{SETTING}: directory '{path.parent}' for the database '{_mask(setting)}' does not exist")
+
+
+def _create_engine(url: URL, display: str) -> Engine:
+    connect_args: dict[str, Any] = {}
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if backend == "sqlite":
+        connect_args["timeout"] = 30  # seconds to wait for another writer's lock
+    elif backend == "postgresql" and driver in ("psycopg", "psycopg2") and "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = 10
+    try:
+        engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    except NoSuchModuleError:
+        raise InputError(f"{SETTING}: unknown database kind '{url.drivername}' in {display}") from None
+    except ImportError as exc:
+        raise InputError(
+            f"{SETTING}: the database driver for '{url.drivername}' is not installed ({exc}) for {display}"
+        ) from None
+    except (ArgumentError, TypeError, ValueError) as exc:
+        raise InputError(f"{SETTING}: cannot use {display}: {_one_line(str(exc))}") from None
+    if engine.dialect.name == "sqlite":
+        _sqlite_transactions(engine)
+    return engine
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """Make SQLite transactions real (SQLAlchemy's documented recipe) and enforce foreign keys.
+
+    pysqlite otherwise runs SELECTs outside the transaction; a scan's reads and writes must
+    see one snapshot. Writers take the lock up front (BEGIN IMMEDIATE) so two agents queue
+    rather than fail half-way. Connection setup only: the queries themselves stay portable.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("custody_write") else "BEGIN")
+
+
+# ---- helpers -------------------------------------------------------------------
+
+
+def _rows_by_key(conn: Connection, table: Table, key: Column, columns: list[Column], ids: list[str]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        for row in conn.execute(select(*columns).where(key.in_(chunk))).mappings():
+            result[row[key.name]] = row
+    return result
+
+
+def _targets_of(conn: Connection, scan_ids: list[str]) -> dict[str, list[dict]]:
+    result: dict[str, list[dict]] = {}
+    if not scan_ids:
+        return result
+    query = (
+        select(scan_targets_table)
+        .where(scan_targets_table.c.scan_id.in_(scan_ids))
+        .order_by(scan_targets_table.c.scan_id, scan_targets_table.c.id)
+    )
+    for row in conn.execute(query).mappings():
+        item = dict(row)
+        item.pop("id")
+        result.setdefault(item.pop("scan_id"), []).append(item)
+    return result
+
+
+def _scan_row(scan: ScanResult) -> dict[str, Any]:
+    return {
+        "id": scan.id,
+        "started_at": _text_time(scan.started_at),
+        "finished_at": _text_time(scan.finished_at) if scan.finished_at else None,
+        "status": scan.status,
+        "home": list(scan.home),
+        "counts": dict(scan.counts),
+        "coverage_gaps": list(scan.coverage_gaps),
+    }
+
+
+def _reach_set(store: DataStore) -> list[str]:
+    return sorted({reach.jurisdiction for reach in store.reachable_by})
+
+
+def _location_set(store: DataStore) -> list[list[str]]:
+    return [list(pair) for pair in sorted({(loc.region, loc.role) for loc in store.locations})]
+
+
+def _as_set(items: list[Any]) -> set[Any]:
+    return {tuple(item) if isinstance(item, list) else item for item in items}
+
+
+def _text_time(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    return _one_line(str(orig if orig is not None else exc))
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _mask(text: str) -> str:
+    """Hide a password in a URL we could not parse (user:secret@host)."""
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+
+
+__all__ = [
+    "EVENT_KINDS",
+    "FINAL_STATUSES",
+    "ScanChanges",
+    "StateStore",
+    "database_url",
+    "events_table",
+    "findings_table",
+    "metadata",
+    "scan_targets_table",
+    "scans_table",
+    "stores_table",
+]
