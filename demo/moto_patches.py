@@ -41,8 +41,10 @@ def patch_bucket_region() -> None:
       there are more buckets";
     - `Prefix` (output): "If Prefix was sent with the request, it is included in the response";
     - buckets are listed in ascending order of name;
-    - `BucketRegion` is a region code: a bucket created with the legacy LocationConstraint `EU` reports
-      `eu-west-1` (GetBucketLocation still answers `EU` for it).
+    - `BucketRegion` "indicates the Amazon Web Services region where the bucket is located", so a bucket created
+      with the legacy LocationConstraint `EU` (which GetBucketLocation still answers with `EU`) is reported as
+      `eu-west-1` (our reading of the model: `EU` is not a region code, and the GetBucketLocation reference
+      says such buckets "reside in eu-west-1").
 
     moto 5.2.5 instead (`S3Response.all_buckets`, `S3Backend.list_buckets`): returns only Name and
     CreationDate, in creation order, and truncates to `max-buckets` without a ContinuationToken, so boto3's
@@ -133,7 +135,8 @@ def _encode_token(last_name: str) -> str:
 
 
 def _decode_token(token: str) -> str:
-    """The last bucket name of the previous page; a token we did not issue is rejected as S3 rejects it."""
+    """The last bucket name of the previous page. A token we did not issue gets InvalidArgument, moto's answer
+    to a bad ListObjectsV2 token (what real S3 answers for a bad ListBuckets token is not documented)."""
     from moto.s3.exceptions import InvalidContinuationToken
 
     try:
@@ -163,15 +166,17 @@ def patch_dynamodb_replicas() -> None:
       deleting one that is not part of the table, is a ValidationException.
     - `DescribeTable` then returns `TableDescription.GlobalTableVersion = "2019.11.21"` and
       `TableDescription.Replicas`: a list of `ReplicaDescription` (`RegionName`, `ReplicaStatus`, ...). The list
-      names the *other* regions of the group, not the region being queried (as LocalStack reproduces it, see
-      localstack/localstack#7426); a scanner should tolerate either form.
+      names the *other* regions of the group, not the region being queried: so LocalStack reproduces AWS
+      (localstack/localstack#7426); floci-io/floci#4177 argues the queried region is listed too. Unverified
+      against AWS here, so a scanner must tolerate either form.
 
     moto 5.2.5 instead: accepts `ReplicaUpdates` but ignores it (the handler never passes it to the backend),
     creates no replica table, and `describe_table` returns no `Replicas` or `GlobalTableVersion`;
-    `create_global_table` (legacy 2017.11.29) answers "not implemented".
+    `create_global_table` (legacy 2017.11.29) is not implemented (HTTP 500 from the server).
 
     Simplifications: replicas are ACTIVE at once (real AWS shows CREATING first), items are not replicated, and
-    `Update` actions (per-replica settings) are accepted and ignored.
+    `Update` actions (per-replica settings) are accepted and ignored, tags are not copied to the replica, and
+    DeleteTable on one member does not update the others (real AWS makes you remove replicas first).
     """
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoHandler

@@ -33,6 +33,7 @@ from types import TracebackType
 
 HOST = "127.0.0.1"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONTROL_PREFIX = "/moto-api/"
 START_TIMEOUT_S = 30.0
 START_ATTEMPTS = 3  # a free port can be taken between our probe and the server's bind
 
@@ -67,7 +68,7 @@ class MotoServer:
 
     def reset(self) -> None:
         """Drop every backend (all accounts, all regions), as moto's POST /moto-api/reset does."""
-        request = urllib.request.Request(f"{self.url}/moto-api/reset", data=b"", method="POST")
+        request = urllib.request.Request(f"{self.url}{CONTROL_PREFIX}reset", data=b"", method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
 
@@ -77,9 +78,21 @@ class MotoServer:
             return ""
         return _ANSI.sub("", self.log_path.read_text(encoding="utf-8", errors="replace"))
 
-    def request_log(self) -> list[tuple[str, str, str]]:
-        """(method, path with query, status) for every request the server has answered, in order."""
-        return parse_access_log(self.log_text())
+    def clear_log(self) -> None:
+        """Forget the requests logged so far (the server appends, so this is safe while it runs)."""
+        with self.log_path.open("r+b") as log:
+            log.truncate(0)
+
+    def request_log(self, include_control: bool = False) -> list[tuple[str, str, str]]:
+        """(method, path with query, status) for every request the server has answered, in order.
+
+        Requests to moto's own control API (/moto-api/: health checks, resets) are left out unless asked for,
+        so the list counts AWS API calls only.
+        """
+        entries = parse_access_log(self.log_text())
+        if include_control:
+            return entries
+        return [entry for entry in entries if not entry[1].startswith(CONTROL_PREFIX)]
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate (SIGTERM) and wait; escalate to SIGKILL if the server ignores it."""
@@ -154,7 +167,7 @@ def _spawn(patches: tuple[str, ...], port: int) -> MotoServer:
     for name in patches:
         command += ["--patch", name]
     env = _server_env()
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:  # O_APPEND, so clear_log() can truncate under the running server
         process = subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
         )
@@ -183,7 +196,7 @@ def _wait_healthy(server: MotoServer, timeout: float = START_TIMEOUT_S) -> None:
 
 def _health_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/moto-api/", timeout=2) as response:
+        with urllib.request.urlopen(f"{url}{CONTROL_PREFIX}", timeout=2) as response:
             return response.status == 200
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
@@ -203,9 +216,13 @@ def serve(port: int, patches: Sequence[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    from demo.moto_patches import PATCHES
+
     parser = argparse.ArgumentParser(prog="python -m demo.moto_server", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=5000)
-    parser.add_argument("--patch", action="append", default=[], help="moto patch to apply (repeatable)")
+    parser.add_argument(
+        "--patch", action="append", default=[], choices=sorted(PATCHES), help="moto patch to apply (repeatable)"
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     serve(args.port, args.patch)

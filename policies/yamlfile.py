@@ -107,7 +107,7 @@ class Node:
             raise self.error(f"{self.name}: expected a mapping, got {_kind(self.value)}")
         for key in self.value:
             if key not in allowed:
-                line = self.value.key_lines.get(str(key), self.line)
+                line = getattr(self.value, "key_lines", {}).get(str(key), self.line)
                 expected = ", ".join(sorted(allowed))
                 raise InputError(f"{self.name}: unknown key '{key}' (expected one of: {expected})", self.file, line)
         missing = sorted(required - set(self.value))
@@ -132,14 +132,14 @@ class Node:
         if not isinstance(self.value, dict):
             raise self.error(f"{self.name}: expected a mapping, got {_kind(self.value)}")
         for key, item in self.value.items():
-            line = getattr(item, "line", None) or self.value.key_lines.get(str(key), self.line)
+            line = getattr(item, "line", None) or getattr(self.value, "key_lines", {}).get(str(key), self.line)
             yield str(key), Node(item, self.file, line, f"{self.name}.{key}")
 
     def __getitem__(self, key: str) -> Node:
         value = self.value.get(key) if isinstance(self.value, dict) else None
         line = self.line
         if isinstance(self.value, dict):
-            line = getattr(value, "line", None) or self.value.key_lines.get(key, self.line)
+            line = getattr(value, "line", None) or getattr(self.value, "key_lines", {}).get(key, self.line)
         name = key if self.name == "document" else f"{self.name}.{key}"
         return Node(value, self.file, line, name)
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from policies.yamlfile import Node
+from scanner.catalog import Catalog, Region
 from scanner.model import Role, TargetResult
 
 
@@ -75,3 +76,7 @@ class Provider(ABC):
     def discover(self, log: TargetLog) -> Iterable[DiscoveredStore]:
         """Yield every store found. Record each account/region/service outcome in `log`;
         a failure of one part is recorded and the rest carries on."""
+
+    def catalog_regions(self, catalog: Catalog) -> list[Region]:
+        """Regions the config declares for this provider (e.g. a partner cloud), added to the catalog."""
+        return []

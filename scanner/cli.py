@@ -33,7 +33,7 @@ def scan_command(
         if not catalog.is_jurisdiction(code):
             raise InputError(f"--home: unknown jurisdiction '{code}' (expected an ISO 3166-1 alpha-2 code or EU)")
     policies, waivers = load_policies(config.policy_files, catalog, home or config.home)
-    providers = build_providers(config)
+    providers = build_providers(config, catalog)
     store = None
     if state is not None:
         from scanner.state import StateStore

@@ -43,9 +43,14 @@ class Judge:
         return store
 
 
-def build_providers(config: Config) -> list[Provider]:
-    """Parse each enabled provider's config section (InputError on bad keys)."""
-    return [provider_class(name).from_config(section) for name, section in config.providers.items()]
+def build_providers(config: Config, catalog: Catalog) -> list[Provider]:
+    """Parse each enabled provider's config section (InputError on bad keys) and add the
+    regions the config declares for it (partner clouds) to the catalog."""
+    providers = [provider_class(name).from_config(section) for name, section in config.providers.items()]
+    for provider in providers:
+        for region in provider.catalog_regions(catalog):
+            catalog.regions[(region.provider, region.id)] = region
+    return providers
 
 
 def now_iso() -> str:

@@ -65,7 +65,6 @@ from scanner.model import DataStore, Finding, ScanResult
 SETTING = "state"  # the config key this store is opened from; every InputError names it
 FINAL_STATUSES = ("complete", "partial", "failed", "interrupted")
 NOT_EVALUATED = "not_evaluated"
-CHUNK = 500  # ids per IN (...) query: far below SQLite's and PostgreSQL's parameter limits
 
 # Deterministic constraint names, so Alembic autogenerate can adopt these tables later.
 metadata = MetaData(
@@ -251,6 +250,8 @@ class StateStore:
             for finding in store.findings:
                 found[finding.fingerprint] = (finding, store.id)
         not_evaluated = {store.id for store in seen.values() if store.status == NOT_EVALUATED}
+        # built before the transaction opens, so the write lock is held for SQL only
+        documents = {store_id: store.to_dict() for store_id, store in seen.items()}
         events: list[dict[str, Any]] = []
 
         def log(kind: str, store_id: str, fingerprint: str | None = None, detail: Any = None) -> None:
@@ -274,10 +275,9 @@ class StateStore:
             # -- stores
             prior = _rows_by_key(
                 conn,
-                stores_table,
                 stores_table.c.id,
                 [stores_table.c.id, stores_table.c.gone_at, stores_table.c.jurisdictions, stores_table.c.locations],
-                list(seen),
+                seen,
             )
             inserts, updates = [], []
             for store_id, store in seen.items():
@@ -288,7 +288,7 @@ class StateStore:
                     "name": store.name,
                     "region": store.region,
                     "status": store.status,
-                    "document": store.to_dict(),
+                    "document": documents[store_id],
                     "jurisdictions": _reach_set(store),
                     "locations": _location_set(store),
                     "last_seen": at,
@@ -321,20 +321,24 @@ class StateStore:
             if updates:
                 conn.execute(update(stores_table).where(stores_table.c.id == bindparam("b_id")), updates)
             if complete:
-                unseen = (stores_table.c.gone_at.is_(None), stores_table.c.last_scan_id != scan.id)
-                changes.gone_stores = list(conn.scalars(select(stores_table.c.id).where(*unseen)))
-                if changes.gone_stores:
-                    conn.execute(update(stores_table).where(*unseen).values(gone_at=at, gone_scan_id=scan.id))
-                    for store_id in changes.gone_stores:
-                        log("store_gone", store_id)
+                # gone only within the accounts this scan read: a store of an account that was
+                # dropped from the config (or never answered) is stale, not proven deleted
+                scanned = {(t.provider, t.account) for t in scan.targets if t.status == "ok"}
+                unseen = conn.execute(
+                    select(stores_table.c.id, stores_table.c.provider, stores_table.c.account).where(
+                        stores_table.c.gone_at.is_(None), stores_table.c.last_scan_id != scan.id
+                    )
+                )
+                changes.gone_stores = sorted(row.id for row in unseen if (row.provider, row.account) in scanned)
+                for chunk in _chunks(changes.gone_stores, 500):
+                    gone = update(stores_table).where(stores_table.c.id.in_(chunk))
+                    conn.execute(gone.values(gone_at=at, gone_scan_id=scan.id))
+                for store_id in changes.gone_stores:
+                    log("store_gone", store_id)
 
             # -- findings
             prior_findings = _rows_by_key(
-                conn,
-                findings_table,
-                findings_table.c.fingerprint,
-                [findings_table.c.fingerprint, findings_table.c.resolved_at],
-                list(found),
+                conn, findings_table.c.fingerprint, [findings_table.c.fingerprint, findings_table.c.resolved_at], found
             )
             inserts, updates = [], []
             for fingerprint, (finding, store_id) in found.items():
@@ -546,7 +550,7 @@ def database_url(location: str) -> URL:
     if "://" in text:
         try:
             url = make_url(text)
-        except ArgumentError:
+        except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
             raise InputError(
                 f"{SETTING}: '{_mask(text)}' is not a valid database URL "
                 "(expected e.g. sqlite:///custody.db or postgresql+psycopg://user@host/db)"
@@ -570,7 +574,7 @@ def _check_sqlite_path(path_text: str, setting: str) -> None:
 
 def _create_engine(url: URL, display: str) -> Engine:
     connect_args: dict[str, Any] = {}
-    backend, driver = url.get_backend_name(), url.get_driver_name()
+    backend, _, driver = url.drivername.partition("+")  # get_driver_name() would load the dialect
     if backend == "sqlite":
         connect_args["timeout"] = 30  # seconds to wait for another writer's lock
     elif backend == "postgresql" and driver in ("psycopg", "psycopg2") and "connect_timeout" not in url.query:
@@ -613,11 +617,19 @@ def _sqlite_transactions(engine: Engine) -> None:
 # ---- helpers -------------------------------------------------------------------
 
 
-def _rows_by_key(conn: Connection, table: Table, key: Column, columns: list[Column], ids: list[str]) -> dict[str, Any]:
+def _rows_by_key(conn: Connection, key: Column, columns: list[Column], wanted: dict[str, Any]) -> dict[str, Any]:
+    """The rows whose key is in `wanted`, read with one parameter-free SELECT of the narrow columns.
+
+    Not `key IN (...)` in chunks: psycopg prepares a statement after a few runs, and
+    PostgreSQL's generic plan for a 500-parameter IN list scanned the whole table each
+    time (7 s for 10,000 stores instead of 2.6 s). A full read of a few small columns is
+    one round trip on every database and costs ~0.1 s per 100,000 rows.
+    """
     result: dict[str, Any] = {}
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        for row in conn.execute(select(*columns).where(key.in_(chunk))).mappings():
+    if not wanted:
+        return result
+    for row in conn.execute(select(*columns)).mappings():
+        if row[key.name] in wanted:
             result[row[key.name]] = row
     return result
 
@@ -698,3 +710,7 @@ __all__ = [
     "scans_table",
     "stores_table",
 ]
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]

@@ -1,0 +1,595 @@
+"""A small Azure Resource Manager (ARM) compatible HTTP server for tests and the demo.
+
+No emulator serves ARM's management plane (see ../shared/reference/emulators.md §3), so this
+one does, for exactly the read calls `providers.azure` makes. The real azure-mgmt SDK clients
+talk to it over HTTP and deserialise what it returns, because its JSON has ARM's shapes:
+`{"value": [...], "nextLink": "..."}` collections, resource ids, `properties` envelopes and
+`{"error": {"code", "message"}}` errors.
+
+    server = ArmServer().start()
+    server.add_subscription("0000...", "prod")
+    server.add_storage_account("0000...", "rg", "acmedocs", "brazilsouth", "Standard_RAGRS",
+                               secondary_location="southcentralus")
+    server.url, server.token        # base_url for the SDK; the only bearer token it accepts
+    server.requests                 # [("GET", "/subscriptions?api-version=2022-12-01"), ...]
+    server.stop()
+
+Behaviour: 401 unless `Authorization: Bearer <token>`; 400 without `api-version`; 403
+AuthorizationFailed for every call under a subscription passed to `deny()` (or whose path
+contains a fragment passed to `deny_path()`); 405 for any method
+but GET (and the request is still remembered, so tests can prove a client is read-only);
+collections page `page_size` items at a time with an absolute `nextLink`.
+
+Foreground: `python -m demo.arm_server --port 8900` seeds the demo estate and serves it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import threading
+import urllib.parse
+import uuid
+from collections.abc import Iterable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+HOST = "127.0.0.1"
+TENANT_ID = "72f988bf-0000-4000-8000-00000000aaaa"
+CREATED = "2024-03-01T09:00:00.0000000Z"
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+class ArmState:
+    """The resources the server knows, indexed by lower-cased ARM path."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.denied: set[str] = set()
+        self.denied_paths: set[str] = set()
+        self.items: dict[str, dict[str, Any]] = {}
+        self.collections: dict[str, list[dict[str, Any]]] = {}
+
+    def put(self, resource: dict[str, Any], collections: Iterable[str]) -> dict[str, Any]:
+        with self.lock:
+            self.items[resource["id"].lower()] = resource
+            for path in collections:
+                self.collections.setdefault(path.lower(), []).append(resource)
+        return resource
+
+
+class ArmServer:
+    """An in-process ARM look-alike on 127.0.0.1 (port 0 picks a free port)."""
+
+    def __init__(self, token: str | None = None, page_size: int = 2, port: int = 0):
+        self.token = token or f"custody-demo-{secrets.token_hex(8)}"
+        self.page_size = page_size
+        self.state = ArmState()
+        self.requests: list[tuple[str, str]] = []
+        self._requests_lock = threading.Lock()
+        self._port = port
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> ArmServer:
+        handler = type("BoundArmHandler", (_ArmHandler,), {"arm": self})
+        self._httpd = ThreadingHTTPServer((HOST, self._port), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="arm-server",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> ArmServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("ArmServer is not running")
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def remember(self, method: str, path: str) -> None:
+        with self._requests_lock:
+            self.requests.append((method, path))
+
+    def methods(self) -> set[str]:
+        """Every HTTP method the server has been sent."""
+        with self._requests_lock:
+            return {method for method, _ in self.requests}
+
+    # -- subscriptions ---------------------------------------------------------------------------
+    def add_subscription(
+        self, subscription_id: str, display_name: str, state: str = "Enabled", tags: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        doc = {
+            "id": f"/subscriptions/{subscription_id}",
+            "authorizationSource": "RoleBased",
+            "managedByTenants": [],
+            "subscriptionId": subscription_id,
+            "tenantId": TENANT_ID,
+            "displayName": display_name,
+            "state": state,
+            "subscriptionPolicies": {
+                "locationPlacementId": "Public_2014-09-01",
+                "quotaId": "PayAsYouGo_2014-09-01",
+                "spendingLimit": "Off",
+            },
+            "tags": tags or {},
+        }
+        with self.state.lock:
+            self.state.subscriptions[subscription_id.lower()] = doc
+        return doc
+
+    def deny(self, subscription_id: str) -> None:
+        """Answer 403 AuthorizationFailed to every call under this subscription."""
+        with self.state.lock:
+            self.state.denied.add(subscription_id.lower())
+
+    def deny_path(self, fragment: str) -> None:
+        """Answer 403 AuthorizationFailed to every call whose path contains `fragment` (case-insensitive)."""
+        with self.state.lock:
+            self.state.denied_paths.add(fragment.lower())
+
+    # -- resources -------------------------------------------------------------------------------
+    def add_resource(self, resource: dict[str, Any], collections: Iterable[str]) -> dict[str, Any]:
+        """Add any ARM resource document, listed under each of `collections` (ARM paths)."""
+        return self.state.put(resource, collections)
+
+    def add_storage_account(
+        self,
+        subscription_id: str,
+        group: str,
+        name: str,
+        location: str,
+        sku: str,
+        secondary_location: str | None = None,
+        tags: dict[str, str] | None = None,
+        kind: str = "StorageV2",
+    ) -> dict[str, Any]:
+        scope = f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts"
+        endpoints = {svc: f"https://{name}.{svc}.core.windows.net/" for svc in ("blob", "queue", "table", "file")}
+        properties: dict[str, Any] = {
+            "keyCreationTime": {"key1": CREATED, "key2": CREATED},
+            "privateEndpointConnections": [],
+            "minimumTlsVersion": "TLS1_2",
+            "allowBlobPublicAccess": False,
+            "networkAcls": {
+                "bypass": "AzureServices",
+                "virtualNetworkRules": [],
+                "ipRules": [],
+                "defaultAction": "Allow",
+            },
+            "supportsHttpsTrafficOnly": True,
+            "encryption": {
+                "services": {"blob": {"keyType": "Account", "enabled": True, "lastEnabledTime": CREATED}},
+                "keySource": "Microsoft.Storage",
+            },
+            "accessTier": "Hot",
+            "provisioningState": "Succeeded",
+            "creationTime": CREATED,
+            "primaryEndpoints": endpoints,
+            "primaryLocation": location,
+            "statusOfPrimary": "available",
+        }
+        if secondary_location:
+            properties["secondaryLocation"] = secondary_location
+            properties["statusOfSecondary"] = "available"
+        doc = {
+            "sku": {"name": sku, "tier": sku.split("_")[0]},
+            "kind": kind,
+            "id": f"{scope}/{name}",
+            "name": name,
+            "type": "Microsoft.Storage/storageAccounts",
+            "location": location,
+            "tags": tags or {},
+            "properties": properties,
+        }
+        return self.add_resource(doc, [scope, _sub_scope(subscription_id, "Microsoft.Storage/storageAccounts")])
+
+    def add_cosmos_account(
+        self,
+        subscription_id: str,
+        group: str,
+        name: str,
+        regions: list[tuple[str, int]],
+        tags: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """`regions`: (display name as Cosmos DB reports it, e.g. "West Europe", failover priority)."""
+        scope = (
+            f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.DocumentDB/databaseAccounts"
+        )
+        ordered = sorted(regions, key=lambda item: item[1])
+
+        def location(display: str, priority: int) -> dict[str, Any]:
+            slug = display.lower().replace(" ", "")
+            return {
+                "id": f"{name}-{slug}",
+                "locationName": display,
+                "documentEndpoint": f"https://{name}-{slug}.documents.azure.com:443/",
+                "provisioningState": "Succeeded",
+                "failoverPriority": priority,
+                "isZoneRedundant": False,
+            }
+
+        locations = [location(display, priority) for display, priority in ordered]
+        doc = {
+            "id": f"{scope}/{name}",
+            "name": name,
+            "location": ordered[0][0],  # Cosmos DB reports display names, e.g. "West Europe"
+            "type": "Microsoft.DocumentDB/databaseAccounts",
+            "kind": "GlobalDocumentDB",
+            "tags": tags or {},
+            "identity": {"type": "None"},
+            "properties": {
+                "provisioningState": "Succeeded",
+                "documentEndpoint": f"https://{name}.documents.azure.com:443/",
+                "databaseAccountOfferType": "Standard",
+                "consistencyPolicy": {
+                    "defaultConsistencyLevel": "Session",
+                    "maxIntervalInSeconds": 5,
+                    "maxStalenessPrefix": 100,
+                },
+                "enableMultipleWriteLocations": False,
+                "enableAutomaticFailover": True,
+                "writeLocations": locations[:1],
+                "readLocations": locations,
+                "locations": locations,
+                "failoverPolicies": [
+                    {"id": loc["id"], "locationName": loc["locationName"], "failoverPriority": loc["failoverPriority"]}
+                    for loc in locations
+                ],
+                "backupPolicy": {
+                    "type": "Periodic",
+                    "periodicModeProperties": {
+                        "backupIntervalInMinutes": 240,
+                        "backupRetentionIntervalInHours": 8,
+                        "backupStorageRedundancy": "Geo",
+                    },
+                },
+            },
+        }
+        return self.add_resource(doc, [scope, _sub_scope(subscription_id, "Microsoft.DocumentDB/databaseAccounts")])
+
+    def add_sql_server(
+        self, subscription_id: str, group: str, name: str, location: str, tags: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        scope = f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.Sql/servers"
+        doc = {
+            "kind": "v12.0",
+            "properties": {
+                "administratorLogin": "sqladmin",
+                "version": "12.0",
+                "state": "Ready",
+                "fullyQualifiedDomainName": f"{name}.database.windows.net",
+                "privateEndpointConnections": [],
+                "minimalTlsVersion": "1.2",
+                "publicNetworkAccess": "Enabled",
+            },
+            "location": location,
+            "tags": tags or {},
+            "id": f"{scope}/{name}",
+            "name": name,
+            "type": "Microsoft.Sql/servers",
+        }
+        self.add_resource(doc, [scope, _sub_scope(subscription_id, "Microsoft.Sql/servers")])
+        self.add_sql_database(subscription_id, group, name, "master", location, system=True)
+        return doc
+
+    def add_sql_database(
+        self,
+        subscription_id: str,
+        group: str,
+        server: str,
+        name: str,
+        location: str,
+        tags: dict[str, str] | None = None,
+        backup_redundancy: str = "Local",
+        system: bool = False,
+    ) -> dict[str, Any]:
+        scope = (
+            f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.Sql/servers/"
+            f"{server}/databases"
+        )
+        sku = (
+            {"name": "System", "tier": "System", "capacity": 0}
+            if system
+            else {"name": "GP_Gen5", "tier": "GeneralPurpose", "family": "Gen5", "capacity": 2}
+        )
+        doc = {
+            "sku": sku,
+            "kind": "v12.0,system" if system else "v12.0,user,vcore",
+            "managedBy": f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.Sql/servers/"
+            f"{server}"
+            if system
+            else None,
+            "properties": {
+                "collation": "SQL_Latin1_General_CP1_CI_AS",
+                "maxSizeBytes": 34359738368,
+                "status": "Online",
+                "databaseId": _stable_uuid(f"{scope}/{name}"),
+                "creationDate": CREATED,
+                "currentServiceObjectiveName": "System0" if system else "GP_Gen5_2",
+                "catalogCollation": "SQL_Latin1_General_CP1_CI_AS",
+                "zoneRedundant": False,
+                "readScale": "Disabled",
+                "currentSku": sku,
+                "currentBackupStorageRedundancy": backup_redundancy,
+                "requestedBackupStorageRedundancy": backup_redundancy,
+                "isLedgerOn": False,
+            },
+            "location": location,
+            "tags": tags or {},
+            "id": f"{scope}/{name}",
+            "name": name,
+            "type": "Microsoft.Sql/servers/databases",
+        }
+        if doc["managedBy"] is None:
+            del doc["managedBy"]
+        return self.add_resource(doc, [scope])
+
+    def add_replication_link(
+        self,
+        subscription_id: str,
+        group: str,
+        server: str,
+        database: str,
+        *,
+        partner_server: str,
+        partner_location: str,
+        role: str,
+        partner_role: str,
+        partner_database: str | None = None,
+    ) -> dict[str, Any]:
+        """A geo-replication link as the database on `server` sees it (role "Primary" or "Secondary")."""
+        server_path = (
+            f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.Sql/servers/{server}"
+        )
+        scope = f"{server_path}/databases/{database}/replicationLinks"
+        link_id = _stable_uuid(f"{scope}/{partner_server}")
+        doc = {
+            "properties": {
+                "partnerServer": partner_server,
+                "partnerDatabase": partner_database or database,
+                "partnerDatabaseId": _stable_uuid(f"{partner_server}/{partner_database or database}"),
+                "partnerLocation": partner_location,
+                "role": role,
+                "partnerRole": partner_role,
+                "replicationMode": "ASYNC",
+                "startTime": CREATED,
+                "percentComplete": 100,
+                "replicationState": "CATCH_UP",
+                "isTerminationAllowed": True,
+                "linkType": "GEO",
+            },
+            "id": f"{scope}/{link_id}",
+            "name": link_id,
+            "type": "Microsoft.Sql/servers/databases/replicationLinks",
+        }
+        return self.add_resource(doc, [scope, f"{server_path}/replicationLinks"])
+
+    def add_disk(
+        self,
+        subscription_id: str,
+        group: str,
+        name: str,
+        location: str,
+        tags: dict[str, str] | None = None,
+        sku: str = "Premium_LRS",
+        size_gb: int = 30,
+    ) -> dict[str, Any]:
+        scope = f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.Compute/disks"
+        doc = {
+            "name": name,
+            "id": f"{scope}/{name}",
+            "type": "Microsoft.Compute/disks",
+            "location": location,
+            "tags": tags or {},
+            "sku": {"name": sku, "tier": sku.split("_")[0]},
+            "properties": {
+                "osType": "Linux",
+                "hyperVGeneration": "V2",
+                "creationData": {"createOption": "FromImage"},
+                "diskSizeGB": size_gb,
+                "diskIOPSReadWrite": 120,
+                "diskMBpsReadWrite": 25,
+                "encryption": {"type": "EncryptionAtRestWithPlatformKey"},
+                "networkAccessPolicy": "AllowAll",
+                "publicNetworkAccess": "Enabled",
+                "timeCreated": CREATED,
+                "provisioningState": "Succeeded",
+                "diskState": "Unattached",
+                "diskSizeBytes": size_gb * 1024**3,
+                "uniqueId": _stable_uuid(f"{scope}/{name}"),
+            },
+        }
+        return self.add_resource(doc, [scope, _sub_scope(subscription_id, "Microsoft.Compute/disks")])
+
+    def add_snapshot(
+        self,
+        subscription_id: str,
+        group: str,
+        name: str,
+        location: str,
+        source_id: str,
+        tags: dict[str, str] | None = None,
+        size_gb: int = 30,
+    ) -> dict[str, Any]:
+        scope = f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.Compute/snapshots"
+        doc = {
+            "name": name,
+            "id": f"{scope}/{name}",
+            "type": "Microsoft.Compute/snapshots",
+            "location": location,
+            "tags": tags or {},
+            "sku": {"name": "Standard_ZRS", "tier": "Standard"},
+            "properties": {
+                "osType": "Linux",
+                "hyperVGeneration": "V2",
+                "creationData": {"createOption": "Copy", "sourceResourceId": source_id},
+                "diskSizeGB": size_gb,
+                "encryption": {"type": "EncryptionAtRestWithPlatformKey"},
+                "incremental": True,
+                "networkAccessPolicy": "AllowAll",
+                "publicNetworkAccess": "Enabled",
+                "timeCreated": CREATED,
+                "provisioningState": "Succeeded",
+                "diskState": "Unattached",
+                "diskSizeBytes": size_gb * 1024**3,
+                "uniqueId": _stable_uuid(f"{scope}/{name}"),
+            },
+        }
+        return self.add_resource(doc, [scope, _sub_scope(subscription_id, "Microsoft.Compute/snapshots")])
+
+    # -- answering -------------------------------------------------------------------------------
+    def answer(self, path: str, query: dict[str, list[str]], authorization: str | None) -> tuple[int, dict[str, Any]]:
+        """The status and JSON body for one GET."""
+        if authorization != f"Bearer {self.token}":
+            return 401, _error("InvalidAuthenticationToken", "The access token is missing or invalid.")
+        if not query.get("api-version"):
+            return 400, _error(
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+        key = path.rstrip("/").lower()
+        if key == "/subscriptions":
+            with self.state.lock:
+                return 200, self._page(path, query, list(self.state.subscriptions.values()))
+        parts = key.split("/")
+        subscription = parts[2] if len(parts) > 2 else ""
+        with self.state.lock:
+            if subscription not in self.state.subscriptions:
+                return 404, _error("SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
+            if subscription in self.state.denied or any(part in key for part in self.state.denied_paths):
+                return 403, _denied(subscription, path)
+            if len(parts) == 3:
+                return 200, self.state.subscriptions[subscription]
+            if key in self.state.collections:
+                return 200, self._page(path, query, list(self.state.collections[key]))
+            if key in self.state.items:
+                return 200, self.state.items[key]
+        if _is_collection(parts):
+            return 200, self._page(path, query, [])
+        return 404, _error("ResourceNotFound", f"The Resource '{path}' was not found.")
+
+    def _page(self, path: str, query: dict[str, list[str]], items: list[dict[str, Any]]) -> dict[str, Any]:
+        start = int((query.get("$skiptoken") or ["0"])[0])
+        end = start + self.page_size
+        body: dict[str, Any] = {"value": items[start:end]}
+        if end < len(items):
+            next_query = urllib.parse.urlencode({"api-version": query["api-version"][0], "$skiptoken": end})
+            body["nextLink"] = f"{self.url}{path}?{next_query}"
+        return body
+
+
+def _sub_scope(subscription_id: str, resource_type: str) -> str:
+    return f"/subscriptions/{subscription_id}/providers/{resource_type}"
+
+
+def _is_collection(parts: list[str]) -> bool:
+    """True for `.../providers/<namespace>/<type>[/<name>/<child type>...]` paths."""
+    if "providers" not in parts:
+        return False
+    after = parts[parts.index("providers") + 1 :]
+    return len(after) >= 2 and len(after) % 2 == 0
+
+
+def _denied(subscription: str, path: str) -> dict[str, Any]:
+    action = "Microsoft.Resources/subscriptions/read"
+    if "/providers/" in path:
+        namespace_and_type = path.split("/providers/", 1)[1].split("/")[:2]
+        action = "/".join(namespace_and_type) + "/read"
+    return _error(
+        "AuthorizationFailed",
+        f"The client 'custody-reader' with object id '00000000-0000-0000-0000-00000000c0de' does not have "
+        f"authorization to perform action '{action}' over scope '/subscriptions/{subscription}' or the scope is "
+        f"invalid. If access was recently granted, please refresh your credentials.",
+    )
+
+
+def _stable_uuid(seed: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
+
+
+class _ArmHandler(BaseHTTPRequestHandler):
+    arm: ArmServer
+    protocol_version = "HTTP/1.1"
+    server_version = "custody-arm/1.0"
+
+    def do_GET(self) -> None:
+        self.arm.remember("GET", self.path)
+        parsed = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(parsed.query)
+        status, body = self.arm.answer(urllib.parse.unquote(parsed.path), query, self.headers.get("Authorization"))
+        self._send(status, body)
+
+    def _reject(self) -> None:
+        self.arm.remember(self.command, self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self._send(
+            405,
+            _error("MethodNotAllowed", f"This server is read-only: {self.command} is not allowed."),
+            extra={"Allow": "GET"},
+        )
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _reject
+
+    def _send(self, status: int, body: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status, HTTPStatus(status).phrase)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-ms-request-id", secrets.token_hex(8))
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        return
+
+
+def main(argv: list[str] | None = None) -> None:
+    from demo.azure_estate import seed_estate
+
+    parser = argparse.ArgumentParser(description="Serve the Azure demo estate on a local ARM look-alike.")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    server = ArmServer(port=args.port).start()
+    estate = seed_estate(server)
+    print(f"ARM server on {server.url}; export AZURE_ACCESS_TOKEN={server.token}", flush=True)
+    print(f"subscriptions: {', '.join(estate.subscription_ids())}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,433 @@
+"""Seed a realistic AWS estate into a moto server, through boto3, and return its manifest (the ground truth).
+
+`seed_aws_estate(url)` builds an AWS Organization with three member accounts reached through
+`OrganizationAccountAccessRole`, S3 buckets in ten regions on six continents (with the two GetBucketLocation
+traps: null for us-east-1 and "EU" for a legacy eu-west-1 bucket), a cross-continent S3 replication rule,
+a DynamoDB global table, an RDS cross-region read replica and an EBS snapshot copied to another region.
+Start the server with `start_moto(patches=["bucket_region", "dynamodb_replicas"])`: the global table needs the
+`dynamodb_replicas` patch, and seeding fails loudly without it rather than return a manifest that lies.
+
+`seed_buckets(url, n, regions, ...)` creates many buckets quickly for benchmarks.
+
+Call either on a fresh (or reset) server: names and the organization must not exist yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+MANAGEMENT_ACCOUNT_ID = "123456789012"  # moto's default account: the caller of the testing credentials
+ORG_ROLE_NAME = "OrganizationAccountAccessRole"
+TEST_ACCESS_KEY = "testing"
+TEST_SECRET_KEY = "testing"
+HOME_REGION = "us-east-1"
+PERSONAL = {"data-class": "personal"}
+
+S3_BUCKET = "s3-bucket"
+DYNAMODB_TABLE = "dynamodb-table"
+RDS_INSTANCE = "rds-instance"
+EBS_SNAPSHOT = "ebs-snapshot"
+
+MEMBER_ACCOUNTS = {  # name -> e-mail; the account ids are chosen by moto
+    "acme-prod-eu": "aws-prod-eu@acme.example",
+    "acme-analytics-jp": "aws-analytics-jp@acme.example",
+    "sandbox": "aws-sandbox@acme.example",
+}
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    account: str  # "management" or a member account name
+    name: str
+    region: str
+    tags: dict[str, str] = field(default_factory=dict)
+    location_constraint: str | None = None  # None: the region's own code (none at all for us-east-1)
+
+
+ESTATE_BUCKETS = (
+    BucketSpec("management", "acme-mgmt-audit-logs-use1", "us-east-1", {"env": "shared"}),
+    BucketSpec("management", "acme-mgmt-legacy-archive-eu", "eu-west-1", {**PERSONAL, "env": "archive"}, "EU"),
+    BucketSpec("management", "acme-mgmt-build-artifacts-usw2", "us-west-2", {"env": "shared"}),
+    BucketSpec("acme-prod-eu", "acme-prod-eu-customers-fra", "eu-central-1", {**PERSONAL, "env": "prod"}),
+    BucketSpec("acme-prod-eu", "acme-prod-eu-customers-dr-use1", "us-east-1", {**PERSONAL, "env": "prod"}),
+    BucketSpec("acme-prod-eu", "acme-prod-eu-invoices-dub", "eu-west-1", {**PERSONAL, "env": "prod"}),
+    BucketSpec("acme-analytics-jp", "acme-analytics-jp-events-tyo", "ap-northeast-1", {**PERSONAL, "env": "prod"}),
+    BucketSpec("acme-analytics-jp", "acme-analytics-jp-reports-syd", "ap-southeast-2", {"env": "prod"}),
+    BucketSpec("acme-analytics-jp", "acme-analytics-jp-partners-hkg", "ap-east-1", {**PERSONAL, "env": "prod"}),
+    BucketSpec("sandbox", "acme-sandbox-scratch-gru", "sa-east-1", {"env": "dev"}),
+    BucketSpec("sandbox", "acme-sandbox-ml-cpt", "af-south-1", {"env": "dev"}),
+    BucketSpec("sandbox", "acme-sandbox-signups-yul", "ca-central-1", {**PERSONAL, "env": "dev"}),
+)
+REPLICATION = ("acme-prod-eu-customers-fra", "acme-prod-eu-customers-dr-use1")  # source -> destination (EU -> US)
+GLOBAL_TABLE = ("acme-prod-eu", "acme-prod-eu-sessions", "eu-west-1", ("us-east-1",))
+RDS_PRIMARY = ("acme-prod-eu", "acme-prod-eu-orders", "eu-central-1")
+RDS_REPLICA = ("acme-prod-eu-orders-replica-use1", "us-east-1")
+EBS_SOURCE = ("acme-prod-eu", "eu-central-1", "us-west-2")  # account, snapshot region, copy region
+
+
+class EstateError(RuntimeError):
+    """The server did not end up in the state the manifest describes."""
+
+
+@dataclass
+class SeededStore:
+    """One data store the seed created: what a complete scan must find.
+
+    `replica_regions`: for a primary, the regions other copies of its data were placed in by the seed.
+    `replica_of`: for a copy (S3 replication destination, DynamoDB replica table, RDS read replica, copied
+    snapshot), the id of its primary; its own `replica_regions` is empty.
+    """
+
+    id: str
+    account: str
+    kind: str
+    name: str
+    region: str
+    replica_regions: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+    replica_of: str | None = None
+
+
+@dataclass
+class AwsEstate:
+    endpoint_url: str
+    management_account_id: str
+    member_account_ids: dict[str, str]  # member account name -> account id
+    organization_id: str
+    manifest: list[SeededStore]
+    role_name: str = ORG_ROLE_NAME
+
+    @property
+    def account_ids(self) -> list[str]:
+        return [self.management_account_id, *self.member_account_ids.values()]
+
+    def stores(self, kind: str | None = None, account: str | None = None) -> list[SeededStore]:
+        return [
+            store
+            for store in self.manifest
+            if (kind is None or store.kind == kind) and (account is None or store.account == account)
+        ]
+
+    def store(self, name: str, region: str | None = None) -> SeededStore:
+        matches = [s for s in self.manifest if s.name == name and (region is None or s.region == region)]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} seeded stores named {name!r} in {region or 'any region'}")
+        return matches[0]
+
+    def primaries(self) -> list[SeededStore]:
+        return [s for s in self.manifest if s.replica_of is None]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# clients
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str = TEST_ACCESS_KEY
+    secret_access_key: str = TEST_SECRET_KEY
+    session_token: str | None = None
+
+
+class Clients:
+    """boto3 clients for one identity against one endpoint, one per (service, region), created once."""
+
+    def __init__(self, endpoint_url: str, credentials: Credentials | None = None, pool: int = 10) -> None:
+        self.endpoint_url = endpoint_url
+        credentials = credentials or Credentials()
+        self._session = boto3.session.Session(
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+            region_name=HOME_REGION,
+        )
+        self._config = Config(
+            retries={"max_attempts": 3, "mode": "standard"},
+            max_pool_connections=pool,
+            s3={"addressing_style": "path"},
+        )
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, service: str, region: str = HOME_REGION) -> Any:
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = self._session.client(
+                service, region_name=region, endpoint_url=self.endpoint_url, config=self._config
+            )
+        return self._clients[key]
+
+
+def assume_member(endpoint_url: str, account_id: str, role_name: str = ORG_ROLE_NAME) -> Clients:
+    """Clients acting as `account_id`, through sts:AssumeRole on the organization's access role."""
+    sts = Clients(endpoint_url)("sts")
+    answer = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role_name}", RoleSessionName="custody-seed")
+    creds = answer["Credentials"]
+    return Clients(endpoint_url, Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the demo estate
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def seed_aws_estate(endpoint_url: str) -> AwsEstate:
+    """Seed the demo estate (organization, 3 members, 12 buckets, global table, RDS, EBS) and return its manifest."""
+    management = Clients(endpoint_url)
+    organization_id, members = create_organization(management)
+    clients = {"management": management} | {name: assume_member(endpoint_url, aid) for name, aid in members.items()}
+    accounts = {"management": MANAGEMENT_ACCOUNT_ID, **members}
+    manifest = [_seed_bucket(clients[spec.account], accounts[spec.account], spec) for spec in ESTATE_BUCKETS]
+    _link_replication(clients, accounts, manifest)
+    manifest += _seed_global_table(clients[GLOBAL_TABLE[0]], accounts[GLOBAL_TABLE[0]])
+    manifest += _seed_rds(clients[RDS_PRIMARY[0]], accounts[RDS_PRIMARY[0]])
+    manifest += _seed_snapshot(clients[EBS_SOURCE[0]], accounts[EBS_SOURCE[0]])
+    return AwsEstate(endpoint_url, MANAGEMENT_ACCOUNT_ID, members, organization_id, manifest)
+
+
+def create_organization(management: Clients) -> tuple[str, dict[str, str]]:
+    """Create the organization (all features) and the member accounts; return (org id, {name: account id})."""
+    org = management("organizations")
+    organization_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    members = {}
+    for name, email in MEMBER_ACCOUNTS.items():
+        status = org.create_account(Email=email, AccountName=name)["CreateAccountStatus"]
+        status = org.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]
+        if status["State"] != "SUCCEEDED":
+            raise EstateError(f"create_account {name}: {status}")
+        members[name] = status["AccountId"]
+    return organization_id, members
+
+
+def _tag_set(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def bucket_arn(name: str) -> str:
+    return f"arn:aws:s3:::{name}"
+
+
+def create_bucket(s3_for_region: Callable[[str], Any], name: str, region: str, constraint: str | None = None) -> None:
+    """CreateBucket as AWS wants it: no configuration in us-east-1, else a LocationConstraint.
+
+    The legacy constraint "EU" (a bucket in eu-west-1) must be sent to the us-east-1 endpoint.
+    """
+    constraint = constraint or (None if region == "us-east-1" else region)
+    client_region = "us-east-1" if constraint in (None, "EU") else region
+    kwargs = {"CreateBucketConfiguration": {"LocationConstraint": constraint}} if constraint else {}
+    s3_for_region(client_region).create_bucket(Bucket=name, **kwargs)
+
+
+def _seed_bucket(clients: Clients, account: str, spec: BucketSpec) -> SeededStore:
+    create_bucket(lambda region: clients("s3", region), spec.name, spec.region, spec.location_constraint)
+    if spec.tags:
+        clients("s3", spec.region).put_bucket_tagging(Bucket=spec.name, Tagging={"TagSet": _tag_set(spec.tags)})
+    return SeededStore(bucket_arn(spec.name), account, S3_BUCKET, spec.name, spec.region, tags=dict(spec.tags))
+
+
+def put_replication(s3: Any, account: str, source: str, destination: str, rule_id: str = "dr-copy") -> None:
+    """Replicate every new object of `source` to `destination`; S3 requires versioning on both first."""
+    s3.put_bucket_replication(
+        Bucket=source,
+        ReplicationConfiguration={
+            "Role": f"arn:aws:iam::{account}:role/s3-replication",
+            "Rules": [
+                {
+                    "ID": rule_id,
+                    "Priority": 1,
+                    "Status": "Enabled",
+                    "Filter": {},
+                    "DeleteMarkerReplication": {"Status": "Disabled"},
+                    "Destination": {"Bucket": bucket_arn(destination), "StorageClass": "STANDARD"},
+                }
+            ],
+        },
+    )
+
+
+def enable_versioning(s3: Any, bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def _link_replication(clients: dict[str, Clients], accounts: dict[str, str], manifest: list[SeededStore]) -> None:
+    by_name = {store.name: store for store in manifest}
+    source, destination = (by_name[name] for name in REPLICATION)
+    owner = next(spec.account for spec in ESTATE_BUCKETS if spec.name == source.name)
+    for store in (source, destination):
+        enable_versioning(clients[owner]("s3", store.region), store.name)
+    put_replication(clients[owner]("s3", source.region), accounts[owner], source.name, destination.name)
+    source.replica_regions = (destination.region,)
+    destination.replica_of = source.id
+
+
+def _seed_global_table(clients: Clients, account: str) -> list[SeededStore]:
+    _, name, region, replica_regions = GLOBAL_TABLE
+    ddb = clients("dynamodb", region)
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "session_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        Tags=_tag_set({**PERSONAL, "env": "prod"}),
+    )
+    ddb.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": r}} for r in replica_regions])
+    _require_replicas(ddb.describe_table(TableName=name)["Table"], replica_regions)
+    tags = {**PERSONAL, "env": "prod"}
+    primary = SeededStore(
+        _table_arn(region, account, name), account, DYNAMODB_TABLE, name, region, replica_regions, tags
+    )
+    replicas = [
+        SeededStore(_table_arn(r, account, name), account, DYNAMODB_TABLE, name, r, replica_of=primary.id)
+        for r in replica_regions
+    ]
+    return [primary, *replicas]
+
+
+def _table_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+
+
+def _require_replicas(table: dict[str, Any], regions: Iterable[str]) -> None:
+    shown = {replica["RegionName"] for replica in table.get("Replicas", [])}
+    if not set(regions) <= shown:
+        raise EstateError(
+            f"describe_table shows replicas {sorted(shown)}, expected {sorted(regions)}: moto does not implement "
+            "global tables; start the server with start_moto(patches=['dynamodb_replicas'])"
+        )
+
+
+def _seed_rds(clients: Clients, account: str) -> list[SeededStore]:
+    _, name, region = RDS_PRIMARY
+    replica_name, replica_region = RDS_REPLICA
+    tags = {**PERSONAL, "env": "prod"}
+    source = clients("rds", region).create_db_instance(
+        DBInstanceIdentifier=name,
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="orders_admin",
+        MasterUserPassword="not-a-real-secret-1",
+        StorageEncrypted=True,
+        Tags=_tag_set(tags),
+    )["DBInstance"]
+    replica = clients("rds", replica_region).create_db_instance_read_replica(
+        DBInstanceIdentifier=replica_name, SourceDBInstanceIdentifier=source["DBInstanceArn"], Tags=_tag_set(tags)
+    )["DBInstance"]
+    return [
+        SeededStore(source["DBInstanceArn"], account, RDS_INSTANCE, name, region, (replica_region,), tags),
+        SeededStore(
+            replica["DBInstanceArn"],
+            account,
+            RDS_INSTANCE,
+            replica_name,
+            replica_region,
+            tags=tags,
+            replica_of=source["DBInstanceArn"],
+        ),
+    ]
+
+
+def snapshot_arn(region: str, account: str, snapshot_id: str) -> str:
+    return f"arn:aws:ec2:{region}:{account}:snapshot/{snapshot_id}"
+
+
+def _seed_snapshot(clients: Clients, account: str) -> list[SeededStore]:
+    _, region, copy_region = EBS_SOURCE
+    tags = {**PERSONAL, "env": "prod", "Name": "acme-prod-eu-orders-volume-nightly"}
+    tag_spec = [{"ResourceType": "snapshot", "Tags": _tag_set(tags)}]
+    ec2 = clients("ec2", region)
+    volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=20, VolumeType="gp3")
+    snapshot_id = ec2.create_snapshot(
+        VolumeId=volume["VolumeId"], Description="orders volume, nightly", TagSpecifications=tag_spec
+    )["SnapshotId"]
+    copy_id = clients("ec2", copy_region).copy_snapshot(
+        SourceRegion=region,
+        SourceSnapshotId=snapshot_id,
+        Description=f"[Copied {snapshot_id} from {region}] orders volume, nightly",  # as the console words it
+        TagSpecifications=tag_spec,
+    )["SnapshotId"]
+    source = SeededStore(
+        snapshot_arn(region, account, snapshot_id), account, EBS_SNAPSHOT, snapshot_id, region, (copy_region,), tags
+    )
+    copy = SeededStore(
+        snapshot_arn(copy_region, account, copy_id), account, EBS_SNAPSHOT, copy_id, copy_region, (), tags, source.id
+    )
+    return [source, copy]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# many buckets, for benchmarks
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def spread(n: int, fraction: float) -> set[int]:
+    """round(n * fraction) indices out of range(n), spread evenly (deterministic)."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be within [0, 1], not {fraction}")
+    count = round(n * fraction)
+    return {(k * n) // count for k in range(count)} if count else set()
+
+
+def seed_buckets(
+    endpoint_url: str,
+    n: int,
+    regions: Sequence[str],
+    replicate_fraction: float = 0.0,
+    tag_fraction: float = 0.0,
+    *,
+    prefix: str = "bench",
+    workers: int = 8,
+    credentials: Credentials | None = None,
+) -> list[SeededStore]:
+    """Create n buckets round-robin over `regions`, named `{prefix}-{i:05d}-{region}`, in parallel.
+
+    `tag_fraction` of them get `data-class: personal`; `replicate_fraction` of them get versioning and a
+    replication rule to the next bucket (i + 1, so another region when there are several); the destinations are
+    listed as ordinary buckets (no `replica_of`), since one may be a replication source itself. Returns the
+    manifest in index order; the account is the caller's (moto's 123456789012 for the testing credentials).
+    """
+    if not regions:
+        raise ValueError("seed_buckets needs at least one region")
+    replicated = spread(n, replicate_fraction)
+    if replicated and n < 2:
+        raise ValueError("replication needs at least two buckets")
+    clients = Clients(endpoint_url, credentials, pool=workers)
+    account = clients("sts").get_caller_identity()["Account"]
+    s3 = {region: clients("s3", region) for region in {*regions, "us-east-1"}}  # one client per region, made here
+    stores = [_bench_store(prefix, i, regions[i % len(regions)], account) for i in range(n)]
+    tagged = spread(n, tag_fraction)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        _run(pool, lambda s: create_bucket(s3.__getitem__, s.name, s.region), stores)
+        _run(pool, lambda i: _tag_bucket(s3, stores[i]), tagged)
+        versioned = replicated | {(i + 1) % n for i in replicated}
+        _run(pool, lambda i: enable_versioning(s3[stores[i].region], stores[i].name), versioned)
+        _run(pool, lambda i: _replicate(s3, account, stores, i), replicated)
+    return stores
+
+
+def _bench_store(prefix: str, index: int, region: str, account: str) -> SeededStore:
+    name = f"{prefix}-{index:05d}-{region}"
+    return SeededStore(bucket_arn(name), account, S3_BUCKET, name, region)
+
+
+def _run(pool: ThreadPoolExecutor, task: Callable[[Any], None], items: Iterable[Any]) -> None:
+    for _ in pool.map(task, sorted(items) if isinstance(items, set) else items):
+        pass  # iterate so the first exception is raised here
+
+
+def _tag_bucket(s3: dict[str, Any], store: SeededStore) -> None:
+    s3[store.region].put_bucket_tagging(Bucket=store.name, Tagging={"TagSet": _tag_set(PERSONAL)})
+    store.tags = dict(PERSONAL)
+
+
+def _replicate(s3: dict[str, Any], account: str, stores: list[SeededStore], index: int) -> None:
+    source, destination = stores[index], stores[(index + 1) % len(stores)]
+    put_replication(s3[source.region], account, source.name, destination.name)
+    source.replica_regions = (destination.region,)

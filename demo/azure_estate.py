@@ -1,0 +1,154 @@
+"""The Azure demo estate: three subscriptions of the Acme group, seeded into a `demo.arm_server.ArmServer`.
+
+    server = ArmServer().start()
+    estate = seed_estate(server)
+    estate.provider_section()   # {"cloud": "AzureCloud", "arm_endpoint": server.url, "subscriptions": [...], ...}
+    estate.environment()        # {"AZURE_ACCESS_TOKEN": server.token}: the provider's credential
+    estate.accounts()           # suggested `accounts:` config entries (owner company ids, countries)
+    estate.stores               # ARM id -> ExpectedStore: what the provider should report
+
+What it shows: an RA-GRS account in Brazil whose secondary copy is in Texas (brazilsouth's pair
+is southcentralus, outside Brazil); a GRS account in Ireland replicated to the Netherlands; an
+LRS account that stays in Germany; a GZRS account whose secondary ARM does not report (an
+unknown, not a guess); a Cosmos DB account in the Netherlands and Switzerland; a SQL database in
+Brazil with a geo-replica in Virginia (and that replica, as its own store); a disk and a snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from demo.arm_server import ArmServer
+
+# subscription id -> (display name, owner company id, owner country)
+SUB_EU = "5c0d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e01"
+SUB_BR = "5c0d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e02"
+SUB_US = "5c0d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e03"
+SUBSCRIPTIONS: dict[str, tuple[str, str, str]] = {
+    SUB_EU: ("acme-prod-eu", "acme-europe", "DE"),
+    SUB_BR: ("acme-prod-latam", "acme-brasil", "BR"),
+    SUB_US: ("acme-shared-us", "acme-inc", "US"),
+}
+
+
+@dataclass(frozen=True)
+class ExpectedStore:
+    """What the provider should report for one resource."""
+
+    id: str
+    kind: str
+    subscription: str
+    name: str
+    region: str
+    locations: dict[str, str]  # region -> role
+    tags: dict[str, str] = field(default_factory=dict)
+    has_unknowns: bool = False
+
+
+@dataclass
+class AzureEstate:
+    url: str
+    token: str
+    stores: dict[str, ExpectedStore] = field(default_factory=dict)
+
+    def subscription_ids(self) -> list[str]:
+        return list(SUBSCRIPTIONS)
+
+    def provider_section(self, retries: int = 0) -> dict[str, Any]:
+        """The `providers.azure` config section that points the provider at the ARM server."""
+        return {"cloud": "AzureCloud", "arm_endpoint": self.url, "subscriptions": self.subscription_ids(),
+                "retries": retries, "timeout": 10}
+
+    def environment(self) -> dict[str, str]:
+        """Environment the provider needs: the bearer token the server accepts."""
+        return {"AZURE_ACCESS_TOKEN": self.token}
+
+    def accounts(self) -> dict[str, dict[str, str]]:
+        """Suggested `accounts:` entries for the config (owners are the demo's Acme companies)."""
+        return {sub: {"name": name, "owner": owner, "country": country}
+                for sub, (name, owner, country) in SUBSCRIPTIONS.items()}
+
+    def by_name(self, name: str) -> ExpectedStore:
+        return next(store for store in self.stores.values() if store.name == name)
+
+
+def seed_estate(server: ArmServer) -> AzureEstate:
+    """Add the demo subscriptions and resources to a running `server`; return what to expect."""
+    estate = AzureEstate(server.url, server.token)
+    for sub, (name, _, _) in SUBSCRIPTIONS.items():
+        server.add_subscription(sub, name)
+    _seed_eu(server, estate)
+    _seed_latam(server, estate)
+    _seed_us(server, estate)
+    return estate
+
+
+def _expect(estate: AzureEstate, doc: dict[str, Any], kind: str, sub: str, region: str,
+            locations: dict[str, str], name: str | None = None, has_unknowns: bool = False) -> None:
+    estate.stores[doc["id"]] = ExpectedStore(doc["id"], kind, sub, name or doc["name"], region, locations,
+                                             dict(doc.get("tags") or {}), has_unknowns)
+
+
+def _seed_eu(server: ArmServer, estate: AzureEstate) -> None:
+    sub, group = SUB_EU, "rg-prod-eu"
+    tags = {"data-class": "personal", "team": "crm"}
+    doc = server.add_storage_account(sub, group, "acmeeuarchive", "northeurope", "Standard_GRS",
+                                     secondary_location="westeurope", tags=tags)
+    _expect(estate, doc, "azure-storage-account", sub, "northeurope",
+            {"northeurope": "primary", "westeurope": "replica"})
+    doc = server.add_storage_account(sub, group, "acmeeulogs", "germanywestcentral", "Standard_LRS",
+                                     tags={"data-class": "telemetry"})
+    _expect(estate, doc, "azure-storage-account", sub, "germanywestcentral", {"germanywestcentral": "primary"})
+    doc = server.add_storage_account(sub, group, "acmeeubackup", "swedencentral", "Standard_GZRS",
+                                     tags={"data-class": "backup"})  # ARM reports no secondaryLocation
+    _expect(estate, doc, "azure-storage-account", sub, "swedencentral", {"swedencentral": "primary"},
+            has_unknowns=True)
+    doc = server.add_cosmos_account(sub, group, "acme-eu-profiles", [("West Europe", 0), ("Switzerland North", 1)],
+                                    tags={"data-class": "personal", "team": "identity"})
+    _expect(estate, doc, "azure-cosmosdb-account", sub, "westeurope",
+            {"westeurope": "primary", "switzerlandnorth": "replica"}, has_unknowns=True)  # geo backups
+    disk = server.add_disk(sub, group, "vm-eu-app01_OsDisk_1", "germanywestcentral", tags={"team": "platform"})
+    _expect(estate, disk, "azure-managed-disk", sub, "germanywestcentral", {"germanywestcentral": "primary"})
+    doc = server.add_snapshot(sub, group, "vm-eu-app01-os-2024-03", "germanywestcentral", disk["id"],
+                              tags={"team": "platform", "purpose": "pre-upgrade"})
+    _expect(estate, doc, "azure-snapshot", sub, "germanywestcentral", {"germanywestcentral": "primary"})
+
+
+def _seed_latam(server: ArmServer, estate: AzureEstate) -> None:
+    sub, group = SUB_BR, "rg-prod-br"
+    doc = server.add_storage_account(sub, group, "acmebrdocs", "brazilsouth", "Standard_RAGRS",
+                                     secondary_location="southcentralus",
+                                     tags={"data-class": "personal", "lgpd": "true"})
+    _expect(estate, doc, "azure-storage-account", sub, "brazilsouth",
+            {"brazilsouth": "primary", "southcentralus": "replica"})
+    server.add_sql_server(sub, group, "acme-br-sql", "brazilsouth")
+    doc = server.add_sql_database(sub, group, "acme-br-sql", "orders", "brazilsouth",
+                                  tags={"data-class": "financial"})
+    server.add_replication_link(sub, group, "acme-br-sql", "orders", partner_server="acme-us-sql-dr",
+                                partner_location="eastus", role="Primary", partner_role="Secondary")
+    _expect(estate, doc, "azure-sql-database", sub, "brazilsouth", {"brazilsouth": "primary", "eastus": "replica"},
+            name="acme-br-sql/orders")
+
+
+def _seed_us(server: ArmServer, estate: AzureEstate) -> None:
+    sub, group = SUB_US, "rg-shared-us"
+    doc = server.add_storage_account(sub, group, "acmeusshared", "eastus", "Standard_LRS",
+                                     tags={"data-class": "internal"})
+    _expect(estate, doc, "azure-storage-account", sub, "eastus", {"eastus": "primary"})
+    server.add_sql_server(sub, group, "acme-us-sql-dr", "eastus")
+    doc = server.add_sql_database(sub, group, "acme-us-sql-dr", "orders", "eastus",
+                                  tags={"data-class": "financial", "role": "dr"}, backup_redundancy="Geo")
+    server.add_replication_link(sub, group, "acme-us-sql-dr", "orders", partner_server="acme-br-sql",
+                                partner_location="brazilsouth", role="Secondary", partner_role="Primary")
+    _expect(estate, doc, "azure-sql-database", sub, "eastus", {"eastus": "replica", "brazilsouth": "primary"},
+            name="acme-us-sql-dr/orders", has_unknowns=True)  # geo-redundant backups
+
+
+def subscription_ids() -> list[str]:
+    return list(SUBSCRIPTIONS)
+
+
+def provider_section(server: ArmServer, retries: int = 0) -> dict[str, Any]:
+    """The `providers.azure` config section for a server seeded with `seed_estate`."""
+    return AzureEstate(server.url, server.token).provider_section(retries)

@@ -1,0 +1,195 @@
+"""A realistic demo GCP estate on the local fakes of `demo.gcs_server`, and the config that scans it.
+
+Two projects with different owners, one in a folder, both under one organization:
+
+* `northwind-eu-prod` (Northwind Analytics GmbH, DE): buckets in europe-west3 (Frankfurt, personal data),
+  us-central1 (public web assets), the `EU` multi-region, the predefined dual-region `EUR4`, and a
+  configurable dual-region on Belgium + Germany; BigQuery dataset in `EU`; a Cloud SQL instance in
+  europe-west3 (found by Cloud Asset search).
+* `harbour-apac-data` (Harbour Trading Ltd, HK): buckets in asia-east2 (Hong Kong) and the predefined
+  dual-region `ASIA1`; BigQuery dataset in asia-northeast1; a Bigtable cluster in zone asia-northeast1-b.
+
+Use:
+
+    estate = start_gcp_estate()                  # starts the three fakes on 127.0.0.1 and seeds them
+    section = estate.config_section()            # dict for `providers: {gcp: ...}` in the agent config
+    estate.project_ids                           # ["northwind-eu-prod", "harbour-apac-data"]
+    estate.manifest                              # store id -> ExpectedStore
+    estate.stop()
+
+`seed_gcp_estate(gcs, bigquery, resources)` seeds servers you started yourself; `GCP_OWNERS` and
+`gcp_accounts()` give the owner companies and `accounts:` entries for the config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from demo.gcs_server import FakeBigQueryServer, FakeGcsServer, FakeResourceServer
+
+ORGANIZATION = "organizations/1029384756"
+EU_FOLDER = "folders/3001"
+EU_PROJECT = "northwind-eu-prod"
+APAC_PROJECT = "harbour-apac-data"
+PROJECT_NUMBERS = {EU_PROJECT: "481516234201", APAC_PROJECT: "481516234202"}
+
+# Owner companies, in the agent config's `companies:` format.
+GCP_OWNERS: list[dict[str, str]] = [
+    {"id": "northwind-analytics-gmbh", "name": "Northwind Analytics GmbH", "country": "DE"},
+    {"id": "harbour-trading-ltd", "name": "Harbour Trading Ltd", "country": "HK"},
+]
+PROJECT_OWNERS = {EU_PROJECT: "northwind-analytics-gmbh", APAC_PROJECT: "harbour-trading-ltd"}
+
+BUCKET_ID = "//storage.googleapis.com/projects/_/buckets/{}"
+DATASET_ID = "//bigquery.googleapis.com/projects/{}/datasets/{}"
+
+
+@dataclass(frozen=True)
+class ExpectedStore:
+    """What the provider should report for one seeded store."""
+
+    id: str
+    account: str
+    kind: str
+    name: str
+    region: str
+    locations: tuple[tuple[str, str], ...]  # (region id, role)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Bucket:
+    project: str
+    name: str
+    location: str
+    labels: dict[str, str]
+    data_locations: tuple[str, ...] = ()
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(loc.lower() for loc in self.data_locations) or (self.location.lower(),)
+
+
+BUCKETS = [
+    _Bucket(EU_PROJECT, "nw-customer-records", "EUROPE-WEST3", {"data-class": "personal", "team": "crm"}),
+    _Bucket(EU_PROJECT, "nw-web-assets", "US-CENTRAL1", {"data-class": "public"}),
+    _Bucket(EU_PROJECT, "nw-analytics-eu", "EU", {"data-class": "personal"}),
+    _Bucket(EU_PROJECT, "nw-backups-eur4", "EUR4", {"data-class": "backup"}),
+    _Bucket(EU_PROJECT, "nw-dr-custom", "EU", {"data-class": "personal"}, ("EUROPE-WEST1", "EUROPE-WEST3")),
+    _Bucket(APAC_PROJECT, "hb-trade-docs", "ASIA-EAST2", {"data-class": "personal"}),
+    _Bucket(APAC_PROJECT, "hb-archive-asia1", "ASIA1", {"data-class": "financial"}),
+]
+
+DATASETS = [
+    (EU_PROJECT, "crm_eu", "EU", {"data-class": "personal"}),
+    (APAC_PROJECT, "shipments", "asia-northeast1", {"data-class": "financial"}),
+]
+
+# (full resource name, asset type, kind, project, location reported, region expected, labels)
+ASSETS = [
+    (
+        f"//sqladmin.googleapis.com/projects/{EU_PROJECT}/instances/orders-db",
+        "sqladmin.googleapis.com/Instance", "cloudsql-instance", EU_PROJECT, "europe-west3", "europe-west3",
+        {"data-class": "personal"},
+    ),
+    (
+        f"//bigtableadmin.googleapis.com/projects/{APAC_PROJECT}/instances/ticks/clusters/ticks-c1",
+        "bigtableadmin.googleapis.com/Cluster", "bigtable-cluster", APAC_PROJECT, "asia-northeast1-b",
+        "asia-northeast1", {},
+    ),
+]
+
+
+@dataclass
+class GcpEstate:
+    gcs: FakeGcsServer
+    bigquery: FakeBigQueryServer
+    resources: FakeResourceServer
+    manifest: dict[str, ExpectedStore]
+    organization: str = ORGANIZATION
+    project_ids: list[str] = field(default_factory=lambda: [EU_PROJECT, APAC_PROJECT])
+
+    def config_section(self, use_organization: bool = True, retry_seconds: int = 0) -> dict[str, Any]:
+        """The `providers.gcp` config section for this estate (endpoints of the running fakes)."""
+        return gcp_config_section(self, use_organization, retry_seconds)
+
+    def servers(self) -> list[FakeGcsServer | FakeBigQueryServer | FakeResourceServer]:
+        return [self.gcs, self.bigquery, self.resources]
+
+    def stop(self) -> None:
+        for server in self.servers():
+            server.stop()
+
+
+def seed_gcp_estate(
+    gcs: FakeGcsServer, bigquery: FakeBigQueryServer, resources: FakeResourceServer
+) -> dict[str, ExpectedStore]:
+    """Seed the demo estate into the given servers; return the manifest (store id -> expected result)."""
+    resources.add_organization(ORGANIZATION.removeprefix("organizations/"))
+    resources.add_folder(EU_FOLDER.removeprefix("folders/"), ORGANIZATION, "eu-workloads")
+    resources.add_project(EU_PROJECT, PROJECT_NUMBERS[EU_PROJECT], EU_FOLDER)
+    resources.add_project(APAC_PROJECT, PROJECT_NUMBERS[APAC_PROJECT], ORGANIZATION)
+    resources.add_project("harbour-old-sandbox", "481516234299", ORGANIZATION, state="DELETE_REQUESTED")
+    for project, number in PROJECT_NUMBERS.items():
+        gcs.add_project(project, number)
+    manifest: dict[str, ExpectedStore] = {}
+    for bucket in BUCKETS:
+        gcs.add_bucket(bucket.project, bucket.name, bucket.location, labels=bucket.labels,
+                       data_locations=list(bucket.data_locations) or None)
+        store_id = BUCKET_ID.format(bucket.name)
+        manifest[store_id] = ExpectedStore(
+            store_id, bucket.project, "gcs-bucket", bucket.name, bucket.location.lower(),
+            tuple((region, "primary") for region in bucket.regions), dict(bucket.labels),
+        )
+    for project, dataset_id, location, labels in DATASETS:
+        bigquery.add_dataset(project, dataset_id, location, labels)
+        store_id = DATASET_ID.format(project, dataset_id)
+        manifest[store_id] = ExpectedStore(
+            store_id, project, "bigquery-dataset", dataset_id, location.lower(),
+            ((location.lower(), "primary"),), dict(labels),
+        )
+    for name, asset_type, kind, project, location, region, labels in ASSETS:
+        resources.add_asset(name, asset_type, PROJECT_NUMBERS[project], location, labels)
+        short = name.rsplit("/", 1)[-1]
+        manifest[name] = ExpectedStore(name, project, kind, short, region, ((region, "primary"),), dict(labels))
+    # A bucket as Cloud Asset Inventory also knows it: the provider must not ask for (or duplicate) it.
+    resources.add_asset(BUCKET_ID.format("nw-customer-records"), "storage.googleapis.com/Bucket",
+                        PROJECT_NUMBERS[EU_PROJECT], "europe-west3")
+    return manifest
+
+
+def start_gcp_estate(page_size: int = 1000) -> GcpEstate:
+    """Start the three fakes on 127.0.0.1 (free ports), seed them and return the running estate."""
+    gcs = FakeGcsServer(page_size).start()
+    bigquery = FakeBigQueryServer(page_size).start()
+    resources = FakeResourceServer(page_size).start()
+    manifest = seed_gcp_estate(gcs, bigquery, resources)
+    return GcpEstate(gcs, bigquery, resources, manifest)
+
+
+def gcp_config_section(estate: GcpEstate, use_organization: bool = True, retry_seconds: int = 0) -> dict[str, Any]:
+    """`providers.gcp` for the estate: the organization (discovers both projects and runs the asset search)
+    or, with use_organization=False, the explicit project list."""
+    section: dict[str, Any] = {
+        "storage_endpoint": estate.gcs.url,
+        "bigquery_endpoint": estate.bigquery.url,
+        "resource_manager_endpoint": estate.resources.url,
+        "asset_endpoint": estate.resources.url,
+        "timeout": 10,
+        "retry_seconds": retry_seconds,
+    }
+    if use_organization:
+        section["organization"] = estate.organization
+    else:
+        section["projects"] = list(estate.project_ids)
+    return section
+
+
+def gcp_accounts() -> dict[str, dict[str, str]]:
+    """`accounts:` entries for the config: project id -> owner company and country."""
+    owners = {owner["id"]: owner for owner in GCP_OWNERS}
+    return {
+        project: {"owner": owner, "country": owners[owner]["country"], "name": project}
+        for project, owner in PROJECT_OWNERS.items()
+    }

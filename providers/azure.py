@@ -1,0 +1,589 @@
+"""Azure: storage accounts, Cosmos DB accounts, SQL databases, managed disks and snapshots — read-only.
+
+Config section `providers.azure` (every key optional):
+
+    cloud: AzureCloud                 # AzureCloud | AzureUSGovernment | AzureChinaCloud | a partner_clouds name
+    arm_endpoint: null                # override the cloud's ARM endpoint, e.g. http://127.0.0.1:8900 (an emulator)
+    subscriptions: []                 # subscription ids; default: every subscription the credential can see
+    services: [storage, cosmosdb, sql, disks, snapshots]
+    retries: 2                        # HTTP retries per call (0 in tests, so a dead endpoint fails at once)
+    timeout: 30                       # seconds to connect and to read, per HTTP call
+    max_workers: 4                    # concurrent (subscription, service) inventories
+    partner_clouds:                   # Azure technology run by another operator (Bleu, Delos, ...)
+      AzureBleuCloud:
+        arm_endpoint: https://management.partner.example   # required: the partner's ARM endpoint
+        operator: bleu                # required: catalog entity id of the operator
+        regions: {bleufrancecentral: FR, bleufrancesouth: FR}   # location name -> ISO country
+        authority: login.partner.example   # optional: Entra ID host for DefaultAzureCredential
+        audience: https://management.partner.example   # optional: token audience (default arm_endpoint)
+
+Credentials: when `AZURE_ACCESS_TOKEN` is set its value is sent as the bearer token (useful for
+emulators and short-lived CI tokens); otherwise azure-identity's DefaultAzureCredential with the
+cloud's authority. Plain `http://` endpoints are accepted for loopback hosts only. Tokens are
+never logged: azure-core's logging policy redacts the Authorization header and errors carry
+only status, ARM error code and message.
+
+Where a copy lives: a storage account's primaryLocation (else location) and, when ARM reports
+it, secondaryLocation (GRS, RA-GRS, GZRS, RA-GZRS); a geo-redundant SKU without a reported
+secondaryLocation is recorded as an unknown, never guessed from the region pair. Cosmos DB:
+every entry of `locations` (failover priority 0 is the primary). SQL: each database's location
+and the partnerLocation of its replication links. Disks and snapshots: their location. SQL and
+Cosmos DB geo-redundant backups go to the paired region, which the API does not name: recorded
+as an unknown. Location names are normalised to ARM's lower-case form ("West Europe" ->
+"westeurope"), since Cosmos DB reports display names.
+
+Partner clouds: their location names can collide with public ones (a partner may call a
+region `francecentral`), so stores in a partner cloud carry region ids namespaced by the cloud
+name, e.g. `AzureBleuCloud/bleufrancecentral`. `AzureProvider.catalog_regions(catalog)`
+returns catalog `Region`s for the declared `regions` (country and operator from the config);
+the scanner adds them to the catalog before resolving locations. Until it does, such regions
+resolve to "unknown", never to Microsoft's public region of the same name.
+
+Each (subscription, service) outcome goes to the TargetLog with region "*" (ARM lists are
+subscription-wide); 401/403 and AuthorizationFailed are recorded as denied.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import re
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ServiceRequestError
+from azure.core.pipeline import PipelineRequest, policies
+from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
+
+from policies.yamlfile import Node
+from providers.base import DiscoveredStore, Provider, TargetLog
+from scanner.catalog import Catalog, Region, is_country
+from scanner.errors import InputError
+from scanner.model import Role
+
+logger = logging.getLogger(__name__)
+
+NAME = "azure"
+TOKEN_ENV = "AZURE_ACCESS_TOKEN"
+SERVICES = ("storage", "cosmosdb", "sql", "disks", "snapshots")
+GEO_SKUS = {"GRS", "RAGRS", "GZRS", "RAGZRS"}
+GEO_BACKUP = {"geo", "geozone"}
+SECONDARY_ROLES = {"secondary", "nonreadablesecondary", "copy"}
+DENIED_CODES = {
+    "AuthorizationFailed", "AuthenticationFailed", "InvalidAuthenticationToken",
+    "InvalidAuthenticationTokenTenant", "ExpiredAuthenticationToken", "LinkedAuthorizationFailed",
+}
+SUBSCRIPTION_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+ANY_REGION = "*"  # ARM lists are subscription-wide, not per region
+
+
+@dataclass(frozen=True)
+class CloudProfile:
+    name: str
+    arm_endpoint: str
+    audience: str  # token scope is f"{audience}/.default"
+    authority: str | None = None  # Entra ID host; None: azure-identity's default
+
+
+BUILTIN_CLOUDS: dict[str, CloudProfile] = {
+    "AzureCloud": CloudProfile(
+        "AzureCloud", "https://management.azure.com", "https://management.azure.com", "login.microsoftonline.com"),
+    "AzureUSGovernment": CloudProfile(
+        "AzureUSGovernment", "https://management.usgovcloudapi.net", "https://management.core.usgovcloudapi.net",
+        "login.microsoftonline.us"),
+    "AzureChinaCloud": CloudProfile(
+        "AzureChinaCloud", "https://management.chinacloudapi.cn", "https://management.chinacloudapi.cn",
+        "login.chinacloudapi.cn"),
+}
+
+
+@dataclass(frozen=True)
+class PartnerCloud:
+    """An Azure-technology cloud run by another operator, as declared in the config."""
+
+    name: str
+    arm_endpoint: str
+    operator: str
+    regions: Mapping[str, str]  # location name -> ISO country
+    audience: str
+    authority: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+    def profile(self) -> CloudProfile:
+        return CloudProfile(self.name, self.arm_endpoint, self.audience, self.authority)
+
+
+@dataclass(frozen=True)
+class AzureSettings:
+    cloud: str = "AzureCloud"
+    arm_endpoint: str | None = None
+    subscriptions: tuple[str, ...] = ()
+    services: tuple[str, ...] = SERVICES
+    retries: int = 2
+    timeout: int = 30
+    max_workers: int = 4
+    partner_clouds: Mapping[str, PartnerCloud] = field(default_factory=dict)
+
+    @property
+    def partner(self) -> PartnerCloud | None:
+        return self.partner_clouds.get(self.cloud)
+
+    @property
+    def profile(self) -> CloudProfile:
+        return self.partner.profile() if self.partner else BUILTIN_CLOUDS[self.cloud]
+
+    @property
+    def endpoint(self) -> str:
+        return (self.arm_endpoint or self.profile.arm_endpoint).rstrip("/")
+
+
+# -- credentials and HTTP pipeline ------------------------------------------------------------------
+class StaticTokenCredential:
+    """A credential that hands out one bearer token (from AZURE_ACCESS_TOKEN)."""
+
+    def __init__(self, token: str, lifetime_s: int = 3600):
+        self._token = token
+        self._lifetime_s = lifetime_s
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + self._lifetime_s)
+
+    def __repr__(self) -> str:
+        return "StaticTokenCredential(<redacted>)"
+
+
+class ReadOnlyViolation(AzureError):
+    """Raised before sending any request that is not a GET."""
+
+
+class ReadOnlyPolicy(policies.SansIOHTTPPolicy):
+    """Refuse every HTTP method but GET, whatever an SDK operation tries."""
+
+    def on_request(self, request: PipelineRequest) -> None:
+        method = request.http_request.method.upper()
+        if method != "GET":
+            raise ReadOnlyViolation(f"refusing {method} {request.http_request.url}: Custody is read-only")
+
+
+class PlainHttpBearerPolicy(policies.SansIOHTTPPolicy):
+    """Bearer auth for a loopback http:// endpoint, which azure-core's bearer policy refuses."""
+
+    def __init__(self, credential: TokenCredential, *scopes: str):
+        super().__init__()
+        self._credential = credential
+        self._scopes = scopes
+        self._token: AccessToken | None = None
+        self._lock = threading.Lock()
+
+    def on_request(self, request: PipelineRequest) -> None:
+        with self._lock:
+            if self._token is None or self._token.expires_on - 300 < time.time():
+                self._token = self._credential.get_token(*self._scopes)
+            token = self._token.token
+        request.http_request.headers["Authorization"] = f"Bearer {token}"
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def describe_error(exc: BaseException) -> tuple[str, bool]:
+    """A one-line error (status, ARM code, message; never a token) and whether it means access was denied."""
+    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        code = getattr(exc.error, "code", None) if exc.error else None
+        message = (getattr(exc.error, "message", None) if exc.error else None) or exc.reason or str(exc)
+        denied = exc.status_code in (401, 403) or code in DENIED_CODES
+        return _one_line(f"HTTP {exc.status_code} {code or exc.reason or ''}: {message}"), denied
+    if isinstance(exc, ClientAuthenticationError):
+        return _one_line(f"no usable Azure credential: {exc.message}"), False
+    if isinstance(exc, ServiceRequestError):
+        return _one_line(f"cannot reach the ARM endpoint: {exc.message}"), False
+    if isinstance(exc, AzureError):
+        return _one_line(f"{type(exc).__name__}: {exc.message}"), False
+    return _one_line(f"{type(exc).__name__}: {exc}"), False
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+# -- the provider -------------------------------------------------------------------------------------
+class AzureProvider(Provider):
+    name = NAME
+
+    def __init__(self, settings: AzureSettings | None = None, credential: TokenCredential | None = None):
+        self.settings = settings or AzureSettings()
+        self._credential = credential
+        self._credential_lock = threading.Lock()
+
+    # -- config ----------------------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, section: Node) -> AzureProvider:
+        section.mapping({
+            "cloud", "arm_endpoint", "subscriptions", "services", "retries", "timeout", "max_workers",
+            "partner_clouds",
+        })
+        partners = {name: _partner_cloud(name, node) for name, node in section["partner_clouds"].entries()}
+        cloud = section["cloud"].str("AzureCloud", choices=(*BUILTIN_CLOUDS, *partners)) or "AzureCloud"
+        services = tuple(section["services"].str_list()) or SERVICES
+        for service in services:
+            if service not in SERVICES:
+                expected = ", ".join(SERVICES)
+                raise section["services"].error(
+                    f"{section['services'].name}: unknown service '{service}' (expected some of: {expected})")
+        subs_node = section["subscriptions"]
+        items = [subs_node] if isinstance(subs_node.value, str) else list(subs_node.items())
+        subscriptions = tuple(_subscription_id(item) for item in items)
+        return cls(AzureSettings(
+            cloud=cloud,
+            arm_endpoint=_endpoint(section["arm_endpoint"]) if section["arm_endpoint"].value is not None else None,
+            subscriptions=subscriptions,
+            services=services,
+            retries=section["retries"].int(2),
+            timeout=section["timeout"].int(30, minimum=1),
+            max_workers=section["max_workers"].int(4, minimum=1),
+            partner_clouds=partners,
+        ))
+
+    def catalog_regions(self, catalog: Catalog) -> list[Region]:
+        """Catalog entries for the regions of the declared partner clouds (ids `<cloud>/<location>`)."""
+        regions: list[Region] = []
+        for cloud in self.settings.partner_clouds.values():
+            if cloud.operator not in catalog.entities:
+                problem = (f"providers.azure.partner_clouds.{cloud.name}.operator: unknown entity "
+                           f"'{cloud.operator}' (expected a catalog entity id such as bleu)")
+                raise InputError(problem, cloud.file, cloud.line)
+            where = f"{cloud.file}:{cloud.line}" if cloud.file else "the config"
+            for location, country in cloud.regions.items():
+                regions.append(Region(
+                    provider=NAME, id=f"{cloud.name}/{location}", name=f"{cloud.name} {location}", country=country,
+                    city=None, partition=cloud.name, operator=cloud.operator,
+                    source=f"declared in {where} (providers.azure.partner_clouds.{cloud.name}.regions)",
+                ))
+        return regions
+
+    # -- plumbing ----------------------------------------------------------------------------------------
+    def credential(self) -> TokenCredential:
+        """AZURE_ACCESS_TOKEN as a static bearer token if set, else DefaultAzureCredential for the cloud."""
+        with self._credential_lock:
+            if self._credential is None:
+                token = os.environ.get(TOKEN_ENV)
+                if token:
+                    self._credential = StaticTokenCredential(token)
+                else:
+                    from azure.identity import DefaultAzureCredential
+
+                    authority = self.settings.profile.authority
+                    self._credential = DefaultAzureCredential(authority=authority) if authority \
+                        else DefaultAzureCredential()
+            return self._credential
+
+    def _policies(self) -> list[Any]:
+        """azure-mgmt's default pipeline, minus provider auto-registration (a POST), plus a read-only guard."""
+        scope = f"{self.settings.profile.audience.rstrip('/')}/.default"
+        endpoint = urlsplit(self.settings.endpoint)
+        if endpoint.scheme == "http":
+            auth: Any = PlainHttpBearerPolicy(self.credential(), scope)
+        else:
+            auth = ARMChallengeAuthenticationPolicy(self.credential(), scope)
+        return [
+            ReadOnlyPolicy(),
+            policies.RequestIdPolicy(),
+            policies.HeadersPolicy(),
+            policies.UserAgentPolicy(sdk_moniker="custody-scanner"),
+            policies.ProxyPolicy(),
+            policies.ContentDecodePolicy(),
+            policies.RedirectPolicy(),
+            policies.RetryPolicy(retry_total=self.settings.retries, retry_backoff_factor=0.5, retry_backoff_max=8),
+            auth,
+            policies.CustomHookPolicy(),
+            policies.DistributedTracingPolicy(),
+            policies.SensitiveHeaderCleanupPolicy(),
+            ARMHttpLoggingPolicy(),
+        ]
+
+    def _client(self, client_class: type, *args: str) -> Any:
+        return client_class(
+            self.credential(), *args, base_url=self.settings.endpoint, policies=self._policies(),
+            connection_timeout=self.settings.timeout, read_timeout=self.settings.timeout,
+        )
+
+    def region(self, location: str | None) -> str:
+        """ARM's lower-case location name; namespaced by cloud name in a partner cloud."""
+        name = normalise_location(location)
+        return f"{self.settings.cloud}/{name}" if self.settings.partner else name
+
+    # -- discovery ---------------------------------------------------------------------------------------
+    def discover(self, log: TargetLog) -> Iterator[DiscoveredStore]:
+        subscriptions = self._subscriptions(log)
+        inventories: dict[str, Callable[[str], list[DiscoveredStore]]] = {
+            "storage": self._storage, "cosmosdb": self._cosmosdb, "sql": self._sql,
+            "disks": self._disks, "snapshots": self._snapshots,
+        }
+        with ThreadPoolExecutor(max_workers=self.settings.max_workers, thread_name_prefix="azure") as pool:
+            futures = [
+                pool.submit(self._inventory, log, sub, service, inventories[service])
+                for sub in subscriptions for service in self.settings.services
+            ]
+            for future in as_completed(futures):
+                yield from future.result()
+
+    def _subscriptions(self, log: TargetLog) -> list[str]:
+        if self.settings.subscriptions:
+            return list(self.settings.subscriptions)
+        from azure.mgmt.resource.subscriptions import SubscriptionClient
+
+        try:
+            found = [sub.subscription_id for sub in self._client(SubscriptionClient).subscriptions.list()]
+        except Exception as exc:  # one line in the log, never an exception out of discover()
+            error, denied = describe_error(exc)
+            log.failed(NAME, "*", ANY_REGION, "subscriptions", error, denied)
+            return []
+        log.ok(NAME, "*", ANY_REGION, "subscriptions", 0)
+        return [sub for sub in found if sub]
+
+    def _inventory(self, log: TargetLog, sub: str, service: str,
+                   inventory: Callable[[str], list[DiscoveredStore]]) -> list[DiscoveredStore]:
+        try:
+            stores = inventory(sub)
+        except PartialInventory as partial:
+            log.failed(NAME, sub, ANY_REGION, service, partial.error, partial.denied)
+            return [self._check_partner_regions(store) for store in partial.stores]
+        except Exception as exc:  # recorded; the other subscriptions and services carry on
+            error, denied = describe_error(exc)
+            logger.debug("azure %s %s failed: %s", sub, service, error)
+            log.failed(NAME, sub, ANY_REGION, service, error, denied)
+            return []
+        log.ok(NAME, sub, ANY_REGION, service, len(stores))
+        return [self._check_partner_regions(store) for store in stores]
+
+    def _check_partner_regions(self, store: DiscoveredStore) -> DiscoveredStore:
+        partner = self.settings.partner
+        if partner:
+            for loc in store.locations:
+                location = loc.region.split("/", 1)[1]
+                if location not in partner.regions:
+                    store.unknowns.append(f"region '{location}' of partner cloud {partner.name} is not declared under "
+                                          f"providers.azure.partner_clouds.{partner.name}.regions")
+        return store
+
+    def _new_store(self, sub: str, kind: str, resource: Any, name: str | None = None) -> DiscoveredStore:
+        return DiscoveredStore(
+            id=resource.id, provider=NAME, account=sub, kind=kind, name=name or resource.name,
+            region=self.region(resource.location), tags=dict(resource.tags or {}),
+        )
+
+    # -- storage accounts ------------------------------------------------------------------------------
+    def _storage(self, sub: str) -> list[DiscoveredStore]:
+        from azure.mgmt.storage import StorageManagementClient
+
+        client = self._client(StorageManagementClient, sub)
+        return [self.storage_store(sub, account) for account in client.storage_accounts.list()]
+
+    def storage_store(self, sub: str, account: Any) -> DiscoveredStore:
+        store = self._new_store(sub, "azure-storage-account", account)
+        props = account.properties
+        primary = props.primary_location if props and props.primary_location else None
+        store.add_location(self.region(primary or account.location), "primary",
+                           "StorageAccount.primaryLocation" if primary else "StorageAccount.location")
+        secondary = props.secondary_location if props else None
+        if secondary:
+            store.add_location(self.region(secondary), "replica", "StorageAccount.secondaryLocation")
+        sku = enum_text(account.sku.name) if account.sku else ""
+        redundancy = sku.split("_")[-1].upper()
+        if redundancy in GEO_SKUS and not secondary:
+            store.unknowns.append(f"SKU {sku} is geo-redundant but ARM reported no secondaryLocation; "
+                                  "the secondary region is not assumed from the region pair")
+        return store
+
+    # -- Cosmos DB -------------------------------------------------------------------------------------
+    def _cosmosdb(self, sub: str) -> list[DiscoveredStore]:
+        from azure.mgmt.cosmosdb import CosmosDBManagementClient
+
+        client = self._client(CosmosDBManagementClient, sub)
+        return [self.cosmos_store(sub, account) for account in client.database_accounts.list()]
+
+    def cosmos_store(self, sub: str, account: Any) -> DiscoveredStore:
+        store = self._new_store(sub, "azure-cosmosdb-account", account)
+        props = account.properties
+        locations = sorted(props.locations or [], key=lambda loc: loc.failover_priority or 0) if props else []
+        for loc in locations:
+            role: Role = "primary" if (loc.failover_priority or 0) == 0 else "replica"
+            store.add_location(self.region(loc.location_name), role, "DatabaseAccount.locations.locationName")
+        if not locations:
+            store.add_location(store.region, "primary", "DatabaseAccount.location")
+            store.unknowns.append("Cosmos DB reported no locations for the account; only its home location is known")
+        backup = getattr(props, "backup_policy", None) if props else None
+        periodic = getattr(backup, "periodic_mode_properties", None)
+        redundancy = enum_text(getattr(periodic, "backup_storage_redundancy", None))
+        if redundancy.lower() in GEO_BACKUP:
+            store.unknowns.append(f"periodic backups are {redundancy}-redundant: a copy goes to the paired region, "
+                                  "which the API does not name")
+        return store
+
+    # -- SQL -------------------------------------------------------------------------------------------
+    def _sql(self, sub: str) -> list[DiscoveredStore]:
+        from azure.mgmt.sql import SqlManagementClient
+
+        client = self._client(SqlManagementClient, sub)
+        stores: list[DiscoveredStore] = []
+        errors: list[tuple[str, bool]] = []
+        for server in client.servers.list():
+            stores.extend(self._sql_server(client, sub, server, errors))
+        if errors:
+            raise PartialInventory(stores, "; ".join(text for text, _ in errors), all(d for _, d in errors))
+        return stores
+
+    def _sql_server(self, client: Any, sub: str, server: Any, errors: list[tuple[str, bool]]) -> list[DiscoveredStore]:
+        """One server's user databases; a failed call is appended to `errors` and the rest carries on."""
+        group = resource_group(server.id)
+        try:
+            databases = [db for db in client.databases.list_by_server(group, server.name) if not is_system_database(db)]
+        except Exception as exc:
+            error, denied = describe_error(exc)
+            errors.append((f"server {server.name}: {error}", denied))
+            return []
+        links_error = None
+        try:
+            links = links_by_database(client.replication_links.list_by_server(group, server.name))
+        except Exception as exc:
+            links, (links_error, denied) = {}, describe_error(exc)
+            errors.append((f"server {server.name} replication links: {links_error}", denied))
+        stores = [self.sql_store(sub, server.name, db, links.get(db.name.lower(), [])) for db in databases]
+        if links_error:
+            for store in stores:
+                store.unknowns.append(f"geo-replication links could not be read: {links_error}")
+        return stores
+
+    def sql_store(self, sub: str, server: str, database: Any, links: list[Any]) -> DiscoveredStore:
+        store = self._new_store(sub, "azure-sql-database", database, name=f"{server}/{database.name}")
+        own_roles = {enum_text(link.properties.role).lower() for link in links if link.properties}
+        own: Role = "replica" if own_roles & SECONDARY_ROLES else "primary"
+        store.add_location(store.region, own, "Database.location")
+        for link in links:
+            props = link.properties
+            if not props or not props.partner_location:
+                continue
+            partner_role = enum_text(props.partner_role).lower()
+            role: Role = "primary" if partner_role in {"primary", "source"} else "replica"
+            store.add_location(self.region(props.partner_location), role, "ReplicationLink.partnerLocation")
+        redundancy = enum_text(getattr(database.properties, "current_backup_storage_redundancy", None))
+        if redundancy.lower() in GEO_BACKUP:
+            store.unknowns.append(f"backups are {redundancy}-redundant: a copy goes to the paired region, "
+                                  "which the API does not name")
+        return store
+
+    # -- disks and snapshots ---------------------------------------------------------------------------
+    def _disks(self, sub: str) -> list[DiscoveredStore]:
+        from azure.mgmt.compute import ComputeManagementClient
+
+        client = self._client(ComputeManagementClient, sub)
+        return [self._located(sub, "azure-managed-disk", disk, "Disk.location") for disk in client.disks.list()]
+
+    def _snapshots(self, sub: str) -> list[DiscoveredStore]:
+        from azure.mgmt.compute import ComputeManagementClient
+
+        client = self._client(ComputeManagementClient, sub)
+        return [self._located(sub, "azure-snapshot", snap, "Snapshot.location") for snap in client.snapshots.list()]
+
+    def _located(self, sub: str, kind: str, resource: Any, learned_from: str) -> DiscoveredStore:
+        store = self._new_store(sub, kind, resource)
+        store.add_location(store.region, "primary", learned_from)
+        return store
+
+
+class PartialInventory(Exception):
+    """Some parts of a service's inventory failed; `stores` holds what was found."""
+
+    def __init__(self, stores: list[DiscoveredStore], error: str, denied: bool):
+        super().__init__(error)
+        self.stores = stores
+        self.error = error
+        self.denied = denied
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+def normalise_location(location: str | None) -> str:
+    """ARM location name: "West Europe" and "westeurope" both give "westeurope"."""
+    return "".join((location or "").split()).lower()
+
+
+def resource_group(resource_id: str) -> str:
+    parts = resource_id.split("/")
+    lowered = [part.lower() for part in parts]
+    return parts[lowered.index("resourcegroups") + 1]
+
+
+def links_by_database(links: Any) -> dict[str, list[Any]]:
+    """Group a server's replication links by the database they belong to (from each link's id)."""
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    for link in links:
+        parts = link.id.split("/")
+        lowered = [part.lower() for part in parts]
+        if "databases" in lowered:
+            grouped[parts[lowered.index("databases") + 1].lower()].append(link)
+    return grouped
+
+
+def is_system_database(database: Any) -> bool:
+    return database.name.lower() == "master" or "system" in enum_text(getattr(database, "kind", None)).lower()
+
+
+def enum_text(value: Any) -> str:
+    """The wire value of an SDK enum or string ("Standard_GRS", not "SkuName.STANDARD_GRS")."""
+    if value is None:
+        return ""
+    return str(getattr(value, "value", value))
+
+
+def _subscription_id(node: Node) -> str:
+    value = node.req_str()
+    if not SUBSCRIPTION_ID.match(value):
+        raise node.error(f"{node.name}: '{value}' is not a subscription id (expected a GUID)")
+    return value
+
+
+def _endpoint(node: Node) -> str:
+    url = node.req_str()
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise node.error(f"{node.name}: '{url}' is not an http(s) URL")
+    if parsed.scheme == "http" and not is_loopback(parsed.hostname):
+        raise node.error(f"{node.name}: plain http is only allowed for loopback hosts (127.0.0.1, localhost); "
+                         f"use https for '{parsed.hostname}'")
+    return url.rstrip("/")
+
+
+def _partner_cloud(name: str, node: Node) -> PartnerCloud:
+    node.mapping({"arm_endpoint", "operator", "regions", "authority", "audience"}, {"arm_endpoint", "operator"})
+    if name in BUILTIN_CLOUDS:
+        raise node.error(f"{node.name}: '{name}' is a built-in Azure cloud, not a partner cloud")
+    regions: dict[str, str] = {}
+    for location, country_node in node["regions"].entries():
+        country = country_node.req_str()
+        if not is_country(country):
+            raise country_node.error(f"{country_node.name}: '{country}' is not an ISO 3166-1 alpha-2 country code")
+        regions[normalise_location(location)] = country
+    endpoint = _endpoint(node["arm_endpoint"])
+    audience = _endpoint(node["audience"]) if node["audience"].value is not None else endpoint
+    return PartnerCloud(
+        name=name, arm_endpoint=endpoint, operator=node["operator"].req_str(), regions=regions, audience=audience,
+        authority=node["authority"].str(), file=node["operator"].file, line=node["operator"].line,
+    )

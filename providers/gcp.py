@@ -1,0 +1,449 @@
+"""Google Cloud: Cloud Storage buckets, BigQuery datasets and (with an organization or folder scope) the
+other data stores Cloud Asset Inventory knows. Read-only: only list/get/search calls.
+
+Config (`providers.gcp`; at least one of projects, organization, folder):
+
+    providers:
+      gcp:
+        projects: [acme-prod-eu, acme-analytics]   # project ids to scan
+        organization: "123456789012"               # or organizations/123456789012: adds every ACTIVE
+        folder: "345678901234"                     #   project under it (Resource Manager, folders walked)
+        services: [storage, bigquery, asset]       # default: all three; asset runs only with a scope
+        timeout: 30                                # seconds per HTTP request
+        retry_seconds: 20                          # time budget for retrying 429/5xx answers; 0 = never
+        workers: 8                                 # (project, service) targets scanned in parallel
+        storage_endpoint: http://127.0.0.1:9023    # endpoint overrides, for emulators and tests; a
+        bigquery_endpoint: http://127.0.0.1:9050   #   service with an override uses anonymous
+        resource_manager_endpoint: http://...      #   credentials, the others application-default
+        asset_endpoint: http://...                 #   credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud,
+                                                   #   metadata server)
+
+`STORAGE_EMULATOR_HOST` is honoured for Cloud Storage the way google-cloud-storage honours it (used when
+no `storage_endpoint` is set; anonymous credentials). Connection failures are not retried, so a dead
+endpoint fails at once; each (project, service) outcome goes to the TargetLog (account = project id,
+region `global`; an organization/folder-wide call has account `*` and the scope as its region, since a
+scope is not an account with an owner) and one failure never stops the rest.
+
+What each store reports:
+* `gcs-bucket`, id `//storage.googleapis.com/projects/_/buckets/NAME` (the Cloud Asset Inventory full
+  resource name). A region bucket gives its region; a configurable dual-region gives one location per
+  `customPlacementConfig.dataLocations` entry; a predefined dual-region (`EUR4`) or multi-region (`EU`)
+  gives its id in lower case (`eur4`, `eu`), which the catalog's `spans` expands — never one country.
+* `bigquery-dataset`, id `//bigquery.googleapis.com/projects/P/datasets/D`, location lower-cased.
+* Cloud Asset search results for the types in `ASSET_KINDS`, id = the asset's full resource name,
+  location from the search result (a zone is reduced to its region). Replicas and backups of those
+  services are not read: the store says so in `unknowns`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import google.auth
+from google.api_core import exceptions as gexc
+from google.api_core.retry import Retry, if_exception_type
+from google.auth.credentials import AnonymousCredentials, Credentials
+
+from policies.yamlfile import Node
+from providers.base import DiscoveredStore, Provider, TargetLog
+from scanner.errors import InputError
+
+SERVICES = ("storage", "bigquery", "asset")
+CONFIG_KEYS = {
+    "projects", "organization", "folder", "services", "timeout", "retry_seconds", "workers",
+    "storage_endpoint", "bigquery_endpoint", "resource_manager_endpoint", "asset_endpoint",
+}
+READ_ONLY_SCOPE = "https://www.googleapis.com/auth/cloud-platform.read-only"
+GLOBAL = "global"  # TargetLog region of a project's listing: per project, not per region
+ANY = "*"  # TargetLog account of an organization/folder-wide call; its region field names the scope
+
+# Cloud Asset Inventory types searched with an organization/folder scope -> our store kind.
+# Buckets and datasets are listed through their own APIs above (they give more than the search does).
+ASSET_KINDS: dict[str, str] = {
+    "sqladmin.googleapis.com/Instance": "cloudsql-instance",
+    "spanner.googleapis.com/Instance": "spanner-instance",
+    "bigtableadmin.googleapis.com/Cluster": "bigtable-cluster",
+    "firestore.googleapis.com/Database": "firestore-database",
+    "alloydb.googleapis.com/Cluster": "alloydb-cluster",
+    "file.googleapis.com/Instance": "filestore-instance",
+    "redis.googleapis.com/Instance": "memorystore-redis-instance",
+}
+
+_PROJECT_ID = re.compile(r"(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_ZONE = re.compile(r"([a-z]+-[a-z]+\d+)-[a-z]")
+_TRANSIENT = (
+    gexc.TooManyRequests,
+    gexc.InternalServerError,
+    gexc.BadGateway,
+    gexc.ServiceUnavailable,
+    gexc.GatewayTimeout,
+)
+
+
+@dataclass(frozen=True)
+class GcpSettings:
+    projects: tuple[str, ...]
+    organization: str | None = None  # organizations/N
+    folder: str | None = None  # folders/N
+    services: tuple[str, ...] = SERVICES
+    timeout: int = 30
+    retry_seconds: int = 20
+    workers: int = 8
+    storage_endpoint: str | None = None
+    bigquery_endpoint: str | None = None
+    resource_manager_endpoint: str | None = None
+    asset_endpoint: str | None = None
+
+    @property
+    def scopes(self) -> list[str]:
+        return [scope for scope in (self.organization, self.folder) if scope]
+
+
+def parse_settings(section: Node) -> GcpSettings:
+    """Validate the `providers.gcp` section; every problem is one InputError with file and line."""
+    scope_needed = f"{section.name}: name at least one of 'projects', 'organization' or 'folder'"
+    if section.value is None:
+        raise section.error(scope_needed)
+    section.mapping(CONFIG_KEYS)
+    projects = tuple(dict.fromkeys(_project_id(item) for item in _str_items(section["projects"])))
+    settings = GcpSettings(
+        projects=projects,
+        organization=_scope(section["organization"], "organizations"),
+        folder=_scope(section["folder"], "folders"),
+        services=tuple(dict.fromkeys(item.req_str(SERVICES) for item in _str_items(section["services"])))
+        or SERVICES,
+        timeout=section["timeout"].int(30, minimum=1),
+        retry_seconds=section["retry_seconds"].int(20, minimum=0),
+        workers=section["workers"].int(8, minimum=1),
+        storage_endpoint=_endpoint(section["storage_endpoint"]),
+        bigquery_endpoint=_endpoint(section["bigquery_endpoint"]),
+        resource_manager_endpoint=_endpoint(section["resource_manager_endpoint"]),
+        asset_endpoint=_endpoint(section["asset_endpoint"]),
+    )
+    if not settings.projects and not settings.scopes:
+        raise section.error(scope_needed)
+    return settings
+
+
+def _str_items(node: Node) -> list[Node]:
+    return [node] if isinstance(node.value, str) else list(node.items())
+
+
+def _project_id(node: Node) -> str:
+    text = node.req_str()
+    if not _PROJECT_ID.fullmatch(text):
+        raise node.error(
+            f"{node.name}: '{text}' is not a project id (6-30 characters: lower-case letters, digits, hyphens; "
+            "starts with a letter)"
+        )
+    return text
+
+
+def _scope(node: Node, kind: str) -> str | None:
+    text = node.str()
+    if text is None:
+        return None
+    number = text.removeprefix(f"{kind}/")
+    if not number.isdigit():
+        raise node.error(f"{node.name}: expected a numeric id or '{kind}/NUMBER', got '{text}'")
+    return f"{kind}/{number}"
+
+
+def _endpoint(node: Node) -> str | None:
+    text = node.str()
+    if text is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+        raise node.error(f"{node.name}: expected an http:// or https:// URL, got '{text}'")
+    return text.rstrip("/") if text else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Locations
+# ---------------------------------------------------------------------------------------------
+
+
+def region_of(location: str) -> str:
+    """Lower-case a GCP location id and reduce a zone (`europe-west3-b`) to its region."""
+    location = location.strip().lower()
+    zone = _ZONE.fullmatch(location)
+    return zone.group(1) if zone else location
+
+
+def bucket_locations(
+    location: str | None, location_type: str | None, data_locations: Iterable[str] | None
+) -> list[tuple[str, str]]:
+    """(region id, learned_from) for every place a bucket's object data lives, as the bucket reports it."""
+    placed = [region_of(loc) for loc in data_locations or () if loc]
+    if placed:
+        return [(region, "buckets.list customPlacementConfig.dataLocations") for region in placed]
+    if not location:
+        return []
+    return [(region_of(location), f"buckets.list location (locationType={location_type or 'unreported'})")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Provider
+# ---------------------------------------------------------------------------------------------
+
+
+class GcpProvider(Provider):
+    name = "gcp"
+
+    def __init__(self, settings: GcpSettings):
+        self.settings = settings
+        self._credentials: Credentials | None = None
+        self._credentials_error: Exception | None = None
+        self._credentials_lock = threading.Lock()
+        self._project_numbers: dict[str, str] = {}  # project number -> id, from Resource Manager
+
+    @classmethod
+    def from_config(cls, section: Node) -> GcpProvider:
+        return cls(parse_settings(section))
+
+    # -- orchestration -------------------------------------------------------------------------
+    def discover(self, log: TargetLog) -> list[DiscoveredStore]:
+        tasks = self._tasks(self._projects(log))
+        with ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="gcp-scan") as pool:
+            batches = list(pool.map(lambda task: self._run(log, *task, count=True), tasks))
+        return _unique(store for batch in batches for store in batch)
+
+    def _projects(self, log: TargetLog) -> list[str]:
+        """The configured projects, then every project found under the organization/folder scopes."""
+        projects = list(self.settings.projects)
+        for scope in self.settings.scopes:
+            for project in self._run(log, ANY, scope, "resourcemanager", lambda s=scope: self._projects_under(s)):
+                if project not in projects:
+                    projects.append(project)
+        return projects
+
+    def _tasks(self, projects: list[str]) -> list[tuple[str, str, str, Callable[[], list[Any]]]]:
+        """(account, region, service, fetch) for every target of this scan."""
+        tasks: list[tuple[str, str, str, Callable[[], list[Any]]]] = []
+        for project in projects:
+            if "storage" in self.settings.services:
+                tasks.append((project, GLOBAL, "storage", lambda p=project: self._buckets(p)))
+            if "bigquery" in self.settings.services:
+                tasks.append((project, GLOBAL, "bigquery", lambda p=project: self._datasets(p)))
+        if "asset" in self.settings.services:
+            tasks.extend((ANY, scope, "cloudasset", lambda s=scope: self._assets(s)) for scope in self.settings.scopes)
+        return tasks
+
+    def _run(
+        self,
+        log: TargetLog,
+        account: str,
+        region: str,
+        service: str,
+        fetch: Callable[[], list[Any]],
+        count: bool = False,
+    ) -> list[Any]:
+        """Run one target; record its outcome; never let an exception out."""
+        try:
+            found = fetch()
+        except Exception as exc:  # one target's failure, whatever it is, must not end the scan
+            log.failed(self.name, account, region, service, describe(exc), denied=is_denied(exc))
+            return []
+        log.ok(self.name, account, region, service, len(found) if count else 0)
+        return found
+
+    # -- clients -------------------------------------------------------------------------------
+    def _credentials_for(self, endpoint: str | None) -> Credentials:
+        """Anonymous for an emulator endpoint; application-default credentials (looked up once) otherwise."""
+        if endpoint:
+            return AnonymousCredentials()
+        with self._credentials_lock:
+            if self._credentials is None and self._credentials_error is None:
+                try:
+                    self._credentials, _ = google.auth.default(scopes=[READ_ONLY_SCOPE])
+                except Exception as exc:  # DefaultCredentialsError, RefreshError, metadata timeouts
+                    self._credentials_error = exc
+            if self._credentials_error is not None:
+                raise self._credentials_error
+            assert self._credentials is not None
+            return self._credentials
+
+    def _client_options(self, endpoint: str | None) -> dict[str, str] | None:
+        return {"api_endpoint": endpoint} if endpoint else None
+
+    def _retry(self) -> Retry | None:
+        """Retry only answers that say 'try again' (429, 5xx), within the configured budget."""
+        if self.settings.retry_seconds == 0:
+            return None
+        return Retry(
+            predicate=if_exception_type(*_TRANSIENT),
+            initial=0.5,
+            maximum=5.0,
+            multiplier=2.0,
+            timeout=self.settings.retry_seconds,
+        )
+
+    def _storage_endpoint(self) -> str | None:
+        endpoint = self.settings.storage_endpoint or os.environ.get("STORAGE_EMULATOR_HOST") or None
+        if endpoint and "://" not in endpoint:
+            endpoint = f"http://{endpoint}"
+        return endpoint
+
+    # -- Resource Manager ----------------------------------------------------------------------
+    def _projects_under(self, scope: str) -> list[str]:
+        """Every ACTIVE project under an organization or folder, walking sub-folders."""
+        from google.cloud import resourcemanager_v3
+
+        endpoint = self.settings.resource_manager_endpoint
+        options = {"credentials": self._credentials_for(endpoint), "transport": "rest"}
+        options["client_options"] = self._client_options(endpoint)
+        projects_client = resourcemanager_v3.ProjectsClient(**options)
+        folders_client = resourcemanager_v3.FoldersClient(**options)
+        call = {"retry": self._retry(), "timeout": self.settings.timeout}
+        found: list[str] = []
+        pending, seen = [scope], {scope}
+        while pending:
+            parent = pending.pop(0)
+            for project in projects_client.list_projects(request={"parent": parent}, **call):
+                if project.state == resourcemanager_v3.Project.State.ACTIVE:
+                    found.append(project.project_id)
+                    self._project_numbers[project.name.removeprefix("projects/")] = project.project_id
+            for folder in folders_client.list_folders(request={"parent": parent}, **call):
+                if folder.state == resourcemanager_v3.Folder.State.ACTIVE and folder.name not in seen:
+                    seen.add(folder.name)
+                    pending.append(folder.name)
+        return found
+
+    # -- Cloud Storage -------------------------------------------------------------------------
+    def _buckets(self, project: str) -> list[DiscoveredStore]:
+        from google.cloud import storage
+
+        endpoint = self._storage_endpoint()
+        client = storage.Client(
+            project=project,
+            credentials=self._credentials_for(endpoint),
+            client_options=self._client_options(endpoint),
+        )
+        buckets = client.list_buckets(project=project, retry=self._retry(), timeout=self.settings.timeout)
+        return [self._bucket_store(project, bucket) for bucket in buckets]
+
+    def _bucket_store(self, project: str, bucket: Any) -> DiscoveredStore:
+        store = DiscoveredStore(
+            id=f"//storage.googleapis.com/projects/_/buckets/{bucket.name}",
+            provider=self.name,
+            account=project,
+            kind="gcs-bucket",
+            name=bucket.name,
+            region=region_of(bucket.location) if bucket.location else "unknown",
+            tags=dict(bucket.labels or {}),
+        )
+        for region, learned_from in bucket_locations(bucket.location, bucket.location_type, bucket.data_locations):
+            store.add_location(region, "primary", learned_from)
+        if not store.locations:
+            store.unknowns.append("location: buckets.list returned no location for this bucket")
+        return store
+
+    # -- BigQuery ------------------------------------------------------------------------------
+    def _datasets(self, project: str) -> list[DiscoveredStore]:
+        from google.cloud import bigquery
+
+        endpoint = self.settings.bigquery_endpoint
+        client = bigquery.Client(
+            project=project,
+            credentials=self._credentials_for(endpoint),
+            client_options=self._client_options(endpoint),
+        )
+        call = {"retry": self._retry(), "timeout": self.settings.timeout}
+        stores = []
+        for item in client.list_datasets(project=project, include_all=True, **call):
+            # datasets.list carries `location` in its REST items; the client exposes it only via _properties.
+            location = item._properties.get("location")
+            if not location:  # not in the list item: ask for the dataset itself
+                location = client.get_dataset(item.reference, **call).location
+            stores.append(self._dataset_store(project, item.dataset_id, location, item.labels))
+        return stores
+
+    def _dataset_store(
+        self, project: str, dataset_id: str, location: str | None, labels: dict[str, str] | None
+    ) -> DiscoveredStore:
+        store = DiscoveredStore(
+            id=f"//bigquery.googleapis.com/projects/{project}/datasets/{dataset_id}",
+            provider=self.name,
+            account=project,
+            kind="bigquery-dataset",
+            name=dataset_id,
+            region=region_of(location) if location else "unknown",
+            tags=dict(labels or {}),
+        )
+        if location:
+            store.add_location(region_of(location), "primary", "datasets.list location")
+        else:
+            store.unknowns.append("location: BigQuery returned no location for this dataset")
+        return store
+
+    # -- Cloud Asset Inventory -----------------------------------------------------------------
+    def _assets(self, scope: str) -> list[DiscoveredStore]:
+        """One paginated searchAllResources over the scope for the data-store types in ASSET_KINDS."""
+        from google.cloud import asset_v1
+
+        endpoint = self.settings.asset_endpoint
+        client = asset_v1.AssetServiceClient(
+            credentials=self._credentials_for(endpoint),
+            transport="rest",
+            client_options=self._client_options(endpoint),
+        )
+        request = {"scope": scope, "asset_types": sorted(ASSET_KINDS), "page_size": 500}
+        results = client.search_all_resources(request=request, retry=self._retry(), timeout=self.settings.timeout)
+        return [self._asset_store(result) for result in results]
+
+    def _asset_store(self, result: Any) -> DiscoveredStore:
+        location = result.location or ""
+        store = DiscoveredStore(
+            id=result.name,
+            provider=self.name,
+            account=self._asset_project(result.name, result.project),
+            kind=ASSET_KINDS.get(result.asset_type, result.asset_type),
+            name=result.display_name or result.name.rsplit("/", 1)[-1],
+            region=region_of(location) if location else "unknown",
+            tags=dict(result.labels or {}),
+        )
+        if location and location.lower() != GLOBAL:
+            store.add_location(region_of(location), "primary", "cloudasset.searchAllResources location")
+        else:
+            store.unknowns.append(f"location: Cloud Asset Inventory reports '{location or 'nothing'}'")
+        store.unknowns.append(
+            "replicas and backups: only the primary location from Cloud Asset Inventory was read, "
+            "not the service's own API"
+        )
+        return store
+
+    def _asset_project(self, name: str, project: str) -> str:
+        """The project id: from the resource name if it has one, else from the number Resource Manager gave."""
+        match = re.search(r"/projects/([^/]+)/", name)
+        if match and match.group(1) != "_" and not match.group(1).isdigit():
+            return match.group(1)
+        number = project.removeprefix("projects/")
+        return self._project_numbers.get(number, number)
+
+
+def _unique(stores: Iterable[DiscoveredStore]) -> list[DiscoveredStore]:
+    seen: dict[str, DiscoveredStore] = {}
+    for store in stores:
+        seen.setdefault(store.id, store)
+    return list(seen.values())
+
+
+def is_denied(exc: BaseException) -> bool:
+    """403 (and 401): the cloud refused our identity, as opposed to an outage or a bug."""
+    return isinstance(exc, (gexc.Forbidden, gexc.Unauthorized))
+
+
+def describe(exc: BaseException) -> str:
+    """One line for the scan report."""
+    if isinstance(exc, gexc.GoogleAPICallError):
+        text = f"HTTP {exc.code}: {exc.message}"
+    elif isinstance(exc, InputError):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    line = " ".join(text.split())
+    return line if len(line) <= 300 else line[:297] + "..."

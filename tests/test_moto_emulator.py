@@ -1,0 +1,468 @@
+"""The AWS emulator the other tests stand on: moto's documented gaps, our patches, and the seeded demo estate.
+
+The stock-moto tests assert the gaps we patch around. If one of them starts failing, moto has fixed the gap:
+check the patch in demo/moto_patches.py is still needed, then drop the test or the patch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from demo.aws_estate import (
+    DYNAMODB_TABLE,
+    EBS_SNAPSHOT,
+    RDS_INSTANCE,
+    S3_BUCKET,
+    AwsEstate,
+    Clients,
+    SeededStore,
+    assume_member,
+    create_bucket,
+    seed_buckets,
+    spread,
+)
+from demo.moto_server import MotoServer, parse_access_log, start_moto
+from tests.fixtures_aws import SeededMoto
+
+NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
+CONTINENT_BY_PREFIX = {
+    "eu": "Europe",
+    "us": "North America",
+    "ca": "North America",
+    "sa": "South America",
+    "af": "Africa",
+    "me": "Asia",
+    "il": "Asia",
+}
+OCEANIA = {"ap-southeast-2", "ap-southeast-4", "ap-southeast-6"}
+
+
+def client(server: MotoServer | str, service: str, region: str = "us-east-1") -> Any:
+    url = server if isinstance(server, str) else server.url
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=NO_RETRY,
+    )
+
+
+def make_buckets(server: MotoServer, names_by_region: dict[str, list[str]]) -> None:
+    for region, names in names_by_region.items():
+        for name in names:
+            create_bucket(lambda r: client(server, "s3", r), name, region)
+
+
+def continent(region: str) -> str:
+    if region in OCEANIA:
+        return "Oceania"
+    return CONTINENT_BY_PREFIX.get(region.split("-")[0], "Asia")
+
+
+def normalised_location(answer: dict[str, Any]) -> str:
+    """GetBucketLocation's two traps: null means us-east-1, "EU" means eu-west-1."""
+    constraint = answer.get("LocationConstraint")
+    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(constraint, constraint)
+
+
+def create_table(ddb: Any, name: str) -> None:
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def list_bucket_queries(server: MotoServer) -> list[dict[str, list[str]]]:
+    return [
+        parse_qs(urlsplit(path).query)
+        for method, path, _ in server.request_log()
+        if method == "GET" and path.startswith("/?")
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# stock moto: the gaps we document (fail here = moto fixed something)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_stock_list_buckets_has_no_bucket_region(moto_stock: MotoServer) -> None:
+    make_buckets(moto_stock, {"us-east-1": ["gap-a"], "eu-central-1": ["gap-b"], "ap-northeast-1": ["gap-c"]})
+    s3 = client(moto_stock, "s3")
+    for kwargs in ({"MaxBuckets": 10}, {"Prefix": "gap-"}, {"BucketRegion": "eu-central-1"}):
+        buckets = s3.list_buckets(**kwargs)["Buckets"]
+        assert buckets, kwargs
+        assert all("BucketRegion" not in bucket for bucket in buckets), kwargs
+
+
+def test_stock_max_buckets_truncates_without_continuation_token(moto_stock: MotoServer) -> None:
+    make_buckets(moto_stock, {"us-east-1": [f"trunc-{i}" for i in range(5)]})
+    s3 = client(moto_stock, "s3")
+    first = s3.list_buckets(MaxBuckets=2)
+    assert len(first["Buckets"]) == 2
+    assert "ContinuationToken" not in first
+    seen = [
+        b["Name"]
+        for page in s3.get_paginator("list_buckets").paginate(PaginationConfig={"PageSize": 2})
+        for b in page["Buckets"]
+    ]
+    assert len(seen) == 2  # the paginator silently stops: 3 of 5 buckets are never listed
+
+
+def test_stock_update_table_replicas_are_ignored(moto_stock: MotoServer) -> None:
+    ddb = client(moto_stock, "dynamodb", "eu-west-1")
+    create_table(ddb, "gap-global")
+    ddb.update_table(TableName="gap-global", ReplicaUpdates=[{"Create": {"RegionName": "us-east-1"}}])
+    table = ddb.describe_table(TableName="gap-global")["Table"]
+    assert "Replicas" not in table
+    assert "GlobalTableVersion" not in table
+    assert client(moto_stock, "dynamodb", "us-east-1").list_tables()["TableNames"] == []
+
+
+def test_stock_legacy_eu_bucket_keeps_region_eu(moto_stock: MotoServer) -> None:
+    """GetBucketLocation "EU" is right; HeadBucket should say eu-west-1 but moto says "EU" (not patched)."""
+    s3 = client(moto_stock, "s3")
+    s3.create_bucket(Bucket="gap-legacy-eu", CreateBucketConfiguration={"LocationConstraint": "EU"})
+    assert s3.get_bucket_location(Bucket="gap-legacy-eu")["LocationConstraint"] == "EU"
+    assert s3.head_bucket(Bucket="gap-legacy-eu")["BucketRegion"] == "EU"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# patched moto: ListBuckets as real S3 answers it
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_patched_list_buckets_returns_bucket_region_for_every_bucket(moto_patched: MotoServer) -> None:
+    expected = {"br-use1": "us-east-1", "br-fra": "eu-central-1", "br-tyo": "ap-northeast-1", "br-gru": "sa-east-1"}
+    for name, region in expected.items():
+        create_bucket(lambda r: client(moto_patched, "s3", r), name, region)
+    create_bucket(lambda r: client(moto_patched, "s3", r), "br-legacy-eu", "eu-west-1", "EU")
+    expected["br-legacy-eu"] = "eu-west-1"  # a region code, not the legacy constraint
+    s3 = client(moto_patched, "s3")
+    for kwargs in ({"MaxBuckets": 100}, {"Prefix": "br-"}, {"ContinuationToken": ""}):
+        answer = s3.list_buckets(**kwargs)
+        assert {b["Name"]: b["BucketRegion"] for b in answer["Buckets"]} == expected, kwargs
+        assert "ContinuationToken" not in answer
+    assert s3.list_buckets(Prefix="br-")["Prefix"] == "br-"
+
+
+def test_patched_bucket_region_filter(moto_patched: MotoServer) -> None:
+    make_buckets(moto_patched, {"eu-west-1": ["flt-dub-1", "flt-dub-2"], "us-west-2": ["flt-pdx"]})
+    create_bucket(lambda r: client(moto_patched, "s3", r), "flt-legacy-eu", "eu-west-1", "EU")
+    answer = client(moto_patched, "s3").list_buckets(BucketRegion="eu-west-1", MaxBuckets=10)
+    assert [b["Name"] for b in answer["Buckets"]] == ["flt-dub-1", "flt-dub-2", "flt-legacy-eu"]
+    assert {b["BucketRegion"] for b in answer["Buckets"]} == {"eu-west-1"}
+
+
+def test_patched_plain_list_buckets_is_unchanged(moto_patched: MotoServer) -> None:
+    """Without any parameter real S3 returns no BucketRegion; the patch leaves that request to moto."""
+    make_buckets(moto_patched, {"eu-central-1": ["plain-b", "plain-a"]})
+    answer = client(moto_patched, "s3").list_buckets()
+    assert {b["Name"] for b in answer["Buckets"]} == {"plain-a", "plain-b"}
+    assert all("BucketRegion" not in b for b in answer["Buckets"])
+    assert "ContinuationToken" not in answer
+
+
+def test_patched_paginates_250_buckets_in_pages_of_100(moto_patched: MotoServer) -> None:
+    regions = ["eu-central-1", "us-east-1", "ap-northeast-1", "sa-east-1", "af-south-1"]
+    stores = seed_buckets(moto_patched.url, 250, regions)
+    moto_patched.clear_log()
+    pages = list(client(moto_patched, "s3").get_paginator("list_buckets").paginate(PaginationConfig={"PageSize": 100}))
+    assert [len(page["Buckets"]) for page in pages] == [100, 100, 50]
+    assert ["ContinuationToken" in page for page in pages] == [True, True, False]
+    names = [b["Name"] for page in pages for b in page["Buckets"]]
+    assert len(names) == len(set(names)) == 250
+    assert names == sorted(names)  # S3 lists in ascending name order
+    regions_seen = {b["Name"]: b["BucketRegion"] for page in pages for b in page["Buckets"]}
+    assert regions_seen == {store.name: store.region for store in stores}
+    queries = list_bucket_queries(moto_patched)
+    assert [q["max-buckets"] for q in queries] == [["100"]] * 3
+    assert ["continuation-token" in q for q in queries] == [False, True, True]
+
+
+def test_patched_continuation_token_is_opaque_and_checked(moto_patched: MotoServer) -> None:
+    make_buckets(moto_patched, {"us-east-1": ["tok-a", "tok-b", "tok-c"]})
+    s3 = client(moto_patched, "s3")
+    token = s3.list_buckets(MaxBuckets=1)["ContinuationToken"]
+    assert "tok-a" not in token
+    assert [b["Name"] for b in s3.list_buckets(MaxBuckets=5, ContinuationToken=token)["Buckets"]] == ["tok-b", "tok-c"]
+    for bad in ("bogus", "dG9rLWE="):  # not base64 at all; base64 of a bare bucket name
+        with pytest.raises(ClientError) as error:
+            s3.list_buckets(MaxBuckets=1, ContinuationToken=bad)
+        assert error.value.response["Error"]["Code"] == "InvalidArgument"
+
+
+def test_patched_max_buckets_out_of_range_is_rejected(moto_patched: MotoServer) -> None:
+    with pytest.raises(ClientError) as error:
+        client(moto_patched, "s3").list_buckets(MaxBuckets=10_001)
+    assert error.value.response["Error"]["Code"] == "InvalidArgument"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# patched moto: DynamoDB global tables (version 2019.11.21)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_patched_describe_table_shows_replicas(moto_patched: MotoServer) -> None:
+    dub, iad = client(moto_patched, "dynamodb", "eu-west-1"), client(moto_patched, "dynamodb", "us-east-1")
+    create_table(dub, "gt-orders")
+    updated = dub.update_table(TableName="gt-orders", ReplicaUpdates=[{"Create": {"RegionName": "us-east-1"}}])
+    assert updated["TableDescription"]["Replicas"] == [{"RegionName": "us-east-1", "ReplicaStatus": "ACTIVE"}]
+    home = dub.describe_table(TableName="gt-orders")["Table"]
+    assert home["GlobalTableVersion"] == "2019.11.21"
+    assert home["Replicas"] == [{"RegionName": "us-east-1", "ReplicaStatus": "ACTIVE"}]
+    assert iad.list_tables()["TableNames"] == ["gt-orders"]
+    replica = iad.describe_table(TableName="gt-orders")["Table"]
+    assert replica["TableArn"].startswith("arn:aws:dynamodb:us-east-1:")
+    assert replica["KeySchema"] == home["KeySchema"]
+    assert replica["Replicas"] == [{"RegionName": "eu-west-1", "ReplicaStatus": "ACTIVE"}]
+
+
+def test_patched_replica_updates_validate_and_delete(moto_patched: MotoServer) -> None:
+    dub = client(moto_patched, "dynamodb", "eu-west-1")
+    create_table(dub, "gt-events")
+    dub.update_table(TableName="gt-events", ReplicaUpdates=[{"Create": {"RegionName": "ap-northeast-1"}}])
+    with pytest.raises(ClientError) as twice:
+        dub.update_table(TableName="gt-events", ReplicaUpdates=[{"Create": {"RegionName": "ap-northeast-1"}}])
+    assert twice.value.response["Error"]["Code"] == "ValidationException"
+    dub.update_table(TableName="gt-events", ReplicaUpdates=[{"Delete": {"RegionName": "ap-northeast-1"}}])
+    table = dub.describe_table(TableName="gt-events")["Table"]
+    assert "Replicas" not in table
+    assert client(moto_patched, "dynamodb", "ap-northeast-1").list_tables()["TableNames"] == []
+    with pytest.raises(ClientError) as absent:
+        dub.update_table(TableName="gt-events", ReplicaUpdates=[{"Delete": {"RegionName": "ap-northeast-1"}}])
+    assert absent.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_patched_plain_table_has_no_replicas(moto_patched: MotoServer) -> None:
+    ddb = client(moto_patched, "dynamodb", "eu-central-1")
+    create_table(ddb, "regional-only")
+    table = ddb.describe_table(TableName="regional-only")["Table"]
+    assert "Replicas" not in table
+    assert "GlobalTableVersion" not in table
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the seeded demo estate round-trips
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def clients_for(seeded: SeededMoto, account: str) -> Clients:
+    estate = seeded.estate
+    if account == estate.management_account_id:
+        return Clients(seeded.server.url)
+    return assume_member(seeded.server.url, account)
+
+
+def test_estate_shape(moto_estate: SeededMoto) -> None:
+    estate = moto_estate.estate
+    assert estate.management_account_id == "123456789012"
+    assert set(estate.member_account_ids) == {"acme-prod-eu", "acme-analytics-jp", "sandbox"}
+    assert len(set(estate.account_ids)) == 4
+    buckets = estate.stores(S3_BUCKET)
+    assert len({b.region for b in buckets}) >= 8
+    assert len({continent(b.region) for b in buckets}) >= 4
+    assert {"us-east-1", "eu-west-1", "ap-east-1"} <= {b.region for b in buckets}
+    assert {s.kind for s in estate.manifest} == {S3_BUCKET, DYNAMODB_TABLE, RDS_INSTANCE, EBS_SNAPSHOT}
+    assert any(b.tags.get("data-class") == "personal" for b in buckets)
+    assert any("data-class" not in b.tags for b in buckets)
+    assert len({s.id for s in estate.manifest}) == len(estate.manifest)
+    for store in estate.manifest:
+        assert store.account in estate.account_ids
+        if store.replica_of:
+            assert store.replica_of in {s.id for s in estate.primaries()}
+
+
+def test_estate_organization_lists_every_account(moto_estate: SeededMoto) -> None:
+    org = client(moto_estate.server, "organizations")
+    accounts = [a for page in org.get_paginator("list_accounts").paginate() for a in page["Accounts"]]
+    by_id = {a["Id"]: a["Name"] for a in accounts}
+    assert set(by_id) == set(moto_estate.estate.account_ids)
+    for name, account_id in moto_estate.estate.member_account_ids.items():
+        assert by_id[account_id] == name
+
+
+def test_estate_buckets_are_where_the_manifest_says(moto_estate: SeededMoto) -> None:
+    estate = moto_estate.estate
+    for account in estate.account_ids:
+        s3 = clients_for(moto_estate, account)("s3")
+        for store in estate.stores(S3_BUCKET, account):
+            answer = s3.get_bucket_location(Bucket=store.name)
+            assert normalised_location(answer) == store.region, store.name
+            if store.region == "us-east-1":
+                assert answer["LocationConstraint"] is None  # the null trap is really seeded
+    legacy = estate.store("acme-mgmt-legacy-archive-eu")
+    assert client(moto_estate.server, "s3").get_bucket_location(Bucket=legacy.name)["LocationConstraint"] == "EU"
+
+
+def test_estate_tags_round_trip(moto_estate: SeededMoto) -> None:
+    estate = moto_estate.estate
+    for account in estate.account_ids:
+        s3 = clients_for(moto_estate, account)("s3")
+        for store in estate.stores(S3_BUCKET, account):
+            tag_set = s3.get_bucket_tagging(Bucket=store.name)["TagSet"]
+            assert {t["Key"]: t["Value"] for t in tag_set} == store.tags, store.name
+
+
+def test_estate_members_see_only_their_own_buckets(moto_estate: SeededMoto) -> None:
+    estate = moto_estate.estate
+    for account in estate.account_ids:
+        clients = clients_for(moto_estate, account)
+        assert clients("sts").get_caller_identity()["Account"] == account
+        listed = {b["Name"]: b["BucketRegion"] for b in clients("s3").list_buckets(MaxBuckets=1000)["Buckets"]}
+        assert listed == {s.name: s.region for s in estate.stores(S3_BUCKET, account)}, account
+
+
+def test_estate_replication_crosses_continents(moto_estate: SeededMoto) -> None:
+    estate = moto_estate.estate
+    [source] = [s for s in estate.stores(S3_BUCKET) if s.replica_regions]
+    [destination] = [s for s in estate.stores(S3_BUCKET) if s.replica_of == source.id]
+    assert source.region == "eu-central-1"
+    assert source.replica_regions == (destination.region,)
+    assert continent(destination.region) != continent(source.region)
+    s3 = clients_for(moto_estate, source.account)("s3")
+    rules = s3.get_bucket_replication(Bucket=source.name)["ReplicationConfiguration"]["Rules"]
+    assert [rule["Destination"]["Bucket"] for rule in rules] == [destination.id]
+    assert [rule["Status"] for rule in rules] == ["Enabled"]
+    for store in (source, destination):
+        assert s3.get_bucket_versioning(Bucket=store.name)["Status"] == "Enabled"
+
+
+def test_estate_global_table_lists_its_replica(moto_estate: SeededMoto) -> None:
+    estate = moto_estate.estate
+    [primary] = [s for s in estate.stores(DYNAMODB_TABLE) if s.replica_of is None]
+    clients = clients_for(moto_estate, primary.account)
+    table = clients("dynamodb", primary.region).describe_table(TableName=primary.name)["Table"]
+    assert table["TableArn"] == primary.id
+    assert [r["RegionName"] for r in table["Replicas"]] == list(primary.replica_regions)
+    for region in primary.replica_regions:
+        replica = clients("dynamodb", region).describe_table(TableName=primary.name)["Table"]
+        assert replica["TableArn"] == estate.store(primary.name, region).id
+    tags = clients("dynamodb", primary.region).list_tags_of_resource(ResourceArn=primary.id)["Tags"]
+    assert {t["Key"]: t["Value"] for t in tags} == primary.tags
+
+
+def test_estate_rds_replica_names_its_source(moto_estate: SeededMoto) -> None:
+    estate = moto_estate.estate
+    [source] = [s for s in estate.stores(RDS_INSTANCE) if s.replica_of is None]
+    [replica] = [s for s in estate.stores(RDS_INSTANCE) if s.replica_of == source.id]
+    clients = clients_for(moto_estate, source.account)
+    [described] = clients("rds", replica.region).describe_db_instances(DBInstanceIdentifier=replica.name)["DBInstances"]
+    assert described["DBInstanceArn"] == replica.id
+    assert described["ReadReplicaSourceDBInstanceIdentifier"] == source.id
+    [primary] = clients("rds", source.region).describe_db_instances(DBInstanceIdentifier=source.name)["DBInstances"]
+    assert primary["ReadReplicaDBInstanceIdentifiers"] == [replica.id]
+    assert source.replica_regions == (replica.region,) != (source.region,)
+
+
+def test_estate_snapshot_copy_exists_in_the_other_region(moto_estate: SeededMoto) -> None:
+    """Also proves MOTO_EC2_LOAD_DEFAULT_AMIS=false reached the server: no preloaded AMI snapshots."""
+    estate = moto_estate.estate
+    [source] = [s for s in estate.stores(EBS_SNAPSHOT) if s.replica_of is None]
+    [copy] = [s for s in estate.stores(EBS_SNAPSHOT) if s.replica_of == source.id]
+    assert (source.region, copy.region) == ("eu-central-1", "us-west-2")
+    clients = clients_for(moto_estate, source.account)
+    for store in (source, copy):
+        snapshots = clients("ec2", store.region).describe_snapshots(OwnerIds=["self"])["Snapshots"]
+        assert [s["SnapshotId"] for s in snapshots] == [store.name]
+        assert store.id == f"arn:aws:ec2:{store.region}:{store.account}:snapshot/{store.name}"
+        assert {t["Key"]: t["Value"] for t in snapshots[0]["Tags"]} == store.tags
+
+
+def test_estate_manifest_lookup(moto_estate: SeededMoto) -> None:
+    estate: AwsEstate = moto_estate.estate
+    assert estate.store("acme-prod-eu-sessions", "eu-west-1").replica_regions == ("us-east-1",)
+    with pytest.raises(KeyError):
+        estate.store("acme-prod-eu-sessions")  # two tables of that name: the primary and its replica
+    assert all(isinstance(s, SeededStore) for s in estate.primaries())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# seed_buckets, the server wrapper and the fixtures
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_spread_picks_exact_counts() -> None:
+    assert len(spread(1000, 0.1)) == 100
+    assert spread(10, 0.0) == set()
+    assert spread(4, 1.0) == {0, 1, 2, 3}
+    with pytest.raises(ValueError):
+        spread(10, 1.5)
+
+
+def test_seed_buckets_tags_and_replication(moto_patched: MotoServer) -> None:
+    regions = ["eu-central-1", "us-east-1", "ap-southeast-2", "af-south-1"]
+    stores = seed_buckets(moto_patched.url, 40, regions, replicate_fraction=0.25, tag_fraction=0.5)
+    assert [s.name for s in stores[:2]] == ["bench-00000-eu-central-1", "bench-00001-us-east-1"]
+    assert sum(1 for s in stores if s.tags == {"data-class": "personal"}) == 20
+    replicated = [s for s in stores if s.replica_regions]
+    assert len(replicated) == 10
+    s3 = client(moto_patched, "s3")
+    for index, store in enumerate(stores):
+        assert normalised_location(s3.get_bucket_location(Bucket=store.name)) == store.region
+        if store.replica_regions:
+            destination = stores[(index + 1) % len(stores)]
+            rules = s3.get_bucket_replication(Bucket=store.name)["ReplicationConfiguration"]["Rules"]
+            assert rules[0]["Destination"]["Bucket"] == destination.id
+            assert store.replica_regions == (destination.region,) != (store.region,)
+
+
+def test_request_log_strips_colours_and_skips_control_calls(moto_stock: MotoServer) -> None:
+    s3 = client(moto_stock, "s3")
+    s3.create_bucket(Bucket="logged")
+    with pytest.raises(ClientError):
+        s3.head_bucket(Bucket="missing")
+    assert moto_stock.request_log() == [("PUT", "/logged", "200"), ("HEAD", "/missing", "404")]
+    moto_stock.reset()
+    assert ("POST", "/moto-api/reset", "200") in moto_stock.request_log(include_control=True)
+    assert len(moto_stock.request_log()) == 2
+
+
+def test_parse_access_log_handles_ansi_and_noise() -> None:
+    text = (
+        " * Running on http://127.0.0.1:5000\n"
+        '127.0.0.1 - - [27/Nov/2026 10:00:00] "GET /?max-buckets=100 HTTP/1.1" 200 -\n'
+        '127.0.0.1 - - [27/Nov/2026 10:00:01] "\x1b[33mHEAD /nope HTTP/1.1\x1b[0m" 404 -\n'
+        '127.0.0.1 - - [27/Nov/2026 10:00:02] "\x1b[35m\x1b[1mPOST / HTTP/1.1\x1b[0m" 500 -\n'
+    )
+    assert parse_access_log(text) == [
+        ("GET", "/?max-buckets=100", "200"),
+        ("HEAD", "/nope", "404"),
+        ("POST", "/", "500"),
+    ]
+
+
+def test_server_lifecycle_stop_and_kill() -> None:
+    with start_moto() as server:
+        assert server.url == f"http://127.0.0.1:{server.port}"
+        assert server.alive()
+        assert client(server, "sts").get_caller_identity()["Account"] == "123456789012"
+    assert not server.alive()
+    assert server.process.returncode is not None
+    crashed = start_moto()
+    crashed.kill()
+    assert crashed.process.returncode == -9
+    crashed.stop()  # stopping a dead server is harmless and removes its log
+
+
+def test_unknown_patch_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown moto patch"):
+        start_moto(["no_such_patch"])
+
+
+def test_aws_env_points_plain_boto3_at_the_server(aws_env: Any, moto_stock: MotoServer) -> None:
+    env = aws_env(moto_stock)
+    assert env["AWS_ENDPOINT_URL"] == moto_stock.url
+    sts = boto3.client("sts")
+    assert sts.meta.endpoint_url == moto_stock.url
+    assert sts.meta.region_name == "us-east-1"
+    assert sts.get_caller_identity()["Account"] == "123456789012"

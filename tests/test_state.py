@@ -1,0 +1,582 @@
+"""The state store's "fail closed, lose nothing" rules, on real SQLite files."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+from dataclasses import fields
+
+import pytest
+from sqlalchemy import create_mock_engine, event, func, select
+
+from scanner.errors import InputError
+from scanner.model import DataStore, Finding, Location, Reach, ScanResult, TargetResult
+from scanner.state import EVENT_KINDS, ScanChanges, StateStore, metadata, stores_table
+
+ACCOUNT = "111111111111"
+
+
+def reach(jurisdiction: str, basis: str = "control") -> Reach:
+    return Reach(jurisdiction, basis, "CLOUD Act", "18 U.S.C. § 2713", ["Amazon.com, Inc.", "AWS EMEA SARL"])
+
+
+def finding(fp: str, jurisdiction: str = "US", waiver: dict | None = None) -> Finding:
+    return Finding(fp, "eu-personal", jurisdiction, "control", "high", f"{jurisdiction} law reaches the store", waiver)
+
+
+def store(
+    name: str,
+    *,
+    status: str = "fail",
+    reach_by: tuple[str, ...] = ("US",),
+    locations: tuple[tuple[str, str], ...] = (("eu-west-1", "primary"),),
+    findings: tuple[Finding, ...] = (),
+) -> DataStore:
+    return DataStore(
+        id=f"arn:aws:s3:::{name}",
+        provider="aws",
+        account=ACCOUNT,
+        kind="s3_bucket",
+        name=name,
+        region=locations[0][0] if locations else "unknown",
+        tags={"data": "personal"},
+        locations=[Location(region, role, "ListBuckets.BucketRegion", "IE", "Dublin") for region, role in locations],
+        reachable_by=[reach(code) for code in reach_by],
+        status=status,
+        findings=list(findings),
+    )
+
+
+def sid(name: str) -> str:
+    return f"arn:aws:s3:::{name}"
+
+
+_scan_no = 0
+
+
+def scan(status: str = "complete", targets: list[TargetResult] | None = None) -> ScanResult:
+    global _scan_no
+    _scan_no += 1
+    return ScanResult(
+        id=f"scan-{_scan_no:04d}",
+        started_at=f"2026-03-{_scan_no % 28 + 1:02d}T{_scan_no // 28 % 24:02d}:00:00+00:00",
+        finished_at=f"2026-03-{_scan_no % 28 + 1:02d}T{_scan_no // 28 % 24:02d}:05:00+00:00",
+        status=status,  # type: ignore[arg-type]
+        home=["EU"],
+        targets=targets if targets is not None else [TargetResult("aws", ACCOUNT, "global", "s3", "ok")],
+        counts={"stores": 0},
+    )
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "custody.db")
+
+
+@pytest.fixture
+def state(db):
+    with StateStore(db) as opened:
+        yield opened
+
+
+def run(state: StateStore, status: str, stores: list[DataStore], targets=None) -> tuple[ScanResult, ScanChanges]:
+    result = scan(status, targets)
+    state.start_scan(result)
+    return result, state.finish_scan(result, stores)
+
+
+def open_fps(state: StateStore) -> set[str]:
+    return {row["fingerprint"] for row in state.open_findings()}
+
+
+# ---- first scan -------------------------------------------------------------------
+
+
+def test_first_scan_inserts_stores_findings_and_the_scan(state):
+    a = store("a", findings=(finding("fp-a"),))
+    b = store("b", status="pass", reach_by=())
+    first, changes = run(state, "complete", [a, b])
+
+    assert changes.new_stores == [sid("a"), sid("b")]
+    assert changes.new_findings == ["fp-a"]
+    assert not changes.gone_stores and not changes.resolved_findings
+    assert not changes.changed_reach and not changes.changed_locations  # new is not "changed"
+
+    history = state.store_history(sid("a"))
+    assert history["first_seen"] == history["last_seen"] == first.started_at
+    assert history["first_scan_id"] == history["last_scan_id"] == first.id
+    assert history["gone_at"] is None
+    assert (history["provider"], history["account"], history["kind"], history["name"]) == (
+        "aws",
+        ACCOUNT,
+        "s3_bucket",
+        "a",
+    )
+    assert history["region"] == "eu-west-1" and history["status"] == "fail"
+    assert history["document"] == a.to_dict()  # the full JSON document round-trips
+    assert [f["fingerprint"] for f in history["findings"]] == ["fp-a"]
+    assert history["findings"][0]["resolved_at"] is None
+    assert history["findings"][0]["waived"] is False
+
+    [row] = state.scans()
+    assert row["id"] == first.id and row["status"] == "complete"
+    assert row["started_at"] == first.started_at and row["finished_at"] == first.finished_at
+    assert row["home"] == ["EU"] and row["counts"] == {"stores": 0}
+    assert row["changes"]["new_stores"] == 2 and row["changes"]["new_findings"] == 1
+
+    [open_row] = state.open_findings()
+    assert open_row["store_id"] == sid("a") and open_row["store_name"] == "a" and open_row["account"] == ACCOUNT
+    assert state.store_history("arn:aws:s3:::never-seen") is None
+
+
+def test_start_scan_records_a_running_scan(state):
+    running = scan("complete")  # start_scan records "running" whatever the object says
+    state.start_scan(running)
+    [row] = state.scans()
+    assert row["id"] == running.id and row["status"] == "running" and row["finished_at"] is None
+
+
+def test_finish_scan_refuses_a_running_status(state):
+    with pytest.raises(ValueError, match="running"):
+        state.finish_scan(scan("running"), [store("a")])
+
+
+def test_finish_scan_without_start_scan_still_records_the_scan(state):
+    result = scan("partial")
+    state.finish_scan(result, [store("a")])
+    assert state.scan(result.id)["status"] == "partial"
+
+
+# ---- complete scans mark gone and resolve ------------------------------------------------
+
+
+def test_complete_scan_marks_unseen_stores_gone_and_resolves_unseen_findings(state):
+    run(state, "complete", [store("a", findings=(finding("fp-a1"), finding("fp-a2", "CN"))), store("b")])
+    # a is still there but fixed one finding; b was deleted
+    second, changes = run(state, "complete", [store("a", findings=(finding("fp-a1"),))])
+
+    assert changes.gone_stores == [sid("b")]
+    assert changes.resolved_findings == ["fp-a2"]
+    assert not changes.new_stores and not changes.new_findings
+    assert state.store_history(sid("b"))["gone_at"] == second.started_at
+    assert state.store_history(sid("b"))["gone_scan_id"] == second.id
+    assert state.store_history(sid("a"))["gone_at"] is None
+    resolved = {f["fingerprint"]: f for f in state.store_history(sid("a"))["findings"]}
+    assert resolved["fp-a2"]["resolved_at"] == second.started_at
+    assert resolved["fp-a1"]["resolved_at"] is None
+    assert open_fps(state) == {"fp-a1"}
+
+
+def test_findings_of_a_gone_store_are_resolved_by_a_complete_scan(state):
+    run(state, "complete", [store("a", findings=(finding("fp-a"),))])
+    _, changes = run(state, "complete", [])
+    assert changes.gone_stores == [sid("a")] and changes.resolved_findings == ["fp-a"]
+    assert open_fps(state) == set()
+
+
+def test_gone_is_reported_once(state):
+    run(state, "complete", [store("a"), store("b")])
+    run(state, "complete", [store("a")])
+    third, changes = run(state, "complete", [store("a")])
+    assert changes.gone_stores == []
+    assert state.store_history(sid("b"))["gone_scan_id"] != third.id
+
+
+@pytest.mark.parametrize("status", ["partial", "failed", "interrupted"])
+def test_incomplete_scan_never_marks_gone_or_resolves(state, status):
+    first, _ = run(
+        state, "complete", [store("a", findings=(finding("fp-a"),)), store("b", findings=(finding("fp-b"),))]
+    )
+    # saw only a, and a without its finding: proves nothing about b or fp-a
+    second, changes = run(state, status, [store("a", status="pass", reach_by=())])
+
+    assert changes.gone_stores == [] and changes.resolved_findings == []
+    assert open_fps(state) == {"fp-a", "fp-b"}
+    b = state.store_history(sid("b"))
+    assert b["gone_at"] is None and b["last_seen"] == first.started_at and b["last_scan_id"] == first.id
+    a = state.store_history(sid("a"))
+    assert a["last_seen"] == second.started_at and a["status"] == "pass"  # what it saw is still upserted
+    assert state.scan(second.id)["status"] == status
+
+    # and the next complete scan still can
+    _, changes = run(state, "complete", [store("a", status="pass", reach_by=())])
+    assert changes.gone_stores == [sid("b")] and changes.resolved_findings == ["fp-a", "fp-b"]
+
+
+@pytest.mark.parametrize("status", ["partial", "failed", "interrupted"])
+def test_incomplete_scan_inserts_what_it_saw(state, status):
+    _, changes = run(state, status, [store("new", findings=(finding("fp-new"),))])
+    assert changes.new_stores == [sid("new")] and changes.new_findings == ["fp-new"]
+    assert open_fps(state) == {"fp-new"}
+
+
+# ---- reappear and reopen -------------------------------------------------------------------
+
+
+def test_gone_store_that_reappears_is_reported_and_keeps_its_history(state):
+    first, _ = run(state, "complete", [store("a"), store("b")])
+    gone_scan, _ = run(state, "complete", [store("a")])
+    back, changes = run(state, "complete", [store("a"), store("b")])
+
+    assert changes.reappeared_stores == [sid("b")]
+    assert changes.new_stores == [] and changes.gone_stores == []
+    history = state.store_history(sid("b"))
+    assert history["gone_at"] is None and history["gone_scan_id"] is None
+    assert history["first_seen"] == first.started_at and history["last_seen"] == back.started_at
+    kinds = [(e["kind"], e["scan_id"]) for e in history["events"]]
+    assert kinds == [("store_new", first.id), ("store_gone", gone_scan.id), ("store_reappeared", back.id)]
+    assert history["events"][2]["detail"] == {"gone_at": gone_scan.started_at}
+
+
+def test_a_partial_scan_that_sees_a_gone_store_reports_it_reappeared(state):
+    run(state, "complete", [store("a")])
+    run(state, "complete", [])
+    _, changes = run(state, "partial", [store("a")])
+    assert changes.reappeared_stores == [sid("a")]
+    assert state.store_history(sid("a"))["gone_at"] is None
+
+
+def test_resolved_finding_seen_again_is_reopened(state):
+    first, _ = run(state, "complete", [store("a", findings=(finding("fp-a"),))])
+    fixed, changes = run(state, "complete", [store("a", status="pass", reach_by=())])
+    assert changes.resolved_findings == ["fp-a"]
+    again, changes = run(state, "complete", [store("a", findings=(finding("fp-a"),))])
+
+    assert changes.reopened_findings == ["fp-a"]
+    assert changes.new_findings == [] and changes.resolved_findings == []
+    [f] = state.store_history(sid("a"))["findings"]
+    assert f["resolved_at"] is None and f["resolved_scan_id"] is None
+    assert f["first_seen"] == first.started_at and f["last_seen"] == again.started_at
+    assert open_fps(state) == {"fp-a"}
+    events = [e for e in state.store_history(sid("a"))["events"] if e["fingerprint"] == "fp-a"]
+    assert [e["kind"] for e in events] == ["finding_new", "finding_resolved", "finding_reopened"]
+    assert events[2]["detail"] == {"resolved_at": fixed.started_at}
+
+
+def test_waived_findings_stay_open_and_flagged(state):
+    waiver = {"reason": "legal accepted", "expires": "2027-01-01"}
+    run(state, "complete", [store("a", findings=(finding("fp-a", waiver=waiver),))])
+    [row] = state.open_findings()
+    assert row["waived"] is True and row["waiver"] == waiver
+
+
+# ---- not evaluated: not knowing is not fixing ------------------------------------------------
+
+
+def test_not_evaluated_store_keeps_its_findings_open_in_a_complete_scan(state):
+    run(state, "complete", [store("a", findings=(finding("fp-a"),)), store("b", findings=(finding("fp-b"),))])
+    unknown_a = store("a", status="not_evaluated", reach_by=(), locations=())
+    second, changes = run(state, "complete", [unknown_a, store("b", status="pass", reach_by=())])
+
+    assert changes.resolved_findings == ["fp-b"]  # b was evaluated and passes: fixed
+    assert open_fps(state) == {"fp-a"}  # a could not be evaluated: still open
+    a = state.store_history(sid("a"))
+    assert a["status"] == "not_evaluated" and a["last_seen"] == second.started_at
+    assert a["findings"][0]["resolved_at"] is None
+    # a's unknown reach/locations are not reported as a change (b's real drop in reach is)
+    assert changes.changed_reach == [sid("b")] and changes.changed_locations == []
+    # ... nor are they the new baseline: evaluated again as before, nothing changed
+    _, changes = run(
+        state, "complete", [store("a", findings=(finding("fp-a"),)), store("b", status="pass", reach_by=())]
+    )
+    assert not changes
+
+
+def test_not_evaluated_store_with_new_findings_records_them(state):
+    run(state, "complete", [store("a", findings=(finding("fp-1"),))])
+    _, changes = run(state, "complete", [store("a", status="not_evaluated", findings=(finding("fp-2", "CN"),))])
+    assert changes.new_findings == ["fp-2"] and changes.resolved_findings == []
+    assert open_fps(state) == {"fp-1", "fp-2"}
+
+
+def test_not_evaluated_store_that_is_not_seen_is_gone_and_resolved(state):
+    run(state, "complete", [store("a", status="not_evaluated", findings=(finding("fp-a"),))])
+    _, changes = run(state, "complete", [])
+    assert changes.gone_stores == [sid("a")] and changes.resolved_findings == ["fp-a"]
+
+
+# ---- changed reach and locations -----------------------------------------------------------
+
+
+def test_changed_reach_is_detected_with_before_and_after(state):
+    run(state, "complete", [store("a", reach_by=("US", "IE")), store("b", reach_by=("US",)), store("c")])
+    _, changes = run(
+        state,
+        "complete",
+        [store("a", reach_by=("IE", "US")), store("b", reach_by=("US", "CN")), store("c", reach_by=())],
+    )
+    assert changes.changed_reach == [sid("b"), sid("c")]  # a: same set, other order
+    assert changes.changed_locations == []
+    assert changes.details[sid("b")]["reach"] == {"before": ["US"], "after": ["CN", "US"]}
+    assert changes.details[sid("c")]["reach"] == {"before": ["US"], "after": []}
+    assert sid("a") not in changes.details
+    events = [e["kind"] for e in state.store_history(sid("b"))["events"]]
+    assert events == ["store_new", "reach_changed"]
+
+
+def test_reach_through_a_second_basis_is_not_a_change(state):
+    run(state, "complete", [store("a", reach_by=("US",))])
+    a = store("a", reach_by=("US",))
+    a.reachable_by.append(reach("US", "establishment"))
+    _, changes = run(state, "complete", [a])
+    assert changes.changed_reach == []
+
+
+def test_changed_locations_are_detected_by_region_and_role(state):
+    one = (("eu-west-1", "primary"),)
+    two = (("eu-west-1", "primary"), ("us-east-1", "replica"))
+    run(state, "complete", [store("a", locations=one), store("b", locations=two), store("c", locations=two)])
+    _, changes = run(
+        state,
+        "complete",
+        [
+            store("a", locations=two),  # replica added
+            store("b", locations=(("eu-west-1", "primary"), ("us-east-1", "backup"))),  # same region, other role
+            store("c", locations=tuple(reversed(two))),  # same set
+        ],
+    )
+    assert changes.changed_locations == [sid("a"), sid("b")]
+    assert changes.changed_reach == []
+    assert changes.details[sid("a")]["locations"] == {
+        "before": [["eu-west-1", "primary"]],
+        "after": [["eu-west-1", "primary"], ["us-east-1", "replica"]],
+    }
+
+
+def test_reach_change_is_compared_with_the_document_before_the_store_went(state):
+    run(state, "complete", [store("a", reach_by=("US",))])
+    run(state, "complete", [])
+    _, changes = run(state, "complete", [store("a", reach_by=("US", "CN"))])
+    assert changes.reappeared_stores == [sid("a")] and changes.changed_reach == [sid("a")]
+
+
+# ---- continuity ------------------------------------------------------------------------------
+
+
+def test_first_seen_is_preserved_and_last_seen_advances(state):
+    first, _ = run(state, "complete", [store("a", findings=(finding("fp-a"),))])
+    run(state, "partial", [store("a", findings=(finding("fp-a"),))])
+    last, changes = run(state, "complete", [store("a", findings=(finding("fp-a"),))])
+    assert not changes
+    a = state.store_history(sid("a"))
+    assert (a["first_seen"], a["first_scan_id"]) == (first.started_at, first.id)
+    assert (a["last_seen"], a["last_scan_id"]) == (last.started_at, last.id)
+    [f] = a["findings"]
+    assert (f["first_seen"], f["last_seen"]) == (first.started_at, last.started_at)
+
+
+def test_latest_document_replaces_the_previous_one(state):
+    run(state, "complete", [store("a")])
+    renamed = store("a")
+    renamed.tags = {"data": "health"}
+    run(state, "complete", [renamed])
+    assert state.store_history(sid("a"))["document"]["tags"] == {"data": "health"}
+
+
+def test_same_store_twice_in_one_scan_keeps_the_last(state):
+    _, changes = run(state, "complete", [store("a", status="fail"), store("a", status="pass", reach_by=())])
+    assert changes.new_stores == [sid("a")]
+    assert state.store_history(sid("a"))["status"] == "pass"
+
+
+def test_per_target_results_are_stored_and_replaced_not_duplicated(state):
+    targets = [
+        TargetResult("aws", ACCOUNT, "eu-west-1", "s3", "ok", stores=2),
+        TargetResult("aws", ACCOUNT, "us-east-1", "dynamodb", "denied", "AccessDenied: dynamodb:ListTables"),
+    ]
+    result = scan("partial", [targets[0]])
+    state.start_scan(result)
+    assert [t["service"] for t in state.scan(result.id)["targets"]] == ["s3"]
+    result.targets = targets
+    state.finish_scan(result, [store("a"), store("b")])
+    stored = state.scans()[0]["targets"]
+    assert stored == [
+        {"provider": "aws", "account": ACCOUNT, "region": "eu-west-1", "service": "s3", "status": "ok", "error": None,
+         "stores": 2},
+        {"provider": "aws", "account": ACCOUNT, "region": "us-east-1", "service": "dynamodb", "status": "denied",
+         "error": "AccessDenied: dynamodb:ListTables", "stores": 0},
+    ]  # fmt: skip
+    assert state.scan("nope") is None
+
+
+def test_scans_are_newest_first_and_limited(state):
+    ids = [run(state, "complete", [])[0].id for _ in range(3)]
+    assert [row["id"] for row in state.scans()] == list(reversed(ids))
+    assert [row["id"] for row in state.scans(limit=2)] == list(reversed(ids))[:2]
+
+
+def test_scans_started_in_the_same_second_keep_their_order(state):
+    first, second = scan(), scan()
+    second.started_at = first.started_at
+    first.id, second.id = "zzz", "aaa"  # ids sort the other way
+    for item in (first, second):
+        state.start_scan(item)
+        state.finish_scan(item, [])
+    assert [row["id"] for row in state.scans()] == ["aaa", "zzz"]
+
+
+def test_interrupt_running_marks_orphaned_scans(state):
+    crashed = scan()
+    state.start_scan(crashed)
+    done, _ = run(state, "complete", [])
+    assert state.interrupt_running("2026-04-01T00:00:00+00:00") == [crashed.id]
+    assert state.scan(crashed.id)["status"] == "interrupted"
+    assert state.scan(crashed.id)["finished_at"] == "2026-04-01T00:00:00+00:00"
+    assert state.scan(done.id)["status"] == "complete"
+    assert state.interrupt_running() == []
+
+
+def test_state_persists_across_store_instances(db):
+    with StateStore(db) as first_store:
+        first, _ = run(first_store, "complete", [store("a", findings=(finding("fp-a"),)), store("b")])
+    with StateStore(db) as reopened:
+        assert [row["id"] for row in reopened.scans()] == [first.id]
+        assert open_fps(reopened) == {"fp-a"}
+        assert reopened.store_history(sid("a"))["first_seen"] == first.started_at
+        reopened.finish_scan(scan("complete"), [store("a")])
+    with StateStore(f"sqlite:///{db}") as by_url:  # the same file by URL
+        assert by_url.store_history(sid("b"))["gone_at"] is not None
+        assert open_fps(by_url) == set()
+        assert len(by_url.scans()) == 2
+
+
+# ---- one transaction, bulk writes ---------------------------------------------------------------
+
+
+def test_a_failure_mid_write_loses_nothing_already_recorded(state):
+    before, _ = run(state, "complete", [store("a", findings=(finding("fp-a"),))])
+
+    def explode(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO FINDINGS"):
+            raise RuntimeError("disk on fire")
+
+    event.listen(state._engine, "before_cursor_execute", explode)
+    failing = scan("complete")
+    state.start_scan(failing)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        state.finish_scan(failing, [store("b", findings=(finding("fp-b"),))])  # would mark a gone, resolve fp-a
+    event.remove(state._engine, "before_cursor_execute", explode)
+
+    assert state.store_history(sid("b")) is None
+    a = state.store_history(sid("a"))
+    assert a["gone_at"] is None and a["last_scan_id"] == before.id
+    assert open_fps(state) == {"fp-a"}
+    assert state.scan(failing.id)["status"] == "running"  # the scan row rolled back with the rest
+    assert [t["status"] for t in state.scan(failing.id)["targets"]] == ["ok"]  # as start_scan recorded them
+
+
+def test_writes_are_bulk_not_one_round_trip_per_store(state):
+    statements = []
+    event.listen(state._engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    many = [store(f"b{i}", findings=(finding(f"fp-{i}"),)) for i in range(2000)]
+    _, changes = run(state, "complete", many)
+    assert len(changes.new_stores) == 2000 and len(changes.new_findings) == 2000
+    first_count = len(statements)
+    statements.clear()
+    changed = [store(f"b{i}", reach_by=("US", "CN"), findings=(finding(f"fp-{i}"),)) for i in range(1500)]
+    _, changes = run(state, "complete", changed)
+    assert len(changes.gone_stores) == 500 and len(changes.resolved_findings) == 500
+    assert len(changes.changed_reach) == 1500
+    # a few statements per 500 ids, never one per store
+    assert first_count < 60 and len(statements) < 60
+    with state._engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(stores_table)) == 2000
+
+
+# ---- opening: one-line InputErrors naming the setting ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "location, pattern",
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("nosuchdb://host/db", "unknown database kind 'nosuchdb'"),
+        # no driver installed, or nothing listening on port 1: either way one line, password hidden
+        ("postgresql+psycopg://u:hunter2@127.0.0.1:1/custody", "driver .* is not installed|cannot open database"),
+    ],
+)
+def test_bad_locations_are_one_line_input_errors(location, pattern):
+    with pytest.raises(InputError) as caught:
+        StateStore(location)
+    message = str(caught.value)
+    assert re.match(f"state: .*({pattern})", message), message
+    assert "\n" not in message and "hunter2" not in message
+
+
+def test_missing_directory_is_named(tmp_path):
+    with pytest.raises(InputError, match=r"^state: directory .*nowhere.* does not exist"):
+        StateStore(str(tmp_path / "nowhere" / "custody.db"))
+
+
+def test_a_directory_is_not_a_database(tmp_path):
+    with pytest.raises(InputError, match=r"^state: .* is a directory"):
+        StateStore(str(tmp_path))
+
+
+def test_a_file_that_is_not_a_database(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("this is not a database\n" * 100)
+    with pytest.raises(InputError) as caught:
+        StateStore(str(path))
+    assert str(caught.value).startswith("state: cannot open database") and "\n" not in str(caught.value)
+
+
+def test_an_unparseable_url_hides_its_password():
+    with pytest.raises(InputError) as caught:
+        StateStore("postgresql://admin:s3cret@host:notaport/db")
+    assert str(caught.value).startswith("state: ") and "s3cret" not in str(caught.value)
+
+
+def test_a_database_that_becomes_unreachable_later_is_an_input_error(tmp_path):
+    folder = tmp_path / "state"
+    folder.mkdir()
+    state = StateStore(str(folder / "custody.db"))
+    run(state, "complete", [store("a")])
+    state.close()  # drop pooled connections, then take the file away
+    shutil.rmtree(folder)
+    with pytest.raises(InputError, match=r"^state: cannot use database sqlite:///.*custody\.db: ") as caught:
+        state.scans()
+    assert "\n" not in str(caught.value)
+    with pytest.raises(InputError, match=r"^state: "):
+        state.finish_scan(scan("complete"), [store("a")])
+
+
+def test_reopening_recreates_a_missing_table(db):
+    StateStore(db).close()
+    with sqlite3.connect(db) as raw:
+        raw.execute("DROP TABLE events")
+    with StateStore(db) as reopened:
+        run(reopened, "complete", [store("a")])
+        assert reopened.store_history(sid("a"))["events"][0]["kind"] == "store_new"
+
+
+# ---- schema -----------------------------------------------------------------------------------
+
+
+def test_schema_compiles_for_postgresql_without_sqlite_only_types():
+    ddl = []
+    engine = create_mock_engine(
+        "postgresql+psycopg://", lambda sql, *a, **k: ddl.append(str(sql.compile(dialect=engine.dialect)))
+    )
+    metadata.create_all(engine, checkfirst=False)
+    text = "\n".join(ddl)
+    assert {"CREATE TABLE scans", "CREATE TABLE scan_targets", "CREATE TABLE stores", "CREATE TABLE findings",
+            "CREATE TABLE events"} <= {line.split(" (")[0].strip() for line in text.splitlines()}  # fmt: skip
+    assert "JSON" in text and "BOOLEAN" in text
+
+
+def test_every_event_kind_is_a_scan_changes_list():
+    names = {f.name for f in fields(ScanChanges)}
+    assert set(EVENT_KINDS) <= names
+    assert set(ScanChanges("x", "complete").counts()) == set(EVENT_KINDS)
+
+
+def test_complete_scan_marks_gone_only_in_accounts_it_read(state):
+    other = store("elsewhere")
+    other.account = "222222222222"
+    run(state, "complete", [other], targets=[TargetResult("aws", "222222222222", "global", "s3", "ok")])
+    _, changes = run(state, "complete", [])  # reads only ACCOUNT: the other account is not proof of deletion
+    assert changes.gone_stores == []
+    assert state.store_history(other.id)["gone_at"] is None
