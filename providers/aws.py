@@ -11,6 +11,7 @@ Config section `providers.aws` (every key optional):
     services: [s3, dynamodb, rds, ebs]
     max_workers: 8                       # concurrent API calls per account
     max_attempts: 4                      # botocore adaptive-retry attempts per call
+    list_buckets_page_size: 1000         # ListBuckets MaxBuckets (1 to 10000)
 
 Where a copy lives: an S3 bucket's region comes from ListBuckets' `BucketRegion` where the
 endpoint returns it, else from GetBucketLocation (null means us-east-1, "EU" eu-west-1);
@@ -39,7 +40,6 @@ DENIED_CODES = {
     "InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure", "OptInRequired",
     "UnauthorizedAccess", "AccessDeniedForDependencyException",
 }
-LIST_BUCKETS_PAGE = 1000
 COPIED_SNAPSHOT = re.compile(r"\[Copied (snap-[0-9a-f]+) from ([a-z0-9-]+)\]")
 
 
@@ -53,6 +53,7 @@ class AwsSettings:
     services: tuple[str, ...] = SERVICES
     max_workers: int = 8
     max_attempts: int = 4
+    list_buckets_page_size: int = 1000
 
 
 @dataclass
@@ -93,8 +94,12 @@ class AwsProvider(Provider):
     def from_config(cls, section: Node) -> AwsProvider:
         section.mapping({
             "regions", "organization", "accounts", "assume_role", "external_id",
-            "services", "max_workers", "max_attempts",
+            "services", "max_workers", "max_attempts", "list_buckets_page_size",
         })
+        page_size = section["list_buckets_page_size"].int(1000, minimum=1)
+        if page_size > 10000:
+            raise section["list_buckets_page_size"].error(
+                "providers.aws.list_buckets_page_size: expected a whole number from 1 to 10000")
         services = tuple(section["services"].str_list()) or SERVICES
         for service in services:
             if service not in SERVICES:
@@ -109,6 +114,7 @@ class AwsProvider(Provider):
             services=services,
             max_workers=section["max_workers"].int(8, minimum=1),
             max_attempts=section["max_attempts"].int(4, minimum=1),
+            list_buckets_page_size=page_size,
         ))
 
     # -- accounts ------------------------------------------------------------------------------
@@ -343,16 +349,17 @@ class S3Inventory:
         would silently hide buckets, so a full page without a token is checked by an unpaginated list.
         """
         client = self.scan.client("s3", self.scan.api_region)
+        page_size = self.scan.settings.list_buckets_page_size
         buckets: dict[str, str | None] = {}
         token = None
         while True:
-            kwargs = {"MaxBuckets": LIST_BUCKETS_PAGE, **({"ContinuationToken": token} if token else {})}
+            kwargs = {"MaxBuckets": page_size, **({"ContinuationToken": token} if token else {})}
             page = client.list_buckets(**kwargs)
             for bucket in page.get("Buckets", []):
                 buckets[bucket["Name"]] = bucket.get("BucketRegion")
             token = page.get("ContinuationToken")
             if not token:
-                if len(page.get("Buckets", [])) >= LIST_BUCKETS_PAGE:
+                if len(page.get("Buckets", [])) >= page_size:
                     for bucket in client.list_buckets().get("Buckets", []):
                         buckets.setdefault(bucket["Name"], bucket.get("BucketRegion"))
                 break

@@ -18,6 +18,7 @@ from providers.base import DiscoveredStore, Provider, TargetLog
 from scanner.catalog import Catalog
 from scanner.config import Config
 from scanner.control import reachable_by
+from scanner.errors import InputError
 from scanner.model import DataStore, ScanResult
 from scanner.policy import Policy, Waiver, evaluate
 from scanner.tagging import tag
@@ -77,7 +78,11 @@ def run_scan(providers: list[Provider], judge: Judge, state=None) -> tuple[ScanR
     scan.finished_at = now_iso()
     result = sorted(stores.values(), key=lambda s: (s.provider, s.account, s.kind, s.id))
     if state is not None:
-        state.finish_scan(scan, result)
+        try:
+            state.finish_scan(scan, result)
+        except InputError as exc:  # the database went away: still hand back the report
+            log.error("scan %s not recorded: %s", scan.id, exc)
+            scan.coverage_gaps.append(f"state store: this scan was not recorded ({exc})")
     return scan, result
 
 
@@ -86,7 +91,8 @@ def _inventory(provider: Provider, targets: TargetLog, judge: Judge, stores: dic
         for found in provider.discover(targets):
             stores[found.id] = judge.judge(found)
     except Exception as exc:  # a provider bug or a dead endpoint must not lose the other providers
-        log.exception("provider %s failed", provider.name)
+        log.warning("provider %s failed: %s: %s", provider.name, type(exc).__name__, exc)
+        log.debug("provider %s failure", provider.name, exc_info=True)
         targets.failed(provider.name, "*", "*", "*", f"{type(exc).__name__}: {exc}", denied=False)
 
 

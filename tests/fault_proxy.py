@@ -26,6 +26,7 @@ class Request:
     region: str | None
     service: str | None
     access_key: str | None
+    target: str | None = None  # X-Amz-Target of the JSON protocol
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,19 @@ DENIED = Fault(403, "AccessDenied")
 DENIED_JSON = Fault(403, "AccessDeniedException", json=True)
 
 
+def operation_name(request: Request) -> str:
+    """The API operation of a request: the query protocol's Action, the JSON protocol's target,
+    or for S3's REST protocol the method, with the subresource (`?tagging`) that names it."""
+    service = request.service or "?"
+    action = re.search(rb"(?:^|&)Action=([A-Za-z]+)", request.body)
+    if action:
+        return f"{service}:{action.group(1).decode()}"
+    if request.target:
+        return f"{service}:{request.target.split('.')[-1]}"
+    subresource = urlsplit(request.path).query.split("=")[0].split("&")[0]
+    return f"{service}:{request.method}{' ?' + subresource if subresource else ''}"
+
+
 class FaultProxy:
     def __init__(self, upstream: str):
         self.upstream = urlsplit(upstream)
@@ -47,6 +61,7 @@ class FaultProxy:
         self.on_vanish: Callable[[], None] | None = None
         self.forwarded = 0
         self.faults_sent = 0
+        self.operations: list[str] = []  # every API operation asked for, e.g. "ec2:DescribeRegions", "s3:GET /b"
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -70,6 +85,7 @@ class FaultProxy:
     def _decide(self, request: Request) -> Fault | bool | None:
         """A Fault to answer with, True to drop the connection, or None to forward."""
         with self._lock:
+            self.operations.append(operation_name(request))
             if self.vanish_after is not None and self.forwarded >= self.vanish_after:
                 if self.on_vanish:
                     self.on_vanish()
@@ -95,7 +111,7 @@ class FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 match = CREDENTIAL.search(self.headers.get("Authorization", ""))
                 key, region, service = match.groups() if match else (None, None, None)
-                request = Request(self.command, self.path, body, region, service, key)
+                request = Request(self.command, self.path, body, region, service, key, self.headers.get("X-Amz-Target"))
                 decision = proxy._decide(request)
                 if decision is True:
                     self.close_connection = True
