@@ -252,7 +252,9 @@ def test_endpoint_vanishing_mid_scan_marks_nothing_gone_and_resolves_nothing(tmp
         assert db.scans(limit=1)[0]["status"] == second.status
 
 
-READ_ONLY = re.compile(r"^(sts:(GetCallerIdentity|AssumeRole)|[a-z0-9]+:(Describe|List|Get)[A-Za-z]*|s3:GET( \?[\w-]+)?)$")
+READ_ONLY = re.compile(
+    r"^(sts:(GetCallerIdentity|AssumeRole)|[a-z0-9]+:(Describe|List|Get)[A-Za-z]*|s3:GET( \?[\w-]+)?)$"
+)
 
 
 def test_scanner_only_calls_read_only_operations(tmp_path, moto_estate, proxy, aws_env):
