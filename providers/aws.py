@@ -44,6 +44,24 @@ COPIED_SNAPSHOT = re.compile(r"\[Copied (snap-[0-9a-f]+) from ([a-z0-9-]+)\]")
 
 
 @dataclass(frozen=True)
+class RdsFields:
+    """Where DescribeDBInstances and DescribeDBClusters put the same facts."""
+
+    api: str
+    kind: str
+    arn: str
+    name: str
+    source: str
+    replicas: str
+
+
+RDS_INSTANCE = RdsFields("DescribeDBInstances", "rds-instance", "DBInstanceArn", "DBInstanceIdentifier",
+                         "ReadReplicaSourceDBInstanceIdentifier", "ReadReplicaDBInstanceIdentifiers")
+RDS_CLUSTER = RdsFields("DescribeDBClusters", "rds-cluster", "DBClusterArn", "DBClusterIdentifier",
+                        "ReplicationSourceIdentifier", "ReadReplicaIdentifiers")
+
+
+@dataclass(frozen=True)
 class AwsSettings:
     regions: tuple[str, ...] = ()
     organization: bool = False
@@ -209,7 +227,7 @@ class AccountScan:
             for service, region, future in futures:
                 try:
                     stores = future.result()
-                except (ClientError, BotoCoreError) as exc:
+                except Exception as exc:  # one region or service failing never stops the others
                     error, denied = describe_error(exc)
                     self.log.failed("aws", self.account.id, region, service, error, denied)
                     continue
@@ -254,18 +272,7 @@ class AccountScan:
         stores = []
         for page in client.get_paginator("describe_db_instances").paginate():
             for db in page["DBInstances"]:
-                store = self.store(db["DBInstanceArn"], "rds-instance", db["DBInstanceIdentifier"], region,
-                                   _tag_list(db.get("TagList")))
-                source = db.get("ReadReplicaSourceDBInstanceIdentifier")
-                if source:
-                    store.add_location(arn_region(source) or region, "primary",
-                                       "DescribeDBInstances.ReadReplicaSourceDBInstanceIdentifier")
-                    store.add_location(region, "replica", "DescribeDBInstances.DBInstanceArn")
-                else:
-                    store.add_location(region, "primary", "DescribeDBInstances.DBInstanceArn")
-                for replica in db.get("ReadReplicaDBInstanceIdentifiers", []):
-                    store.add_location(arn_region(replica) or region, "replica",
-                                       "DescribeDBInstances.ReadReplicaDBInstanceIdentifiers")
+                store = self._rds_store(db, RDS_INSTANCE, region)
                 for backup in db.get("DBInstanceAutomatedBackupsReplications", []):
                     backup_region = arn_region(backup.get("DBInstanceAutomatedBackupsArn", ""))
                     if backup_region:
@@ -273,21 +280,21 @@ class AccountScan:
                                            "DescribeDBInstances.DBInstanceAutomatedBackupsReplications")
                 stores.append(store)
         for page in client.get_paginator("describe_db_clusters").paginate():
-            for cluster in page["DBClusters"]:
-                store = self.store(cluster["DBClusterArn"], "rds-cluster", cluster["DBClusterIdentifier"], region,
-                                   _tag_list(cluster.get("TagList")))
-                source = cluster.get("ReplicationSourceIdentifier")
-                if source:
-                    store.add_location(arn_region(source) or region, "primary",
-                                       "DescribeDBClusters.ReplicationSourceIdentifier")
-                    store.add_location(region, "replica", "DescribeDBClusters.DBClusterArn")
-                else:
-                    store.add_location(region, "primary", "DescribeDBClusters.DBClusterArn")
-                for replica in cluster.get("ReadReplicaIdentifiers", []):
-                    store.add_location(arn_region(replica) or region, "replica",
-                                       "DescribeDBClusters.ReadReplicaIdentifiers")
-                stores.append(store)
+            stores.extend(self._rds_store(cluster, RDS_CLUSTER, region) for cluster in page["DBClusters"])
         return stores
+
+    def _rds_store(self, item: dict, fields: RdsFields, region: str) -> DiscoveredStore:
+        """An RDS instance or cluster, with the source it replicates from and its read replicas."""
+        store = self.store(item[fields.arn], fields.kind, item[fields.name], region, _tag_list(item.get("TagList")))
+        source = item.get(fields.source)
+        if source:
+            store.add_location(arn_region(source) or region, "primary", f"{fields.api}.{fields.source}")
+            store.add_location(region, "replica", f"{fields.api}.{fields.arn}")
+        else:
+            store.add_location(region, "primary", f"{fields.api}.{fields.arn}")
+        for replica in item.get(fields.replicas, []):
+            store.add_location(arn_region(replica) or region, "replica", f"{fields.api}.{fields.replicas}")
+        return store
 
     # -- EBS snapshots -------------------------------------------------------------------------
     def _ebs(self, region: str) -> list[DiscoveredStore]:
