@@ -3,6 +3,8 @@
     python agent.py scan    [--config FILE] [--home EU] [--format table|json|csv] [--output FILE]
     python agent.py catalog regions|entities|laws [--format table|json] [--provider aws]
     python agent.py demo    [--output-dir DIR]
+    python agent.py run     [--config FILE]     the daemon: scheduled scans, alerts, dashboard, health
+    python agent.py serve   [--config FILE]     the dashboard alone, from the state store
 
 Exit codes: 0 the scan ran (complete or partial), whatever it found; 1 stores failed and
 --fail-on-findings was given; 2 bad input (config, policy, catalog, arguments); 3 nothing
@@ -47,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="scan a built-in demo estate on local emulators")
     demo.add_argument("--output-dir", default="demo-output", help="where the report and state go")
+
+    run = commands.add_parser("run", help="the agent: scheduled scans, alerts, dashboard, health and metrics")
+    run.add_argument("--config", help="config file (YAML)")
+
+    serve = commands.add_parser("serve", help="serve the dashboard alone from the state store")
+    serve.add_argument("--config", help="config file (YAML)")
     return parser
 
 
@@ -59,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_scan(args)
         if args.command == "catalog":
             return cmd_catalog(args)
+        if args.command == "run":
+            from scanner.daemon import run_agent
+
+            return run_agent(args.config)
+        if args.command == "serve":
+            from dashboard.serve import serve_dashboard
+
+            return serve_dashboard(args.config)
         from demo.run import run_demo
 
         return run_demo(Path(args.output_dir))

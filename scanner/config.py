@@ -24,7 +24,9 @@ from policies.yamlfile import Node, read_yaml
 from scanner.catalog import Catalog, EntityRecord
 from scanner.errors import InputError
 
-CONFIG_KEYS = {"home", "state", "policies", "companies", "accounts", "providers"}
+# sections parsed by the package that owns them (agent daemon, alerts, dashboard), like providers
+OWNED_SECTIONS = ("agent", "alerts", "dashboard")
+CONFIG_KEYS = {"home", "state", "policies", "companies", "accounts", "providers", *OWNED_SECTIONS}
 ACCOUNT_KEYS = {"owner", "country", "name"}
 
 
@@ -45,6 +47,11 @@ class Config:
     companies: dict[str, EntityRecord] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=dict)
     providers: dict[str, Node] = field(default_factory=dict)  # raw sections, parsed by each provider
+    sections: dict[str, Node] = field(default_factory=dict)  # agent, alerts, dashboard: raw, parsed by their owners
+
+    def section(self, name: str) -> Node:
+        """A raw owned section (`agent`, `alerts`, `dashboard`); an empty mapping when absent."""
+        return self.sections.get(name) or Node({}, self.path or "<default config>", 1, name)
 
     def owner_chain_start(self, account: str) -> str | None:
         entry = self.accounts.get(account)
@@ -101,6 +108,9 @@ def load_config(path: str, catalog: Catalog) -> Config:
         config.providers[name] = node
     if not config.providers:
         config.providers = default_config().providers
+    for name in OWNED_SECTIONS:
+        if doc.has(name):
+            config.sections[name] = doc[name]
     return config
 
 
