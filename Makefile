@@ -16,6 +16,7 @@ demo: $(BIN)/.installed
 	$(BIN)/python agent.py demo
 
 test: $(BIN)/.installed
+	scripts/system-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

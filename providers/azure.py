@@ -19,8 +19,10 @@ Config section `providers.azure` (every key optional):
 
 Credentials: when `AZURE_ACCESS_TOKEN` is set its value is sent as the bearer token (useful for
 emulators and short-lived CI tokens); otherwise azure-identity's DefaultAzureCredential with the
-cloud's authority. Plain `http://` endpoints are accepted for loopback hosts only. Tokens are
-never logged: azure-core's logging policy redacts the Authorization header and errors carry
+cloud's authority. Every client of a scan shares one `ScanCredential`: a token is fetched once per scope, and a
+credential that fails (no credential on this host) fails every target of the scan at once instead of running
+DefaultAzureCredential's chain again for each. Plain `http://` endpoints are accepted for loopback hosts only.
+Tokens are never logged: azure-core's logging policy redacts the Authorization header and errors carry
 only status, ARM error code and message.
 
 Where a copy lives: a storage account's primaryLocation (else location) and, when ARM reports
@@ -161,6 +163,43 @@ class StaticTokenCredential:
         return "StaticTokenCredential(<redacted>)"
 
 
+class ScanCredential:
+    """The credential every client of one scan shares: each scope's token is fetched once (and again only within
+    five minutes of its expiry), and a failure to get one is remembered for the rest of the scan.
+
+    Each (subscription, service) inventory builds its own client and auth policy; without this, every one of them ran
+    DefaultAzureCredential's whole chain again (a managed-identity request with its retries, the Azure CLI,
+    PowerShell, azd), so a host with no Azure credential paid that chain, and logged its warning, once per target.
+    A claims challenge or a request for another tenant always goes to the underlying credential."""
+
+    def __init__(self, inner: TokenCredential):
+        self._inner = inner
+        self._lock = threading.Lock()
+        self._tokens: dict[tuple[Any, ...], AccessToken] = {}
+        self._failure: str | None = None
+
+    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
+                  **kwargs: Any) -> AccessToken:
+        if claims or tenant_id:
+            return self._inner.get_token(*scopes, claims=claims, tenant_id=tenant_id, **kwargs)
+        key = (scopes, tuple(sorted(kwargs.items())))
+        with self._lock:
+            if self._failure is not None:
+                raise ClientAuthenticationError(message=self._failure)
+            token = self._tokens.get(key)
+            if token is None or token.expires_on - 300 < time.time():
+                try:
+                    token = self._inner.get_token(*scopes, **kwargs)
+                except ClientAuthenticationError as exc:
+                    self._failure = exc.message or str(exc)
+                    raise
+                self._tokens[key] = token
+            return token
+
+    def __repr__(self) -> str:
+        return f"ScanCredential({self._inner!r})"
+
+
 class ReadOnlyViolation(AzureError):
     """Raised before sending any request that is not a GET."""
 
@@ -231,6 +270,7 @@ class AzureProvider(Provider):
     def __init__(self, settings: AzureSettings | None = None, credential: TokenCredential | None = None):
         self.settings = settings or AzureSettings()
         self._credential = credential
+        self._scan_credential: ScanCredential | None = None
         self._credential_lock = threading.Lock()
 
     # -- config ----------------------------------------------------------------------------------------
@@ -281,19 +321,26 @@ class AzureProvider(Provider):
 
     # -- plumbing ----------------------------------------------------------------------------------------
     def credential(self) -> TokenCredential:
-        """AZURE_ACCESS_TOKEN as a static bearer token if set, else DefaultAzureCredential for the cloud."""
+        """The current scan's `ScanCredential` around `base_credential()`; `discover()` starts a new one."""
         with self._credential_lock:
-            if self._credential is None:
-                token = os.environ.get(TOKEN_ENV)
-                if token:
-                    self._credential = StaticTokenCredential(token)
-                else:
-                    from azure.identity import DefaultAzureCredential
+            if self._scan_credential is None:
+                self._scan_credential = ScanCredential(self._base_credential())
+            return self._scan_credential
 
-                    authority = self.settings.profile.authority
-                    self._credential = DefaultAzureCredential(authority=authority) if authority \
-                        else DefaultAzureCredential()
-            return self._credential
+    def _base_credential(self) -> TokenCredential:
+        """AZURE_ACCESS_TOKEN as a static bearer token if set, else DefaultAzureCredential for the cloud
+        (called with `_credential_lock` held)."""
+        if self._credential is None:
+            token = os.environ.get(TOKEN_ENV)
+            if token:
+                self._credential = StaticTokenCredential(token)
+            else:
+                from azure.identity import DefaultAzureCredential
+
+                authority = self.settings.profile.authority
+                self._credential = DefaultAzureCredential(authority=authority) if authority \
+                    else DefaultAzureCredential()
+        return self._credential
 
     def _policies(self) -> list[Any]:
         """azure-mgmt's default pipeline, minus provider auto-registration (a POST), plus a read-only guard."""
@@ -332,6 +379,8 @@ class AzureProvider(Provider):
 
     # -- discovery ---------------------------------------------------------------------------------------
     def discover(self, log: TargetLog) -> Iterator[DiscoveredStore]:
+        with self._credential_lock:  # tokens and credential failures are remembered per scan, not for ever
+            self._scan_credential = None
         subscriptions = self._subscriptions(log)
         inventories: dict[str, Callable[[str], list[DiscoveredStore]]] = {
             "storage": self._storage, "cosmosdb": self._cosmosdb, "sql": self._sql,
