@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -58,8 +59,15 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def run_scan(providers: list[Provider], judge: Judge, state=None) -> tuple[ScanResult, list[DataStore]]:
-    """Run one scan. `state` (a StateStore) records it when given."""
+class ScanCancelled(Exception):
+    """The caller's cancel flag was set: the scan stops between stores and is recorded as interrupted."""
+
+
+def run_scan(
+    providers: list[Provider], judge: Judge, state=None, cancel: threading.Event | None = None
+) -> tuple[ScanResult, list[DataStore]]:
+    """Run one scan. `state` (a StateStore) records it when given. Setting `cancel` (the agent is
+    stopping) ends the scan at the next store or provider boundary, recorded as "interrupted"."""
     scan = ScanResult(id=uuid.uuid4().hex[:12], started_at=now_iso(), home=_homes(judge.policies))
     if state is not None:
         state.start_scan(scan)
@@ -67,8 +75,10 @@ def run_scan(providers: list[Provider], judge: Judge, state=None) -> tuple[ScanR
     stores: dict[str, DataStore] = {}
     try:
         for provider in providers:
-            _inventory(provider, targets, judge, stores)
-    except KeyboardInterrupt:
+            _check(cancel)
+            _inventory(provider, targets, judge, stores, cancel)
+        _check(cancel)
+    except (KeyboardInterrupt, ScanCancelled):
         scan.status = "interrupted"
     scan.targets = targets.results
     if scan.status != "interrupted":
@@ -86,10 +96,21 @@ def run_scan(providers: list[Provider], judge: Judge, state=None) -> tuple[ScanR
     return scan, result
 
 
-def _inventory(provider: Provider, targets: TargetLog, judge: Judge, stores: dict[str, DataStore]) -> None:
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise ScanCancelled
+
+
+def _inventory(
+    provider: Provider, targets: TargetLog, judge: Judge, stores: dict[str, DataStore],
+    cancel: threading.Event | None = None,
+) -> None:
     try:
         for found in provider.discover(targets):
             stores[found.id] = judge.judge(found)
+            _check(cancel)
+    except ScanCancelled:
+        raise
     except Exception as exc:  # a provider bug or a dead endpoint must not lose the other providers
         log.warning("provider %s failed: %s: %s", provider.name, type(exc).__name__, exc)
         log.debug("provider %s failure", provider.name, exc_info=True)

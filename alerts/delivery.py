@@ -1,0 +1,165 @@
+"""The delivery loop: one worker per channel takes that channel's oldest pending outbox row,
+sends it, and records the outcome in the statement right after the send returns.
+
+- Order: a channel delivers its rows in the order they were queued; while its oldest row waits
+  for a retry, the rows behind it wait too (Slack and mail servers fail for everyone at once).
+- Rate limit: at least `min_interval_seconds` between two sends to a channel (Slack accepts
+  about one message per second per webhook or channel).
+- Retries: exponential backoff from `backoff_initial_seconds`, doubling, capped at
+  `backoff_max_seconds`, with equal jitter (half fixed, half random, so many agents do not
+  retry in step); a 429's Retry-After is honoured instead (at most an hour). After
+  `give_up_after_hours` a row is marked failed, as is any permanent error.
+- Guarantee: at least once. A row is marked delivered only after the channel accepted it, so a
+  crash never drops one; the one remaining window is a crash (or a lost reply, e.g. a timeout)
+  after the receiver accepted a message and before the row was marked: that message is sent
+  again after the restart. Slack webhooks have no idempotency key to close it; e-mails carry a
+  stable Message-ID so that clients de-duplicate them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from alerts.config import DeliverySettings
+from alerts.db import Database, now_text, parse_time
+from alerts.model import Alert
+from alerts.outbox import PENDING, mark_delivered, mark_failed, mark_retry, outbox_table
+from alerts.secrets import mask
+from alerts.sending import Sender, SendResult
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_CAP_SECONDS = 3600.0
+IDLE_POLL_SECONDS = 2.0
+
+
+def backoff_delay(attempts: int, settings: DeliverySettings, rng: Callable[[], float] = random.random) -> float:
+    """Seconds to wait after the `attempts`-th failed attempt (1, 2, ...): capped exponential, equal jitter."""
+    base = min(settings.backoff_max_seconds, settings.backoff_initial_seconds * 2 ** max(0, attempts - 1))
+    return base / 2 + rng() * base / 2
+
+
+def next_attempt_delay(attempts: int, result: SendResult, settings: DeliverySettings,
+                       rng: Callable[[], float] = random.random) -> float:
+    if result.retry_after is not None:
+        return min(max(result.retry_after, 0.0), RETRY_AFTER_CAP_SECONDS)
+    return backoff_delay(attempts, settings, rng)
+
+
+class ChannelWorker:
+    """Delivers one channel's outbox rows, in order, until stopped."""
+
+    def __init__(self, db: Database, sender: Sender, settings: DeliverySettings,
+                 on_result: Callable[[str, str], None] | None = None,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 rng: Callable[[], float] = random.random) -> None:
+        self.db = db
+        self.sender = sender
+        self.settings = settings
+        self.on_result = on_result or (lambda channel, outcome: None)
+        self.clock = clock
+        self.rng = rng
+        self.wake = threading.Event()
+        self._last_send = float("-inf")  # monotonic time of the last send
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                wait = self.step()
+            except Exception as exc:  # the database went away: keep the rows, try again later
+                log.error("delivery to %s: %s", self.sender.name, mask(str(exc)), extra={"channel": self.sender.name})
+                wait = 5.0
+            if wait > 0:
+                self.wake.wait(timeout=min(wait, IDLE_POLL_SECONDS))
+                self.wake.clear()
+
+    def step(self) -> float:
+        """Send the channel's oldest pending row if it is due; return seconds until the next try (0: now)."""
+        with self.db.read() as conn:
+            head = conn.execute(
+                select(outbox_table)
+                .where(outbox_table.c.channel == self.sender.name, outbox_table.c.status == PENDING)
+                .order_by(outbox_table.c.id).limit(1)
+            ).mappings().first()
+        if head is None:
+            return IDLE_POLL_SECONDS
+        now = self.clock()
+        due_in = (parse_time(head["next_attempt_at"]) - now).total_seconds()
+        if due_in > 0:
+            return due_in
+        spacing = self.sender.min_interval_seconds - (time.monotonic() - self._last_send)
+        if spacing > 0:
+            return spacing
+        self.deliver(dict(head))
+        return 0.0
+
+    def deliver(self, row: dict[str, Any]) -> SendResult:
+        """Send one row and record the outcome."""
+        alert = Alert.from_dict(row["payload"])
+        attempts = row["attempts"] + 1
+        self._last_send = time.monotonic()
+        result = self.sender.send(alert, row["alert_key"])
+        now = self.clock()
+        extra = {"channel": self.sender.name, "alert_key": row["alert_key"], "attempts": attempts,
+                 "scan_id": row.get("scan_id")}
+        with self.db.write() as conn:
+            if result.outcome == "delivered":
+                mark_delivered(conn, row["id"], attempts, now_text(now))
+            elif result.outcome == "retry" and not self._expired(row, now):
+                delay = next_attempt_delay(attempts, result, self.settings, self.rng)
+                next_at = now_text(now + dt.timedelta(seconds=delay))
+                mark_retry(conn, row["id"], attempts, now_text(now), next_at, result.error or "unknown error")
+                extra["retry_in_seconds"] = round(delay, 3)
+            else:
+                error = result.error or "unknown error"
+                if result.outcome == "retry":
+                    error = f"gave up after {attempts} attempts over {self.settings.give_up_after_hours:g} h: {error}"
+                mark_failed(conn, row["id"], attempts, now_text(now), error)
+                result = SendResult("failed", error)
+        if result.outcome == "delivered":
+            log.info("alert delivered", extra=extra)
+        elif result.outcome == "retry":
+            log.warning("alert delivery failed, will retry: %s", result.error, extra=extra)
+        else:
+            log.error("alert delivery failed for good: %s", result.error, extra=extra)
+        self.on_result(self.sender.name, result.outcome)
+        return result
+
+    def _expired(self, row: dict[str, Any], now: dt.datetime) -> bool:
+        age = now - parse_time(row["created_at"])
+        return age > dt.timedelta(hours=self.settings.give_up_after_hours)
+
+
+class Deliverer:
+    """One worker thread per channel."""
+
+    def __init__(self, db: Database, senders: dict[str, Sender], settings: DeliverySettings,
+                 on_result: Callable[[str, str], None] | None = None) -> None:
+        self.workers = {name: ChannelWorker(db, sender, settings, on_result) for name, sender in senders.items()}
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        for name, worker in self.workers.items():
+            thread = threading.Thread(target=worker.run, args=(self._stop,), name=f"deliver-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wake(self) -> None:
+        for worker in self.workers.values():
+            worker.wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the sends in progress (each bounded by its channel's timeout) are recorded."""
+        self._stop.set()
+        self.wake()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,239 @@
+"""What is worth telling about one recorded scan: a pure function of what the state store holds.
+
+Per store, one alert for everything that changed about it in the scan (so a replica added in
+Tokyo is one message, not three for the new location, the new reach and the new finding); its
+kind is the most important change (see alerts.model). Worth telling:
+
+- a new or reopened finding that no live waiver mutes (the store newly fails);
+- a finding whose waiver stopped muting it (expired, or removed from the policy file);
+- a jurisdiction added to a store's reach; a location (region, role) added to a store;
+- a failing finding resolved (only a complete scan resolves anything: see scanner.state);
+- a scan that failed or went partial (when the previous scan's status was different), and the
+  complete scan after one.
+
+Not told: new stores that pass, waived findings, reach or locations that went away without
+resolving a finding, interrupted scans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from alerts.model import STORE_KINDS, Alert, alert_key, worst
+from scanner.state import ScanChanges
+
+MAX_TARGET_LINES = 20
+
+
+@dataclass
+class ScanFacts:
+    """Everything detect() needs about one recorded scan."""
+
+    scan: dict[str, Any]  # scans row (+ "targets"): id, status, started_at, counts
+    previous_status: str | None  # the last earlier scan that was complete, partial or failed
+    changes: ScanChanges
+    stores: dict[str, dict[str, Any]]  # store id -> {"document", "gone_at", "status"}
+    findings: dict[str, dict[str, Any]]  # fingerprint -> findings row
+    unmuted: list[str] = field(default_factory=list)  # fingerprints a waiver stopped muting in this scan
+    dashboard_url: str | None = None
+    name_of: Callable[[str], str] = str  # jurisdiction code -> name
+
+
+@dataclass
+class _StoreNews:
+    failing: list[tuple[dict[str, Any], bool]] = field(default_factory=list)  # (finding row, reopened)
+    unmuted: list[dict[str, Any]] = field(default_factory=list)
+    resolved: list[dict[str, Any]] = field(default_factory=list)
+    reach_added: list[str] = field(default_factory=list)
+    locations_added: list[tuple[str, str]] = field(default_factory=list)
+
+
+def muted(finding: dict[str, Any]) -> bool:
+    """Is this finding (a findings row or a Finding dict) muted by a waiver that has not expired?"""
+    waiver = finding.get("waiver")
+    return bool(waiver) and not waiver.get("expired")
+
+
+def detect(facts: ScanFacts) -> list[Alert]:
+    """The alerts for one scan: one per store with news, then the scan's own, in a stable order."""
+    return [*store_alerts(facts), *scan_alerts(facts)]
+
+
+def store_alerts(facts: ScanFacts) -> list[Alert]:
+    news = _collect(facts)
+    alerts = []
+    for store_id in sorted(news):
+        record = facts.stores.get(store_id)
+        if record is None:
+            continue
+        alerts.append(_store_alert(facts, store_id, record, news[store_id]))
+    return alerts
+
+
+def scan_alerts(facts: ScanFacts) -> list[Alert]:
+    scan, status, before = facts.scan, facts.scan["status"], facts.previous_status
+    scan_id = scan["id"]
+    if status in ("failed", "partial") and status != before:
+        failed = [t for t in scan.get("targets", []) if t.get("status") != "ok"]
+        lines = [_target_line(t) for t in failed[:MAX_TARGET_LINES]]
+        if len(failed) > MAX_TARGET_LINES:
+            lines.append(f"… and {len(failed) - MAX_TARGET_LINES} more")
+        if status == "failed":
+            title = f"Scan {scan_id} failed: nothing could be read"
+        else:
+            title = f"Scan {scan_id} is partial: {len(failed)} part(s) of the estate could not be read"
+        kind = f"scan_{status}"
+        return [Alert(
+            key=alert_key(scan_id, kind, scan_id), kind=kind, subject=scan_id, scan_id=scan_id,
+            severity="high" if status == "failed" else "medium", title=title,
+            changes=[f"Previous scan: {before or 'none'}; this scan: {status}. "
+                     "Stores in the parts not read keep their last known state; nothing is resolved."],
+            lines=lines, link=_link(facts.dashboard_url, None),
+        )]
+    if status == "complete" and before in ("failed", "partial"):
+        return [Alert(
+            key=alert_key(scan_id, "scan_recovered", scan_id), kind="scan_recovered", subject=scan_id,
+            scan_id=scan_id, severity="info", title=f"Scan {scan_id} is complete again",
+            changes=[f"Previous scan: {before}; this scan read every part of the estate."],
+            link=_link(facts.dashboard_url, None),
+        )]
+    return []
+
+
+def _collect(facts: ScanFacts) -> dict[str, _StoreNews]:
+    changes, findings = facts.changes, facts.findings
+    news: dict[str, _StoreNews] = {}
+
+    def entry(store_id: str) -> _StoreNews:
+        return news.setdefault(store_id, _StoreNews())
+
+    reopened = set(changes.reopened_findings)
+    fresh = set(changes.new_findings) | reopened
+    for fingerprint in sorted(fresh):
+        row = findings.get(fingerprint)
+        if row is not None and not muted(row):
+            entry(row["store_id"]).failing.append((row, fingerprint in reopened))
+    for fingerprint in sorted(set(facts.unmuted) - fresh):
+        row = findings.get(fingerprint)
+        if row is not None and not muted(row) and row.get("resolved_at") is None:
+            entry(row["store_id"]).unmuted.append(row)
+    for fingerprint in changes.resolved_findings:
+        row = findings.get(fingerprint)
+        if row is not None and not muted(row):
+            entry(row["store_id"]).resolved.append(row)
+    for store_id in changes.changed_reach:
+        detail = changes.details.get(store_id, {}).get("reach") or {}
+        added = sorted(set(detail.get("after") or []) - set(detail.get("before") or []))
+        if added:
+            entry(store_id).reach_added = added
+    for store_id in changes.changed_locations:
+        detail = changes.details.get(store_id, {}).get("locations") or {}
+        before = {tuple(item) for item in detail.get("before") or []}
+        added = sorted({tuple(item) for item in detail.get("after") or []} - before)
+        if added:
+            entry(store_id).locations_added = [(region, role) for region, role in added]
+    return news
+
+
+def _store_alert(facts: ScanFacts, store_id: str, record: dict[str, Any], news: _StoreNews) -> Alert:
+    doc = record.get("document") or {}
+    name_of = facts.name_of
+    scan_id = facts.scan["id"]
+    gone = store_id in set(facts.changes.gone_stores)
+    label = f"{doc.get('kind', 'store')} {doc.get('name', store_id)}"
+    flags = {
+        "store_failing": bool(news.failing), "waiver_expired": bool(news.unmuted),
+        "reach_added": bool(news.reach_added), "location_added": bool(news.locations_added),
+        "finding_resolved": bool(news.resolved),
+    }
+    kind = next(k for k in STORE_KINDS if flags[k])
+    involved = [row for row, _ in news.failing] + news.unmuted + news.resolved
+    jurisdictions = sorted({row["jurisdiction"] for row in involved} | set(news.reach_added))
+
+    changes: list[str] = []
+    if store_id in set(facts.changes.new_stores):
+        changes.append("New store: first seen in this scan.")
+    if store_id in set(facts.changes.reappeared_stores):
+        changes.append("Seen again after it had gone.")
+    for row, was_reopened in news.failing:
+        again = " (reopened: it had been resolved)" if was_reopened else ""
+        changes.append(f"Fails {row['policy']} [{row['severity']}]{again}: {row['message']}")
+    for row in news.unmuted:
+        waiver = row.get("waiver")
+        if waiver:
+            changes.append(f"Waiver expired on {waiver.get('expires')} (approved by {waiver.get('approver')}: "
+                           f"{waiver.get('reason')}); fails {row['policy']} [{row['severity']}] again: "
+                           f"{row['message']}")
+        else:
+            changes.append(f"Waiver removed; fails {row['policy']} [{row['severity']}] again: {row['message']}")
+    reach_by_code = {reach.get("jurisdiction"): reach for reach in doc.get("reachable_by") or []}
+    for code in news.reach_added:
+        reach = reach_by_code.get(code, {})
+        changes.append(f"Newly reachable by {name_of(code)} ({str(reach.get('basis', '?')).replace('_', ' ')}, "
+                       f"{reach.get('citation', 'law unknown')}).")
+    places = {(loc.get("region"), loc.get("role")): loc for loc in doc.get("locations") or []}
+    added_places = []
+    for region, role in news.locations_added:
+        place = _place(places.get((region, role), {"region": region}), name_of)
+        added_places.append(f"{region} ({place})" if place else region)
+        changes.append(f"New {role} copy in {region}" + (f" ({place})." if place else "."))
+    for row in news.resolved:
+        changes.append(f"Resolved: {row['policy']} — {name_of(row['jurisdiction'])} "
+                       f"({row['basis'].replace('_', ' ')}) no longer reaches it.")
+    if gone:
+        changes.append("The store no longer exists: a complete scan did not find it.")
+
+    titles = {
+        "store_failing": f"{'New failing store' if store_id in set(facts.changes.new_stores) else 'Now failing'}: "
+                         f"{label} — reachable by {_names(jurisdictions, name_of)}",
+        "waiver_expired": f"Waiver expired: {label} fails again — reachable by {_names(jurisdictions, name_of)}",
+        "reach_added": f"Newly reachable by {_names(news.reach_added, name_of)}: {label}",
+        "location_added": f"New copy in {', '.join(added_places)}: {label}",
+        "finding_resolved": f"Resolved: {label}" + (" (store deleted)" if gone else ""),
+    }
+    relevant = [reach_by_code[code] for code in jurisdictions if code in reach_by_code]
+    reach = relevant or list(reach_by_code.values())
+    return Alert(
+        key=alert_key(scan_id, kind, store_id), kind=kind, subject=store_id, scan_id=scan_id,
+        severity=worst([row["severity"] for row in involved]), title=titles[kind],
+        policies=sorted({row["policy"] for row in involved}),
+        accounts=[str(doc.get("account"))] if doc.get("account") is not None else [],
+        store={key: doc.get(key) for key in ("id", "name", "kind", "provider", "account", "region", "status")}
+        | {"gone": gone},
+        changes=changes,
+        copies=[{"country": loc.get("country"), "country_name": name_of(loc.get("country") or ""),
+                 "city": loc.get("city"), "region": loc.get("region"), "role": loc.get("role")}
+                for loc in doc.get("locations") or []],
+        reach=[{"jurisdiction": r.get("jurisdiction"), "name": name_of(r.get("jurisdiction") or ""),
+                "basis": r.get("basis"), "law": r.get("law"), "citation": r.get("citation"),
+                "path": r.get("path_text") or " → ".join(r.get("path") or [])} for r in reach],
+        findings=[{key: row.get(key) for key in ("fingerprint", "policy", "jurisdiction", "basis", "severity",
+                                                  "message")} for row in involved],
+        link=_link(facts.dashboard_url, store_id),
+    )
+
+
+def _names(codes: list[str], name_of: Callable[[str], str]) -> str:
+    return ", ".join(name_of(code) for code in codes) or "no other jurisdiction"
+
+
+def _place(location: dict[str, Any], name_of: Callable[[str], str]) -> str:
+    country = location.get("country")
+    parts = [location.get("city"), name_of(country) if country and country != "unknown" else None]
+    return ", ".join(part for part in parts if part)
+
+
+def _target_line(target: dict[str, Any]) -> str:
+    where = "/".join(str(part) for part in (target.get("account"), target.get("region"), target.get("service"))
+                     if part and part != "*")
+    return f"{target.get('provider')} {where or 'provider'}: {target.get('status')}: {target.get('error')}"
+
+
+def _link(dashboard_url: str | None, store_id: str | None) -> str | None:
+    if not dashboard_url:
+        return None
+    base = dashboard_url.rstrip("/")
+    return f"{base}/store?id={quote(store_id, safe='')}" if store_id else f"{base}/"

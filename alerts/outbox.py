@@ -1,0 +1,146 @@
+"""The outbox: every alert for every channel, until it is delivered (or fails for good).
+
+One row per (alert key, channel), unique, so enqueuing the same alert twice is a no-op.
+Rows are written in the same transaction that marks the scan as processed (alert_scans), so
+a scan's alerts are either all queued or not at all, and a crash in between is caught up at
+the next start. A row is `pending` until a send succeeds (`delivered`, in the statement right
+after the channel accepted it) or fails for good (`failed`: a 4xx other than 429, a channel
+removed from the config, or retries past `give_up_after_hours`).
+
+The tables are defined on `scanner.state.metadata`, so StateStore creates them with its own
+when this module has been imported before the store is opened.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+
+from alerts.model import Alert
+from scanner.state import metadata
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+outbox_table = Table(
+    "alert_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_key", String, nullable=False),
+    Column("channel", String, nullable=False),
+    Column("scan_id", String),
+    Column("kind", String, nullable=False),
+    Column("severity", String, nullable=False),
+    Column("payload", JSON(none_as_null=True), nullable=False),  # Alert.to_dict()
+    Column("status", String, nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", String, nullable=False),
+    Column("next_attempt_at", String, nullable=False),
+    Column("last_attempt_at", String),
+    Column("last_error", Text),  # masked
+    Column("delivered_at", String),
+    UniqueConstraint("alert_key", "channel"),
+    Index(None, "status", "channel"),
+)
+
+# Which finished scans have had their alerts queued (in the same transaction as the rows).
+alert_scans_table = Table(
+    "alert_scans",
+    metadata,
+    Column("scan_id", String, primary_key=True),
+    Column("scan_status", String, nullable=False),
+    Column("processed_at", String, nullable=False),
+    Column("alerts", Integer, nullable=False, default=0),
+    Column("baseline", Boolean, nullable=False, default=False),  # the first scan told as one summary
+)
+
+# Whether each finding was muted by a live waiver when last told, to notice a waiver expiring.
+alert_finding_state_table = Table(
+    "alert_finding_state",
+    metadata,
+    Column("fingerprint", String, primary_key=True),
+    Column("muted", Boolean, nullable=False),
+    Column("waiver_expires", String),
+    Column("scan_id", String, nullable=False),
+)
+
+
+def enqueue(conn: Connection, items: list[tuple[Alert, str]], now: str) -> int:
+    """Queue (alert, channel) pairs; pairs already queued (same key and channel) are skipped."""
+    if not items:
+        return 0
+    keys = sorted({alert.key for alert, _ in items})
+    existing: set[tuple[str, str]] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        query = select(outbox_table.c.alert_key, outbox_table.c.channel).where(outbox_table.c.alert_key.in_(chunk))
+        existing.update((row.alert_key, row.channel) for row in conn.execute(query))
+    rows = []
+    for alert, channel in items:
+        if (alert.key, channel) in existing:
+            continue
+        existing.add((alert.key, channel))
+        rows.append({
+            "alert_key": alert.key, "channel": channel, "scan_id": alert.scan_id, "kind": alert.kind,
+            "severity": alert.severity, "payload": alert.to_dict(), "status": PENDING, "attempts": 0,
+            "created_at": now, "next_attempt_at": now,
+        })
+    if rows:
+        conn.execute(insert(outbox_table), rows)
+    return len(rows)
+
+
+
+def mark_delivered(conn: Connection, row_id: int, attempts: int, now: str) -> None:
+    conn.execute(
+        update(outbox_table)
+        .where(outbox_table.c.id == row_id, outbox_table.c.status == PENDING)
+        .values(status=DELIVERED, attempts=attempts, last_attempt_at=now, delivered_at=now, last_error=None)
+    )
+
+
+def mark_retry(conn: Connection, row_id: int, attempts: int, now: str, next_at: str, error: str) -> None:
+    conn.execute(
+        update(outbox_table)
+        .where(outbox_table.c.id == row_id, outbox_table.c.status == PENDING)
+        .values(attempts=attempts, last_attempt_at=now, next_attempt_at=next_at, last_error=error)
+    )
+
+
+def mark_failed(conn: Connection, row_id: int, attempts: int, now: str, error: str) -> None:
+    conn.execute(
+        update(outbox_table)
+        .where(outbox_table.c.id == row_id, outbox_table.c.status == PENDING)
+        .values(status=FAILED, attempts=attempts, last_attempt_at=now, last_error=error)
+    )
+
+
+def backlog(conn: Connection) -> dict[tuple[str, str], int]:
+    """(channel, status) -> number of rows."""
+    query = select(outbox_table.c.channel, outbox_table.c.status, func.count()).group_by(
+        outbox_table.c.channel, outbox_table.c.status
+    )
+    return {(channel, status): count for channel, status, count in conn.execute(query)}
+
+
+def rows_for(conn: Connection, channel: str | None = None) -> list[dict[str, Any]]:
+    """Every outbox row (of one channel), oldest first."""
+    query = select(outbox_table).order_by(outbox_table.c.id)
+    if channel:
+        query = query.where(outbox_table.c.channel == channel)
+    return [dict(row) for row in conn.execute(query).mappings()]

@@ -1,0 +1,132 @@
+"""The `agent` config section: when to scan, where to listen, when to call the agent ready.
+
+    agent:
+      schedule:                    # exactly one of interval_minutes, interval_seconds, cron
+        interval_minutes: 60       # default: every hour (interval_seconds for demos and tests)
+        # cron: "0 * * * *"        # five-field crontab, in `timezone`
+        timezone: UTC              # for cron (and the log of next run times)
+      listen: "127.0.0.1:8080"     # health, metrics and dashboard; "0.0.0.0:8080" in a container
+      ready_max_age_minutes: 125   # /readyz is 503 when the last finished scan is older
+                                   # (default: twice the schedule's period plus 5 minutes)
+      misfire_grace_seconds: 3600  # a scan due while the agent was busy or asleep still runs if
+                                   # no later than this (default: the period, at most an hour)
+      stop_timeout_seconds: 30     # on SIGTERM, how long an in-flight scan may take to stop
+      log_level: info              # debug | info | warning | error
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import zoneinfo
+from dataclasses import dataclass
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from policies.yamlfile import Node
+from scanner.errors import InputError
+
+AGENT_KEYS = {"schedule", "listen", "ready_max_age_minutes", "misfire_grace_seconds", "stop_timeout_seconds",
+              "log_level"}
+SCHEDULE_KEYS = {"interval_minutes", "interval_seconds", "cron", "timezone"}
+LOG_LEVELS = ("debug", "info", "warning", "error")
+DEFAULT_LISTEN = ("127.0.0.1", 8080)
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    interval_seconds: int | None = 3600
+    cron: str | None = None
+    timezone: str = "UTC"
+    host: str = DEFAULT_LISTEN[0]
+    port: int = DEFAULT_LISTEN[1]
+    ready_max_age: dt.timedelta = dt.timedelta(minutes=125)
+    misfire_grace_seconds: int = 3600
+    stop_timeout_seconds: int = 30
+    log_level: str = "info"
+
+    def trigger(self) -> BaseTrigger:
+        tz = zoneinfo.ZoneInfo(self.timezone)
+        if self.cron:
+            return CronTrigger.from_crontab(self.cron, timezone=tz)
+        return IntervalTrigger(seconds=self.interval_seconds or 3600, timezone=tz)
+
+    @property
+    def schedule_text(self) -> str:
+        return f"cron '{self.cron}' ({self.timezone})" if self.cron else f"every {self.interval_seconds} s"
+
+
+def load_agent_settings(section: Node) -> AgentSettings:
+    """Parse and validate the `agent` section (InputError naming file and line on any problem)."""
+    if section.value is None:
+        section = Node({}, section.file, section.line, section.name)
+    section.mapping(AGENT_KEYS)
+    schedule = section["schedule"]
+    if schedule.value is not None:
+        schedule.mapping(SCHEDULE_KEYS)
+    given = [key for key in ("interval_minutes", "interval_seconds", "cron") if schedule.has(key)]
+    if len(given) > 1:
+        raise schedule.error(f"{schedule.name}: give one of interval_minutes, interval_seconds or cron, "
+                             f"not {' and '.join(given)}")
+    timezone = schedule["timezone"].str("UTC") or "UTC"
+    try:
+        tz = zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise schedule["timezone"].error(f"{schedule.name}.timezone: unknown time zone {timezone!r}") from None
+    interval: int | None = None
+    cron = None
+    if schedule.has("cron"):
+        cron = schedule["cron"].req_str()
+        try:
+            trigger = CronTrigger.from_crontab(cron, timezone=tz)
+        except ValueError as exc:
+            raise schedule["cron"].error(f"{schedule.name}.cron: {exc} (expected five fields, e.g. \"0 * * * *\")"
+                                         ) from None
+        period = _cron_period(trigger)
+    else:
+        if schedule.has("interval_seconds"):
+            interval = schedule["interval_seconds"].int(60, minimum=1)
+        else:
+            interval = schedule["interval_minutes"].int(60, minimum=1) * 60
+        period = dt.timedelta(seconds=interval)
+    host, port = _listen(section["listen"])
+    default_age = 2 * period + dt.timedelta(minutes=5)
+    age = section["ready_max_age_minutes"]
+    ready_max_age = dt.timedelta(minutes=age.int(1, minimum=1)) if age.value is not None else default_age
+    grace_default = int(min(period, dt.timedelta(hours=1)).total_seconds())
+    return AgentSettings(
+        interval_seconds=interval, cron=cron, timezone=timezone, host=host, port=port, ready_max_age=ready_max_age,
+        misfire_grace_seconds=section["misfire_grace_seconds"].int(grace_default, minimum=1),
+        stop_timeout_seconds=section["stop_timeout_seconds"].int(30, minimum=1),
+        log_level=section["log_level"].str("info", choices=LOG_LEVELS) or "info",
+    )
+
+
+def _listen(node: Node) -> tuple[str, int]:
+    text = node.str()
+    if text is None:
+        return DEFAULT_LISTEN
+    host, sep, port_text = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise node.error(f"{node.name}: expected HOST:PORT such as 127.0.0.1:8080 or 0.0.0.0:8080, got {text!r}")
+    return host, int(port_text)
+
+
+def _cron_period(trigger: CronTrigger) -> dt.timedelta:
+    """The longest gap between the next few fire times (a weekday-only cron has a weekend gap)."""
+    now = dt.datetime.now(dt.UTC)
+    times = []
+    previous = None
+    for _ in range(12):
+        nxt = trigger.get_next_fire_time(previous, now)
+        if nxt is None:
+            break
+        times.append(nxt)
+        previous, now = nxt, nxt + dt.timedelta(seconds=1)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    if not gaps:
+        raise InputError("agent.schedule.cron: the expression never fires twice")
+    return max(gaps)

@@ -1,0 +1,252 @@
+"""The agent: `python agent.py run --config custody.yaml` — scheduled scans, alerts, health.
+
+What it does:
+
+1. Reads the config (the `agent` and `alerts` sections too, see scanner.agent_config and
+   alerts.config), every alert channel's secret, and opens the state store; a problem with
+   any of them stops it at once with one line (exit code 2).
+2. Marks scans left "running" by a dead agent as interrupted, and queues the alerts of any
+   scan recorded but not yet alerted (a crash between the two).
+3. Serves /healthz, /readyz, /metrics (and the dashboard, when installed) on `agent.listen`.
+4. Scans at start, then on the schedule (APScheduler: coalesced, one at a time, with a misfire
+   grace time). Before each scan the config and policy files are read again, so a renewed or
+   edited waiver takes effect at the next scan without a restart (a broken edit is logged and
+   the previous config kept); `state`, `agent` and `alerts` are read at start only. Right
+   after a scan is recorded, its alerts are queued in the outbox (alerts.pipeline), and one
+   worker per channel delivers them (alerts.delivery).
+5. SIGTERM or SIGINT: the scan in flight stops at its next store or account boundary and is
+   recorded as "interrupted" (nothing is resolved or gone on its account), pending alerts stay
+   queued for the next start, exit code 0. A scan that does not stop within
+   `agent.stop_timeout_seconds` is marked interrupted and the process exits anyway.
+
+Logs are JSON lines on stderr (scanner.logging_json); secrets never appear in them.
+
+The `agent` section (every key optional; see scanner.agent_config for details):
+
+    agent:
+      schedule: {interval_minutes: 60}   # or {interval_seconds: 30}, or {cron: "0 * * * *", timezone: UTC}
+      listen: "127.0.0.1:8080"           # "0.0.0.0:8080" in a container
+      ready_max_age_minutes: 125         # default: twice the schedule's period + 5 minutes
+      misfire_grace_seconds: 3600        # default: the period, at most an hour
+      stop_timeout_seconds: 30
+      log_level: info
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import zoneinfo
+from types import FrameType
+
+import uvicorn
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+import alerts.outbox  # noqa: F401  (defines the alert tables before the state store creates its tables)
+from alerts.config import AlertSettings, load_alert_settings, read_secrets
+from alerts.db import Database
+from alerts.delivery import Deliverer
+from alerts.email import EmailSender
+from alerts.pipeline import AlertPipeline
+from alerts.sending import Sender
+from alerts.slack import SlackSender
+from scanner import logging_json
+from scanner.agent_config import AgentSettings, load_agent_settings
+from scanner.cli import ScanSetup, prepare
+from scanner.errors import InputError
+from scanner.health import Readiness, create_agent_app
+from scanner.metrics import AgentMetrics
+from scanner.scan import run_scan
+from scanner.state import StateStore
+
+log = logging.getLogger("custody.agent")
+EXIT_OK = 0
+
+
+def run_agent(config_path: str | None) -> int:
+    """Run until SIGTERM or SIGINT; 0 on a clean stop. Bad input raises InputError (exit code 2)."""
+    setup = prepare(config_path, [])
+    agent_settings = load_agent_settings(setup.config.section("agent"))
+    alert_settings = load_alert_settings(setup.config.section("alerts"))
+    read_secrets(alert_settings)
+    logging_json.configure(agent_settings.log_level)
+    return Agent(config_path, setup, agent_settings, alert_settings, alert_settings.dashboard_url).run()
+
+
+def build_senders(settings: AlertSettings) -> dict[str, Sender]:
+    return {name: SlackSender(channel) if channel.type == "slack" else EmailSender(channel)  # type: ignore[arg-type]
+            for name, channel in settings.channels.items()}
+
+
+class Agent:
+    def __init__(self, config_path: str | None, setup: ScanSetup, settings: AgentSettings,
+                 alert_settings: AlertSettings, dashboard_url: str | None) -> None:
+        self.config_path = config_path
+        self.setup = setup
+        self.settings = settings
+        self.alert_settings = alert_settings
+        self.dashboard_url = dashboard_url
+        self.stopping = threading.Event()
+        self.cancel = threading.Event()  # tells the scan in flight to stop
+        self._scan_lock = threading.Lock()
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def run(self) -> int:
+        self._install_signal_handlers()
+        listener = self._bind()
+        self.state = StateStore(self.setup.config.state)
+        try:
+            return self._serve(listener)
+        finally:
+            self.state.close()
+
+    def _serve(self, listener: socket.socket) -> int:
+        interrupted = self.state.interrupt_running()
+        if interrupted:
+            log.warning("scans left running by a stopped agent marked interrupted: %s", ", ".join(interrupted),
+                        extra={"scan_ids": interrupted})
+        db = Database(self.state)
+        self.pipeline = AlertPipeline(db, self.alert_settings, self.dashboard_url,
+                                      name_of=self.setup.judge.catalog.jurisdiction_name)
+        self.metrics = AgentMetrics(db, self.alert_settings.channels)
+        self.deliverer = Deliverer(db, build_senders(self.alert_settings), self.alert_settings.delivery,
+                                   self.metrics.on_delivery)
+        self._queue_alerts()  # a scan recorded before a crash, not yet alerted
+        self.deliverer.start()
+        server, server_thread = self._start_http(listener, db)
+        scheduler = self._start_scheduler()
+        log.info("agent started", extra={"listen": f"{self.settings.host}:{self.settings.port}",
+                                         "schedule": self.settings.schedule_text, "state": self.state.display,
+                                         "channels": list(self.alert_settings.channels)})
+        while not self.stopping.wait(timeout=1.0):
+            pass
+        log.info("agent stopping")
+        self._stop_scheduler(scheduler)
+        self.deliverer.stop(timeout=self.settings.stop_timeout_seconds)
+        server.should_exit = True
+        server_thread.join(timeout=5)
+        log.info("agent stopped")
+        return EXIT_OK
+
+    def _install_signal_handlers(self) -> None:
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            if not self.stopping.is_set():
+                log.info("received %s", signal.Signals(signum).name)
+            self.cancel.set()
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+    def _bind(self) -> socket.socket:
+        host, port = self.settings.host, self.settings.port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((host, port))
+        except OSError as exc:
+            listener.close()
+            raise InputError(f"agent.listen: cannot listen on {host}:{port}: {exc.strerror or exc}",
+                             self.setup.config.path) from None
+        return listener
+
+    def _start_http(self, listener: socket.socket, db: Database) -> tuple[uvicorn.Server, threading.Thread]:
+        app = create_agent_app(Readiness(db, self.settings.ready_max_age).check, self.metrics,
+                               self.setup.config, self.setup.config.state)
+        config = uvicorn.Config(app, log_config=None, access_log=False, server_header=False, lifespan="off")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="http", daemon=True)
+        thread.start()
+        return server, thread
+
+    def _start_scheduler(self) -> BackgroundScheduler:
+        tz = zoneinfo.ZoneInfo(self.settings.timezone)
+        scheduler = BackgroundScheduler(
+            timezone=tz, executors={"default": ThreadPoolExecutor(max_workers=2)},
+            job_defaults={"coalesce": True, "max_instances": 1,
+                          "misfire_grace_time": self.settings.misfire_grace_seconds},
+        )
+        scheduler.add_job(self.scan_job, self.settings.trigger(), id="scan", name="scan",
+                          next_run_time=dt.datetime.now(tz))
+        digest = self.alert_settings.digest
+        if digest is not None:
+            scheduler.add_job(self.digest_job, CronTrigger(hour=digest.at.hour, minute=digest.at.minute,
+                                                           timezone=zoneinfo.ZoneInfo(digest.timezone)),
+                              id="digest", name="digest")
+        scheduler.start()
+        return scheduler
+
+    def _stop_scheduler(self, scheduler: BackgroundScheduler) -> None:
+        """Wait for the scan in flight (told to stop) to be recorded; give up after the stop timeout."""
+        waiter = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+        waiter.start()
+        waiter.join(timeout=self.settings.stop_timeout_seconds)
+        if waiter.is_alive():
+            marked = self.state.interrupt_running()
+            log.error("the scan in flight did not stop within %s s; marked interrupted: %s",
+                      self.settings.stop_timeout_seconds, ", ".join(marked) or "none")
+            self.deliverer.stop(timeout=5)
+            logging.shutdown()
+            os._exit(EXIT_OK)
+
+    # ---- jobs -----------------------------------------------------------------------------
+
+    def scan_job(self) -> None:
+        if self.stopping.is_set() or not self._scan_lock.acquire(blocking=False):
+            return
+        try:
+            setup = self._reload()
+            setup.judge.today = dt.date.today()
+            started = time.monotonic()
+            log.info("scan started")
+            scan, stores = run_scan(setup.providers, setup.judge, self.state, cancel=self.cancel)
+            seconds = time.monotonic() - started
+            self.metrics.observe_scan(scan, seconds)
+            failed = [t for t in scan.targets if t.status != "ok"]
+            log.info("scan finished", extra={"scan_id": scan.id, "status": scan.status, "stores": len(stores),
+                                             "counts": scan.counts, "failed_targets": len(failed),
+                                             "duration_seconds": round(seconds, 3)})
+            self._queue_alerts()
+        except Exception:
+            log.exception("scan job failed")
+        finally:
+            self._scan_lock.release()
+
+    def digest_job(self) -> None:
+        digest = self.alert_settings.digest
+        assert digest is not None
+        day = dt.datetime.now(zoneinfo.ZoneInfo(digest.timezone)).date()
+        try:
+            queued = self.pipeline.enqueue_digest(day)
+            log.info("digest queued", extra={"day": day.isoformat(), "queued": queued})
+            self.deliverer.wake()
+        except Exception:
+            log.exception("digest job failed")
+
+    def _queue_alerts(self) -> None:
+        try:
+            for done in self.pipeline.process():
+                log.info("alerts queued", extra={"scan_id": done.scan_id, "status": done.status,
+                                                 "alerts": done.alerts, "queued": done.queued,
+                                                 "baseline": done.baseline})
+        except InputError as exc:  # the database went away: the next scan catches up
+            log.error("alerts not queued: %s", exc)
+        except Exception:  # a bug must not stop the scans; the scan stays unprocessed and is retried
+            log.exception("alerts not queued")
+        self.deliverer.wake()
+
+    def _reload(self) -> ScanSetup:
+        try:
+            self.setup = prepare(self.config_path, [])
+        except InputError as exc:
+            log.error("config not reloaded, the previous one stays in use: %s", exc)
+        return self.setup

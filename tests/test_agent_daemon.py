@@ -1,0 +1,416 @@
+"""The agent as a user runs it: `python agent.py run --config FILE`, a subprocess, against moto.
+
+Real servers on 127.0.0.1: moto (AWS) behind tests/fault_proxy.py, a Slack stand-in that can
+answer 200, 429 or 500, and aiosmtpd with STARTTLS and login. The estate changes between scans;
+the receivers' logs must show exactly the alerts those changes call for, each once, through an
+outage, a SIGKILL and two restarts.
+
+Scans never race the test's changes: the proxy holds the first request of a scan (STS
+GetCallerIdentity) while the test changes the estate, so each scan sees all of a change or none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from demo.moto_server import MotoServer, free_port, start_moto
+from tests.alert_receivers import MailServer, SlackReceiver
+from tests.fault_proxy import FaultProxy, Request
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "123456789012"  # moto's default account
+PERSONAL = {"data-class": "personal"}
+SMTP_PASSWORD = "smtp-" + uuid.uuid4().hex
+HOOK_SECRET = "/services/T0CUSTODY/B0CUSTODY/" + uuid.uuid4().hex
+DEADLINE_S = 40.0
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+# ---- the world: moto, a gate in front of it, Slack and a mail server --------------------------------
+
+class Gate:
+    """Holds the agent's STS GetCallerIdentity (the first call of every scan) while closed."""
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+        self._open.set()
+        self.holding = threading.Event()
+
+    def __call__(self, request: Request) -> bool:
+        if request.service == "sts" and not self._open.is_set():
+            self.holding.set()
+            self._open.wait(DEADLINE_S)
+        return False  # never a fault: forward
+
+    def close(self) -> None:
+        self.holding.clear()
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
+
+
+@dataclass
+class World:
+    moto: MotoServer
+    proxy: FaultProxy
+    gate: Gate
+    slack: SlackReceiver
+    mail: MailServer
+    tmp: Path
+
+    def s3(self, region: str):
+        return boto3.client("s3", region_name=region, endpoint_url=self.moto.url, aws_access_key_id="testing",
+                            aws_secret_access_key="testing")
+
+    def bucket(self, name: str, region: str, tags: dict[str, str] | None = None) -> None:
+        s3 = self.s3(region)
+        kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=name, **kwargs)
+        if tags:
+            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
+
+    def replicate(self, source: str, source_region: str, destination: str, destination_region: str) -> None:
+        for name, region in ((source, source_region), (destination, destination_region)):
+            self.s3(region).put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        self.s3(source_region).put_bucket_replication(Bucket=source, ReplicationConfiguration={
+            "Role": f"arn:aws:iam::{ACCOUNT}:role/s3-replication",
+            "Rules": [{"ID": "dr", "Priority": 1, "Status": "Enabled", "Filter": {},
+                       "DeleteMarkerReplication": {"Status": "Disabled"},
+                       "Destination": {"Bucket": f"arn:aws:s3:::{destination}"}}]})
+
+    def delete(self, name: str, region: str) -> None:
+        self.s3(region).delete_bucket(Bucket=name)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("agent")
+    moto = start_moto(("bucket_region",))
+    gate = Gate()
+    proxy = FaultProxy(moto.url)
+    proxy.deny(gate)
+    proxy.start()
+    slack = SlackReceiver()
+    mail = MailServer(tmp, "custody", SMTP_PASSWORD, free_port())
+    try:
+        yield World(moto, proxy, gate, slack, mail, tmp)
+    finally:
+        gate.open()
+        for stop in (proxy.stop, slack.stop, mail.stop, moto.stop):
+            stop()
+
+
+def write_config(world: World, name: str, waiver_expires: str = "2099-12-31") -> tuple[Path, int]:
+    """The agent's config and policy file, in a directory of its own; returns (config path, HTTP port)."""
+    directory = world.tmp / name
+    directory.mkdir(exist_ok=True)
+    write_policy(directory, waiver_expires)
+    (directory / "smtp-password").write_text(SMTP_PASSWORD + "\n")
+    port = free_port()
+    config = {
+        "home": ["EU", "GB", "US"],  # the operators' control reach is accepted: where the copies are decides
+        "state": "state.db",
+        "policies": ["policy.yaml"],
+        "companies": [{"id": "eurobank", "name": "Eurobank SE", "country": "DE"}],
+        "accounts": {ACCOUNT: {"owner": "eurobank"}},
+        "providers": {"aws": {"regions": ["us-east-1"], "services": ["s3"], "max_attempts": 1}},
+        "agent": {"schedule": {"interval_seconds": 1}, "listen": f"127.0.0.1:{port}", "stop_timeout_seconds": 20},
+        "alerts": {
+            "dashboard_url": "https://custody.example.com",
+            "delivery": {"backoff_initial_seconds": 0.2, "backoff_max_seconds": 0.5},
+            "channels": {
+                "secops": {"type": "slack", "webhook_url_env": "CUSTODY_SLACK_WEBHOOK", "min_interval_seconds": 0.1},
+                "dpo": {"type": "email", "host": "127.0.0.1", "port": world.mail.port, "security": "starttls",
+                        "username": "custody", "password_file": "smtp-password", "from": "custody@example.com",
+                        "to": ["dpo@example.com"], "ca_file": str(world.mail.cert)},
+            },
+            "routes": [{"channels": ["secops"]}, {"channels": ["dpo"], "min_severity": "high"}],
+        },
+    }
+    path = directory / "custody.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path, port
+
+
+def write_policy(directory: Path, waiver_expires: str) -> None:
+    (directory / "policy.yaml").write_text(yaml.safe_dump({
+        "policies": [{"id": "eu-personal", "applies_to": {"tags": PERSONAL}, "severity": "critical"}],
+        "waivers": [{"store": "arn:aws:s3:::acme-yul-archive", "reason": "Archive moves to Frankfurt, SEC-7",
+                     "approver": "dpo@example.com", "expires": waiver_expires}],
+    }))
+
+
+# ---- the agent process ----------------------------------------------------------------------------
+
+class Agent:
+    def __init__(self, world: World, config: Path, port: int, **extra_env: str) -> None:
+        self.config, self.port = config, port
+        self.db = config.parent / "state.db"
+        self.log = config.parent / "agent.log"
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_ENDPOINT_URL": world.proxy.url,
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(config.parent / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(config.parent / "none"),
+            "AWS_EC2_METADATA_DISABLED": "true", "CUSTODY_SLACK_WEBHOOK": world.slack.url + HOOK_SECRET,
+            **extra_env,
+        }
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, str(ROOT / "agent.py"), "run", "--config", str(config)],
+                                            cwd=config.parent, env=env, stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL, stderr=log)
+
+    def signal(self, signum: int) -> int:
+        self.process.send_signal(signum)
+        return self.process.wait(timeout=DEADLINE_S)
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def query(self, sql: str, *params: Any) -> list[tuple]:
+        if not self.db.exists():
+            return []
+        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30) as conn:
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.OperationalError:  # tables not created yet
+                return []
+
+    def log_lines(self) -> list[str]:
+        return self.log.read_text(encoding="utf-8").splitlines()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def wait_for(what: str, check: Callable[[], Any], agent: Agent | None = None) -> Any:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        if agent is not None and agent.process.poll() is not None:
+            pytest.fail(f"agent exited ({agent.process.returncode}) waiting for {what}:\n"
+                        + "\n".join(agent.log_lines()[-30:]))
+        time.sleep(0.05)
+    tail = "\n".join(agent.log_lines()[-30:]) if agent else ""
+    pytest.fail(f"timed out waiting for {what}\n{tail}")
+
+
+def processed(agent: Agent) -> set[str]:
+    return {row[0] for row in agent.query("SELECT scan_id FROM alert_scans")}
+
+
+def change_between_scans(world: World, agent: Agent, change: Callable[[], None]) -> str:
+    """Hold the next scan at its first request, change the estate, let it go; return its scan id
+    once its alerts are queued."""
+    world.gate.close()
+    try:
+        wait_for("the next scan to start", world.gate.holding.is_set, agent)
+        running = wait_for("the held scan's row", lambda: agent.query(
+            "SELECT id FROM scans WHERE status = 'running'"), agent)
+        change()
+    finally:
+        world.gate.open()
+    scan_id = running[0][0]
+    wait_for(f"scan {scan_id} to be processed", lambda: scan_id in processed(agent), agent)
+    return scan_id
+
+
+def slack_texts(world: World) -> list[str]:
+    return [payload["text"] for payload in world.slack.accepted()]
+
+
+def mail_subjects(world: World) -> list[str]:
+    return [str(message["Subject"]) for message in world.mail.received()]
+
+
+def outbox(agent: Agent, scan_id: str | None = None) -> list[tuple]:
+    sql = "SELECT channel, kind, status, attempts FROM alert_outbox"
+    return agent.query(sql + " WHERE scan_id = ? ORDER BY id", scan_id) if scan_id else agent.query(sql)
+
+
+# ---- the tests --------------------------------------------------------------------------------------
+
+def test_agent_tells_each_change_once_through_outages_kills_and_restarts(world):
+    world.bucket("acme-fra-customers", "eu-central-1", PERSONAL)
+    world.bucket("acme-dub-invoices", "eu-west-1")
+    world.bucket("acme-gru-export", "sa-east-1")  # fails: Brazil can compel access by location
+    world.bucket("acme-yul-archive", "ca-central-1")  # Canada, waived until 2099
+    config, port = write_config(world, "lifecycle")
+    agent = Agent(world, config, port)
+    try:
+        # -- the first scan: one summary per channel
+        wait_for("the baseline summary", lambda: len(slack_texts(world)) == 1 and len(mail_subjects(world)) == 1,
+                 agent)
+        summary = "Custody is now watching 4 data store(s): 1 fail, 3 pass, 0 not evaluated, 0 not applicable"
+        assert slack_texts(world) == [f"[high] {summary}"]
+        assert mail_subjects(world) == [f"[Custody] [high] {summary}"]
+
+        # -- four changes between two scans
+        def change() -> None:
+            world.bucket("acme-syd-analytics", "ap-southeast-2", PERSONAL)  # a bucket abroad
+            world.bucket("acme-use1-dr", "us-east-1")
+            world.replicate("acme-fra-customers", "eu-central-1", "acme-use1-dr", "us-east-1")  # another continent
+            world.delete("acme-gru-export", "sa-east-1")  # a failing store deleted
+            write_policy(config.parent, waiver_expires="2020-01-01")  # the waiver has expired
+
+        changed = change_between_scans(world, agent, change)  # (the policy file may be read by the scan after)
+        expected = Counter({
+            "[critical] New failing store: s3-bucket acme-syd-analytics — reachable by Australia": 1,
+            "[info] New copy in us-east-1 (Northern Virginia, United States): s3-bucket acme-fra-customers": 1,
+            "[high] Resolved: s3-bucket acme-gru-export (store deleted)": 1,
+            "[high] Waiver expired: s3-bucket acme-yul-archive fails again — reachable by Canada": 1,
+        })
+        routed_to_mail = Counter({f"[Custody] {text}": n for text, n in expected.items() if "[info]" not in text})
+        wait_for("the four alerts", lambda: len(slack_texts(world)) == 5 and len(mail_subjects(world)) == 4, agent)
+        assert Counter((row[0], row[1]) for row in outbox(agent) if row[1] != "summary") == Counter({
+            ("secops", "store_failing"): 1, ("secops", "location_added"): 1, ("secops", "finding_resolved"): 1,
+            ("secops", "waiver_expired"): 1, ("dpo", "store_failing"): 1, ("dpo", "finding_resolved"): 1,
+            ("dpo", "waiver_expired"): 1})
+        # two more scans: nothing more is told
+        seen = len(processed(agent))
+        wait_for("two more scans", lambda: len(processed(agent)) >= seen + 2, agent)
+        assert Counter(slack_texts(world)[1:]) == expected
+        assert Counter(mail_subjects(world)[1:]) == routed_to_mail
+
+        # what a message carries: what changed, where the copies are, the path with the law, a link
+        syd = next(p for p in world.slack.accepted() if "acme-syd-analytics" in p["text"])
+        sections = "\n".join(b["text"]["text"] for b in syd["blocks"] if b["type"] == "section")
+        assert "Australia, Sydney — primary (ap-southeast-2)" in sections
+        assert "s3-bucket acme-syd-analytics → primary copy in ap-southeast-2 (Sydney, Australia) → territorial" \
+            in sections
+        button = next(b for b in syd["blocks"] if b["type"] == "actions")["elements"][0]
+        assert button["url"] == "https://custody.example.com/store?id=arn%3Aaws%3As3%3A%3A%3Aacme-syd-analytics"
+        mail = next(m for m in world.mail.received() if "acme-syd-analytics" in str(m["Subject"]))
+        assert "Australia, Sydney — primary (ap-southeast-2)" in mail.get_body(("plain",)).get_content()
+        assert "Australia, Sydney — primary (ap-southeast-2)" in mail.get_body(("html",)).get_content()
+        assert world.mail.logins and set(world.mail.logins) == {"custody"}
+
+        # -- health, readiness and metrics
+        assert agent.get("/healthz") == (200, '{"status":"alive"}')
+        status, body = agent.get("/readyz")
+        assert status == 200 and json.loads(body)["ready"] is True
+        status, metrics = agent.get("/metrics")
+        assert status == 200
+        for line in ('custody_stores{status="fail"} 2.0', 'custody_stores{status="pass"} 3.0',
+                     'custody_alerts_sent_total{channel="secops"} 5.0', 'custody_alerts_sent_total{channel="dpo"} 4.0',
+                     'custody_alert_outbox{channel="secops",status="delivered"} 5.0', "custody_state_up 1.0",
+                     'custody_scan_duration_seconds_count{status="complete"}'):
+            assert line in metrics, line
+
+        # -- Slack and the mail server go down with alerts pending; the agent is killed
+        world.slack.answer(500)
+        world.mail.failing = True
+
+        def outage_change() -> None:
+            world.bucket("acme-nrt-events", "ap-northeast-1", PERSONAL)
+            world.delete("acme-syd-analytics", "ap-southeast-2")
+
+        outage = change_between_scans(world, agent, outage_change)
+        wait_for("failed attempts on both channels", lambda: {row[0] for row in outbox(agent, outage)
+                                                              if row[2] == "pending" and row[3] >= 1}
+                 == {"secops", "dpo"}, agent)
+        agent.kill()
+        assert {row[2] for row in outbox(agent, outage)} == {"pending"}
+
+        # -- restart while still down, then stop it with SIGTERM: the alerts stay queued
+        agent = Agent(world, config, port)
+        attempts = sum(row[3] for row in outbox(agent, outage))
+        wait_for("the restarted agent to retry", lambda: sum(row[3] for row in outbox(agent, outage)) > attempts,
+                 agent)
+        assert agent.signal(signal.SIGTERM) == 0
+        assert {row[2] for row in outbox(agent, outage)} == {"pending"}
+        assert world.slack.all_posts()[-1].status == 500 and world.mail.refused > 0
+
+        # -- restart once more; the receivers recover; each alert arrives once
+        world.slack.answer(200)
+        world.mail.failing = False
+        agent = Agent(world, config, port)
+        wait_for("the queued alerts", lambda: {row[2] for row in outbox(agent, outage)} == {"delivered"}, agent)
+        seen = len(processed(agent))
+        wait_for("another scan", lambda: len(processed(agent)) >= seen + 1, agent)
+        expected.update({
+            "[critical] New failing store: s3-bucket acme-nrt-events — reachable by Japan": 1,
+            "[critical] Resolved: s3-bucket acme-syd-analytics (store deleted)": 1,
+        })
+        assert Counter(slack_texts(world)[1:]) == expected
+        assert Counter(mail_subjects(world)[1:]) == Counter(
+            {f"[Custody] {text}": n for text, n in expected.items() if "[info]" not in text})
+        assert not [row for row in outbox(agent) if row[2] != "delivered"]
+
+        # -- logs: JSON lines, secrets never written
+        assert agent.signal(signal.SIGTERM) == 0
+        lines = agent.log_lines()
+        docs = [json.loads(line) for line in lines]
+        assert all({"time", "level", "logger", "message"} <= set(doc) for doc in docs)
+        assert any(doc["message"] == "scan finished" and doc.get("scan_id") == changed for doc in docs)
+        text = agent.log.read_text(encoding="utf-8")
+        everything_sent = json.dumps([p.payload for p in world.slack.all_posts()]) + "".join(
+            m.as_string() for m in world.mail.received())
+        for secret in (HOOK_SECRET, SMTP_PASSWORD):
+            assert secret not in text and secret not in everything_sent
+    finally:
+        agent.kill()
+
+
+def test_sigterm_during_a_scan_records_it_interrupted_and_exits_0(world):
+    config, port = write_config(world, "sigterm")
+    world.gate.close()
+    # with the dashboard mounted (when it is installed), the health routes still answer without sign-in
+    agent = Agent(world, config, port, CUSTODY_DASHBOARD_PASSWORD="a dashboard password")
+    try:
+        wait_for("the first scan to start", world.gate.holding.is_set, agent)
+        wait_for("health", lambda: agent.get("/healthz")[0] == 200, agent)
+        status, body = agent.get("/readyz")
+        assert status == 503 and json.loads(body) == {"ready": False, "reason": "no scan has finished yet"}
+        assert agent.query("SELECT status FROM scans") == [("running",)]
+        agent.process.send_signal(signal.SIGTERM)
+        wait_for("the signal to be handled while the scan is held", lambda: any(
+            json.loads(line)["message"] == "agent stopping" for line in agent.log_lines()), agent)
+        world.gate.open()
+        assert agent.process.wait(timeout=DEADLINE_S) == 0
+        assert agent.query("SELECT status FROM scans") == [("interrupted",)]
+        assert outbox(agent) == []
+        messages = [json.loads(line)["message"] for line in agent.log_lines()]
+        assert "received SIGTERM" in messages and messages[-1] == "agent stopped"
+    finally:
+        world.gate.open()
+        agent.kill()
+
+
+def test_a_missing_secret_stops_the_agent_with_one_line(world):
+    config, _ = write_config(world, "no-secret")
+    result = subprocess.run([sys.executable, str(ROOT / "agent.py"), "run", "--config", str(config)],
+                            cwd=config.parent, env={"PATH": os.environ.get("PATH", "")}, capture_output=True,
+                            text=True, timeout=DEADLINE_S)
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if "webhook_url_env" in text)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {config}:{line}: webhook_url_env: environment variable CUSTODY_SLACK_WEBHOOK is not set or empty"]
