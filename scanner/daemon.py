@@ -162,7 +162,9 @@ class Agent:
     def _start_http(self, listener: socket.socket, db: Database) -> tuple[uvicorn.Server, threading.Thread]:
         app = create_agent_app(Readiness(db, self.settings.ready_max_age).check, self.metrics,
                                self.setup.config, self.setup.config.state)
-        config = uvicorn.Config(app, log_config=None, access_log=False, server_header=False, lifespan="off")
+        # X-Forwarded-For is trusted only from dashboard.trusted_proxies, never by uvicorn itself
+        config = uvicorn.Config(app, log_config=None, access_log=False, server_header=False, lifespan="off",
+                                proxy_headers=False)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="http", daemon=True)
         thread.start()

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -151,6 +151,47 @@ findings_table = Table(
     Column("resolved_scan_id", String),
     Index(None, "resolved_at"),
 )
+
+# Derived index of each store's multi-valued attributes, rewritten with the store by finish_scan,
+# so that the dashboard filters 100,000 stores by country, reaching jurisdiction, law, policy or
+# tag with an index lookup instead of reading every JSON document. Never a source of truth:
+# StateStore.rebuild_facets() recomputes it from the documents.
+FACETS = ("country", "primary", "replica", "jurisdiction", "law", "policy", "tag")
+store_facets_table = Table(
+    "store_facets",
+    metadata,
+    Column("store_id", String, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("facet", String, nullable=False),  # one of FACETS
+    # e.g. DE (country: any copy; primary; replica: a replica or backup), US (jurisdiction),
+    # us-cloud-act (law), eu-personal-data (policy with a finding), data-class=personal (tag)
+    Column("value", String, nullable=False),
+    Index(None, "facet", "value", "store_id"),
+    Index(None, "store_id", "facet", "value"),
+)
+
+# Derived narrow copy of each store's scalar columns, without the JSON document: filters, sorts
+# and counts over 100,000 stores read these small rows (the stores table keeps last_seen and
+# gone_at after the large document, which SQLite reaches only by reading its overflow pages).
+# Rewritten from `stores` by finish_scan for every row it touched; rebuild_facets() recomputes it.
+store_index_table = Table(
+    "store_index",
+    metadata,
+    Column("id", String, ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    Column("provider", String, nullable=False),
+    Column("account", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("region", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("first_seen", String, nullable=False),
+    Column("last_seen", String, nullable=False),
+    Column("gone_at", String),
+    Index(None, "gone_at", "name"),
+    Index(None, "gone_at", "last_seen"),
+    Index(None, "status"),
+    Index(None, "provider", "account"),
+)
+INDEX_COLUMNS = ("id", "provider", "account", "kind", "name", "region", "status", "first_seen", "last_seen", "gone_at")
 
 # Append-only log of every change finish_scan reported: the history that gone_at and
 # resolved_at alone would overwrite on a reappearance or a reopening.
@@ -320,6 +361,20 @@ class StateStore:
                 conn.execute(insert(stores_table), inserts)
             if updates:
                 conn.execute(update(stores_table).where(stores_table.c.id == bindparam("b_id")), updates)
+            if seen:  # every seen store now has last_scan_id == scan.id: one DELETE, no id list
+                conn.execute(
+                    delete(store_facets_table).where(
+                        store_facets_table.c.store_id.in_(
+                            select(stores_table.c.id).where(stores_table.c.last_scan_id == scan.id)
+                        )
+                    )
+                )
+                rows = [
+                    row for row_values in [*inserts, *updates]
+                    for row in _facet_rows(row_values.get("id") or row_values["b_id"], row_values)
+                ]
+                if rows:
+                    conn.execute(insert(store_facets_table), rows)
             if complete:
                 # gone only within the accounts this scan read: a store of an account that was
                 # dropped from the config (or never answered) is stale, not proven deleted
@@ -335,6 +390,11 @@ class StateStore:
                     conn.execute(gone.values(gone_at=at, gone_scan_id=scan.id))
                 for store_id in changes.gone_stores:
                     log("store_gone", store_id)
+
+            # -- derived index rows of every store this scan wrote (seen, or marked gone)
+            _refresh_index(conn, stores_table.c.last_scan_id == scan.id)
+            for chunk in _chunks(changes.gone_stores, 500):
+                _refresh_index(conn, stores_table.c.id.in_(chunk))
 
             # -- findings
             prior_findings = _rows_by_key(
@@ -476,6 +536,36 @@ class StateStore:
         )
         with self._read() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
+
+    def reading(self) -> AbstractContextManager[Connection]:
+        """A read-only connection whose database errors become one-line InputErrors (the dashboard's queries)."""
+        return self._read()
+
+    def rebuild_facets(self, only_if_missing: bool = True) -> int:
+        """Recompute `store_facets` and `store_index` from `stores` (a database written before these
+        tables existed); with only_if_missing, only when stores exist and no facet does. Returns facet rows."""
+        with self._write() as conn:
+            if only_if_missing:
+                if conn.scalar(select(stores_table.c.id).limit(1)) is None:
+                    return 0
+                indexed = conn.scalar(select(store_index_table.c.id).limit(1)) is not None
+                if indexed and conn.scalar(select(store_facets_table.c.store_id).limit(1)) is not None:
+                    return 0
+            conn.execute(delete(store_facets_table))
+            conn.execute(delete(store_index_table))
+            _refresh_index(conn, None)
+            written = 0
+            batch: list[dict[str, Any]] = []
+            query = select(stores_table.c.id, stores_table.c.document, stores_table.c.jurisdictions)
+            for row in conn.execute(query).mappings().all():
+                batch += _facet_rows(row["id"], row)
+                if len(batch) >= 5000:
+                    conn.execute(insert(store_facets_table), batch)
+                    written, batch = written + len(batch), []
+            if batch:
+                conn.execute(insert(store_facets_table), batch)
+                written += len(batch)
+        return written
 
     def close(self) -> None:
         self._engine.dispose()
@@ -670,6 +760,32 @@ def _location_set(store: DataStore) -> list[list[str]]:
     return [list(pair) for pair in sorted({(loc.region, loc.role) for loc in store.locations})]
 
 
+def _refresh_index(conn: Connection, where: Any) -> None:
+    """Rewrite the store_index rows of the stores matching `where` (None: all) from `stores`, in SQL."""
+    columns = [stores_table.c[name] for name in INDEX_COLUMNS]
+    source = select(*columns) if where is None else select(*columns).where(where)
+    if where is not None:
+        conn.execute(delete(store_index_table).where(store_index_table.c.id.in_(select(stores_table.c.id).where(where))))
+    conn.execute(insert(store_index_table).from_select(list(INDEX_COLUMNS), source))
+
+
+def _facet_rows(store_id: str, values: Any) -> list[dict[str, str]]:
+    """The store_facets rows of one store, from its stores-row values (document and jurisdictions)."""
+    document = values["document"] or {}
+    found: set[tuple[str, str]] = {("jurisdiction", code) for code in values["jurisdictions"] or []}
+    for location in document.get("locations") or []:
+        country = str(location.get("country") or "unknown")
+        found.add(("country", country))
+        found.add(("primary" if location.get("role") == "primary" else "replica", country))
+    for reach in document.get("reachable_by") or []:
+        found |= {("law", str(ground["law"])) for ground in reach.get("grounds") or [] if ground.get("law")}
+        if reach.get("law"):
+            found.add(("law", str(reach["law"])))
+    found |= {("policy", str(item["policy"])) for item in document.get("findings") or [] if item.get("policy")}
+    found |= {("tag", f"{key}={value}") for key, value in (document.get("tags") or {}).items()}
+    return [{"store_id": store_id, "facet": facet, "value": value} for facet, value in sorted(found)]
+
+
 def _as_set(items: list[Any]) -> set[Any]:
     return {tuple(item) if isinstance(item, list) else item for item in items}
 
@@ -708,6 +824,8 @@ __all__ = [
     "metadata",
     "scan_targets_table",
     "scans_table",
+    "store_facets_table",
+    "store_index_table",
     "stores_table",
 ]
 

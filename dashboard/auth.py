@@ -1,0 +1,196 @@
+"""Who may look: built-in password sign-in or a trusted SSO header, never anonymous.
+
+- Password mode: the password (from the environment or a secret file) is hashed with scrypt
+  and a random salt at start-up; only the hash is kept. Each attempt is hashed the same way
+  and compared in constant time. Failed attempts are counted per client address; past the
+  limit the client gets 429 until the window passes, whatever it sends.
+- A successful sign-in sets a signed session cookie (itsdangerous): HttpOnly, SameSite=Strict,
+  Secure when served over https (or configured), valid for `session_hours`. Signing out
+  revokes the session id in memory, so the same cookie replayed is refused.
+- The sign-in form carries a CSRF token bound to a pre-session cookie (double submit) and
+  cross-site posts are refused (Origin / Sec-Fetch-Site).
+- Trusted-header mode: the user named in `user_header` is accepted only when the TCP peer is
+  one of `trusted_proxies`; any other peer is refused, with or without the header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
+
+from dashboard.settings import DashboardSettings
+
+SESSION_COOKIE = "custody_session"
+CSRF_COOKIE = "custody_signin"
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+
+
+class PasswordHash:
+    """An scrypt hash of the sign-in secret; the secret itself is not kept."""
+
+    def __init__(self, secret: str) -> None:
+        self._salt = secrets.token_bytes(16)
+        self._hash = self._derive(secret)
+
+    def _derive(self, attempt: str) -> bytes:
+        return hashlib.scrypt(attempt.encode("utf-8"), salt=self._salt, maxmem=64 * 1024 * 1024, **_SCRYPT)
+
+    def matches(self, attempt: str) -> bool:
+        return hmac.compare_digest(self._derive(attempt[:1024]), self._hash)
+
+
+class RateLimiter:
+    """Failed attempts per client within a sliding window; bounded memory."""
+
+    def __init__(self, limit: int, window_seconds: float, max_clients: int = 10_000) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self.max_clients = max_clients
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        failures = self._failures.get(client)
+        if failures is None:
+            return deque()
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        return failures
+
+    def retry_after(self, client: str) -> int:
+        """Seconds until the client may try again; 0 when it may try now."""
+        now = time.monotonic()
+        with self._lock:
+            failures = self._recent(client, now)
+            if len(failures) < self.limit:
+                return 0
+            return max(1, int(failures[0] + self.window - now) + 1)
+
+    def failed(self, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            failures = self._recent(client, now)
+            failures.append(now)
+            self._failures[client] = failures
+            self._failures.move_to_end(client)
+            while len(self._failures) > self.max_clients:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._failures.pop(client, None)
+
+
+@dataclass
+class User:
+    name: str
+    csrf: str  # the token a sign-out form must carry
+    session_id: str | None = None
+
+
+class Authenticator:
+    def __init__(self, settings: DashboardSettings) -> None:
+        self.settings = settings
+        self.mode = settings.auth
+        self.password = PasswordHash(settings.read_password()) if self.mode == "password" else None
+        secret = settings.read_session_secret() or secrets.token_urlsafe(32)
+        self._sessions = URLSafeTimedSerializer(secret, salt="custody-dashboard-session")
+        self._signin = URLSafeTimedSerializer(secret, salt="custody-dashboard-signin")
+        self.max_age = settings.session_hours * 3600
+        self.limiter = RateLimiter(settings.max_failed_signins, settings.signin_window_minutes * 60)
+        self._revoked: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    # ---- who is asking --------------------------------------------------------------------
+
+    def peer(self, request: Request) -> str:
+        return request.client.host if request.client else ""
+
+    def client_address(self, request: Request) -> str:
+        """The client's address for rate limiting: the peer, or the nearest untrusted hop a trusted proxy names."""
+        peer = self.peer(request)
+        if self.settings.is_trusted_proxy(peer):
+            hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",") if hop.strip()]
+            for hop in reversed(hops):
+                if not self.settings.is_trusted_proxy(hop):
+                    return hop
+        return peer
+
+    def is_https(self, request: Request) -> bool:
+        if request.url.scheme == "https":
+            return True
+        return self.settings.is_trusted_proxy(self.peer(request)) and (
+            request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower() == "https"
+        )
+
+    def secure_cookie(self, request: Request) -> bool:
+        if self.settings.secure_cookies == "auto":
+            return self.is_https(request)
+        return self.settings.secure_cookies == "true"
+
+    def user(self, request: Request) -> User | None:
+        """The signed-in user, or None."""
+        if self.mode == "trusted_header":
+            return self._header_user(request)
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        try:
+            data = self._sessions.loads(token, max_age=self.max_age)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("u"), str) or not isinstance(data.get("s"), str):
+            return None
+        with self._lock:
+            if data["s"] in self._revoked:
+                return None
+        return User(data["u"], str(data.get("c", "")), data["s"])
+
+    def _header_user(self, request: Request) -> User | None:
+        if not self.settings.is_trusted_proxy(self.peer(request)):
+            return None
+        name = request.headers.get(self.settings.user_header, "").strip()
+        if not name or len(name) > 256 or any(ord(ch) < 32 for ch in name):
+            return None
+        return User(name, csrf="")
+
+    def refusal(self, request: Request) -> tuple[int, str]:
+        """Why a request without a user is refused: (status, message)."""
+        if self.mode == "trusted_header":
+            if not self.settings.is_trusted_proxy(self.peer(request)):
+                return 403, "forbidden: this dashboard accepts requests only through its single sign-on proxy"
+            return 401, f"not signed in: the sign-on proxy sent no {self.settings.user_header} header"
+        return 401, "not signed in"
+
+    # ---- sign-in ----------------------------------------------------------------------------
+
+    def new_signin_token(self) -> str:
+        return secrets.token_urlsafe(24)
+
+    def check_password(self, attempt: str) -> bool:
+        return self.password is not None and self.password.matches(attempt)
+
+    def new_session(self, name: str) -> tuple[str, str]:
+        """(cookie value, csrf token) for a fresh session."""
+        csrf = secrets.token_urlsafe(24)
+        return self._sessions.dumps({"u": name, "s": secrets.token_urlsafe(16), "c": csrf}), csrf
+
+    def revoke(self, user: User) -> None:
+        if not user.session_id:
+            return
+        now = time.time()
+        with self._lock:
+            self._revoked = {sid: until for sid, until in self._revoked.items() if until > now}
+            self._revoked[user.session_id] = now + self.max_age
+
+
+def same_token(left: str | None, right: str | None) -> bool:
+    return bool(left) and bool(right) and hmac.compare_digest(str(left), str(right))
