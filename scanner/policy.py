@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from scanner.catalog import Catalog
+from scanner.control import BASIS_ORDER
 from scanner.model import DataStore, Finding, Reach
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -85,7 +86,8 @@ def evaluate(
             store.findings.append(_finding(store, policy, reach, waivers, catalog, today))
     failing = [finding for finding in store.findings if finding.waiver is None or finding.waiver["expired"]]
     if failing:
-        worst = max(failing, key=lambda finding: SEVERITIES.index(finding.severity))
+        # the worst: highest severity, then the basis a lawyer argues first (control before location)
+        worst = min(failing, key=lambda f: (-SEVERITIES.index(f.severity), BASIS_ORDER.index(f.basis)))
         store.status = "fail"
         store.status_reason = f"{len(failing)} unacceptable reach(es); worst: {worst.message}"
     elif store.unknowns:

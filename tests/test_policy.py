@@ -94,3 +94,10 @@ waivers:
     assert policies[1].home == ("EU",) and policies[1].accept == ("CH",) and policies[1].severity == "high"
     assert waivers[0].expires == dt.date(2027, 3, 31) and waivers[0].jurisdiction == "US"
     assert waivers[0].source == f"{path}:6"
+
+
+def test_status_reason_names_the_control_reach_first():
+    store = judge(bucket(("ap-east-1", "primary")), config(owner="eurobank"))
+    assert store.status == "fail"
+    worst = store.status_reason.split("worst: ", 1)[1]
+    assert "can compel access (control," in worst  # not an offering-services or location reach
