@@ -3,8 +3,8 @@
 # browser) and buildah, podman, runc, debootstrap (the container image is built and run for real).
 # Idempotent: installs only what is missing. Needs root (or sudo) and Debian's package registry.
 set -euo pipefail
-packages=(chromium buildah podman runc debootstrap)
-commands=(chromium buildah podman runc debootstrap)
+packages=(chromium buildah podman runc debootstrap postgresql)
+commands=(chromium buildah podman runc debootstrap pg_ctlcluster)
 missing=()
 for i in "${!packages[@]}"; do
   command -v "${commands[$i]}" >/dev/null 2>&1 || missing+=("${packages[$i]}")

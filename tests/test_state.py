@@ -10,6 +10,7 @@ from dataclasses import fields
 import pytest
 from sqlalchemy import create_mock_engine, event, func, select
 
+import scanner.state as state_module
 from scanner.errors import InputError
 from scanner.model import DataStore, Finding, Location, Reach, ScanResult, TargetResult
 from scanner.state import EVENT_KINDS, ScanChanges, StateStore, metadata, stores_table
@@ -74,9 +75,20 @@ def db(tmp_path):
     return str(tmp_path / "custody.db")
 
 
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql-copy"])
+def location(request, db, monkeypatch):
+    """The `state` setting of a fresh database: a SQLite file, or a new database on the test PostgreSQL server
+    (postgresql-copy: with every bulk write, however small, through COPY instead of executemany)."""
+    if request.param == "sqlite":
+        return db
+    if request.param == "postgresql-copy":
+        monkeypatch.setattr(state_module, "COPY_MIN_ROWS", 1)
+    return request.getfixturevalue("postgres_url")
+
+
 @pytest.fixture
-def state(db):
-    with StateStore(db) as opened:
+def state(location):
+    with StateStore(location) as opened:
         yield opened
 
 
@@ -427,15 +439,15 @@ def test_interrupt_running_marks_orphaned_scans(state):
     assert state.interrupt_running() == []
 
 
-def test_state_persists_across_store_instances(db):
-    with StateStore(db) as first_store:
+def test_state_persists_across_store_instances(location):
+    with StateStore(location) as first_store:
         first, _ = run(first_store, "complete", [store("a", findings=(finding("fp-a"),)), store("b")])
-    with StateStore(db) as reopened:
+    with StateStore(location) as reopened:
         assert [row["id"] for row in reopened.scans()] == [first.id]
         assert open_fps(reopened) == {"fp-a"}
         assert reopened.store_history(sid("a"))["first_seen"] == first.started_at
         reopened.finish_scan(scan("complete"), [store("a")])
-    with StateStore(f"sqlite:///{db}") as by_url:  # the same file by URL
+    with StateStore(location if "://" in location else f"sqlite:///{location}") as by_url:  # the same file by URL
         assert by_url.store_history(sid("b"))["gone_at"] is not None
         assert open_fps(by_url) == set()
         assert len(by_url.scans()) == 2
@@ -444,7 +456,8 @@ def test_state_persists_across_store_instances(db):
 # ---- one transaction, bulk writes ---------------------------------------------------------------
 
 
-def test_a_failure_mid_write_loses_nothing_already_recorded(state):
+def test_a_failure_mid_write_loses_nothing_already_recorded(state, monkeypatch):
+    monkeypatch.setattr(state_module, "COPY_MIN_ROWS", 1000)  # a COPY is not seen by before_cursor_execute
     before, _ = run(state, "complete", [store("a", findings=(finding("fp-a"),))])
 
     def explode(conn, cursor, statement, parameters, context, executemany):
@@ -580,3 +593,184 @@ def test_complete_scan_marks_gone_only_in_accounts_it_read(state):
     _, changes = run(state, "complete", [])  # reads only ACCOUNT: the other account is not proof of deletion
     assert changes.gone_stores == []
     assert state.store_history(other.id)["gone_at"] is None
+
+
+# ---- migrations ---------------------------------------------------------------------------------
+
+
+def _engine_for(location: str):
+    from sqlalchemy import create_engine
+
+    from scanner.state import database_url
+
+    return create_engine(database_url(location))
+
+
+def _table_names(location: str) -> set[str]:
+    from sqlalchemy import inspect
+
+    engine = _engine_for(location)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_a_new_database_is_migrated_to_head(location):
+    import alerts.outbox  # noqa: F401  (the alert tables are part of the baseline)
+    from scanner.state import schema_head
+
+    with StateStore(location) as opened:
+        assert opened.revision == schema_head()
+    assert {table.name for table in metadata.sorted_tables} | {"alembic_version"} <= _table_names(location)
+
+
+def test_migrations_create_exactly_the_schema_of_the_code(location):
+    """Every table, column, index and constraint on `metadata` comes from a migration: none is missing or extra."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    import alerts.outbox  # noqa: F401
+
+    StateStore(location).close()
+    engine = _engine_for(location)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
+
+
+def test_a_database_at_the_baseline_is_upgraded_in_place(location):
+    """Created at the first revision, written, then opened by the current code: upgraded, nothing lost."""
+    from alembic.script import ScriptDirectory
+
+    from scanner.state import _alembic_config, schema_head, schema_revision, upgrade_schema
+
+    script = ScriptDirectory.from_config(_alembic_config())
+    baseline = [rev.revision for rev in script.walk_revisions()][-1]
+    engine = _engine_for(location)
+    try:
+        with engine.begin() as conn:
+            assert upgrade_schema(conn, baseline) == baseline
+            conn.execute(stores_table.insert().values(
+                id=sid("old"), provider="aws", account=ACCOUNT, kind="s3_bucket", name="old", region="eu-west-1",
+                status="fail", document=store("old").to_dict(), jurisdictions=["US"],
+                locations=[["eu-west-1", "primary"]], first_seen="2025-01-01T00:00:00+00:00", first_scan_id="s0",
+                last_seen="2025-01-01T00:00:00+00:00", last_scan_id="s0",
+            ))  # fmt: skip
+    finally:
+        engine.dispose()
+    with StateStore(location) as upgraded:
+        assert upgraded.revision == schema_head()
+        assert upgraded.store_history(sid("old"))["first_seen"] == "2025-01-01T00:00:00+00:00"
+        _, changes = run(upgraded, "complete", [store("old", reach_by=("US", "CN"))])
+        assert changes.changed_reach == [sid("old")] and not changes.new_stores
+    engine = _engine_for(location)
+    try:
+        with engine.connect() as conn:
+            assert schema_revision(conn) == schema_head()
+    finally:
+        engine.dispose()
+
+
+def test_a_database_written_by_create_all_is_adopted(location):
+    """A database of the create_all era (no alembic_version, no derived tables yet) keeps its data and is stamped."""
+    from scanner.state import schema_head, schema_revision, store_facets_table, store_index_table
+
+    engine = _engine_for(location)
+    old_tables = [t for t in metadata.sorted_tables if t not in (store_facets_table, store_index_table)]
+    try:
+        with engine.begin() as conn:
+            metadata.create_all(conn, tables=old_tables)
+            conn.execute(stores_table.insert().values(
+                id=sid("legacy"), provider="aws", account=ACCOUNT, kind="s3_bucket", name="legacy",
+                region="eu-west-1", status="fail", document=store("legacy").to_dict(), jurisdictions=["US"],
+                locations=[["eu-west-1", "primary"]], first_seen="2024-06-01T00:00:00+00:00", first_scan_id="s0",
+                last_seen="2024-06-01T00:00:00+00:00", last_scan_id="s0",
+            ))  # fmt: skip
+            assert schema_revision(conn) is None
+    finally:
+        engine.dispose()
+    with StateStore(location) as adopted:
+        assert adopted.revision == schema_head()
+        assert adopted.rebuild_facets() > 0  # the derived tables the baseline added are filled from the documents
+        assert adopted.store_history(sid("legacy"))["first_seen"] == "2024-06-01T00:00:00+00:00"
+        _, changes = run(adopted, "complete", [])
+        assert changes.gone_stores == [sid("legacy")]
+    with StateStore(location) as again:  # stamped: opening again migrates nothing
+        assert again.revision == schema_head()
+
+
+def test_replicas_opening_a_new_database_together_migrate_it_once(location):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scanner.state import schema_head
+
+    def open_one(_):
+        with StateStore(location) as opened:
+            return opened.revision
+
+    with ThreadPoolExecutor(4) as pool:
+        assert set(pool.map(open_one, range(4))) == {schema_head()}
+
+
+def test_the_stored_document_is_exactly_to_dict():
+    """finish_scan builds documents without dataclasses.asdict (for speed): they must stay equal to to_dict()."""
+    from dashboard.synthetic import make_stores
+
+    waived = store("w", findings=(finding("fp-w", waiver={"reason": "accepted", "until": ["2027", 1]}),))
+    waived.reachable_by[0].grounds = [{"basis": "control", "law": "us-cloud-act", "path": ["a", "b"]}]
+    for item in [*make_stores(300), waived, store("empty", reach_by=(), locations=())]:
+        document = state_module._document(item)
+        assert document == item.to_dict()
+        assert repr(document) == repr(item.to_dict())  # same types (list, not tuple) and key order
+
+
+def test_facets_follow_each_rescan(state):
+    from scanner.state import store_facets_table
+
+    def facets(name):
+        with state.reading() as conn:
+            query = select(store_facets_table.c.facet, store_facets_table.c.value).where(
+                store_facets_table.c.store_id == sid(name)
+            )
+            return set(conn.execute(query).all())
+
+    many = [store(f"s{i}", findings=(finding(f"fp-{i}"),)) for i in range(1200)]  # above COPY_MIN_ROWS
+    run(state, "complete", many)
+    assert ("tag", "data=personal") in facets("s1") and ("jurisdiction", "US") in facets("s1")
+    before = facets("s2")
+    many[1] = store("s1", reach_by=("CN",))
+    many[1].tags = {"data": "health"}
+    run(state, "complete", many)
+    assert ("tag", "data=health") in facets("s1") and ("tag", "data=personal") not in facets("s1")
+    assert ("jurisdiction", "CN") in facets("s1") and ("jurisdiction", "US") not in facets("s1")
+    assert ("policy", "eu-personal") not in facets("s1")  # its finding is gone
+    assert facets("s2") == before
+    incremental = {name: facets(name) for name in ("s0", "s1", "s2")}
+    assert state.rebuild_facets(only_if_missing=False) > 1200  # recomputed from the documents: the same facets
+    assert {name: facets(name) for name in ("s0", "s1", "s2")} == incremental
+
+
+def test_postgresql_lost_during_a_copy_is_a_one_line_input_error(postgres_url, monkeypatch):
+    import psycopg
+
+    monkeypatch.setattr(state_module, "COPY_MIN_ROWS", 1)
+    state = StateStore(postgres_url)
+    run(state, "complete", [store("a", findings=(finding("fp-a"),))])
+
+    def kill_own_backend(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("SELECT stores.id, stores.gone_at"):  # just before the stores are COPYed
+            pid = conn.connection.driver_connection.info.backend_pid
+            with psycopg.connect(postgres_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    event.listen(state._engine, "after_cursor_execute", kill_own_backend)
+    with pytest.raises(InputError, match=r"^state: cannot use database postgresql\+psycopg://") as caught:
+        state.finish_scan(scan("complete"), [store("a"), store("b")])
+    assert "\n" not in str(caught.value)
+    event.remove(state._engine, "after_cursor_execute", kill_own_backend)
+    assert open_fps(state) == {"fp-a"} and state.store_history(sid("b")) is None  # rolled back; reconnects
+    state.close()
