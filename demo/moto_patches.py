@@ -281,10 +281,60 @@ def _delete_replica(table: Any, regions: set[str], region: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# s3_tagging_regions: the Resource Groups Tagging API lists an S3 bucket in the region it is located in
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def patch_s3_tagging_regions() -> None:
+    """GetResources: list each S3 bucket only in the region the bucket is located in, as the tagging API does.
+
+    Real AWS (botocore 1.44.8 `resourcegroupstaggingapi/2017-01-26/service-2.json`, GetResources: "Returns all the
+    tagged or previously tagged resources that are located in the specified Amazon Web Services Region for the
+    account"; Tag Editor shows each bucket under its own region): an S3 bucket's ARN has no region field, but the
+    bucket is located in one region, and a GetResources call made to that region's endpoint is the one that lists
+    it. A scanner therefore calls GetResources once per region that holds buckets (ListBuckets says which).
+
+    moto 5.2.5 instead (`ResourceGroupsTaggingAPIBackend._get_resources_generator` with `iter_taggable_backends`):
+    the S3 backend is global per partition, so every region's GetResources returns every tagged bucket of the
+    account. A scanner that calls it in 20 regions then pays 20 times for the same tags, and a test cannot tell
+    whether it asked the right region. `GetTagKeys` and `GetTagValues` have the same gap; they are not patched
+    (Custody does not call them).
+
+    The patch drops, from GetResources answers only, S3 buckets located in another region (a bucket created with
+    the legacy constraint `EU` is located in eu-west-1). Everything else, including moto's pagination and its
+    omission of untagged buckets (real AWS omits never-tagged ones), is unchanged.
+    """
+    from moto.resourcegroupstaggingapi.models import ResourceGroupsTaggingAPIBackend
+
+    original = ResourceGroupsTaggingAPIBackend._get_resources_generator
+    if getattr(original, "custody_patch", None) == "s3_tagging_regions":
+        return
+
+    def _get_resources_generator(self: Any, *args: Any, **kwargs: Any) -> Any:
+        for resource in original(self, *args, **kwargs):
+            if resource.resource_type == "s3:bucket" and _tagged_bucket_region(self, resource.arn) != self.region_name:
+                continue
+            yield resource
+
+    _get_resources_generator.custody_patch = "s3_tagging_regions"  # type: ignore[attr-defined]
+    ResourceGroupsTaggingAPIBackend._get_resources_generator = _get_resources_generator
+
+
+def _tagged_bucket_region(tagging_backend: Any, arn: str) -> str | None:
+    from moto.s3.models import s3_backends
+    from moto.utilities.utils import get_partition
+
+    s3 = s3_backends[tagging_backend.account_id][get_partition(tagging_backend.region_name)]
+    bucket = s3.buckets.get(arn.split(":::", 1)[-1])
+    return _region_code(bucket.region_name) if bucket is not None else None
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 PATCHES: dict[str, Callable[[], None]] = {
     "bucket_region": patch_bucket_region,
     "dynamodb_replicas": patch_dynamodb_replicas,
+    "s3_tagging_regions": patch_s3_tagging_regions,
 }
 
 

@@ -5,42 +5,79 @@ Config section `providers.aws` (every key optional):
 
     regions: [eu-central-1, us-east-1]   # default: the regions enabled for each account
     organization: false                  # true: also scan every ACTIVE member of the AWS Organization
+    organizational_units: [ou-ab12-cdef3456]  # only the accounts in these OUs (or roots), nested OUs included
     accounts: ["222222222222"]           # further accounts to scan by assuming `assume_role`
+    exclude_accounts: ["333333333333"]   # never scanned, whatever else names them
     assume_role: OrganizationAccountAccessRole
     external_id: null                    # for assume_role, if the role requires one
     services: [s3, dynamodb, rds, ebs]
+    max_accounts: 4                      # accounts scanned at once
     max_workers: 8                       # concurrent API calls per account
-    max_attempts: 4                      # botocore adaptive-retry attempts per call
+    max_workers_per_api: 8               # concurrent calls per account to one service (s3, tagging, rds, ...)
+    max_requests_per_second: null        # ceiling on the whole scan's request rate, all accounts together
+    max_attempts: 4                      # botocore adaptive-retry attempts per call (throttling backs off)
     list_buckets_page_size: 1000         # ListBuckets MaxBuckets (1 to 10000)
+
+With `organizational_units` the accounts scanned are those under the OUs (the calling account only if it
+is under one of them) plus `accounts`; `organization: true` without OUs scans every member and the
+calling account.
 
 Where a copy lives: an S3 bucket's region comes from ListBuckets' `BucketRegion` where the
 endpoint returns it, else from GetBucketLocation (null means us-east-1, "EU" eu-west-1);
 replication rules give replica buckets; DynamoDB `Replicas`, RDS read replicas (instance and
 cluster) and replicated automated backups, and EBS snapshot copies give the other copies.
+
+The fewest calls for S3: paginated ListBuckets gives every bucket's region; the Resource Groups
+Tagging API (`tag:GetResources`, S3 only, once per region that holds buckets, 100 per page) gives
+the tags of every tagged bucket; only replication is read per bucket (no bulk API has it), in
+parallel. A bucket absent from a completed GetResources listing of its own region has no tags (the
+API lists every tagged or previously tagged resource located in the region). Where GetResources
+fails, that region's buckets fall back to GetBucketTagging, and the fallback is recorded as a target.
+Unverified here (no real AWS): how soon a bucket's new tags reach GetResources; the tags reported are
+the tagging API's view at scan time.
+
+Gentle on production: bounded concurrency per account and per API, an optional global token bucket
+(`max_requests_per_second`) in front of every request, botocore's adaptive retry mode on
+throttling, and regions an SCP denies are skipped once the first calls show it (see `RegionGuard`):
+a denied region costs one call, is recorded as denied for every service, and is never retried.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
 
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from policies.yamlfile import Node
-from providers.base import DiscoveredStore, Provider, TargetLog
+from providers.base import DiscoveredStore, Provider, TargetLog, tags_unreadable
+from scanner.model import TargetResult
+
+log = logging.getLogger(__name__)
 
 SERVICES = ("s3", "dynamodb", "rds", "ebs")
+REGIONAL_SERVICES = ("ebs", "rds", "dynamodb")  # in the order a region is probed (EC2 reads are the most permitted)
 DENIED_CODES = {
     "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
     "InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure", "OptInRequired",
     "UnauthorizedAccess", "AccessDeniedForDependencyException",
 }
+# Denials that are about the region itself (not enabled, or credentials not valid there), whatever the API.
+REGION_DENIED_CODES = {"OptInRequired", "InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure"}
 COPIED_SNAPSHOT = re.compile(r"\[Copied (snap-[0-9a-f]+) from ([a-z0-9-]+)\]")
+TAGS_PAGE_SIZE = 100  # GetResources ResourcesPerPage: at most 100 (botocore resourcegroupstaggingapi model)
+BUCKETS_PER_TASK = 25  # per-bucket reads are batched into tasks of this many buckets of one region
+API_OF = {"ebs": "ec2", "rds": "rds", "dynamodb": "dynamodb", "s3": "s3", "tag:GetResources": "tagging"}
 
 
 @dataclass(frozen=True)
@@ -65,11 +102,16 @@ RDS_CLUSTER = RdsFields("DescribeDBClusters", "rds-cluster", "DBClusterArn", "DB
 class AwsSettings:
     regions: tuple[str, ...] = ()
     organization: bool = False
+    organizational_units: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
+    exclude_accounts: tuple[str, ...] = ()
     assume_role: str = "OrganizationAccountAccessRole"
     external_id: str | None = None
     services: tuple[str, ...] = SERVICES
+    max_accounts: int = 4
     max_workers: int = 8
+    max_workers_per_api: int = 8
+    max_requests_per_second: float | None = None
     max_attempts: int = 4
     list_buckets_page_size: int = 1000
 
@@ -77,8 +119,13 @@ class AwsSettings:
 @dataclass
 class Account:
     id: str
-    session: boto3.Session
+    session: boto3.Session  # the calling identity's session, shared by every account (it caches the API models)
     partition: str
+    credentials: dict[str, str] = field(default_factory=dict)  # an assumed role's keys; empty: the session's own
+
+
+def error_code(exc: Exception) -> str | None:
+    return exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
 
 
 def describe_error(exc: Exception) -> tuple[str, bool]:
@@ -95,6 +142,82 @@ def arn_region(arn: str) -> str | None:
     return parts[3] if len(parts) > 5 and parts[0] == "arn" and parts[3] else None
 
 
+class RateLimiter:
+    """A token bucket shared by every client of a scan: at most `rate` requests per second, all threads and
+    accounts together, with bursts of at most `burst` requests. Thread-safe; waiters queue in arrival order.
+
+    Registered on botocore's `before-send` event, so every HTTP attempt (retries included) takes a token."""
+
+    def __init__(self, rate: float, burst: float | None = None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        if rate <= 0:
+            raise ValueError("rate must be > 0")
+        self.rate = rate
+        self.burst = max(1.0, burst if burst is not None else min(rate, 10.0))
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._tokens = self.burst
+        self._last = clock()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until it is due; return the time waited."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            self._tokens -= 1.0  # may go negative: a debt the next callers wait behind
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def before_send(self, **_: object) -> None:
+        self.acquire()  # returning None lets botocore send the request
+
+
+class RegionGuard:
+    """Which regions of one account are denied as a whole (an SCP on `aws:RequestedRegion`, a region not
+    enabled), judged from the calls already made there, so that the other services are not called.
+
+    A region is denied when nothing has succeeded there and a denial there is region-shaped: its code is
+    about the region itself (`REGION_DENIED_CODES`), or the same operation succeeded in another region of
+    the account, or two different operations were denied there. A denial of one API everywhere (an IAM
+    policy without that action) is therefore not mistaken for a denied region. The scan probes every
+    region with its first call before making any other, so a denied region normally costs one call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._succeeded: dict[str, set[str]] = defaultdict(set)
+        self._denials: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)  # region -> op -> (code, text)
+        self.denied: dict[str, str] = {}  # region -> the first denial seen there
+
+    def allowed(self, region: str) -> bool:
+        return region not in self.denied
+
+    def succeeded(self, region: str, operation: str) -> None:
+        with self._lock:
+            self._succeeded[region].add(operation)
+            self._judge()
+
+    def failed(self, region: str, operation: str, exc: Exception) -> None:
+        code = error_code(exc)
+        if code not in DENIED_CODES:
+            return  # throttling, server errors, dead endpoints say nothing about the region
+        with self._lock:
+            self._denials[region].setdefault(operation, (code, describe_error(exc)[0]))
+            self._judge()
+
+    def _judge(self) -> None:
+        for region, denials in self._denials.items():
+            if region in self.denied or self._succeeded.get(region):
+                continue
+            elsewhere = {op for other, ops in self._succeeded.items() if other != region for op in ops}
+            if (any(code in REGION_DENIED_CODES for code, _ in denials.values())
+                    or denials.keys() & elsewhere or len(denials) >= 2):
+                self.denied[region] = next(iter(denials.values()))[1]
+
+
 class AwsProvider(Provider):
     name = "aws"
 
@@ -107,12 +230,16 @@ class AwsProvider(Provider):
             read_timeout=30,
             max_pool_connections=max(10, self.settings.max_workers * 2),
         )
+        rate = self.settings.max_requests_per_second
+        self.limiter = RateLimiter(rate) if rate else None
+        self._client_lock = threading.Lock()  # boto3 sessions are not thread-safe; the clients they make are
 
     @classmethod
     def from_config(cls, section: Node) -> AwsProvider:
         section.mapping({
-            "regions", "organization", "accounts", "assume_role", "external_id",
-            "services", "max_workers", "max_attempts", "list_buckets_page_size",
+            "regions", "organization", "organizational_units", "accounts", "exclude_accounts", "assume_role",
+            "external_id", "services", "max_accounts", "max_workers", "max_workers_per_api",
+            "max_requests_per_second", "max_attempts", "list_buckets_page_size",
         })
         page_size = section["list_buckets_page_size"].int(1000, minimum=1)
         if page_size > 10000:
@@ -126,45 +253,76 @@ class AwsProvider(Provider):
         return cls(AwsSettings(
             regions=tuple(section["regions"].str_list()),
             organization=section["organization"].bool(False),
+            organizational_units=tuple(section["organizational_units"].str_list()),
             accounts=tuple(section["accounts"].str_list()),
+            exclude_accounts=tuple(section["exclude_accounts"].str_list()),
             assume_role=section["assume_role"].str("OrganizationAccountAccessRole") or "OrganizationAccountAccessRole",
             external_id=section["external_id"].str(),
             services=services,
+            max_accounts=section["max_accounts"].int(4, minimum=1),
             max_workers=section["max_workers"].int(8, minimum=1),
+            max_workers_per_api=section["max_workers_per_api"].int(8, minimum=1),
+            max_requests_per_second=_rate(section["max_requests_per_second"]),
             max_attempts=section["max_attempts"].int(4, minimum=1),
             list_buckets_page_size=page_size,
         ))
 
+    def new_client(self, session: boto3.Session, service: str, region: str | None = None,
+                   credentials: dict[str, str] | None = None):
+        """A client with the scan's retry config, behind the scan's request-rate ceiling if one is set.
+
+        Every account's clients come from one session (with the assumed role's keys), so the API models are
+        loaded and parsed once per scan rather than once per account."""
+        with self._client_lock:
+            client = session.client(service, region_name=region, config=self._boto_config, **(credentials or {}))
+        if self.limiter is not None:
+            client.meta.events.register("before-send", self.limiter.before_send)
+        return client
+
     # -- accounts ------------------------------------------------------------------------------
     def discover(self, log: TargetLog) -> Iterator[DiscoveredStore]:
         session = self._session or boto3.Session()
+        sts = self.new_client(session, "sts")
         try:
-            identity = session.client("sts", config=self._boto_config).get_caller_identity()
+            identity = sts.get_caller_identity()
         except (ClientError, BotoCoreError) as exc:
             error, denied = describe_error(exc)
             log.failed(self.name, "*", "*", "sts", error, denied)
             return
         partition = identity["Arn"].split(":")[1]
         home = Account(identity["Account"], session, partition)
-        for account in self._accounts(home, log):
-            yield from AccountScan(self, account, log).run()
+        account_ids = self._account_ids(home, log)
+        with ThreadPoolExecutor(max_workers=self.settings.max_accounts) as pool:
+            futures = [pool.submit(self._scan_account, home, sts, account_id, log) for account_id in account_ids]
+            for future in as_completed(futures):
+                yield from future.result()
 
-    def _accounts(self, home: Account, log: TargetLog) -> Iterator[Account]:
-        yield home
-        member_ids = list(self.settings.accounts)
-        if self.settings.organization:
-            member_ids += self._organization_members(home, log)
-        for account_id in dict.fromkeys(member_ids):
-            if account_id == home.id:
-                continue
-            try:
-                yield self._assume(home, account_id)
-            except (ClientError, BotoCoreError) as exc:
-                error, denied = describe_error(exc)
-                log.failed(self.name, account_id, "*", "sts:AssumeRole", error, denied)
+    def _scan_account(self, home: Account, sts, account_id: str, log: TargetLog) -> list[DiscoveredStore]:
+        """One account, start to end; its failure is recorded and never reaches the other accounts."""
+        try:
+            account = home if account_id == home.id else self._assume(home, sts, account_id)
+        except (ClientError, BotoCoreError) as exc:
+            error, denied = describe_error(exc)
+            log.failed(self.name, account_id, "*", "sts:AssumeRole", error, denied)
+            return []
+        try:
+            return AccountScan(self, account, log).run()
+        except Exception as exc:  # a bug or a dead endpoint in one account must not lose the others
+            error, denied = describe_error(exc)
+            log.failed(self.name, account_id, "*", "*", error, denied)
+            return []
+
+    def _account_ids(self, home: Account, log: TargetLog) -> list[str]:
+        settings = self.settings
+        if settings.organizational_units:
+            ids = self._unit_members(home, log)
+        else:
+            ids = [home.id, *(self._organization_members(home, log) if settings.organization else [])]
+        excluded = set(settings.exclude_accounts)
+        return [account for account in dict.fromkeys([*ids, *settings.accounts]) if account not in excluded]
 
     def _organization_members(self, home: Account, log: TargetLog) -> list[str]:
-        client = home.session.client("organizations", config=self._boto_config)
+        client = self.new_client(home.session, "organizations")
         try:
             pages = client.get_paginator("list_accounts").paginate()
             members = [a["Id"] for page in pages for a in page["Accounts"] if a.get("Status", "ACTIVE") == "ACTIVE"]
@@ -175,19 +333,70 @@ class AwsProvider(Provider):
         log.ok(self.name, home.id, "global", "organizations", 0)
         return members
 
-    def _assume(self, home: Account, account_id: str) -> Account:
+    def _unit_members(self, home: Account, log: TargetLog) -> list[str]:
+        """ACTIVE accounts directly in each configured OU (or root) and in every OU nested below it."""
+        client = self.new_client(home.session, "organizations")
+        members: list[str] = []
+        for unit in self.settings.organizational_units:
+            try:
+                members += self._accounts_under(client, unit)
+            except (ClientError, BotoCoreError) as exc:
+                error, denied = describe_error(exc)
+                log.failed(self.name, home.id, "global", f"organizations:{unit}", error, denied)
+                continue
+            log.ok(self.name, home.id, "global", f"organizations:{unit}", 0)
+        return members
+
+    @staticmethod
+    def _accounts_under(client, unit: str) -> list[str]:
+        accounts: list[str] = []
+        parents, seen = [unit], set()
+        while parents:
+            parent = parents.pop(0)
+            if parent in seen:
+                continue
+            seen.add(parent)
+            for page in client.get_paginator("list_accounts_for_parent").paginate(ParentId=parent):
+                accounts += [a["Id"] for a in page["Accounts"] if a.get("Status", "ACTIVE") == "ACTIVE"]
+            for page in client.get_paginator("list_organizational_units_for_parent").paginate(ParentId=parent):
+                parents += [ou["Id"] for ou in page["OrganizationalUnits"]]
+        return accounts
+
+    def _assume(self, home: Account, sts, account_id: str) -> Account:
         role_arn = f"arn:{home.partition}:iam::{account_id}:role/{self.settings.assume_role}"
         kwargs = {"RoleArn": role_arn, "RoleSessionName": "custody-scan"}
         if self.settings.external_id:
             kwargs["ExternalId"] = self.settings.external_id
-        creds = home.session.client("sts", config=self._boto_config).assume_role(**kwargs)["Credentials"]
-        session = boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=home.session.region_name,
-        )
-        return Account(account_id, session, home.partition)
+        creds = sts.assume_role(**kwargs)["Credentials"]
+        return Account(account_id, home.session, home.partition, {
+            "aws_access_key_id": creds["AccessKeyId"],
+            "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"],
+        })
+
+
+def _rate(node: Node) -> float | None:
+    if node.value is None:
+        return None
+    if isinstance(node.value, bool) or not isinstance(node.value, (int, float)) or node.value <= 0:
+        raise node.error(f"{node.name}: expected a number of requests per second > 0, got {node.value!r}")
+    return float(node.value)
+
+
+@dataclass
+class Task:
+    """One unit of work in one region; its outcome is recorded after the whole account is done."""
+
+    service: str  # the target name in the scan record: "tag:GetResources", "ebs", "rds", "dynamodb", "s3"
+    region: str
+    run: Callable[[], list[DiscoveredStore]]
+    outcome: str = "pending"  # ok, denied, error, skipped
+    error: str | None = None
+    stores: list[DiscoveredStore] = field(default_factory=list)
+
+    @property
+    def api(self) -> str:
+        return API_OF[self.service]
 
 
 class AccountScan:
@@ -198,42 +407,117 @@ class AccountScan:
         self.settings = provider.settings
         self.account = account
         self.log = log
+        self.guard = RegionGuard()
         self._clients: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
+        self._slots: dict[str, threading.Semaphore] = {}
         self._snapshot_copies: dict[str, str] = {}  # copy's store id -> source snapshot id
         self.api_region = account.session.region_name or "us-east-1"
 
     def client(self, service: str, region: str):
-        with self._lock:  # boto3 sessions are not thread-safe; clients are
+        with self._lock:
             key = (service, region)
             if key not in self._clients:
-                self._clients[key] = self.account.session.client(
-                    service, region_name=region, config=self.provider._boto_config
-                )
+                self._clients[key] = self.provider.new_client(self.account.session, service, region,
+                                                              self.account.credentials)
             return self._clients[key]
 
-    def run(self) -> Iterator[DiscoveredStore]:
-        regions = self._regions()
-        tasks: list[tuple[str, str, Callable[[str], list[DiscoveredStore]]]] = []
-        if "s3" in self.settings.services:
-            tasks.append(("s3", "global", lambda _region: S3Inventory(self).stores()))
-        regional = {"dynamodb": self._dynamodb, "rds": self._rds, "ebs": self._ebs}
-        for service, scan in regional.items():
-            if service in self.settings.services:
-                tasks.extend((service, region, scan) for region in regions)
+    @contextmanager
+    def slot(self, api: str) -> Iterator[None]:
+        """At most `max_workers_per_api` concurrent calls to one API in this account."""
+        with self._lock:
+            semaphore = self._slots.setdefault(api, threading.Semaphore(self.settings.max_workers_per_api))
+        with semaphore:
+            yield
+
+    def run(self) -> list[DiscoveredStore]:
+        regional = [service for service in REGIONAL_SERVICES if service in self.settings.services]
+        regions = self._regions() if regional else []
+        s3 = S3Inventory(self) if "s3" in self.settings.services else None
+        if s3 is not None and not s3.list():
+            s3 = None
+        plan = self._plan(regions, regional, s3)
         with ThreadPoolExecutor(max_workers=self.settings.max_workers) as pool:
-            futures = [(service, region, pool.submit(scan, region)) for service, region, scan in tasks]
-            results = []
-            for service, region, future in futures:
-                try:
-                    stores = future.result()
-                except Exception as exc:  # one region or service failing never stops the others
-                    error, denied = describe_error(exc)
-                    self.log.failed("aws", self.account.id, region, service, error, denied)
-                    continue
-                self.log.ok("aws", self.account.id, region, service, len(stores))
-                results.extend(stores)
-        yield from link_snapshot_copies(results, self._snapshot_copies)
+            # Every region's first call before any other, so a region an SCP denies costs one call; where that
+            # call was denied and no other region shows whether the region or the API is denied, one call of
+            # another API decides before the rest.
+            list(pool.map(self._execute, [tasks[0] for tasks in plan.values() if tasks]))
+            undecided = [tasks for tasks in plan.values()
+                         if len(tasks) > 1 and tasks[0].outcome == "denied" and self.guard.allowed(tasks[0].region)]
+            list(pool.map(self._execute, [tasks[1] for tasks in undecided]))
+            pending = [task for tasks in plan.values() for task in tasks if task.outcome == "pending"]
+            list(pool.map(self._execute, pending))
+        stores: list[DiscoveredStore] = []
+        for region, tasks in plan.items():
+            stores += self._record(region, tasks, s3)
+        if s3 is not None:
+            buckets = s3.stores()
+            self.log.ok("aws", self.account.id, "global", "s3", len(buckets))
+            stores += buckets
+        return link_snapshot_copies(stores, self._snapshot_copies)
+
+    def _plan(self, regions: list[str], regional: list[str], s3: S3Inventory | None) -> dict[str, list[Task]]:
+        """Per region, its tasks in order: S3 tags in bulk, the regional services, then per-bucket reads."""
+        by_region = s3.by_region() if s3 is not None else {}
+        scans = {"ebs": self._ebs, "rds": self._rds, "dynamodb": self._dynamodb}
+        plan: dict[str, list[Task]] = {}
+        for region in sorted({*regions, *by_region}):
+            tasks = []
+            names = by_region.get(region, [])
+            if s3 is not None and names:
+                tasks.append(Task("tag:GetResources", region, partial(s3.tags_in_region, region)))
+            if region in regions:
+                tasks += [Task(service, region, partial(scans[service], region)) for service in regional]
+            for start in range(0, len(names), BUCKETS_PER_TASK):
+                chunk = names[start:start + BUCKETS_PER_TASK]
+                tasks.append(Task("s3", region, partial(s3.read_buckets, region, chunk)))  # type: ignore[union-attr]
+            plan[region] = tasks
+        return plan
+
+    def _execute(self, task: Task) -> None:
+        if not self.guard.allowed(task.region):
+            task.outcome = "skipped"
+            return
+        try:
+            with self.slot(task.api):
+                task.stores = task.run()
+        except Exception as exc:  # one region or service failing never stops the others
+            task.error, denied = describe_error(exc)
+            task.outcome = "denied" if denied else "error"
+            self.guard.failed(task.region, task.service, exc)
+        else:
+            task.outcome = "ok"
+            if task.service != "s3":  # per-bucket reads report their own calls to the guard
+                self.guard.succeeded(task.region, task.service)
+
+    def _record(self, region: str, tasks: list[Task], s3: S3Inventory | None) -> list[DiscoveredStore]:
+        """Record how each task went (once per service and region) and return the stores found."""
+        account, denial = self.account.id, self.guard.denied.get(region)
+        skipped = f"skipped: region denied after the first AccessDenied there ({denial})"
+        stores: list[DiscoveredStore] = []
+        for task in tasks:
+            if task.service == "s3":
+                continue
+            if task.outcome == "ok":
+                found = s3.tagged.get(region, 0) if task.service == "tag:GetResources" and s3 else len(task.stores)
+                self.log.ok("aws", account, region, task.service, found)
+                stores += task.stores
+            elif task.outcome == "skipped":
+                self.log.failed("aws", account, region, task.service, skipped, True)
+            elif task.service == "tag:GetResources" and denial is None and s3 is not None:
+                note = f"fallback for tags, per bucket: tag:GetResources failed ({task.error})"
+                log.warning("aws %s %s: %s", account, region, note)
+                self.log.add(TargetResult("aws", account, region, "s3:GetBucketTagging", "ok", note,
+                                          len(s3.by_region().get(region, []))))
+            else:
+                self.log.failed("aws", account, region, task.service, task.error or "", task.outcome == "denied")
+        bucket_tasks = [task for task in tasks if task.service == "s3"]
+        if denial is not None and bucket_tasks:
+            self.log.failed("aws", account, region, "s3", skipped, True)
+        elif any(task.outcome == "error" for task in bucket_tasks):
+            error = next(task.error for task in bucket_tasks if task.outcome == "error")
+            self.log.failed("aws", account, region, "s3", error or "", False)
+        return stores
 
     def _regions(self) -> list[str]:
         if self.settings.regions:
@@ -332,22 +616,57 @@ def _tag_list(tags: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags or []}
 
 
+@dataclass
+class BucketFacts:
+    """What the per-bucket reads told: tags (None: taken from GetResources) and replication targets."""
+
+    tags: dict[str, str] | None
+    replica_regions: list[str]
+    unknowns: list[str]
+
+
 class S3Inventory:
-    """All buckets of one account: regions, tags and replication targets."""
+    """All buckets of one account: regions (ListBuckets), tags (GetResources per region, else GetBucketTagging)
+    and replication targets (GetBucketReplication per bucket)."""
 
     def __init__(self, scan: AccountScan):
         self.scan = scan
+        self.regions: dict[str, str | None] = {}  # bucket -> region (None: unreadable)
+        self.learned: dict[str, str] = {}  # bucket -> the call that gave its region
+        self.tags: dict[str, dict[str, str]] = {}  # bucket -> tags, from GetResources
+        self.tags_listed: set[str] = set()  # regions whose GetResources listing completed
+        self.tagged: dict[str, int] = {}  # region -> tagged buckets its GetResources listed
+        self.facts: dict[str, BucketFacts] = {}
+        self.unread: dict[str, str] = {}  # bucket -> why its per-bucket reads failed
+        self._lock = threading.Lock()
+        self._by_region: dict[str, list[str]] | None = None
 
-    def stores(self) -> list[DiscoveredStore]:
-        listing = self._list_buckets()
-        regions = dict(listing)
-        with ThreadPoolExecutor(max_workers=self.scan.settings.max_workers) as pool:
-            missing = [name for name, region in listing if region is None]
-            for name, region in zip(missing, pool.map(self._bucket_location, missing), strict=True):
-                regions[name] = region
-            learned = {name: "GetBucketLocation" if name in missing else "ListBuckets.BucketRegion"
-                       for name, _ in listing}
-            return list(pool.map(lambda item: self._bucket(item[0], regions, learned[item[0]]), listing))
+    # -- where each bucket is ------------------------------------------------------------------
+    def list(self) -> bool:
+        """List every bucket with its region; False (recorded) if the listing itself failed."""
+        try:
+            listing = self._list_buckets()
+        except (ClientError, BotoCoreError) as exc:
+            error, denied = describe_error(exc)
+            self.scan.log.failed("aws", self.scan.account.id, "global", "s3", error, denied)
+            return False
+        missing = [name for name, region in listing if region is None]
+        workers = min(self.scan.settings.max_workers, self.scan.settings.max_workers_per_api)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            located = dict(zip(missing, pool.map(self._bucket_location, missing), strict=True))
+        for name, region in listing:
+            self.regions[name] = region or located.get(name)
+            self.learned[name] = "GetBucketLocation" if name in located else "ListBuckets.BucketRegion"
+        return True
+
+    def by_region(self) -> dict[str, list[str]]:
+        if self._by_region is None:
+            grouped: dict[str, list[str]] = defaultdict(list)
+            for name, region in self.regions.items():
+                if region is not None:
+                    grouped[region].append(name)
+            self._by_region = dict(grouped)
+        return self._by_region
 
     def _list_buckets(self) -> list[tuple[str, str | None]]:
         """(name, region or None) for every bucket, paging with ContinuationToken.
@@ -381,45 +700,116 @@ class S3Inventory:
         # GetBucketLocation: null means us-east-1, the legacy "EU" means eu-west-1 (botocore S3 model)
         return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(constraint, constraint)
 
-    def _bucket(self, name: str, regions: dict[str, str | None], learned: str) -> DiscoveredStore:
-        region = regions.get(name)
-        arn = f"arn:{self.scan.account.partition}:s3:::{name}"
-        store = self.scan.store(arn, "s3-bucket", name, region or "unknown", {})
-        if region is None:
-            store.unknowns.append("bucket region unreadable (GetBucketLocation failed)")
-            return store
-        store.add_location(region, "primary", learned)
-        client = self.scan.client("s3", region)
-        store.tags = self._tags(client, name, store)
-        for target in self._replication_targets(client, name, store):
-            target_region = regions.get(target) or self._bucket_location(target)
-            if target_region:
-                store.add_location(target_region, "replica", "GetBucketReplication.Rules.Destination")
-            else:
-                store.unknowns.append(f"replica bucket {target}: region unreadable")
-        return store
+    # -- tags in bulk --------------------------------------------------------------------------
+    def tags_in_region(self, region: str) -> list[DiscoveredStore]:
+        """GetResources (S3 only) in one region: the tags of every tagged bucket located there."""
+        client = self.scan.client("resourcegroupstaggingapi", region)
+        found: dict[str, dict[str, str]] = {}
+        pages = client.get_paginator("get_resources").paginate(
+            ResourceTypeFilters=["s3"], PaginationConfig={"PageSize": TAGS_PAGE_SIZE})
+        for page in pages:
+            for item in page.get("ResourceTagMappingList", []):
+                arn = item.get("ResourceARN", "")
+                if ":::" in arn and "/" not in arn:  # a bucket: arn:aws:s3:::name
+                    found[arn.split(":::", 1)[1]] = _tag_list(item.get("Tags"))
+        with self._lock:
+            self.tags.update(found)
+            self.tags_listed.add(region)
+            self.tagged[region] = len(found)
+        return []
 
-    def _tags(self, client, name: str, store: DiscoveredStore) -> dict[str, str]:
+    # -- per bucket: replication (and tags where GetResources failed) ----------------------------
+    def read_buckets(self, region: str, names: list[str]) -> list[DiscoveredStore]:
+        client = self.scan.client("s3", region)
+        for index, name in enumerate(names):
+            try:
+                facts = self._read_bucket(client, region, name)
+            except BotoCoreError as exc:  # the endpoint is gone: the rest of this batch would only time out
+                error = describe_error(exc)[0]
+                for unread in names[index:]:
+                    self.unread[unread] = error
+                raise
+            if facts is None:  # the region turned out to be denied: no further call there
+                return []
+            self.facts[name] = facts
+        return []
+
+    def _read_bucket(self, client, region: str, name: str) -> BucketFacts | None:
+        """Replication first (the fact only this call gives, and the better probe of a region whose
+        GetResources was denied), then the tags if GetResources did not list the region."""
+        allowed = self.scan.guard.allowed
+        if not allowed(region):
+            return None
+        unknowns: list[str] = []
+        targets = self._replication_targets(client, region, name, unknowns)
+        if not allowed(region):
+            return None
+        tags = None if region in self.tags_listed else self._tags(client, region, name, unknowns)
+        replica_regions = []
+        for target in targets:
+            target_region = self.regions.get(target) or self._bucket_location(target)
+            if target_region:
+                replica_regions.append(target_region)
+            else:
+                unknowns.append(f"replica bucket {target}: region unreadable")
+        return BucketFacts(tags, replica_regions, unknowns)
+
+    def _tags(self, client, region: str, name: str, unknowns: list[str]) -> dict[str, str]:
         try:
             tag_set = client.get_bucket_tagging(Bucket=name).get("TagSet", [])
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "NoSuchTagSet":
+            if error_code(exc) == "NoSuchTagSet":
+                self.scan.guard.succeeded(region, "s3:GetBucketTagging")
                 return {}
-            store.unknowns.append(f"tags unreadable ({describe_error(exc)[0]}): policy scope may be wrong")
+            self.scan.guard.failed(region, "s3:GetBucketTagging", exc)
+            unknowns.append(tags_unreadable(describe_error(exc)[0]))
             return {}
+        self.scan.guard.succeeded(region, "s3:GetBucketTagging")
         return _tag_list(tag_set)
 
-    def _replication_targets(self, client, name: str, store: DiscoveredStore) -> list[str]:
+    def _replication_targets(self, client, region: str, name: str, unknowns: list[str]) -> list[str]:
         try:
             config = client.get_bucket_replication(Bucket=name)["ReplicationConfiguration"]
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ReplicationConfigurationNotFoundError":
+            if error_code(exc) == "ReplicationConfigurationNotFoundError":
+                self.scan.guard.succeeded(region, "s3:GetBucketReplication")
                 return []
-            store.unknowns.append(f"replication unreadable ({describe_error(exc)[0]}): replicas unknown")
+            self.scan.guard.failed(region, "s3:GetBucketReplication", exc)
+            unknowns.append(f"replication unreadable ({describe_error(exc)[0]}): replicas unknown")
             return []
+        self.scan.guard.succeeded(region, "s3:GetBucketReplication")
         targets = []
         for rule in config.get("Rules", []):
             if rule.get("Status") == "Enabled":
                 bucket_arn = rule.get("Destination", {}).get("Bucket", "")
                 targets.append(bucket_arn.split(":::")[-1])
         return targets
+
+    # -- the stores ----------------------------------------------------------------------------
+    def stores(self) -> list[DiscoveredStore]:
+        return [self._store(name, region) for name, region in self.regions.items()]
+
+    def _store(self, name: str, region: str | None) -> DiscoveredStore:
+        arn = f"arn:{self.scan.account.partition}:s3:::{name}"
+        store = self.scan.store(arn, "s3-bucket", name, region or "unknown", {})
+        if region is None:
+            store.unknowns.append("bucket region unreadable (GetBucketLocation failed)")
+            return store
+        store.add_location(region, "primary", self.learned[name])
+        facts = self.facts.get(name)
+        denial = self.scan.guard.denied.get(region)
+        why = (f"region {region} denied ({denial})" if denial
+               else self.unread.get(name, "not read"))
+        if region in self.tags_listed:
+            store.tags = dict(self.tags.get(name, {}))  # absent from a complete listing: no tags
+        elif facts is not None and facts.tags is not None:
+            store.tags = facts.tags
+        else:
+            store.unknowns.append(tags_unreadable(why))
+        if facts is None:
+            store.unknowns.append(f"replication unreadable ({why}): replicas unknown")
+            return store
+        for replica_region in facts.replica_regions:
+            store.add_location(replica_region, "replica", "GetBucketReplication.Rules.Destination")
+        store.unknowns += facts.unknowns
+        return store

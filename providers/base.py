@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 
 from policies.yamlfile import Node
 from scanner.catalog import Catalog, Region
-from scanner.model import Role, TargetResult
+from scanner.model import TAGS_UNREADABLE, Role, TargetResult
+
+
+def tags_unreadable(reason: str) -> str:
+    """The unknown a provider records when a store's tags could not be read: policies scoped by
+    tags then cannot tell whether they cover the store (see scanner.policy.evaluate)."""
+    return f"{TAGS_UNREADABLE} ({reason}): policy scope may be wrong"
 
 
 @dataclass(frozen=True)

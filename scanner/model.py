@@ -14,6 +14,7 @@ Basis = Literal["location", "control", "establishment", "offering_services", "al
 BASES: tuple[str, ...] = ("location", "control", "establishment", "offering_services", "all_organizations")
 Status = Literal["pass", "fail", "not_applicable", "not_evaluated"]
 UNKNOWN = "unknown"
+TAGS_UNREADABLE = "tags unreadable"  # how an unknown about a store's tags begins
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ class DataStore:
     status_reason: str | None = None
     findings: list[Finding] = field(default_factory=list)
     unknowns: list[str] = field(default_factory=list)  # facts we could not determine
+
+    @property
+    def tags_complete(self) -> bool:
+        """False when the provider could not read the store's tags (see providers.base.tags_unreadable)."""
+        return not any(unknown.startswith(TAGS_UNREADABLE) for unknown in self.unknowns)
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)

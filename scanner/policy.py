@@ -29,9 +29,11 @@ class Scope:
     providers: tuple[str, ...] = ()
 
     def covers(self, store: DataStore) -> bool:
+        return all(store.tags.get(key) == value for key, value in self.tags.items()) and self.covers_but_tags(store)
+
+    def covers_but_tags(self, store: DataStore) -> bool:
         return (
-            all(store.tags.get(key) == value for key, value in self.tags.items())
-            and (not self.accounts or store.account in self.accounts)
+            (not self.accounts or store.account in self.accounts)
             and (not self.kinds or store.kind in self.kinds)
             and (not self.providers or store.provider in self.providers)
         )
@@ -75,8 +77,11 @@ def evaluate(
 ) -> None:
     """Set store.status, store.status_reason and store.findings."""
     covering = [policy for policy in policies if policy.scope.covers(store)]
+    # tags unreadable: a tag-scoped policy may cover the store without our knowing it
+    maybe = [p for p in policies if p not in covering and p.scope.tags and not store.tags_complete
+             and p.scope.covers_but_tags(store)]
     store.findings = []
-    if not covering:
+    if not covering and not maybe:
         store.status, store.status_reason = "not_applicable", "no policy covers this store"
         return
     for policy in covering:
@@ -90,9 +95,10 @@ def evaluate(
         worst = min(failing, key=lambda f: (-SEVERITIES.index(f.severity), BASIS_ORDER.index(f.basis)))
         store.status = "fail"
         store.status_reason = f"{len(failing)} unacceptable reach(es); worst: {worst.message}"
-    elif store.unknowns:
+    elif store.unknowns or maybe:
         store.status = "not_evaluated"
-        store.status_reason = "; ".join(store.unknowns)
+        unsure = [f"tags unreadable: cannot tell whether policy {p.id} covers this store" for p in maybe]
+        store.status_reason = "; ".join([*store.unknowns, *unsure])
     else:
         store.status = "pass"
         waived = len(store.findings)

@@ -262,6 +262,391 @@ def test_scanner_only_calls_read_only_operations(tmp_path, moto_estate, proxy, a
     scan, _ = scan_once(prepare(estate_config(tmp_path, moto_estate.estate), []), state=None)
     assert scan.status == "complete"
     operations = set(proxy.operations)
-    assert {"s3:GET ?tagging", "s3:GET ?replication", "ec2:DescribeSnapshots", "dynamodb:DescribeTable",
+    # bucket tags come in bulk from the tagging API, so GetBucketTagging (s3:GET ?tagging) is not called
+    assert {"tagging:GetResources", "s3:GET ?replication", "ec2:DescribeSnapshots", "dynamodb:DescribeTable",
             "rds:DescribeDBInstances", "organizations:ListAccounts", "sts:AssumeRole"} <= operations
+    assert "s3:GET ?tagging" not in operations
     assert sorted(op for op in operations if not READ_ONLY.match(op)) == []
+
+
+# -- the fewest calls: ListBuckets regions, tags in bulk, replication per bucket -------------------------
+
+CAPABLE = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions")
+FIVE_REGIONS = ["us-east-1", "eu-central-1", "ap-northeast-1", "sa-east-1", "af-south-1"]
+
+
+@pytest.fixture(scope="module")
+def _capable_server():
+    """moto answering as S3 does: ListBuckets with BucketRegion, GetResources per bucket region."""
+    from demo.moto_server import start_moto
+
+    with start_moto(CAPABLE) as server:
+        yield server
+
+
+@pytest.fixture
+def capable(_capable_server):
+    _capable_server.reset()
+    _capable_server.clear_log()
+    return _capable_server
+
+
+@pytest.fixture
+def capable_proxy(capable):
+    running = FaultProxy(capable.url).start()
+    yield running
+    running.stop()
+
+
+class Spy:
+    """A proxy rule that never fires: it notes the region and operation of every request."""
+
+    def __init__(self):
+        self.requests = []
+
+    def __call__(self, request) -> bool:
+        from tests.fault_proxy import operation_name
+
+        self.requests.append((request.region, operation_name(request)))
+        return False
+
+    def in_region(self, region: str) -> list[str]:
+        return [operation for where, operation in self.requests if where == region]
+
+
+def s3_config(tmp_path, **aws) -> str:
+    return write_config(tmp_path, {"services": ["s3"], **aws}, {"123456789012": "acme-europe"})
+
+
+def seed_estate(url: str, n: int, regions=FIVE_REGIONS):
+    from demo.aws_estate import seed_buckets
+
+    return seed_buckets(url, n, regions, replicate_fraction=0.1, tag_fraction=0.5, workers=4)
+
+
+def assert_matches_seed(stores, seeded) -> None:
+    found = by_name(stores)
+    assert set(found) == {s.name for s in seeded}
+    for expected in seeded:
+        store = found[expected.name]
+        assert store.tags == expected.tags, expected.name
+        assert {(loc.region, loc.role) for loc in store.locations} == {
+            (expected.region, "primary"), *((r, "replica") for r in expected.replica_regions if r != expected.region)
+        }, expected.name
+        assert store.unknowns == [] or all("owner" in u for u in store.unknowns), store.unknowns
+
+
+def test_full_s3_inventory_costs_at_most_1_1_calls_per_bucket(tmp_path, capable, capable_proxy, aws_env):
+    seeded = seed_estate(capable.url, 200)
+    capable.clear_log()
+    aws_env(capable_proxy.url)
+    scan, stores = scan_once(prepare(s3_config(tmp_path), []), state=None)
+    assert scan.status == "complete"
+    assert_matches_seed(stores, seeded)
+    assert all(s.locations[0].learned_from == "ListBuckets.BucketRegion" for s in stores)
+    calls = capable_proxy.operations
+    assert calls.count("s3:GET ?replication") == 200  # the one fact no bulk API gives
+    assert calls.count("tagging:GetResources") == len(FIVE_REGIONS)  # 20 tagged buckets a region: one page each
+    assert calls.count("s3:GET ?max-buckets") == 1
+    assert not [op for op in calls if op in ("s3:GET ?tagging", "s3:GET ?location")]
+    assert len(capable.request_log()) == len(calls) <= 1.1 * 200
+
+
+def test_tags_page_through_get_resources_and_untagged_buckets_have_none(tmp_path, capable, capable_proxy, aws_env):
+    seeded = seed_estate(capable.url, 250, ["eu-central-1", "us-east-1"])  # 125 tagged: two pages per region
+    aws_env(capable_proxy.url)
+    scan, stores = scan_once(prepare(s3_config(tmp_path), []), state=None)
+    assert scan.status == "complete"
+    assert_matches_seed(stores, seeded)
+    # spread() tags the even-numbered buckets, which all land in eu-central-1: two pages there, one empty page in
+    # us-east-1 (moto also cuts a page at 100 tags)
+    assert capable_proxy.operations.count("tagging:GetResources") == 3
+    assert sum(1 for s in stores if not s.tags) == 125
+
+
+def test_tagging_api_denied_falls_back_to_get_bucket_tagging_and_records_it(
+        tmp_path, capable, capable_proxy, aws_env):
+    seeded = seed_estate(capable.url, 40)
+    aws_env(capable_proxy.url)
+    capable_proxy.deny(lambda r: r.service == "tagging", DENIED_JSON)
+    scan, stores = scan_once(prepare(s3_config(tmp_path, max_attempts=4), []), state=None)
+    assert_matches_seed(stores, seeded)  # the same tags, per bucket
+    assert scan.status == "complete"  # nothing is unknown: the fallback read every bucket's tags
+    calls = capable_proxy.operations
+    assert calls.count("tagging:GetResources") == len(FIVE_REGIONS)  # one denial per region, never retried
+    assert calls.count("s3:GET ?tagging") == 40
+    fallbacks = [t for t in scan.targets if t.service == "s3:GetBucketTagging"]
+    assert sorted(t.region for t in fallbacks) == sorted(FIVE_REGIONS)
+    assert all(t.status == "ok" and "tag:GetResources failed (AccessDeniedException" in t.error for t in fallbacks)
+
+
+def test_tags_unreadable_everywhere_leave_the_bucket_not_evaluated(tmp_path, capable, capable_proxy, aws_env):
+    seed_estate(capable.url, 10)
+    aws_env(capable_proxy.url)
+    capable_proxy.deny(lambda r: r.service == "tagging", DENIED_JSON)
+    capable_proxy.deny(lambda r: r.service == "s3" and "?tagging" in r.path)
+    _, stores = scan_once(prepare(s3_config(tmp_path), []), state=None)
+    assert len(stores) == 10
+    for store in stores:
+        assert store.status != "pass"  # unknown scope is never a pass
+        assert any(u.startswith("tags unreadable (AccessDenied") for u in store.unknowns)
+        assert not any("replication" in u for u in store.unknowns)  # a tag-only denial is not a denied region
+
+
+# -- gentle on production: SCP-denied regions, throttling, the request-rate ceiling ---------------------------
+
+
+def deny_region(proxy: FaultProxy, region: str) -> Spy:
+    """Answer AccessDenied to every request signed for `region` (as an SCP on aws:RequestedRegion does)."""
+    spy = Spy()
+    proxy.deny(spy)
+    proxy.deny(lambda r: r.region == region and r.service == "s3")
+    proxy.deny(lambda r: r.region == region and r.service != "s3", DENIED_JSON)
+    return spy
+
+
+def create_tables(url: str, regions) -> None:
+    for region in regions:
+        ddb = boto3.client("dynamodb", endpoint_url=url, region_name=region)
+        ddb.create_table(TableName=f"t-{region}", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+
+
+def test_region_denied_by_an_scp_costs_one_call_and_skips_the_other_services(
+        tmp_path, capable, capable_proxy, aws_env):
+    aws_env(capable.url)
+    seeded = seed_estate(capable.url, 50)
+    create_tables(capable.url, FIVE_REGIONS)
+    aws_env(capable_proxy.url)
+    spy = deny_region(capable_proxy, "eu-central-1")
+    config = s3_config(tmp_path, services=["s3", "dynamodb"], regions=FIVE_REGIONS, max_attempts=4)
+    scan, stores = scan_once(prepare(config, []), state=None)
+    assert spy.in_region("eu-central-1") == ["tagging:GetResources"]  # the probe, not retried; nothing else
+    failed = {(t.region, t.service): t for t in scan.targets if t.status != "ok"}
+    assert set(failed) == {("eu-central-1", "tag:GetResources"), ("eu-central-1", "dynamodb"),
+                           ("eu-central-1", "s3")}
+    assert all(t.status == "denied" for t in failed.values())
+    assert "skipped: region denied" in failed[("eu-central-1", "dynamodb")].error
+    assert scan.status == "partial"
+    tables = {s.name for s in stores if s.kind == "dynamodb-table"}
+    assert tables == {f"t-{r}" for r in FIVE_REGIONS if r != "eu-central-1"}
+    buckets = by_name(s for s in stores if s.kind == "s3-bucket")
+    assert set(buckets) == {s.name for s in seeded}  # the listing is global: every bucket is still reported
+    for seeded_bucket in seeded:
+        store = buckets[seeded_bucket.name]
+        if seeded_bucket.region == "eu-central-1":
+            assert store.status != "pass"
+            assert any("region eu-central-1 denied" in u for u in store.unknowns)
+        else:
+            assert store.tags == seeded_bucket.tags
+
+
+def test_with_no_other_region_to_compare_a_second_api_decides(tmp_path, capable, capable_proxy, aws_env):
+    aws_env(capable.url)
+    seed_estate(capable.url, 30, ["eu-central-1"])
+    create_tables(capable.url, ["eu-central-1"])
+    aws_env(capable_proxy.url)
+    spy = deny_region(capable_proxy, "eu-central-1")
+    config = s3_config(tmp_path, services=["s3", "dynamodb"], regions=["eu-central-1"])
+    scan, stores = scan_once(prepare(config, []), state=None)
+    assert spy.in_region("eu-central-1") == ["tagging:GetResources", "dynamodb:ListTables"]
+    assert {(t.region, t.service) for t in scan.targets if t.status == "denied"} == {
+        ("eu-central-1", "tag:GetResources"), ("eu-central-1", "dynamodb"), ("eu-central-1", "s3")}
+    assert len(stores) == 30 and all(s.status != "pass" and s.unknowns for s in stores)
+
+
+def test_one_api_denied_everywhere_is_not_a_denied_region(tmp_path, capable, capable_proxy, aws_env):
+    aws_env(capable.url)
+    create_tables(capable.url, FIVE_REGIONS)
+    aws_env(capable_proxy.url)
+    capable_proxy.deny(lambda r: r.service == "dynamodb" and b"ListTables" in (r.target or "").encode(), DENIED_JSON)
+    config = s3_config(tmp_path, services=["dynamodb", "ebs"], regions=FIVE_REGIONS)
+    scan, _ = scan_once(prepare(config, []), state=None)
+    denied = {(t.region, t.service) for t in scan.targets if t.status == "denied"}
+    assert denied == {(r, "dynamodb") for r in FIVE_REGIONS}
+    assert {t.region for t in scan.targets if t.service == "ebs" and t.status == "ok"} == set(FIVE_REGIONS)
+    assert not any("skipped" in (t.error or "") for t in scan.targets)
+
+
+def test_throttled_calls_are_retried_with_backoff(tmp_path, capable, capable_proxy, aws_env):
+    from tests.fault_proxy import Fault
+
+    seeded = seed_estate(capable.url, 20, ["eu-central-1"])
+    aws_env(capable_proxy.url)
+    throttled = []
+
+    def first_two_get_resources(request) -> bool:
+        if request.service == "tagging" and len(throttled) < 2:
+            throttled.append(request)
+            return True
+        return False
+
+    capable_proxy.deny(first_two_get_resources, Fault(400, "ThrottlingException", json=True))
+    scan, stores = scan_once(prepare(s3_config(tmp_path, max_attempts=4), []), state=None)
+    assert scan.status == "complete"
+    assert_matches_seed(stores, seeded)
+    assert capable_proxy.operations.count("tagging:GetResources") == 3  # two throttled, then answered
+    assert "s3:GET ?tagging" not in capable_proxy.operations  # no fallback was needed
+
+
+def test_request_rate_ceiling_holds_for_the_whole_scan(tmp_path, capable, aws_env):
+    import time
+
+    seed_estate(capable.url, 40, ["eu-central-1", "us-east-1"])
+    capable.clear_log()
+    aws_env(capable)
+    started = time.monotonic()
+    scan, stores = scan_once(prepare(s3_config(tmp_path, max_requests_per_second=40, max_workers=8), []), state=None)
+    elapsed = time.monotonic() - started
+    calls = len(capable.request_log())
+    assert scan.status == "complete" and len(stores) == 40
+    assert calls >= 40
+    assert elapsed >= (calls - 10) / 40  # a burst of 10, then 40 a second, across all 8 workers
+
+
+def test_rate_limiter_spaces_requests_and_is_thread_safe():
+    import threading
+    import time
+
+    from providers.aws import RateLimiter
+
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+
+    limiter = RateLimiter(10, burst=2, clock=lambda: now[0], sleep=sleep)
+    waits = [limiter.acquire() for _ in range(5)]
+    assert [round(w, 6) for w in waits] == [0.0, 0.0, 0.1, 0.2, 0.3]  # the burst, then one every 0.1 s in a queue
+    now[0] = 10.0  # a long pause refills the bucket to its burst, no more
+    assert [round(limiter.acquire(), 6) for _ in range(3)] == [0.0, 0.0, 0.1]
+
+    real = RateLimiter(200, burst=1)
+    started = time.monotonic()
+    threads = [threading.Thread(target=lambda: [real.acquire() for _ in range(10)]) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert time.monotonic() - started >= (80 - 1) / 200 * 0.95
+
+
+@pytest.mark.parametrize("value", [0, -1, "fast", True])
+def test_request_rate_ceiling_must_be_a_positive_number(tmp_path, value):
+    from scanner.errors import InputError
+
+    with pytest.raises(InputError, match="max_requests_per_second"):
+        prepare(s3_config(tmp_path, max_requests_per_second=value), [])
+
+
+# -- whole organizations: OU scoping, exclusions, one account failing among fifty ---------------------------
+
+
+def make_organization(url: str, layout: dict[str, list[str]]):
+    """Create an organization; `layout` maps an OU path ("prod", "prod/eu", "" for the root) to account names.
+    Returns (root id, {ou path: ou id}, {account name: account id})."""
+    org = boto3.client("organizations", endpoint_url=url, region_name="us-east-1")
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    units: dict[str, str] = {"": root}
+    accounts: dict[str, str] = {}
+    for path in sorted(layout, key=lambda p: p.count("/") if p else -1):
+        if path:
+            parent = units["/".join(path.split("/")[:-1])]
+            units[path] = org.create_organizational_unit(ParentId=parent, Name=path.split("/")[-1])[
+                "OrganizationalUnit"]["Id"]
+        for name in layout[path]:
+            status = org.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]
+            account = org.describe_create_account_status(CreateAccountRequestId=status["Id"])[
+                "CreateAccountStatus"]["AccountId"]
+            accounts[name] = account
+            if path:
+                org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=units[path])
+    return root, units, accounts
+
+
+def scanned_accounts(scan) -> set[str]:
+    return {t.account for t in scan.targets if t.service == "s3" and t.region == "global"}
+
+
+def test_organizational_units_are_walked_recursively_and_exclusions_honoured(tmp_path, capable, aws_env):
+    aws_env(capable)
+    _, units, accounts = make_organization(capable.url, {
+        "": ["in-root"], "prod": ["prod-a"], "prod/eu": ["prod-eu-a", "prod-eu-b"], "dev": ["dev-a"]})
+    config = write_config(tmp_path, {"services": ["s3"], "organizational_units": [units["prod"]]}, {})
+    scan, _ = scan_once(prepare(config, []), state=None)
+    assert scanned_accounts(scan) == {accounts["prod-a"], accounts["prod-eu-a"], accounts["prod-eu-b"]}
+    assert scan.status == "complete"  # the management account is not under prod, so it is not scanned
+    config = write_config(tmp_path, {"services": ["s3"], "organizational_units": [units["prod"], units["dev"]],
+                                     "exclude_accounts": [accounts["prod-eu-b"]],
+                                     "accounts": [accounts["in-root"]]}, {})
+    scan, _ = scan_once(prepare(config, []), state=None)
+    assert scanned_accounts(scan) == {accounts["prod-a"], accounts["prod-eu-a"], accounts["dev-a"],
+                                      accounts["in-root"]}
+    config = write_config(tmp_path, {"services": ["s3"], "organization": True,
+                                     "exclude_accounts": ["123456789012", accounts["dev-a"]]}, {})
+    scan, _ = scan_once(prepare(config, []), state=None)
+    assert scanned_accounts(scan) == set(accounts.values()) - {accounts["dev-a"]}
+
+
+def test_unknown_organizational_unit_is_recorded_and_the_others_scanned(tmp_path, capable, aws_env):
+    aws_env(capable)
+    _, units, accounts = make_organization(capable.url, {"prod": ["prod-a"]})
+    config = write_config(tmp_path, {"services": ["s3"],
+                                     "organizational_units": ["ou-zzzz-nosuchou", units["prod"]]}, {})
+    scan, _ = scan_once(prepare(config, []), state=None)
+    assert scanned_accounts(scan) == {accounts["prod-a"]}
+    assert [t.status for t in scan.targets if t.service == "organizations:ou-zzzz-nosuchou"] == ["error"]
+    assert scan.status == "partial"
+
+
+def test_organization_of_fifty_accounts_with_one_denying_access(tmp_path, capable, capable_proxy, aws_env):
+    aws_env(capable.url)
+    _, _, accounts = make_organization(capable.url, {"": [f"member-{i:02d}" for i in range(49)]})
+    sts = boto3.client("sts")
+    for name, account in accounts.items():
+        creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+                                RoleSessionName="seed")["Credentials"]
+        boto3.client("s3", region_name="eu-west-1", aws_access_key_id=creds["AccessKeyId"],
+                     aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"]
+                     ).create_bucket(Bucket=f"b-{name}", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    aws_env(capable_proxy.url)
+    refusing = accounts["member-17"]
+    capable_proxy.deny(lambda r: r.service == "sts" and refusing.encode() in r.body and b"AssumeRole" in r.body)
+    config = write_config(tmp_path, {"services": ["s3"], "organization": True, "max_accounts": 4}, {})
+    scan, stores = scan_once(prepare(config, []), state=None)
+    assert len(scanned_accounts(scan)) == 49  # 48 members and the management account
+    assert {s.name for s in stores} == {f"b-{name}" for name in accounts if accounts[name] != refusing}
+    assert [(t.account, t.service, t.status) for t in scan.targets if t.status != "ok"] == [
+        (refusing, "sts:AssumeRole", "denied")]
+    assert scan.status == "partial"
+
+
+def test_concurrent_calls_to_one_api_are_bounded_per_account():
+    import threading
+    import time
+
+    from providers.aws import Account, AccountScan, AwsProvider, AwsSettings
+    from providers.base import TargetLog
+
+    provider = AwsProvider(AwsSettings(max_workers=8, max_workers_per_api=2))
+    scan = AccountScan(provider, Account("123456789012", boto3.Session(region_name="us-east-1"), "aws"), TargetLog())
+    lock, inside, peak = threading.Lock(), [0], [0]
+
+    def call(api: str) -> None:
+        with scan.slot(api):
+            with lock:
+                inside[0] += 1
+                peak[0] = max(peak[0], inside[0])
+            time.sleep(0.02)
+            with lock:
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=call, args=("s3",)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak[0] == 2

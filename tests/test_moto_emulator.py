@@ -252,6 +252,73 @@ def test_patched_plain_table_has_no_replicas(moto_patched: MotoServer) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Resource Groups Tagging API: S3 buckets per region (stock gap, `s3_tagging_regions` patch)
+# ---------------------------------------------------------------------------------------------------------------
+
+TAGGING_BUCKETS = {  # name -> (region, legacy constraint or None, tags)
+    "tg-use1": ("us-east-1", None, {"data-class": "personal"}),
+    "tg-fra-1": ("eu-central-1", None, {"data-class": "personal", "env": "prod"}),
+    "tg-fra-2": ("eu-central-1", None, {"env": "dev"}),
+    "tg-fra-3": ("eu-central-1", None, {"env": "dev"}),
+    "tg-fra-untagged": ("eu-central-1", None, {}),
+    "tg-legacy-eu": ("eu-west-1", "EU", {"env": "archive"}),
+}
+
+
+@pytest.fixture(scope="module")
+def moto_tagging() -> Any:
+    """A server with the `s3_tagging_regions` patch (and `bucket_region`), for this module's tagging tests."""
+    with start_moto(["bucket_region", "s3_tagging_regions"]) as server:
+        yield server
+
+
+def seed_tagging_buckets(server: MotoServer) -> None:
+    for name, (region, constraint, tags) in TAGGING_BUCKETS.items():
+        create_bucket(lambda r: client(server, "s3", r), name, region, constraint)
+        if tags:
+            tag_set = [{"Key": k, "Value": v} for k, v in tags.items()]
+            client(server, "s3", region).put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_set})
+
+
+def tagged_buckets(server: MotoServer, region: str, page_size: int = 100) -> dict[str, dict[str, str]]:
+    pages = client(server, "resourcegroupstaggingapi", region).get_paginator("get_resources").paginate(
+        ResourceTypeFilters=["s3"], PaginationConfig={"PageSize": page_size})
+    return {item["ResourceARN"].split(":::")[-1]: {t["Key"]: t["Value"] for t in item["Tags"]}
+            for page in pages for item in page["ResourceTagMappingList"]}
+
+
+def test_stock_tagging_api_lists_every_bucket_in_every_region(moto_stock: MotoServer) -> None:
+    seed_tagging_buckets(moto_stock)
+    every_tagged = {name for name, (_, _, tags) in TAGGING_BUCKETS.items() if tags}
+    for region in ("us-east-1", "eu-central-1", "sa-east-1"):  # sa-east-1 holds no bucket at all
+        assert set(tagged_buckets(moto_stock, region)) == every_tagged, region
+
+
+def test_patched_tagging_api_lists_each_bucket_in_its_own_region(moto_tagging: MotoServer) -> None:
+    moto_tagging.reset()
+    seed_tagging_buckets(moto_tagging)
+    assert tagged_buckets(moto_tagging, "us-east-1") == {"tg-use1": {"data-class": "personal"}}
+    frankfurt = tagged_buckets(moto_tagging, "eu-central-1", page_size=1)  # three pages, through moto's tokens
+    assert frankfurt == {name: tags for name, (region, _, tags) in TAGGING_BUCKETS.items()
+                         if region == "eu-central-1" and tags}  # never-tagged buckets are not listed
+    assert tagged_buckets(moto_tagging, "eu-west-1") == {"tg-legacy-eu": {"env": "archive"}}  # "EU" is eu-west-1
+    assert tagged_buckets(moto_tagging, "sa-east-1") == {}
+
+
+def test_patched_tagging_api_leaves_other_resource_types_alone(moto_tagging: MotoServer) -> None:
+    moto_tagging.reset()
+    create_bucket(lambda r: client(moto_tagging, "s3", r), "tg-only-bucket", "eu-central-1")
+    client(moto_tagging, "s3", "eu-central-1").put_bucket_tagging(
+        Bucket="tg-only-bucket", Tagging={"TagSet": [{"Key": "env", "Value": "prod"}]})
+    ddb = client(moto_tagging, "dynamodb", "ap-northeast-1")
+    create_table(ddb, "tg-table")
+    arn = ddb.describe_table(TableName="tg-table")["Table"]["TableArn"]
+    ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "env", "Value": "prod"}])
+    tokyo = client(moto_tagging, "resourcegroupstaggingapi", "ap-northeast-1").get_resources()
+    assert [item["ResourceARN"] for item in tokyo["ResourceTagMappingList"]] == [arn]
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # the seeded demo estate round-trips
 # ---------------------------------------------------------------------------------------------------------------
 

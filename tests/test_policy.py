@@ -101,3 +101,13 @@ def test_status_reason_names_the_control_reach_first():
     assert store.status == "fail"
     worst = store.status_reason.split("worst: ", 1)[1]
     assert "can compel access (control," in worst  # not an offering-services or location reach
+
+
+def test_unreadable_tags_never_make_a_tag_scoped_policy_not_applicable():
+    found = bucket(("eu-central-1", "primary"))
+    found.unknowns.append("tags unreadable (AccessDenied): policy scope may be wrong")
+    store = judge(found, config(owner="eurobank"), policies=[PERSONAL])
+    assert store.status == "not_evaluated"
+    assert "cannot tell whether policy eu-personal covers this store" in store.status_reason
+    readable = judge(bucket(("eu-central-1", "primary")), config(owner="eurobank"), policies=[PERSONAL])
+    assert readable.status == "not_applicable"

@@ -1,0 +1,366 @@
+"""Least privilege, proven by the code's own calls: the published roles list exactly what the scanner uses.
+
+The scanner scans the demo estates on the emulators, and every API operation it asks for is recorded
+by the emulator side, never by the scanner itself:
+
+- AWS: tests/fault_proxy.py between the scanner and moto (`FaultProxy.operations`);
+- Azure: demo/arm_server.py's request log (`ArmServer.requests`);
+- Google Cloud: the request logs of demo/gcs_server.py's fakes (`.requests`).
+
+Each recorded operation is mapped, through the explicit tables below, to the permission the cloud
+checks for it. The tests fail when
+
+- an operation is not in its table (a new call: add it to the table and to the published role),
+- a needed permission is missing from the published role (the scanner would be denied),
+- a published permission is never needed (more than the scanner uses: remove it),
+- a published permission is not read-only (Put, Create, Delete, Update, Set, Write, Tag/Untag, Modify,
+  ...), or a wildcard.
+
+Besides the full scan of each estate, a few scenarios drive the fallbacks that a healthy estate never
+takes (GetBucketLocation when ListBuckets has no BucketRegion, GetBucketTagging when the tagging API is
+denied, OU-scoped organizations, datasets.get when a listing lacks the location, the subscription
+listing). For AWS, a static check adds that every botocore operation named in providers/aws.py was
+called in some scenario, so no code path escapes the proof.
+
+Published roles: deploy/aws-iam-policy.json, deploy/azure-role.json, deploy/gcp-role.yaml.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.session
+import pytest
+import yaml
+from botocore import xform_name
+
+from scanner.cli import prepare, scan_once
+from tests.fault_proxy import DENIED_JSON, FaultProxy, Request
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+
+# ---- AWS: recorded operation (tests/fault_proxy.operation_name) -> (API operation, IAM action) ----------
+# The proxy names an operation by its SigV4 service and the query protocol's Action or the JSON
+# protocol's X-Amz-Target; S3's REST calls by method and subresource.
+AWS_ACTIONS: dict[str, tuple[str, str]] = {
+    "sts:GetCallerIdentity": ("GetCallerIdentity", "sts:GetCallerIdentity"),  # AWS requires no permission
+    "sts:AssumeRole": ("AssumeRole", "sts:AssumeRole"),
+    "organizations:ListAccounts": ("ListAccounts", "organizations:ListAccounts"),
+    "organizations:ListAccountsForParent": ("ListAccountsForParent", "organizations:ListAccountsForParent"),
+    "organizations:ListOrganizationalUnitsForParent": (
+        "ListOrganizationalUnitsForParent", "organizations:ListOrganizationalUnitsForParent"),
+    "ec2:DescribeRegions": ("DescribeRegions", "ec2:DescribeRegions"),
+    "ec2:DescribeSnapshots": ("DescribeSnapshots", "ec2:DescribeSnapshots"),
+    "dynamodb:ListTables": ("ListTables", "dynamodb:ListTables"),
+    "dynamodb:DescribeTable": ("DescribeTable", "dynamodb:DescribeTable"),
+    "dynamodb:ListTagsOfResource": ("ListTagsOfResource", "dynamodb:ListTagsOfResource"),
+    "rds:DescribeDBInstances": ("DescribeDBInstances", "rds:DescribeDBInstances"),
+    "rds:DescribeDBClusters": ("DescribeDBClusters", "rds:DescribeDBClusters"),
+    "tagging:GetResources": ("GetResources", "tag:GetResources"),  # Resource Groups Tagging API
+    # S3 REST: GET / is ListBuckets (asserted below: every bare GET is on the service root)
+    "s3:GET": ("ListBuckets", "s3:ListAllMyBuckets"),
+    "s3:GET ?max-buckets": ("ListBuckets", "s3:ListAllMyBuckets"),
+    "s3:GET ?continuation-token": ("ListBuckets", "s3:ListAllMyBuckets"),
+    "s3:GET ?bucket-region": ("ListBuckets", "s3:ListAllMyBuckets"),
+    "s3:GET ?location": ("GetBucketLocation", "s3:GetBucketLocation"),
+    "s3:GET ?tagging": ("GetBucketTagging", "s3:GetBucketTagging"),
+    "s3:GET ?replication": ("GetBucketReplication", "s3:GetReplicationConfiguration"),
+}
+# The one published AWS action that is not a read, and why: member accounts are read through a
+# read-only role there, and the statement may name only such roles (never "*").
+AWS_NOT_READ = {"sts:AssumeRole": "assume the read-only CustodyScanner role in member accounts"}
+BOTOCORE_SERVICES = ("s3", "ec2", "rds", "dynamodb", "organizations", "sts", "resourcegroupstaggingapi")
+
+# ---- Azure: ARM request path (query removed) -> the RBAC permission ARM checks -----------------------
+SUB = r"/subscriptions/[^/]+"
+SQL_SERVER = SUB + r"/resourceGroups/[^/]+/providers/Microsoft\.Sql/servers/[^/]+"
+AZURE_PERMISSIONS: list[tuple[str, str]] = [
+    (r"/subscriptions", "Microsoft.Resources/subscriptions/read"),
+    (SUB + r"/providers/Microsoft\.Storage/storageAccounts", "Microsoft.Storage/storageAccounts/read"),
+    (SUB + r"/providers/Microsoft\.DocumentDB/databaseAccounts", "Microsoft.DocumentDB/databaseAccounts/read"),
+    (SUB + r"/providers/Microsoft\.Sql/servers", "Microsoft.Sql/servers/read"),
+    (SQL_SERVER + r"/databases", "Microsoft.Sql/servers/databases/read"),
+    # ReplicationLinks_ListByServer returns Microsoft.Sql/servers/databases/replicationLinks resources
+    (SQL_SERVER + r"/replicationLinks", "Microsoft.Sql/servers/databases/replicationLinks/read"),
+    (SUB + r"/providers/Microsoft\.Compute/disks", "Microsoft.Compute/disks/read"),
+    (SUB + r"/providers/Microsoft\.Compute/snapshots", "Microsoft.Compute/snapshots/read"),
+]
+
+# ---- Google Cloud: (fake server, request path) -> the IAM permission Google checks -----------------------
+GCP_PERMISSIONS: list[tuple[str, str, str]] = [
+    ("gcs", r"/storage/v1/b", "storage.buckets.list"),
+    ("gcs", r"/storage/v1/b/[^/]+", "storage.buckets.get"),
+    # BigQuery: listing datasets needs bigquery.datasets.get ("List datasets", BigQuery docs)
+    ("bigquery", r"/bigquery/v2/projects/[^/]+/datasets", "bigquery.datasets.get"),
+    ("bigquery", r"/bigquery/v2/projects/[^/]+/datasets/[^/]+", "bigquery.datasets.get"),
+    ("resources", r"/v3/projects", "resourcemanager.projects.list"),
+    ("resources", r"/v3/folders", "resourcemanager.folders.list"),
+    ("resources", r"/v1/(?:organizations|folders|projects)/[^/:]+:searchAllResources",
+     "cloudasset.assets.searchAllResources"),
+]
+
+# Words that make a permission more than a read, whatever the cloud.
+WRITE_WORDS = {
+    "put", "create", "delete", "update", "set", "write", "tag", "untag", "modify", "attach", "detach", "add",
+    "remove", "enable", "disable", "start", "stop", "reboot", "run", "restore", "copy", "import", "export",
+    "upload", "replace", "reset", "revoke", "authorize", "associate", "disassociate", "register", "deregister",
+    "invoke", "send", "publish", "terminate", "cancel", "pass", "change", "accept", "reject", "apply", "execute",
+    "grant", "sign", "encrypt", "decrypt", "generate", "purchase", "move", "rotate", "undelete", "action",
+    "listkeys", "regeneratekey", "failover", "assume",
+}
+READ_VERBS = ("Get", "List", "Describe")
+
+
+def words(name: str) -> list[str]:
+    """CamelCase and snake/dotted words of a permission name, lower-cased: ListTagsOfResource -> list, tags, ..."""
+    return [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)]
+
+
+def not_read_only(permission: str) -> str | None:
+    """Why a permission is not a plain read, or None."""
+    if "*" in permission or "?" in permission:
+        return "a wildcard"
+    bad = sorted(set(words(permission.split(":", 1)[-1])) & WRITE_WORDS)
+    return f"a write ({', '.join(bad)})" if bad else None
+
+
+def write_config(tmp_path: Path, providers: dict[str, Any], name: str) -> str:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"home": "EU", "providers": providers}, sort_keys=False))
+    return str(path)
+
+
+def scan(config: str):
+    result, _ = scan_once(prepare(config, []), state=None)
+    return result
+
+
+# ---- the published roles ---------------------------------------------------------------------------------
+
+def aws_policy() -> dict[str, Any]:
+    return json.loads((DEPLOY / "aws-iam-policy.json").read_text())
+
+
+def aws_published() -> set[str]:
+    actions: set[str] = set()
+    for statement in aws_policy()["Statement"]:
+        listed = statement["Action"]
+        actions.update([listed] if isinstance(listed, str) else listed)
+    return actions
+
+
+def azure_published() -> set[str]:
+    return set(json.loads((DEPLOY / "azure-role.json").read_text())["Actions"])
+
+
+def gcp_published() -> set[str]:
+    return set(yaml.safe_load((DEPLOY / "gcp-role.yaml").read_text())["includedPermissions"])
+
+
+def test_aws_policy_is_read_only_and_scopes_assume_role_to_the_scanner_role():
+    policy = aws_policy()
+    assert policy["Version"] == "2012-10-17"
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow" and "NotAction" not in statement and "NotResource" not in statement
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            service, _, name = action.partition(":")
+            assert re.fullmatch(r"[a-z0-9-]+", service) and name, action
+            if action in AWS_NOT_READ:
+                resources = statement["Resource"] if isinstance(statement["Resource"], list) else \
+                    [statement["Resource"]]
+                assert len(actions) == 1 and all(
+                    re.fullmatch(r"arn:aws:iam::\*:role/[A-Za-z0-9+=,.@_-]+", r) for r in resources), statement
+                continue
+            assert name.startswith(READ_VERBS) and not_read_only(action) is None, \
+                f"{action} is not read-only ({not_read_only(action) or 'not a Get/List/Describe'})"
+
+
+def test_azure_role_is_read_only_control_plane():
+    role = json.loads((DEPLOY / "azure-role.json").read_text())
+    assert role["IsCustom"] is True and role["AssignableScopes"]
+    assert role["NotActions"] == [] and role["DataActions"] == [] and role["NotDataActions"] == []
+    for action in role["Actions"]:
+        assert re.fullmatch(r"Microsoft\.[A-Za-z]+(/[A-Za-z]+)+/read", action), f"{action} is not a /read action"
+        assert not_read_only(action.rsplit("/", 1)[0]) is None, action
+
+
+def test_gcp_role_is_read_only():
+    role = yaml.safe_load((DEPLOY / "gcp-role.yaml").read_text())
+    assert role["stage"] == "GA" and role["title"]
+    for permission in role["includedPermissions"]:
+        service, *resource, verb = permission.split(".")
+        assert service and resource and re.fullmatch(r"(get|list|search[A-Za-z]*)", verb), permission
+        assert not_read_only(permission.replace(".", " ")) is None, permission
+
+
+@pytest.mark.parametrize("permission", [
+    "s3:PutBucketTagging", "s3:DeleteBucket", "ec2:CreateSnapshot", "dynamodb:UpdateTable", "s3:SetFoo",
+    "s3:Get*", "ec2:ModifyInstanceAttribute", "dynamodb:TagResource", "rds:UntagResource", "s3:WriteGetObject",
+    "Microsoft.Storage/storageAccounts/listKeys/action", "storage.buckets.setIamPolicy", "iam:PassRole",
+])
+def test_the_read_only_check_refuses_writes(permission):
+    assert not_read_only(permission.replace(".", " ")) is not None
+
+
+@pytest.mark.parametrize("permission", [
+    "dynamodb:ListTagsOfResource", "s3:GetBucketTagging", "tag:GetResources", "s3:GetReplicationConfiguration",
+])
+def test_the_read_only_check_accepts_reads_whose_names_mention_tags(permission):
+    assert not_read_only(permission) is None
+
+
+# ---- AWS: every call the scanner makes -----------------------------------------------------------------
+
+class Recorder:
+    """Scans through a fault proxy in front of a moto server and collects what was asked for."""
+
+    def __init__(self, tmp_path: Path, aws_env: Callable[[str], Any]) -> None:
+        self.tmp_path = tmp_path
+        self.aws_env = aws_env
+        self.operations: dict[str, set[str]] = {}  # recorded operation -> scenarios that asked for it
+        self.requests: list[Request] = []
+
+    def run(self, scenario: str, upstream: str, aws: dict[str, Any],
+            deny: tuple[Callable[[Request], bool], Any] | None = None) -> tuple[Any, list[str]]:
+        proxy = FaultProxy(upstream).start()
+        proxy.deny(lambda request: self.requests.append(request) is None and False)  # records, never denies
+        if deny:
+            proxy.deny(*deny)
+        try:
+            self.aws_env(proxy.url)
+            result = scan(write_config(self.tmp_path, {"aws": {"max_attempts": 1, **aws}}, scenario))
+        finally:
+            proxy.stop()
+        for operation in proxy.operations:
+            self.operations.setdefault(operation, set()).add(scenario)
+        return result, list(proxy.operations)
+
+
+def operations_in_source(path: Path) -> set[str]:
+    """The botocore operations (CamelCase) named in a module: client method calls and paginator names."""
+    session = botocore.session.get_session()
+    by_method: dict[str, str] = {}
+    for service in BOTOCORE_SERVICES:
+        model = session.get_service_model(service)
+        by_method.update({xform_name(op): op for op in model.operation_names})
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in by_method:
+                found.add(by_method[node.func.attr])
+            if node.func.attr == "get_paginator" and node.args and isinstance(node.args[0], ast.Constant):
+                found.add(by_method.get(node.args[0].value, node.args[0].value))
+    return found
+
+
+def test_aws_published_policy_is_exactly_what_the_scanner_calls(tmp_path, moto_estate, moto_stock, aws_env):
+    recorder = Recorder(tmp_path, aws_env)
+
+    # 1. the whole demo estate: organization, every enabled region, every service
+    full, _ = recorder.run("full", moto_estate.server.url, {"organization": True})
+    assert full.status == "complete"
+
+    # 2. accounts chosen by organizational unit (the organization root), nested OUs walked
+    org = boto3.client("organizations", endpoint_url=moto_estate.server.url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    root = org.list_roots()["Roots"][0]["Id"]
+    _, calls = recorder.run("ous", moto_estate.server.url, {"organizational_units": [root], "services": ["s3"],
+                                                            "regions": ["us-east-1"]})
+    assert "organizations:ListAccountsForParent" in calls
+
+    # 3. the Resource Groups Tagging API denied: tags fall back to GetBucketTagging per bucket
+    _, calls = recorder.run("tagging-denied", moto_estate.server.url, {"services": ["s3"], "regions": ["us-east-1"]},
+                            deny=(lambda r: r.service == "tagging", DENIED_JSON))
+    assert "s3:GET ?tagging" in calls
+
+    # 4. an endpoint whose ListBuckets has no BucketRegion (stock moto): GetBucketLocation per bucket
+    for name, region in (("lp-frankfurt", "eu-central-1"), ("lp-virginia", None)):
+        client = boto3.client("s3", endpoint_url=moto_stock.url, region_name=region or "us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        client.create_bucket(Bucket=name, **({"CreateBucketConfiguration": {"LocationConstraint": region}}
+                                             if region else {}))
+    _, calls = recorder.run("no-bucket-region", moto_stock.url, {"services": ["s3"], "regions": ["us-east-1"]})
+    assert "s3:GET ?location" in calls
+
+    unknown = sorted(set(recorder.operations) - set(AWS_ACTIONS))
+    assert not unknown, (f"the scanner calls operations with no IAM mapping: {unknown} (scenarios: "
+                         f"{ {op: sorted(recorder.operations[op]) for op in unknown} }); add each to AWS_ACTIONS "
+                         "and its IAM action to deploy/aws-iam-policy.json")
+    bare = {urlsplit(r.path).path for r in recorder.requests if r.service == "s3" and r.method == "GET"
+            and not urlsplit(r.path).query}
+    assert bare <= {"/"}, f"S3 GETs without a subresource other than ListBuckets: {bare}"
+
+    needed = {AWS_ACTIONS[op][1] for op in recorder.operations}
+    published = aws_published()
+    assert not needed - published, f"missing from deploy/aws-iam-policy.json: {sorted(needed - published)}"
+    assert not published - needed, f"published but never called (remove them): {sorted(published - needed)}"
+
+    in_source = operations_in_source(ROOT / "providers" / "aws.py")
+    called = {AWS_ACTIONS[op][0] for op in recorder.operations}
+    assert not in_source - called, (f"providers/aws.py names {sorted(in_source - called)} but no scenario here "
+                                    "called it: add a scenario so its permission is proven")
+
+
+# ---- Azure ---------------------------------------------------------------------------------------------
+
+def azure_permission(path: str) -> str | None:
+    bare = urlsplit(path).path
+    for pattern, permission in AZURE_PERMISSIONS:
+        if re.fullmatch(pattern, bare, flags=re.IGNORECASE):
+            return permission
+    return None
+
+
+def test_azure_published_role_is_exactly_what_the_scanner_calls(tmp_path, azure_estate, arm_server):
+    section = azure_estate.provider_section()
+    full = scan(write_config(tmp_path, {"azure": section}, "full"))
+    assert full.status == "complete"
+    listing = {key: value for key, value in section.items() if key != "subscriptions"}
+    scan(write_config(tmp_path, {"azure": listing}, "subscriptions-listed"))
+
+    methods = {method for method, _ in arm_server.requests}
+    assert methods == {"GET"}, methods
+    paths = [path for _, path in arm_server.requests]
+    unknown = sorted({urlsplit(p).path for p in paths if azure_permission(p) is None})
+    assert not unknown, f"ARM calls with no permission mapping: {unknown}; add them to AZURE_PERMISSIONS " \
+                        "and deploy/azure-role.json"
+    needed = {azure_permission(p) for p in paths}
+    published = azure_published()
+    assert not needed - published, f"missing from deploy/azure-role.json: {sorted(needed - published)}"
+    assert not published - needed, f"published but never called (remove them): {sorted(published - needed)}"
+
+
+# ---- Google Cloud ----------------------------------------------------------------------------------------
+
+def gcp_permission(server: str, path: str) -> str | None:
+    for name, pattern, permission in GCP_PERMISSIONS:
+        if name == server and re.fullmatch(pattern, path):
+            return permission
+    return None
+
+
+def test_gcp_published_role_is_exactly_what_the_scanner_calls(tmp_path, gcp_estate):
+    full = scan(write_config(tmp_path, {"gcp": gcp_estate.config_section()}, "full"))
+    assert full.status == "complete"
+    gcp_estate.bigquery.list_includes_location = False  # a listing without `location`: datasets.get per dataset
+    scan(write_config(tmp_path, {"gcp": gcp_estate.config_section(use_organization=False)}, "projects"))
+
+    recorded = [(server.name, request) for server in gcp_estate.servers() for request in server.requests]
+    assert {request.method for _, request in recorded} == {"GET"}
+    unknown = sorted({f"{name} {r.path}" for name, r in recorded if gcp_permission(name, r.path) is None})
+    assert not unknown, f"Google API calls with no permission mapping: {unknown}; add them to GCP_PERMISSIONS " \
+                        "and deploy/gcp-role.yaml"
+    assert any(re.fullmatch(r"/bigquery/v2/projects/[^/]+/datasets/[^/]+", r.path) for _, r in recorded)
+    needed = {gcp_permission(name, r.path) for name, r in recorded}
+    published = gcp_published()
+    assert not needed - published, f"missing from deploy/gcp-role.yaml: {sorted(needed - published)}"
+    assert not published - needed, f"published but never called (remove them): {sorted(published - needed)}"
