@@ -24,10 +24,10 @@ class Database:
 
     def write(self) -> AbstractContextManager[Connection]:
         """One write transaction (committed on exit, rolled back on an exception)."""
-        return self.state._write()  # the StateStore's own writer set-up; see the module docstring
+        return self.state.writing()
 
     def read(self) -> AbstractContextManager[Connection]:
-        return self.state._read()
+        return self.state.reading()
 
 
 def now_text(at: dt.datetime | None = None) -> str:

@@ -568,6 +568,10 @@ class StateStore:
         """A read-only connection whose database errors become one-line InputErrors (the dashboard's queries)."""
         return self._read()
 
+    def writing(self) -> AbstractContextManager[Connection]:
+        """One write transaction with the store's own locking (the alert tables share the database)."""
+        return self._write()
+
     def rebuild_facets(self, only_if_missing: bool = True) -> int:
         """Recompute `store_facets` and `store_index` from `stores` (a database written before these
         tables existed); with only_if_missing, only when stores exist and no facet does. Returns facet rows."""
