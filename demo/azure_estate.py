@@ -152,3 +152,28 @@ def subscription_ids() -> list[str]:
 def provider_section(server: ArmServer, retries: int = 0) -> dict[str, Any]:
     """The `providers.azure` config section for a server seeded with `seed_estate`."""
     return AzureEstate(server.url, server.token).provider_section(retries)
+
+
+# A subscription in a partner cloud: Azure technology operated by Bleu (Orange, FR), owned by a
+# French company with no foreign parent — the one kind of store in the demo that can pass an EU policy.
+SUB_BLEU = "5c0d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e04"
+BLEU_CLOUD = "AzureBleuCloud"
+BLEU_OWNER = {"id": "mutuelle-exemple", "name": "Mutuelle Exemple SA", "country": "FR"}
+
+
+def seed_partner_estate(server: ArmServer, estate: AzureEstate) -> dict[str, Any]:
+    """Add the Bleu subscription and its storage account; return its `providers.azure/bleu` section."""
+    server.add_subscription(SUB_BLEU, "mutuelle-prod-bleu")
+    doc = server.add_storage_account(SUB_BLEU, "rg-sante", "mutuellesante", "francecentral", "Standard_ZRS",
+                                     tags={"data-class": "personal", "team": "claims"})
+    _expect(estate, doc, "azure-storage-account", SUB_BLEU, f"{BLEU_CLOUD}/francecentral",
+            {f"{BLEU_CLOUD}/francecentral": "primary"})
+    return {
+        "cloud": BLEU_CLOUD, "subscriptions": [SUB_BLEU], "retries": 0, "timeout": 10,
+        "partner_clouds": {BLEU_CLOUD: {"arm_endpoint": server.url, "operator": "bleu",
+                                        "regions": {"francecentral": "FR"}}},
+    }
+
+
+def partner_accounts() -> dict[str, dict[str, str]]:
+    return {SUB_BLEU: {"name": "mutuelle-prod-bleu", "owner": BLEU_OWNER["id"], "country": "FR"}}

@@ -19,6 +19,7 @@ import yaml
 
 from demo.arm_server import ArmServer
 from demo.aws_estate import seed_aws_estate
+from demo.azure_estate import BLEU_OWNER, partner_accounts, seed_partner_estate
 from demo.azure_estate import seed_estate as seed_azure_estate
 from demo.gcp_estate import GCP_OWNERS, gcp_accounts, gcp_config_section, start_gcp_estate
 from demo.moto_server import start_moto
@@ -32,11 +33,12 @@ COMPANIES = [
     {"id": "acme-europe", "name": "Acme Europe GmbH", "country": "DE", "parent": "acme-inc"},
     {"id": "acme-japan", "name": "Acme Japan K.K.", "country": "JP", "parent": "acme-inc"},
     {"id": "acme-brasil", "name": "Acme Brasil Ltda.", "country": "BR", "parent": "acme-inc"},
+    BLEU_OWNER,
     *GCP_OWNERS,
 ]
 
 
-def demo_config(aws_accounts: dict[str, str], azure: dict[str, Any], gcp: dict[str, Any],
+def demo_config(aws_accounts: dict[str, str], azure: dict[str, Any], bleu: dict[str, Any], gcp: dict[str, Any],
                 azure_accounts: dict[str, dict[str, str]], state: Path) -> dict[str, Any]:
     """The config a user would write for this estate. The sandbox account has no declared owner."""
     accounts: dict[str, dict[str, str]] = {
@@ -52,7 +54,8 @@ def demo_config(aws_accounts: dict[str, str], azure: dict[str, Any], gcp: dict[s
         "policies": [str(POLICY)],
         "companies": COMPANIES,
         "accounts": accounts,
-        "providers": {"aws": {"organization": True, "max_attempts": 2}, "azure": azure, "gcp": gcp},
+        "providers": {"aws": {"organization": True, "max_attempts": 2}, "azure": azure, "azure/bleu": bleu,
+                      "gcp": gcp},
     }
 
 
@@ -76,9 +79,11 @@ def run_demo(output_dir: Path) -> int:
             os.environ.pop(name, None)
         aws = seed_aws_estate(moto.url)
         azure = seed_azure_estate(arm)
+        bleu = seed_partner_estate(arm, azure)
         os.environ.update(azure.environment())
         aws_accounts = {"management": aws.management_account_id, **aws.member_account_ids}
-        config = demo_config(aws_accounts, azure.provider_section(), gcp_config_section(gcp), azure.accounts(), state)
+        config = demo_config(aws_accounts, azure.provider_section(), bleu, gcp_config_section(gcp),
+                             {**azure.accounts(), **partner_accounts()}, state)
         config_path = output_dir / "config.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 

@@ -17,6 +17,12 @@ PROVIDERS: dict[str, str] = {
 }
 
 
-def provider_class(name: str) -> type[Provider]:
-    module_name, class_name = PROVIDERS[name].split(":")
+def provider_kind(section_name: str) -> str:
+    """The provider a config section is for: `azure`, or `azure/bleu` for a second Azure section
+    (say a partner cloud beside the public one)."""
+    return section_name.split("/", 1)[0]
+
+
+def provider_class(section_name: str) -> type[Provider]:
+    module_name, class_name = PROVIDERS[provider_kind(section_name)].split(":")
     return getattr(importlib.import_module(module_name), class_name)

@@ -100,11 +100,12 @@ def load_config(path: str, catalog: Catalog) -> Config:
         if country:
             _jurisdiction(node["country"], catalog)
         config.accounts[account_id] = Account(account_id, owner, country, node["name"].str())
-    from providers import PROVIDERS
+    from providers import PROVIDERS, provider_kind
 
     for name, node in doc["providers"].entries():
-        if name not in PROVIDERS:
-            raise node.error(f"providers: unknown provider '{name}' (expected one of: {', '.join(PROVIDERS)})")
+        if provider_kind(name) not in PROVIDERS:
+            raise node.error(f"providers: unknown provider '{name}' (expected one of: {', '.join(PROVIDERS)}, "
+                             "optionally followed by /label for a second section of the same provider)")
         config.providers[name] = node
     if not config.providers:
         config.providers = default_config().providers

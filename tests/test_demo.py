@@ -30,9 +30,16 @@ def test_demo_scans_all_three_clouds_and_writes_the_report(tmp_path):
     rows = [line for line in result.stdout.splitlines() if line.split(" ", 1)[0] in
             ("pass", "fail", "not_applicable", "not_evaluated")]
     assert len(rows) == len(report["stores"])
+    # the one store run by a partner operator (Bleu: Orange SA, FR) for a French owner with no foreign
+    # parent is reached only by France (its soil) and the EU (e-Evidence): it passes the EU policy
+    bleu = [s for s in report["stores"] if s["region"].startswith("AzureBleuCloud/")]
+    assert len(bleu) == 1
+    assert [e["name"] for e in bleu[0]["operator"]] == ["Bleu", "Orange SA"]
+    assert {r["jurisdiction"] for r in bleu[0]["reachable_by"]} == {"FR", "EU"}
+    assert bleu[0]["status"] == "pass"
     # the demo's sandbox account has no declared owner: a coverage gap, as the README says
     assert any("no owner declared" in gap for gap in report["scan"]["coverage_gaps"])
     # the config it wrote is one a user could run again
     config = load_config(str(out / "config.yaml"), load_catalog())
-    assert set(config.providers) == {"aws", "azure", "gcp"}
+    assert set(config.providers) == {"aws", "azure", "azure/bleu", "gcp"}
     assert (out / "report.csv").read_text().count("\n") == len(report["stores"]) + 1
