@@ -482,9 +482,7 @@ class AzureProvider(Provider):
         backup = getattr(props, "backup_policy", None) if props else None
         periodic = getattr(backup, "periodic_mode_properties", None)
         redundancy = enum_text(getattr(periodic, "backup_storage_redundancy", None))
-        if redundancy.lower() in GEO_BACKUP:
-            store.unknowns.append(f"periodic backups are {redundancy}-redundant: a copy goes to the paired region, "
-                                  "which the API does not name")
+        _note_geo_backups(store, "periodic backups", redundancy)
         return store
 
     # -- SQL -------------------------------------------------------------------------------------------
@@ -534,9 +532,7 @@ class AzureProvider(Provider):
             role: Role = "primary" if partner_role in {"primary", "source"} else "replica"
             store.add_location(self.region(props.partner_location), role, "ReplicationLink.partnerLocation")
         redundancy = enum_text(getattr(database.properties, "current_backup_storage_redundancy", None))
-        if redundancy.lower() in GEO_BACKUP:
-            store.unknowns.append(f"backups are {redundancy}-redundant: a copy goes to the paired region, "
-                                  "which the API does not name")
+        _note_geo_backups(store, "backups", redundancy)
         return store
 
     # -- disks and snapshots ---------------------------------------------------------------------------
@@ -636,3 +632,10 @@ def _partner_cloud(name: str, node: Node) -> PartnerCloud:
         name=name, arm_endpoint=endpoint, operator=node["operator"].req_str(), regions=regions, audience=audience,
         authority=node["authority"].str(), file=node["operator"].file, line=node["operator"].line,
     )
+
+
+def _note_geo_backups(store: DiscoveredStore, what: str, redundancy: str) -> None:
+    """Geo-redundant backups go to the paired region, which the API does not name: an unknown, never a guess."""
+    if redundancy.lower() in GEO_BACKUP:
+        store.unknowns.append(f"{what} are {redundancy}-redundant: a copy goes to the paired region, "
+                              "which the API does not name")
