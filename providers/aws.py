@@ -54,6 +54,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -233,6 +234,8 @@ class AwsProvider(Provider):
         rate = self.settings.max_requests_per_second
         self.limiter = RateLimiter(rate) if rate else None
         self._client_lock = threading.Lock()  # boto3 sessions are not thread-safe; the clients they make are
+        self._identity_lock = threading.Lock()
+        self._identity: tuple[Account, Any] | None = None  # the caller's account and its STS client
 
     @classmethod
     def from_config(cls, section: Node) -> AwsProvider:
@@ -280,37 +283,51 @@ class AwsProvider(Provider):
         return client
 
     # -- accounts ------------------------------------------------------------------------------
-    def discover(self, log: TargetLog) -> Iterator[DiscoveredStore]:
-        session = self._session or boto3.Session()
-        sts = self.new_client(session, "sts")
-        try:
-            identity = sts.get_caller_identity()
-        except (ClientError, BotoCoreError) as exc:
-            error, denied = describe_error(exc)
-            log.failed(self.name, "*", "*", "sts", error, denied)
-            return
-        partition = identity["Arn"].split(":")[1]
-        home = Account(identity["Account"], session, partition)
-        account_ids = self._account_ids(home, log)
-        with ThreadPoolExecutor(max_workers=self.settings.max_accounts) as pool:
-            futures = [pool.submit(self._scan_account, home, sts, account_id, log) for account_id in account_ids]
-            for future in as_completed(futures):
-                yield from future.result()
+    def units(self, log: TargetLog) -> list[str]:
+        """The account ids to scan: the caller's own, the Organization's or OUs' members, the listed ones."""
+        home = self._home(log)
+        return self._account_ids(home, log) if home else []
 
-    def _scan_account(self, home: Account, sts, account_id: str, log: TargetLog) -> list[DiscoveredStore]:
+    def discover_unit(self, unit: str, log: TargetLog) -> list[DiscoveredStore]:
         """One account, start to end; its failure is recorded and never reaches the other accounts."""
+        home = self._home(log)
+        if home is None:
+            return []
         try:
-            account = home if account_id == home.id else self._assume(home, sts, account_id)
+            account = home if unit == home.id else self._assume(home, unit)
         except (ClientError, BotoCoreError) as exc:
             error, denied = describe_error(exc)
-            log.failed(self.name, account_id, "*", "sts:AssumeRole", error, denied)
+            log.failed(self.name, unit, "*", "sts:AssumeRole", error, denied)
             return []
         try:
             return AccountScan(self, account, log).run()
         except Exception as exc:  # a bug or a dead endpoint in one account must not lose the others
             error, denied = describe_error(exc)
-            log.failed(self.name, account_id, "*", "*", error, denied)
+            log.failed(self.name, unit, "*", "*", error, denied)
             return []
+
+    def discover(self, log: TargetLog) -> Iterator[DiscoveredStore]:
+        self._identity = None  # looked up again for each scan
+        account_ids = self.units(log)
+        with ThreadPoolExecutor(max_workers=self.settings.max_accounts) as pool:
+            futures = [pool.submit(self.discover_unit, account_id, log) for account_id in account_ids]
+            for future in as_completed(futures):
+                yield from future.result()
+
+    def _home(self, log: TargetLog) -> Account | None:
+        """The account of the configured credentials (one sts:GetCallerIdentity per scan or per process)."""
+        with self._identity_lock:
+            if self._identity is None:
+                session = self._session or boto3.Session()
+                sts = self.new_client(session, "sts")
+                try:
+                    identity = sts.get_caller_identity()
+                except (ClientError, BotoCoreError) as exc:
+                    error, denied = describe_error(exc)
+                    log.failed(self.name, "*", "*", "sts", error, denied)
+                    return None
+                self._identity = (Account(identity["Account"], session, identity["Arn"].split(":")[1]), sts)
+            return self._identity[0]
 
     def _account_ids(self, home: Account, log: TargetLog) -> list[str]:
         settings = self.settings
@@ -362,12 +379,13 @@ class AwsProvider(Provider):
                 parents += [ou["Id"] for ou in page["OrganizationalUnits"]]
         return accounts
 
-    def _assume(self, home: Account, sts, account_id: str) -> Account:
+    def _assume(self, home: Account, account_id: str) -> Account:
         role_arn = f"arn:{home.partition}:iam::{account_id}:role/{self.settings.assume_role}"
         kwargs = {"RoleArn": role_arn, "RoleSessionName": "custody-scan"}
         if self.settings.external_id:
             kwargs["ExternalId"] = self.settings.external_id
-        creds = sts.assume_role(**kwargs)["Credentials"]
+        assert self._identity is not None
+        creds = self._identity[1].assume_role(**kwargs)["Credentials"]
         return Account(account_id, home.session, home.partition, {
             "aws_access_key_id": creds["AccessKeyId"],
             "aws_secret_access_key": creds["SecretAccessKey"],

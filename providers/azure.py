@@ -378,21 +378,29 @@ class AzureProvider(Provider):
         return f"{self.settings.cloud}/{name}" if self.settings.partner else name
 
     # -- discovery ---------------------------------------------------------------------------------------
+    def units(self, log: TargetLog) -> list[str]:
+        """The subscription ids to scan: the configured ones, else every one the identity can see."""
+        return self._subscriptions(log)
+
+    def discover_unit(self, unit: str, log: TargetLog) -> list[DiscoveredStore]:
+        return [store for service in self.settings.services
+                for store in self._inventory(log, unit, service, self._services()[service])]
+
     def discover(self, log: TargetLog) -> Iterator[DiscoveredStore]:
         with self._credential_lock:  # tokens and credential failures are remembered per scan, not for ever
             self._scan_credential = None
-        subscriptions = self._subscriptions(log)
-        inventories: dict[str, Callable[[str], list[DiscoveredStore]]] = {
-            "storage": self._storage, "cosmosdb": self._cosmosdb, "sql": self._sql,
-            "disks": self._disks, "snapshots": self._snapshots,
-        }
+        subscriptions = self.units(log)
         with ThreadPoolExecutor(max_workers=self.settings.max_workers, thread_name_prefix="azure") as pool:
             futures = [
-                pool.submit(self._inventory, log, sub, service, inventories[service])
+                pool.submit(self._inventory, log, sub, service, self._services()[service])
                 for sub in subscriptions for service in self.settings.services
             ]
             for future in as_completed(futures):
                 yield from future.result()
+
+    def _services(self) -> dict[str, Callable[[str], list[DiscoveredStore]]]:
+        return {"storage": self._storage, "cosmosdb": self._cosmosdb, "sql": self._sql,
+                "disks": self._disks, "snapshots": self._snapshots}
 
     def _subscriptions(self, log: TargetLog) -> list[str]:
         if self.settings.subscriptions:

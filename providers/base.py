@@ -79,9 +79,19 @@ class Provider(ABC):
         """Build from the provider's section of the config; raise InputError on bad keys."""
 
     @abstractmethod
+    def units(self, log: TargetLog) -> list[str]:
+        """The independent parts of this cloud's inventory (accounts, subscriptions, projects), each
+        scannable alone by `discover_unit`, on this replica or another. Listing failures go to `log`."""
+
+    @abstractmethod
+    def discover_unit(self, unit: str, log: TargetLog) -> Iterable[DiscoveredStore]:
+        """Every store of one unit. Record each account/region/service outcome in `log`; a failure
+        of one part is recorded and the rest carries on."""
+
     def discover(self, log: TargetLog) -> Iterable[DiscoveredStore]:
-        """Yield every store found. Record each account/region/service outcome in `log`;
-        a failure of one part is recorded and the rest carries on."""
+        """Every store of every unit (a provider may override this to scan units concurrently)."""
+        for unit in self.units(log):
+            yield from self.discover_unit(unit, log)
 
     def catalog_regions(self, catalog: Catalog) -> list[Region]:
         """Regions the config declares for this provider (e.g. a partner cloud), added to the catalog."""

@@ -206,8 +206,19 @@ class GcpProvider(Provider):
         return cls(parse_settings(section))
 
     # -- orchestration -------------------------------------------------------------------------
+    def units(self, log: TargetLog) -> list[str]:
+        """The projects to scan, then each organization/folder scope whose Cloud Asset search runs."""
+        scopes = self.settings.scopes if "asset" in self.settings.services else []
+        return [*self._projects(log), *scopes]
+
+    def discover_unit(self, unit: str, log: TargetLog) -> list[DiscoveredStore]:
+        return self._scan_tasks(log, self._tasks(unit))
+
     def discover(self, log: TargetLog) -> list[DiscoveredStore]:
-        tasks = self._tasks(self._projects(log))
+        return self._scan_tasks(log, [task for unit in self.units(log) for task in self._tasks(unit)])
+
+    def _scan_tasks(self, log: TargetLog, tasks: list[tuple[str, str, str, Callable[[], list[Any]]]]
+                    ) -> list[DiscoveredStore]:
         with ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="gcp-scan") as pool:
             batches = list(pool.map(lambda task: self._run(log, *task, count=True), tasks))
         return _unique(store for batch in batches for store in batch)
@@ -221,16 +232,15 @@ class GcpProvider(Provider):
                     projects.append(project)
         return projects
 
-    def _tasks(self, projects: list[str]) -> list[tuple[str, str, str, Callable[[], list[Any]]]]:
-        """(account, region, service, fetch) for every target of this scan."""
+    def _tasks(self, unit: str) -> list[tuple[str, str, str, Callable[[], list[Any]]]]:
+        """(account, region, service, fetch) for every target of one unit: a project, or an asset scope."""
+        if unit in self.settings.scopes:
+            return [(ANY, unit, "cloudasset", lambda: self._assets(unit))] if "asset" in self.settings.services else []
         tasks: list[tuple[str, str, str, Callable[[], list[Any]]]] = []
-        for project in projects:
-            if "storage" in self.settings.services:
-                tasks.append((project, GLOBAL, "storage", lambda p=project: self._buckets(p)))
-            if "bigquery" in self.settings.services:
-                tasks.append((project, GLOBAL, "bigquery", lambda p=project: self._datasets(p)))
-        if "asset" in self.settings.services:
-            tasks.extend((ANY, scope, "cloudasset", lambda s=scope: self._assets(s)) for scope in self.settings.scopes)
+        if "storage" in self.settings.services:
+            tasks.append((unit, GLOBAL, "storage", lambda: self._buckets(unit)))
+        if "bigquery" in self.settings.services:
+            tasks.append((unit, GLOBAL, "bigquery", lambda: self._datasets(unit)))
         return tasks
 
     def _run(
