@@ -3,10 +3,17 @@
     .venv/bin/python -m bench.run --sizes 1000,5000
     .venv/bin/python -m bench.run --sizes 1000 --peers none --endpoints capable
 
-For each endpoint (`capable`: moto with the `bucket_region` and `s3_tagging_regions` patches, answering ListBuckets
-with BucketRegion and GetResources per bucket region as AWS does; `stock`: moto 5.2.5 as installed) and each size N,
-it seeds N buckets across 20 regions (a tenth replicating to the next bucket, in another region; half tagged
-`data-class: personal`; demo.aws_estate.seed_buckets), then runs, each in a process of its own (bench/child.py):
+For each endpoint and each size N, it seeds N buckets across 20 regions (a tenth replicating to the next bucket, in
+another region; half tagged `data-class: personal`; demo.aws_estate.seed_buckets), then runs, each in a process of its
+own (bench/child.py), the tools below. The endpoints (`ENDPOINTS`):
+
+- `capable`: moto with the `bucket_region`, `s3_tagging_regions` and `s3_config_replication` patches (ListBuckets
+  with BucketRegion, GetResources per bucket region, Config's S3 items with replication, as AWS answers), and an AWS
+  Config recorder recording in every region: replication comes in bulk from Config;
+- `no-config`: the same server with no Config recorder: replication is read per bucket (GetBucketReplication);
+- `stock`: moto 5.2.5 as installed, no recorder: GetBucketLocation per bucket, every tag listing in every region.
+
+Tools:
 
 - `custody`: a full scan through the real CLI code path (scanner.cli.prepare + scan_once), config limited to S3;
 - `naive` (capable endpoint only; it makes the same calls on both): ListBuckets, then GetBucketLocation,
@@ -35,6 +42,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,7 +61,17 @@ REGIONS = (
     "eu-west-3", "eu-central-1", "eu-north-1", "eu-south-1", "ap-northeast-1", "ap-northeast-2", "ap-southeast-1",
     "ap-southeast-2", "ap-south-1", "ap-east-1", "af-south-1", "me-south-1",
 )
-ENDPOINTS = {"capable": ("bucket_region", "s3_tagging_regions"), "stock": ()}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    patches: tuple[str, ...]  # demo/moto_patches.py
+    record_config: bool  # an AWS Config recorder recording in every region (seed_buckets(record_config=True))
+
+
+CAPABLE_PATCHES = ("bucket_region", "s3_tagging_regions", "s3_config_replication")
+ENDPOINTS = {"capable": Endpoint(CAPABLE_PATCHES, True), "no-config": Endpoint(CAPABLE_PATCHES, False),
+             "stock": Endpoint((), False)}
 ACCOUNT = "123456789012"  # moto's account for the testing credentials
 # shared/reference/emulators.md, "Headline numbers" (moto 5.2.5, 20 regions, this machine's kind, 2 cores)
 PUBLISHED = {
@@ -74,7 +92,7 @@ def operation(method: str, path: str) -> str:
     """Name a request from moto's access log. JSON and query protocols (STS, tagging, ...) all POST to `/`."""
     parts = urlsplit(path)
     if method == "POST" and parts.path == "/":
-        return "POST / (STS, tagging or another JSON/query API)"
+        return "POST / (STS, tagging, Config: JSON and query APIs)"
     sub = parts.query.split("&")[0].split("=")[0]
     if parts.path == "/" and method == "GET":
         return "ListBuckets" + (f" ?{sub}" if sub and sub != "max-buckets" else "")
@@ -167,10 +185,12 @@ def bench_size(server: MotoServer, endpoint: str, n: int, args: argparse.Namespa
     keeps its fastest run, and Custody gets a run next to each of the others)."""
     server.reset()
     started = time.perf_counter()
-    seeded = seed_buckets(server.url, n, REGIONS, replicate_fraction=0.1, tag_fraction=0.5, workers=8)
+    seeded = seed_buckets(server.url, n, REGIONS, replicate_fraction=0.1, tag_fraction=0.5, workers=8,
+                          record_config=ENDPOINTS[endpoint].record_config)
     seed_s = time.perf_counter() - started
     print(f"{endpoint}: seeded {n} buckets in {len(REGIONS)} regions in {seed_s:.1f} s "
-          f"({sum(1 for s in seeded if s.replica_regions)} replicating, {sum(1 for s in seeded if s.tags)} tagged)")
+          f"({sum(1 for s in seeded if s.replica_regions)} replicating, {sum(1 for s in seeded if s.tags)} tagged, "
+          f"Config {'recording' if ENDPOINTS[endpoint].record_config else 'not recording'})")
     manifest = manifest_of(seeded)
     manifest_path = workdir / f"manifest-{endpoint}-{n}.json"
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
@@ -210,7 +230,7 @@ def ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for other in runs:
             if other["n"] != n or other is custody:
                 continue
-            label = other["tool"] if other["tool"] != "custody" else f"custody ({other['endpoint']} moto)"
+            label = other["tool"] if other["tool"] != "custody" else f"custody ({other['endpoint']} endpoint)"
             out.append({"n": n, "versus": label, "measured": True,
                         "wall_ratio": other["wall_s"] / custody["wall_s"],
                         "calls_ratio": other["server_calls"] / custody["server_calls"]})
@@ -223,14 +243,14 @@ def ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table(runs: list[dict[str, Any]], ratio_rows: list[dict[str, Any]]) -> str:
-    head = (f"{'endpoint':<8} {'N':>6} {'tool':<8} {'wall s':>8} {'calls':>7} {'calls/bkt':>9} {'stores/s':>9} "
+    head = (f"{'endpoint':<9} {'N':>6} {'tool':<8} {'wall s':>8} {'calls':>7} {'calls/bkt':>9} {'stores/s':>9} "
             f"{'calls/s':>8} {'RSS MB':>7} {'correct':>15}")
     lines = [head, "-" * len(head)]
     for r in runs:
         c = r.get("check", {})
         correct = f"{c.get('all')}/{c.get('expected')}" if c.get("all") is not None else \
             f"region {c.get('region')}/{c.get('expected')}"
-        lines.append(f"{r['endpoint']:<8} {r['n']:>6} {r['tool']:<8} {r['wall_s']:>8.2f} {r['server_calls']:>7} "
+        lines.append(f"{r['endpoint']:<9} {r['n']:>6} {r['tool']:<8} {r['wall_s']:>8.2f} {r['server_calls']:>7} "
                      f"{r['calls_per_bucket']:>9.3f} {r['stores_per_s']:>9.0f} {r['calls_per_s']:>8.0f} "
                      f"{r['rss_peak_mb']:>7.0f} {correct:>15}")
     lines += ["", f"{'N':>6}  {'versus Custody (capable endpoint)':<34} {'wall x':>7} {'calls x':>8}",
@@ -267,7 +287,8 @@ def versions() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,5000", help="bucket counts, comma-separated (default 1000,5000)")
-    parser.add_argument("--endpoints", default="capable,stock", help="capable, stock or both (default both)")
+    parser.add_argument("--endpoints", default="capable,no-config,stock",
+                        help="some of capable, no-config, stock (default all three)")
     parser.add_argument("--workers", type=int, default=8, help="concurrent calls, Custody and naive (default 8)")
     parser.add_argument("--no-naive", dest="naive", action="store_false", help="skip the naive per-bucket baseline")
     parser.add_argument("--peers", default="c7n,prowler", help="peers to run if installed: c7n, prowler or none")
@@ -298,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="custody-bench-") as tmp:
         for endpoint in endpoints:
-            with start_moto(ENDPOINTS[endpoint]) as server:
+            with start_moto(ENDPOINTS[endpoint].patches) as server:
                 for n in sizes:
                     runs += bench_size(server, endpoint, n, args, Path(tmp), tools)
     ratio_rows = ratios(runs)
@@ -309,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     **versions()},
         "regions": list(REGIONS), "workers": args.workers,
-        "endpoints": {name: list(patches) for name, patches in ENDPOINTS.items() if name in endpoints},
+        "endpoints": {name: {"patches": list(e.patches), "config_recording": e.record_config}
+                      for name, e in ENDPOINTS.items() if name in endpoints},
         "peers_run": [peer.name for peer in tools], "published_peers": PUBLISHED,
         "runs": runs, "ratios": ratio_rows,
     }

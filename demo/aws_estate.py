@@ -7,6 +7,11 @@ a DynamoDB global table, an RDS cross-region read replica and an EBS snapshot co
 Start the server with `start_moto(patches=["bucket_region", "dynamodb_replicas"])`: the global table needs the
 `dynamodb_replicas` patch, and seeding fails loudly without it rather than return a manifest that lies.
 
+AWS Config records S3 in the management and acme-prod-eu accounts (every region where they hold buckets) when the
+server can answer replication through Config (`s3_config_replication` patch); the other accounts do not record, so
+a scan takes both paths. Without the patch no recorder is started: stock moto's Config items would say that no
+bucket replicates.
+
 `seed_buckets(url, n, regions, ...)` creates many buckets quickly for benchmarks.
 
 Call either on a fresh (or reset) server: names and the organization must not exist yet.
@@ -65,6 +70,9 @@ ESTATE_BUCKETS = (
     BucketSpec("sandbox", "acme-sandbox-signups-yul", "ca-central-1", {**PERSONAL, "env": "dev"}),
 )
 REPLICATION = ("acme-prod-eu-customers-fra", "acme-prod-eu-customers-dr-use1")  # source -> destination (EU -> US)
+CONFIG_RECORDING_ACCOUNTS = ("management", "acme-prod-eu")  # AWS Config records S3 in these accounts
+CONFIG_RECORDER = "default"  # the name the console gives the (one) customer-managed recorder
+S3_CONFIG_TYPE = "AWS::S3::Bucket"
 GLOBAL_TABLE = ("acme-prod-eu", "acme-prod-eu-sessions", "eu-west-1", ("us-east-1",))
 RDS_PRIMARY = ("acme-prod-eu", "acme-prod-eu-orders", "eu-central-1")
 RDS_REPLICA = ("acme-prod-eu-orders-replica-use1", "us-east-1")
@@ -177,14 +185,22 @@ def assume_member(endpoint_url: str, account_id: str, role_name: str = ORG_ROLE_
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def seed_aws_estate(endpoint_url: str) -> AwsEstate:
-    """Seed the demo estate (organization, 3 members, 12 buckets, global table, RDS, EBS) and return its manifest."""
+def seed_aws_estate(endpoint_url: str, record_config: bool | None = None) -> AwsEstate:
+    """Seed the demo estate (organization, 3 members, 12 buckets, global table, RDS, EBS) and return its manifest.
+
+    `record_config`: start AWS Config recorders in `CONFIG_RECORDING_ACCOUNTS`; None (default) does so when the
+    server's Config items show replication (the `s3_config_replication` patch), True requires it."""
     management = Clients(endpoint_url)
     organization_id, members = create_organization(management)
     clients = {"management": management} | {name: assume_member(endpoint_url, aid) for name, aid in members.items()}
     accounts = {"management": MANAGEMENT_ACCOUNT_ID, **members}
     manifest = [_seed_bucket(clients[spec.account], accounts[spec.account], spec) for spec in ESTATE_BUCKETS]
     _link_replication(clients, accounts, manifest)
+    source = next(spec for spec in ESTATE_BUCKETS if spec.name == REPLICATION[0])
+    if _wants_config(record_config, clients[source.account], source.name, source.region):
+        for account in CONFIG_RECORDING_ACCOUNTS:
+            regions = {spec.region for spec in ESTATE_BUCKETS if spec.account == account}
+            record_s3_with_config(clients[account], accounts[account], sorted(regions))
     manifest += _seed_global_table(clients[GLOBAL_TABLE[0]], accounts[GLOBAL_TABLE[0]])
     manifest += _seed_rds(clients[RDS_PRIMARY[0]], accounts[RDS_PRIMARY[0]])
     manifest += _seed_snapshot(clients[EBS_SOURCE[0]], accounts[EBS_SOURCE[0]])
@@ -264,6 +280,42 @@ def _link_replication(clients: dict[str, Clients], accounts: dict[str, str], man
     put_replication(clients[owner]("s3", source.region), accounts[owner], source.name, destination.name)
     source.replica_regions = (destination.region,)
     destination.replica_of = source.id
+
+
+def record_s3_with_config(clients: Callable[[str, str], Any], account: str, regions: Iterable[str]) -> None:
+    """Start an AWS Config recorder (all supported types, so S3 buckets) in each region, as the console's
+    one-click setup does: a recorder, a delivery channel (Config needs one to start), then StartConfigurationRecorder.
+    """
+    for region in regions:
+        config = clients("config", region)
+        config.put_configuration_recorder(ConfigurationRecorder={
+            "name": CONFIG_RECORDER,
+            "roleARN": f"arn:aws:iam::{account}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig",
+            "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": False},
+        })
+        config.put_delivery_channel(DeliveryChannel={"name": CONFIG_RECORDER, "s3BucketName": f"config-{account}"})
+        config.start_configuration_recorder(ConfigurationRecorderName=CONFIG_RECORDER)
+
+
+def config_shows_replication(clients: Clients, bucket: str, region: str) -> bool:
+    """Whether the server's Config item for a replicating bucket carries its replication configuration."""
+    answer = clients("config", region).batch_get_resource_config(
+        resourceKeys=[{"resourceType": S3_CONFIG_TYPE, "resourceId": bucket}])
+    return any("BucketReplicationConfiguration" in (item.get("supplementaryConfiguration") or {})
+               for item in answer.get("baseConfigurationItems", []))
+
+
+def _wants_config(record_config: bool | None, clients: Clients, bucket: str, region: str) -> bool:
+    """Record with Config only where the server tells replication through it: else the items would lie."""
+    if record_config is False:
+        return False
+    capable = config_shows_replication(clients, bucket, region)
+    if record_config and not capable:
+        raise EstateError(
+            f"Config's item for {bucket} has no BucketReplicationConfiguration: moto's Config lacks it; start the "
+            "server with start_moto(patches=['s3_config_replication'])"
+        )
+    return capable
 
 
 def _seed_global_table(clients: Clients, account: str) -> list[SeededStore]:
@@ -385,8 +437,12 @@ def seed_buckets(
     prefix: str = "bench",
     workers: int = 8,
     credentials: Credentials | None = None,
+    record_config: bool = False,
 ) -> list[SeededStore]:
     """Create n buckets round-robin over `regions`, named `{prefix}-{i:05d}-{region}`, in parallel.
+
+    `record_config`: also start an AWS Config recorder in every region (the server must have the
+    `s3_config_replication` patch, checked on a replicating bucket, else EstateError).
 
     `tag_fraction` of them get `data-class: personal`; `replicate_fraction` of them get versioning and a
     replication rule to the next bucket (i + 1, so another region when there are several); the destinations are
@@ -409,6 +465,11 @@ def seed_buckets(
         versioned = replicated | {(i + 1) % n for i in replicated}
         _run(pool, lambda i: enable_versioning(s3[stores[i].region], stores[i].name), versioned)
         _run(pool, lambda i: _replicate(s3, account, stores, i), replicated)
+    if record_config:
+        probe = stores[min(replicated)] if replicated else None
+        if probe is not None:
+            _wants_config(True, clients, probe.name, probe.region)
+        record_s3_with_config(clients, account, regions)
     return stores
 
 

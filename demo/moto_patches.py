@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -330,10 +331,89 @@ def _tagged_bucket_region(tagging_backend: Any, arn: str) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# s3_config_replication: AWS Config's S3 bucket item carries the bucket's replication configuration
+# ---------------------------------------------------------------------------------------------------------------
+
+S3_CONFIG_REPLICATION_KEY = "BucketReplicationConfiguration"
+
+
+def patch_s3_config_replication() -> None:
+    """BatchGetResourceConfig and GetResourceConfigHistory of an `AWS::S3::Bucket`: add
+    `supplementaryConfiguration.BucketReplicationConfiguration` for a bucket that replicates, and record a bucket
+    in the region it is located in.
+
+    Real AWS Config (resource schema awslabs/aws-config-resource-schema, `AWS::S3::Bucket.properties.json`:
+    `supplementaryConfiguration.BucketReplicationConfiguration.roleARN`; Cloud Custodian's `ConfigS3` source, which
+    reads real configuration items: the value is a JSON string `{"roleARN": ..., "rules": {<rule id>: {"status",
+    "prefix", "destinationConfig": {"bucketARN", "storageClass"}}}}`, and the key is absent when the bucket has no
+    replication configuration). Config is regional: a bucket is recorded by the recorder of the region it is in,
+    so a bucket created with the legacy constraint `EU` is recorded in eu-west-1.
+
+    moto 5.2.5 instead (`FakeBucket.to_config_dict`): builds the item without any replication key, so a scanner
+    reading it would conclude that no bucket replicates; and it compares the region filter with the raw
+    `region_name`, so an `EU` bucket is found in no region.
+
+    Simplifications: the rule fields beyond status, prefix and destination (filter, priority, delete markers) are
+    left out, and `configurationItemCaptureTime` stays moto's (the bucket's creation time). moto still answers
+    whether or not a configuration recorder is recording; real Config returns only what it recorded.
+    """
+    from moto.s3.config import S3ConfigQuery
+
+    original = S3ConfigQuery.get_config_resource
+    if getattr(original, "custody_patch", None) == "s3_config_replication":
+        return
+
+    def get_config_resource(
+        self: Any,
+        account_id: str,
+        partition: str,
+        resource_id: str,
+        resource_name: str | None = None,
+        backend_region: str | None = None,
+        resource_region: str | None = None,
+    ) -> dict[str, Any] | None:
+        bucket = self.backends[account_id][partition].buckets.get(resource_id)
+        wanted = backend_region or resource_region
+        if bucket is None or (wanted and _region_code(bucket.region_name) != wanted):
+            return None
+        item = original(self, account_id, partition, resource_id, resource_name)
+        if item is None:
+            return None
+        item["awsRegion"] = _region_code(bucket.region_name)
+        replication = getattr(bucket, "replication", None)
+        if replication:
+            item["supplementaryConfiguration"][S3_CONFIG_REPLICATION_KEY] = json.dumps(_config_replication(replication))
+        return item
+
+    get_config_resource.custody_patch = "s3_config_replication"  # type: ignore[attr-defined]
+    S3ConfigQuery.get_config_resource = get_config_resource
+
+
+def _config_replication(replication: dict[str, Any]) -> dict[str, Any]:
+    """moto's stored PutBucketReplication document, in the shape of Config's BucketReplicationConfiguration."""
+    rules = replication.get("Rule") or []
+    return {
+        "roleARN": replication.get("Role"),
+        "rules": {
+            rule.get("ID"): {
+                "status": rule.get("Status"),
+                "prefix": rule.get("Prefix"),
+                "destinationConfig": {
+                    "bucketARN": (rule.get("Destination") or {}).get("Bucket"),
+                    "storageClass": (rule.get("Destination") or {}).get("StorageClass"),
+                },
+            }
+            for rule in (rules if isinstance(rules, list) else [rules])
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 PATCHES: dict[str, Callable[[], None]] = {
     "bucket_region": patch_bucket_region,
     "dynamodb_replicas": patch_dynamodb_replicas,
+    "s3_config_replication": patch_s3_config_replication,
     "s3_tagging_regions": patch_s3_tagging_regions,
 }
 

@@ -29,12 +29,26 @@ cluster) and replicated automated backups, and EBS snapshot copies give the othe
 
 The fewest calls for S3: paginated ListBuckets gives every bucket's region; the Resource Groups
 Tagging API (`tag:GetResources`, S3 only, once per region that holds buckets, 100 per page) gives
-the tags of every tagged bucket; only replication is read per bucket (no bulk API has it), in
-parallel. A bucket absent from a completed GetResources listing of its own region has no tags (the
+the tags of every tagged bucket; replication comes in bulk from AWS Config where Config records S3
+(`S3Inventory.replication_from_config`), else from GetBucketReplication per bucket, in parallel.
+A bucket absent from a completed GetResources listing of its own region has no tags (the
 API lists every tagged or previously tagged resource located in the region). Where GetResources
 fails, that region's buckets fall back to GetBucketTagging, and the fallback is recorded as a target.
 Unverified here (no real AWS): how soon a bucket's new tags reach GetResources; the tags reported are
 the tagging API's view at scan time.
+
+Replication from AWS Config, per region that holds buckets (Config is regional and records a bucket in
+the bucket's own region): DescribeConfigurationRecorderStatus (the customer-managed recorder); if it is
+recording and its last status is not a failure, DescribeConfigurationRecorders to check that it records
+`AWS::S3::Bucket` continuously (a DAILY recording of S3 may be a day behind: not used); then
+BatchGetResourceConfig for the region's buckets, 100 keys a call. A bucket Config returns as current
+(`OK` or `ResourceDiscovered`) has its replication from `supplementaryConfiguration.
+BucketReplicationConfiguration` (absent: no replication configured, as of `configurationItemCaptureTime`,
+which the replica locations name). Every other bucket (not recorded, unprocessed, deleted, an item that
+does not parse) and every bucket of a region where Config is not recording S3, denied or failing is read
+with GetBucketReplication, so a bucket is never assumed not to replicate because Config lacks it.
+Unverified here (no real AWS): how soon a replication change reaches Config (minutes, for continuous
+recording, per the Config documentation).
 
 Gentle on production: bounded concurrency per account and per API, an optional global token bucket
 (`max_requests_per_second`) in front of every request, botocore's adaptive retry mode on
@@ -44,6 +58,7 @@ a denied region costs one call, is recorded as denied for every service, and is 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -79,6 +94,10 @@ COPIED_SNAPSHOT = re.compile(r"\[Copied (snap-[0-9a-f]+) from ([a-z0-9-]+)\]")
 TAGS_PAGE_SIZE = 100  # GetResources ResourcesPerPage: at most 100 (botocore resourcegroupstaggingapi model)
 BUCKETS_PER_TASK = 25  # per-bucket reads are batched into tasks of this many buckets of one region
 API_OF = {"ebs": "ec2", "rds": "rds", "dynamodb": "dynamodb", "s3": "s3", "tag:GetResources": "tagging"}
+S3_CONFIG_TYPE = "AWS::S3::Bucket"
+CONFIG_KEYS_PER_CALL = 100  # BatchGetResourceConfig: at most 100 resource keys (botocore config model)
+CONFIG_CURRENT = {"OK", "ResourceDiscovered"}  # configurationItemStatus of a resource Config still records
+REPLICATION_FROM_CONFIG = "config:BatchGetResourceConfig"
 
 
 @dataclass(frozen=True)
@@ -463,6 +482,8 @@ class AccountScan:
             undecided = [tasks for tasks in plan.values()
                          if len(tasks) > 1 and tasks[0].outcome == "denied" and self.guard.allowed(tasks[0].region)]
             list(pool.map(self._execute, [tasks[1] for tasks in undecided]))
+            if s3 is not None:  # replication in bulk where Config records S3, before any per-bucket read
+                list(pool.map(s3.replication_from_config, list(s3.by_region())))
             pending = [task for tasks in plan.values() for task in tasks if task.outcome == "pending"]
             list(pool.map(self._execute, pending))
         stores: list[DiscoveredStore] = []
@@ -641,11 +662,20 @@ class BucketFacts:
     tags: dict[str, str] | None
     replica_regions: list[str]
     unknowns: list[str]
+    replicas_from: str = "GetBucketReplication.Rules.Destination"  # where the replica regions were learned
+
+
+@dataclass(frozen=True)
+class ConfigReplication:
+    """A bucket's enabled replication targets as AWS Config recorded them, and where and when that was learned."""
+
+    targets: tuple[str, ...]
+    learned_from: str
 
 
 class S3Inventory:
     """All buckets of one account: regions (ListBuckets), tags (GetResources per region, else GetBucketTagging)
-    and replication targets (GetBucketReplication per bucket)."""
+    and replication targets (AWS Config in bulk where it records S3, else GetBucketReplication per bucket)."""
 
     def __init__(self, scan: AccountScan):
         self.scan = scan
@@ -656,6 +686,7 @@ class S3Inventory:
         self.tagged: dict[str, int] = {}  # region -> tagged buckets its GetResources listed
         self.facts: dict[str, BucketFacts] = {}
         self.unread: dict[str, str] = {}  # bucket -> why its per-bucket reads failed
+        self.config: dict[str, ConfigReplication] = {}  # bucket -> its replication, from AWS Config
         self._lock = threading.Lock()
         self._by_region: dict[str, list[str]] | None = None
 
@@ -736,6 +767,47 @@ class S3Inventory:
             self.tagged[region] = len(found)
         return []
 
+    # -- replication in bulk: AWS Config -------------------------------------------------------
+    def replication_from_config(self, region: str) -> None:
+        """Replication of the region's buckets from AWS Config, where its recorder records S3 there.
+
+        Never raises and never reports a denial to the region guard (an account without Config permissions
+        must not look like a denied region): a failure only leaves the buckets to GetBucketReplication."""
+        names = self.by_region().get(region, [])
+        if not names or not self.scan.guard.allowed(region):
+            return
+        client = self.scan.client("config", region)
+        try:
+            with self.scan.slot("config"):
+                if not _config_records_buckets(client):
+                    return
+                found = self._config_items(client, region, names)
+        except (ClientError, BotoCoreError) as exc:
+            note = f"fallback for replication, per bucket: AWS Config failed ({describe_error(exc)[0]})"
+            log.warning("aws %s %s: %s", self.scan.account.id, region, note)
+            self.scan.log.add(TargetResult("aws", self.scan.account.id, region, "s3:GetBucketReplication", "ok",
+                                           note, len(names)))
+            return
+        self.scan.guard.succeeded(region, "config")
+        with self._lock:
+            self.config.update(found)
+        self.scan.log.ok("aws", self.scan.account.id, region, REPLICATION_FROM_CONFIG, len(found))
+
+    @staticmethod
+    def _config_items(client, region: str, names: list[str]) -> dict[str, ConfigReplication]:
+        """BatchGetResourceConfig for the buckets, 100 a call; only items that say where the bucket replicates."""
+        found: dict[str, ConfigReplication] = {}
+        for start in range(0, len(names), CONFIG_KEYS_PER_CALL):
+            chunk = set(names[start:start + CONFIG_KEYS_PER_CALL])
+            keys = [{"resourceType": S3_CONFIG_TYPE, "resourceId": name} for name in sorted(chunk)]
+            answer = client.batch_get_resource_config(resourceKeys=keys)
+            for item in answer.get("baseConfigurationItems", []):  # unprocessedResourceKeys: read per bucket
+                name = item.get("resourceId")
+                replication = _config_replication(item) if item.get("awsRegion") == region else None
+                if name in chunk and replication is not None:
+                    found[name] = replication
+        return found
+
     # -- per bucket: replication (and tags where GetResources failed) ----------------------------
     def read_buckets(self, region: str, names: list[str]) -> list[DiscoveredStore]:
         client = self.scan.client("s3", region)
@@ -759,9 +831,14 @@ class S3Inventory:
         if not allowed(region):
             return None
         unknowns: list[str] = []
-        targets = self._replication_targets(client, region, name, unknowns)
-        if not allowed(region):
-            return None
+        recorded = self.config.get(name)
+        if recorded is not None:
+            targets, learned_from = list(recorded.targets), recorded.learned_from
+        else:
+            targets = self._replication_targets(client, region, name, unknowns)
+            learned_from = BucketFacts.replicas_from
+            if not allowed(region):
+                return None
         tags = None if region in self.tags_listed else self._tags(client, region, name, unknowns)
         replica_regions = []
         for target in targets:
@@ -770,7 +847,7 @@ class S3Inventory:
                 replica_regions.append(target_region)
             else:
                 unknowns.append(f"replica bucket {target}: region unreadable")
-        return BucketFacts(tags, replica_regions, unknowns)
+        return BucketFacts(tags, replica_regions, unknowns, learned_from)
 
     def _tags(self, client, region: str, name: str, unknowns: list[str]) -> dict[str, str]:
         try:
@@ -828,6 +905,74 @@ class S3Inventory:
             store.unknowns.append(f"replication unreadable ({why}): replicas unknown")
             return store
         for replica_region in facts.replica_regions:
-            store.add_location(replica_region, "replica", "GetBucketReplication.Rules.Destination")
+            store.add_location(replica_region, "replica", facts.replicas_from)
         store.unknowns += facts.unknowns
         return store
+
+
+def _config_records_buckets(client) -> bool:
+    """Whether the region's customer-managed Config recorder is recording S3 buckets continuously and is not
+    failing (DescribeConfigurationRecorderStatus, then DescribeConfigurationRecorders only if it records)."""
+    statuses = client.describe_configuration_recorder_status().get("ConfigurationRecordersStatus", [])
+    recording = {status.get("name") for status in statuses
+                 if status.get("recording") and str(status.get("lastStatus", "")).lower() != "failure"}
+    if not recording:
+        return False
+    recorders = client.describe_configuration_recorders().get("ConfigurationRecorders", [])
+    return any(recorder.get("name") in recording and _records_buckets_continuously(recorder)
+               for recorder in recorders)
+
+
+def _records_buckets_continuously(recorder: dict[str, Any]) -> bool:
+    group = recorder.get("recordingGroup") or {"allSupported": True}  # the API's default: all supported types
+    strategy = (group.get("recordingStrategy") or {}).get("useOnly")
+    if strategy == "EXCLUSION_BY_RESOURCE_TYPES":
+        included = S3_CONFIG_TYPE not in (group.get("exclusionByResourceTypes") or {}).get("resourceTypes", [])
+    else:
+        included = bool(group.get("allSupported")) or S3_CONFIG_TYPE in group.get("resourceTypes", [])
+    mode = recorder.get("recordingMode") or {}
+    frequency = mode.get("recordingFrequency", "CONTINUOUS")
+    for override in mode.get("recordingModeOverrides", []):
+        if S3_CONFIG_TYPE in override.get("resourceTypes", []):
+            frequency = override.get("recordingFrequency", frequency)
+    return included and frequency == "CONTINUOUS"
+
+
+def _config_replication(item: dict[str, Any]) -> ConfigReplication | None:
+    """The enabled replication targets of a current S3 configuration item; None where the item cannot say
+    (not current, no supplementary configuration, a replication document that does not parse)."""
+    supplementary = item.get("supplementaryConfiguration")
+    if item.get("configurationItemStatus") not in CONFIG_CURRENT or not supplementary:
+        return None
+    captured = item.get("configurationItemCaptureTime")
+    when = captured.isoformat() if hasattr(captured, "isoformat") else str(captured or "unknown time")
+    learned_from = f"{REPLICATION_FROM_CONFIG} BucketReplicationConfiguration (captured {when})"
+    raw = supplementary.get("BucketReplicationConfiguration")
+    if raw is None:  # Config includes the key whenever the bucket has a replication configuration
+        return ConfigReplication((), learned_from)
+    targets = _config_replication_targets(raw)
+    return None if targets is None else ConfigReplication(targets, learned_from)
+
+
+def _config_replication_targets(raw: Any) -> tuple[str, ...] | None:
+    """Bucket names of the enabled rules' destinations; None if the document is not the expected shape."""
+    try:
+        while isinstance(raw, str):  # a JSON string (some supplementary values are encoded twice)
+            raw = json.loads(raw)
+    except ValueError:
+        return None
+    rules = raw.get("rules") if isinstance(raw, dict) else None
+    rules = list(rules.values()) if isinstance(rules, dict) else rules  # keyed by rule id; a list accepted too
+    if not isinstance(rules, list):
+        return None
+    targets = []
+    for rule in rules:
+        if not isinstance(rule, dict):
+            return None
+        if str(rule.get("status", "")).lower() != "enabled":
+            continue
+        bucket_arn = (rule.get("destinationConfig") or {}).get("bucketARN")
+        if not bucket_arn:
+            return None  # an enabled rule whose destination is unreadable: unknown, read it per bucket
+        targets.append(bucket_arn.split(":::")[-1])
+    return tuple(targets)

@@ -1,8 +1,8 @@
 """pytest fixtures for aws (servers on 127.0.0.1).
 
-- `moto_stock` / `moto_patched`: a moto server subprocess (stock, or with the `bucket_region` and
-  `dynamodb_replicas` patches), reset and with an empty request log at the start of every test. One process per
-  kind serves the whole session; a test that stops or kills it gets a fresh one next time.
+- `moto_stock` / `moto_patched`: a moto server subprocess (stock, or with the patches of PATCHED: BucketRegion,
+  DynamoDB replicas, tagging regions, Config replication), reset and with an empty request log at the start of
+  every test. One process per kind serves the whole session; a test that stops or kills it gets a fresh one next time.
 - `moto_estate`: a patched server of its own, seeded once per module with `demo.aws_estate.seed_aws_estate`;
   yields `SeededMoto(server, estate)`. Tests must not mutate it.
 - `aws_env`: isolates boto3 from the developer's AWS config and credentials (testing/testing, us-east-1, no
@@ -22,7 +22,7 @@ import pytest
 from demo.aws_estate import AwsEstate, seed_aws_estate
 from demo.moto_server import MotoServer, start_moto
 
-PATCHED = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions")
+PATCHED = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "s3_config_replication")
 
 # Variables that would send boto3 elsewhere or give it other credentials.
 AWS_ENV_CLEARED = (

@@ -41,6 +41,8 @@ import pytest
 import yaml
 from botocore import xform_name
 
+from demo.aws_estate import seed_buckets
+from demo.moto_server import start_moto
 from scanner.cli import prepare, scan_once
 from tests.fault_proxy import DENIED_JSON, FaultProxy, Request
 
@@ -73,11 +75,17 @@ AWS_ACTIONS: dict[str, tuple[str, str]] = {
     "s3:GET ?location": ("GetBucketLocation", "s3:GetBucketLocation"),
     "s3:GET ?tagging": ("GetBucketTagging", "s3:GetBucketTagging"),
     "s3:GET ?replication": ("GetBucketReplication", "s3:GetReplicationConfiguration"),
+    # AWS Config, for S3 replication in bulk where the account records S3
+    "config:DescribeConfigurationRecorderStatus": (
+        "DescribeConfigurationRecorderStatus", "config:DescribeConfigurationRecorderStatus"),
+    "config:DescribeConfigurationRecorders": (
+        "DescribeConfigurationRecorders", "config:DescribeConfigurationRecorders"),
+    "config:BatchGetResourceConfig": ("BatchGetResourceConfig", "config:BatchGetResourceConfig"),
 }
 # The one published AWS action that is not a read, and why: member accounts are read through a
 # read-only role there, and the statement may name only such roles (never "*").
 AWS_NOT_READ = {"sts:AssumeRole": "assume the read-only CustodyScanner role in member accounts"}
-BOTOCORE_SERVICES = ("s3", "ec2", "rds", "dynamodb", "organizations", "sts", "resourcegroupstaggingapi")
+BOTOCORE_SERVICES = ("s3", "ec2", "rds", "dynamodb", "organizations", "sts", "resourcegroupstaggingapi", "config")
 
 # ---- Azure: ARM request path (query removed) -> the RBAC permission ARM checks -----------------------
 SUB = r"/subscriptions/[^/]+"
@@ -116,7 +124,7 @@ WRITE_WORDS = {
     "grant", "sign", "encrypt", "decrypt", "generate", "purchase", "move", "rotate", "undelete", "action",
     "listkeys", "regeneratekey", "failover", "assume",
 }
-READ_VERBS = ("Get", "List", "Describe")
+READ_VERBS = ("Get", "List", "Describe", "BatchGet")
 
 
 def words(name: str) -> list[str]:
@@ -213,6 +221,7 @@ def test_the_read_only_check_refuses_writes(permission):
 
 @pytest.mark.parametrize("permission", [
     "dynamodb:ListTagsOfResource", "s3:GetBucketTagging", "tag:GetResources", "s3:GetReplicationConfiguration",
+    "config:BatchGetResourceConfig",
 ])
 def test_the_read_only_check_accepts_reads_whose_names_mention_tags(permission):
     assert not_read_only(permission) is None
@@ -290,6 +299,14 @@ def test_aws_published_policy_is_exactly_what_the_scanner_calls(tmp_path, moto_e
                                              if region else {}))
     _, calls = recorder.run("no-bucket-region", moto_stock.url, {"services": ["s3"], "regions": ["us-east-1"]})
     assert "s3:GET ?location" in calls
+
+    # 5. AWS Config recording S3: replication in bulk (BatchGetResourceConfig), no per-bucket read
+    with start_moto(("bucket_region", "s3_tagging_regions", "s3_config_replication")) as config_server:
+        aws_env(config_server.url)
+        seed_buckets(config_server.url, 20, ["eu-central-1", "us-east-1"], replicate_fraction=0.1,
+                     record_config=True)
+        _, calls = recorder.run("config-recording", config_server.url, {"services": ["s3"]})
+    assert "config:BatchGetResourceConfig" in calls and "s3:GET ?replication" not in calls
 
     unknown = sorted(set(recorder.operations) - set(AWS_ACTIONS))
     assert not unknown, (f"the scanner calls operations with no IAM mapping: {unknown} (scenarios: "
