@@ -34,6 +34,7 @@ from alerts.model import Alert
 from alerts.outbox import PENDING, mark_delivered, mark_failed, mark_retry, outbox_table
 from alerts.secrets import mask
 from alerts.sending import Sender, SendResult
+from scanner.locks import Leadership
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_CAP_SECONDS = 3600.0
@@ -68,6 +69,8 @@ class ChannelWorker:
         self.rng = rng
         self.wake = threading.Event()
         self._last_send = float("-inf")  # monotonic time of the last send
+        # one replica at a time delivers a channel (a PostgreSQL session lock; always held on SQLite)
+        self.leadership = Leadership(db.state.connect, db.state.backend, f"custody:deliver:{sender.name}")
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -82,6 +85,8 @@ class ChannelWorker:
 
     def step(self) -> float:
         """Send the channel's oldest pending row if it is due; return seconds until the next try (0: now)."""
+        if not self.leadership.held():  # another replica delivers this channel
+            return IDLE_POLL_SECONDS
         with self.db.read() as conn:
             head = conn.execute(
                 select(outbox_table)
@@ -163,3 +168,5 @@ class Deliverer:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        for worker in self.workers.values():
+            worker.leadership.release()

@@ -29,6 +29,7 @@ from alerts.db import Database, now_text
 from alerts.detect import ScanFacts, detect, muted
 from alerts.outbox import FAILED, alert_finding_state_table, alert_scans_table, enqueue, outbox_table
 from alerts.quiet import DigestFacts, digest_alert, plan
+from scanner.locks import transaction_lock
 from scanner.state import FINAL_STATUSES, events_table, findings_table, scan_targets_table, scans_table, stores_table
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class AlertPipeline:
     def process(self) -> list[Processed]:
         """Queue the alerts of every finished scan not processed yet; return what was done."""
         with self.db.write() as conn:
+            transaction_lock(conn, "custody:alerts")  # replicas sharing the database queue each scan once
             done = {row.scan_id: row for row in conn.execute(select(alert_scans_table))}
             has_baseline = any(row.baseline for row in done.values())
             scans = [dict(row) for row in conn.execute(

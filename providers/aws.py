@@ -17,6 +17,7 @@ Config section `providers.aws` (every key optional):
     max_requests_per_second: null        # ceiling on the whole scan's request rate, all accounts together
     max_attempts: 4                      # botocore adaptive-retry attempts per call (throttling backs off)
     list_buckets_page_size: 1000         # ListBuckets MaxBuckets (1 to 10000)
+    replication_max_age_minutes: 0       # reuse a GetBucketReplication answer this long (daemon: e.g. 360)
 
 With `organizational_units` the accounts scanned are those under the OUs (the calling account only if it
 is under one of them) plus `accounts`; `organization: true` without OUs scans every member and the
@@ -50,6 +51,17 @@ with GetBucketReplication, so a bucket is never assumed not to replicate because
 Unverified here (no real AWS): how soon a replication change reaches Config (minutes, for continuous
 recording, per the Config documentation).
 
+Every location carries `observed_at`, when the API told it: the listing's start for a bucket's region, Config's
+`configurationItemCaptureTime` for replicas learned from Config, the GetBucketReplication call for the others.
+Incremental rescans (`replication_max_age_minutes` > 0, for the daemon, which scans again and again in one
+process): a bucket's GetBucketReplication answer is kept in the process (`REPLICATION_CACHE`) with the bucket's
+listing signature (region and ListBuckets CreationDate) and reused by later scans while it is younger than the
+maximum age and the signature is unchanged; its replica locations then keep the original `observed_at` and say
+`(cached)` in `learned_from`. A recreated or moved bucket, an expired answer or a bucket whose listing gives no
+CreationDate is read again; a failed read is never kept (the replicas stay unknown). A replication change on an
+unchanged bucket is therefore seen at most the maximum age late, and its `observed_at` says how old the fact
+is. 0 (the default): every scan reads every bucket not answered by Config.
+
 Gentle on production: bounded concurrency per account and per API, an optional global token bucket
 (`max_requests_per_second`) in front of every request, botocore's adaptive retry mode on
 throttling, and regions an SCP denies are skipped once the first calls show it (see `RegionGuard`):
@@ -58,13 +70,14 @@ a denied region costs one call, is recorded as denied for every service, and is 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -76,7 +89,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from policies.yamlfile import Node
-from providers.base import DiscoveredStore, Provider, TargetLog, tags_unreadable
+from providers.base import DiscoveredStore, Provider, TargetLog, observed_now, tags_unreadable
 from scanner.model import TargetResult
 
 log = logging.getLogger(__name__)
@@ -98,6 +111,8 @@ S3_CONFIG_TYPE = "AWS::S3::Bucket"
 CONFIG_KEYS_PER_CALL = 100  # BatchGetResourceConfig: at most 100 resource keys (botocore config model)
 CONFIG_CURRENT = {"OK", "ResourceDiscovered"}  # configurationItemStatus of a resource Config still records
 REPLICATION_FROM_CONFIG = "config:BatchGetResourceConfig"
+REPLICATION_READ = "GetBucketReplication.Rules.Destination"
+REPLICATION_CACHED = f"{REPLICATION_READ} (cached)"  # an earlier scan's answer, reused (see ReplicationCache)
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,7 @@ class AwsSettings:
     max_requests_per_second: float | None = None
     max_attempts: int = 4
     list_buckets_page_size: int = 1000
+    replication_max_age_minutes: int = 0  # 0: never reuse a GetBucketReplication answer
 
 
 @dataclass
@@ -261,7 +277,7 @@ class AwsProvider(Provider):
         section.mapping({
             "regions", "organization", "organizational_units", "accounts", "exclude_accounts", "assume_role",
             "external_id", "services", "max_accounts", "max_workers", "max_workers_per_api",
-            "max_requests_per_second", "max_attempts", "list_buckets_page_size",
+            "max_requests_per_second", "max_attempts", "list_buckets_page_size", "replication_max_age_minutes",
         })
         page_size = section["list_buckets_page_size"].int(1000, minimum=1)
         if page_size > 10000:
@@ -287,6 +303,7 @@ class AwsProvider(Provider):
             max_requests_per_second=_rate(section["max_requests_per_second"]),
             max_attempts=section["max_attempts"].int(4, minimum=1),
             list_buckets_page_size=page_size,
+            replication_max_age_minutes=section["replication_max_age_minutes"].int(0, minimum=0),
         ))
 
     def new_client(self, session: boto3.Session, service: str, region: str | None = None,
@@ -647,7 +664,9 @@ def link_snapshot_copies(stores: list[DiscoveredStore], copies: dict[str, str]) 
     for store in stores:
         source = by_snapshot_id.get(copies.get(store.id, ""))
         if source is not None:
-            source.add_location(store.region, "replica", f"DescribeSnapshots.Description of copy {store.name}")
+            observed_at = next((loc.observed_at for loc in store.locations if loc.region == store.region), None)
+            source.add_location(store.region, "replica", f"DescribeSnapshots.Description of copy {store.name}",
+                                observed_at)
     return stores
 
 
@@ -655,22 +674,73 @@ def _tag_list(tags: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags or []}
 
 
+@dataclass(frozen=True)
+class Replication:
+    """A bucket's enabled replication targets, where they were learned and when (UTC ISO 8601, seconds)."""
+
+    targets: tuple[str, ...]
+    learned_from: str
+    observed_at: str
+
+
 @dataclass
 class BucketFacts:
-    """What the per-bucket reads told: tags (None: taken from GetResources) and replication targets."""
+    """What the per-bucket reads told: tags (None: taken from GetResources) and the regions of the replication
+    targets (`replication`: where and when they were learned; None: replication unreadable, see unknowns)."""
 
     tags: dict[str, str] | None
     replica_regions: list[str]
     unknowns: list[str]
-    replicas_from: str = "GetBucketReplication.Rules.Destination"  # where the replica regions were learned
+    replication: Replication | None = None
+
+
+Signature = tuple[str, str]  # a bucket's region and ListBuckets CreationDate: a recreated or moved bucket differs
 
 
 @dataclass(frozen=True)
-class ConfigReplication:
-    """A bucket's enabled replication targets as AWS Config recorded them, and where and when that was learned."""
+class _Kept:
+    signature: Signature
+    replication: Replication
+    read_at: float  # the clock's time of the call
 
-    targets: tuple[str, ...]
-    learned_from: str
+
+class ReplicationCache:
+    """GetBucketReplication answers kept for the later scans of this process (the daemon builds a new provider
+    for each scan), per (partition, account) and bucket, with the bucket's listing signature. Thread-safe.
+
+    Only answers are kept: a failed read is never stored, so an unknown stays unknown."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._kept: dict[tuple[str, str], dict[str, _Kept]] = {}
+
+    def get(self, account: tuple[str, str], bucket: str, signature: Signature, max_age: float) -> Replication | None:
+        """The kept answer if the bucket's signature is unchanged and the answer is younger than `max_age` seconds."""
+        with self._lock:
+            kept = self._kept.get(account, {}).get(bucket)
+        if kept is None or kept.signature != signature or self.clock() - kept.read_at >= max_age:
+            return None
+        return kept.replication
+
+    def put(self, account: tuple[str, str], bucket: str, signature: Signature, replication: Replication,
+            read_at: float) -> None:
+        with self._lock:
+            self._kept.setdefault(account, {})[bucket] = _Kept(signature, replication, read_at)
+
+    def keep_only(self, account: tuple[str, str], buckets: Iterable[str]) -> None:
+        """Forget the account's buckets that its latest listing no longer shows."""
+        with self._lock:
+            kept = self._kept.get(account)
+            if kept:
+                self._kept[account] = {name: kept[name] for name in buckets if name in kept}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+REPLICATION_CACHE = ReplicationCache()  # one per process: shared by every provider and scan
 
 
 class S3Inventory:
@@ -686,19 +756,26 @@ class S3Inventory:
         self.tagged: dict[str, int] = {}  # region -> tagged buckets its GetResources listed
         self.facts: dict[str, BucketFacts] = {}
         self.unread: dict[str, str] = {}  # bucket -> why its per-bucket reads failed
-        self.config: dict[str, ConfigReplication] = {}  # bucket -> its replication, from AWS Config
+        self.config: dict[str, Replication] = {}  # bucket -> its replication, from AWS Config
+        self.created: dict[str, str] = {}  # bucket -> its ListBuckets CreationDate, where given
+        self.listed_at = observed_now()  # when the listing began: the observed_at of every bucket's region
         self._lock = threading.Lock()
         self._by_region: dict[str, list[str]] | None = None
+        self._max_age = self.scan.settings.replication_max_age_minutes * 60.0  # seconds; 0: no reuse
+        self._cache_key = (scan.account.partition, scan.account.id)
 
     # -- where each bucket is ------------------------------------------------------------------
     def list(self) -> bool:
         """List every bucket with its region; False (recorded) if the listing itself failed."""
+        self.listed_at = observed_now()
         try:
             listing = self._list_buckets()
         except (ClientError, BotoCoreError) as exc:
             error, denied = describe_error(exc)
             self.scan.log.failed("aws", self.scan.account.id, "global", "s3", error, denied)
             return False
+        if self._max_age:
+            REPLICATION_CACHE.keep_only(self._cache_key, (name for name, _ in listing))
         missing = [name for name, region in listing if region is None]
         workers = min(self.scan.settings.max_workers, self.scan.settings.max_workers_per_api)
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -731,14 +808,21 @@ class S3Inventory:
             kwargs = {"MaxBuckets": page_size, **({"ContinuationToken": token} if token else {})}
             page = client.list_buckets(**kwargs)
             for bucket in page.get("Buckets", []):
-                buckets[bucket["Name"]] = bucket.get("BucketRegion")
+                self._listed(buckets, bucket)
             token = page.get("ContinuationToken")
             if not token:
                 if len(page.get("Buckets", [])) >= page_size:
                     for bucket in client.list_buckets().get("Buckets", []):
-                        buckets.setdefault(bucket["Name"], bucket.get("BucketRegion"))
+                        if bucket["Name"] not in buckets:
+                            self._listed(buckets, bucket)
                 break
         return list(buckets.items())
+
+    def _listed(self, buckets: dict[str, str | None], bucket: dict[str, Any]) -> None:
+        buckets[bucket["Name"]] = bucket.get("BucketRegion")
+        created = bucket.get("CreationDate")
+        if created is not None:
+            self.created[bucket["Name"]] = created.isoformat() if hasattr(created, "isoformat") else str(created)
 
     def _bucket_location(self, name: str) -> str | None:
         try:
@@ -794,9 +878,9 @@ class S3Inventory:
         self.scan.log.ok("aws", self.scan.account.id, region, REPLICATION_FROM_CONFIG, len(found))
 
     @staticmethod
-    def _config_items(client, region: str, names: list[str]) -> dict[str, ConfigReplication]:
+    def _config_items(client, region: str, names: list[str]) -> dict[str, Replication]:
         """BatchGetResourceConfig for the buckets, 100 a call; only items that say where the bucket replicates."""
-        found: dict[str, ConfigReplication] = {}
+        found: dict[str, Replication] = {}
         for start in range(0, len(names), CONFIG_KEYS_PER_CALL):
             chunk = set(names[start:start + CONFIG_KEYS_PER_CALL])
             keys = [{"resourceType": S3_CONFIG_TYPE, "resourceId": name} for name in sorted(chunk)]
@@ -831,23 +915,33 @@ class S3Inventory:
         if not allowed(region):
             return None
         unknowns: list[str] = []
-        recorded = self.config.get(name)
-        if recorded is not None:
-            targets, learned_from = list(recorded.targets), recorded.learned_from
-        else:
-            targets = self._replication_targets(client, region, name, unknowns)
-            learned_from = BucketFacts.replicas_from
+        replication = self.config.get(name) or self._kept_replication(region, name)
+        if replication is None:
+            replication = self._read_replication(client, region, name, unknowns)
             if not allowed(region):
                 return None
         tags = None if region in self.tags_listed else self._tags(client, region, name, unknowns)
         replica_regions = []
-        for target in targets:
+        for target in replication.targets if replication else ():
             target_region = self.regions.get(target) or self._bucket_location(target)
             if target_region:
                 replica_regions.append(target_region)
             else:
                 unknowns.append(f"replica bucket {target}: region unreadable")
-        return BucketFacts(tags, replica_regions, unknowns, learned_from)
+        return BucketFacts(tags, replica_regions, unknowns, replication)
+
+    def _signature(self, region: str, name: str) -> Signature | None:
+        """What the listing says of the bucket's identity; None (never reused) without a CreationDate."""
+        created = self.created.get(name)
+        return (region, created) if created else None
+
+    def _kept_replication(self, region: str, name: str) -> Replication | None:
+        """An earlier scan's answer, where incremental rescans are on and the bucket is unchanged in the listing."""
+        signature = self._signature(region, name)
+        if not self._max_age or signature is None:
+            return None
+        kept = REPLICATION_CACHE.get(self._cache_key, name, signature, self._max_age)
+        return None if kept is None else Replication(kept.targets, REPLICATION_CACHED, kept.observed_at)
 
     def _tags(self, client, region: str, name: str, unknowns: list[str]) -> dict[str, str]:
         try:
@@ -862,23 +956,25 @@ class S3Inventory:
         self.scan.guard.succeeded(region, "s3:GetBucketTagging")
         return _tag_list(tag_set)
 
-    def _replication_targets(self, client, region: str, name: str, unknowns: list[str]) -> list[str]:
+    def _read_replication(self, client, region: str, name: str, unknowns: list[str]) -> Replication | None:
+        """GetBucketReplication now; None (and an unknown) if it failed. An answer is kept for later scans."""
+        observed_at, read_at = observed_now(), REPLICATION_CACHE.clock()  # taken before the call: never too young
         try:
             config = client.get_bucket_replication(Bucket=name)["ReplicationConfiguration"]
         except ClientError as exc:
-            if error_code(exc) == "ReplicationConfigurationNotFoundError":
-                self.scan.guard.succeeded(region, "s3:GetBucketReplication")
-                return []
-            self.scan.guard.failed(region, "s3:GetBucketReplication", exc)
-            unknowns.append(f"replication unreadable ({describe_error(exc)[0]}): replicas unknown")
-            return []
+            if error_code(exc) != "ReplicationConfigurationNotFoundError":
+                self.scan.guard.failed(region, "s3:GetBucketReplication", exc)
+                unknowns.append(f"replication unreadable ({describe_error(exc)[0]}): replicas unknown")
+                return None
+            config = {}  # no replication configured
         self.scan.guard.succeeded(region, "s3:GetBucketReplication")
-        targets = []
-        for rule in config.get("Rules", []):
-            if rule.get("Status") == "Enabled":
-                bucket_arn = rule.get("Destination", {}).get("Bucket", "")
-                targets.append(bucket_arn.split(":::")[-1])
-        return targets
+        targets = tuple(rule.get("Destination", {}).get("Bucket", "").split(":::")[-1]
+                        for rule in config.get("Rules", []) if rule.get("Status") == "Enabled")
+        replication = Replication(targets, REPLICATION_READ, observed_at)
+        signature = self._signature(region, name)
+        if self._max_age and signature is not None:
+            REPLICATION_CACHE.put(self._cache_key, name, signature, replication, read_at)
+        return replication
 
     # -- the stores ----------------------------------------------------------------------------
     def stores(self) -> list[DiscoveredStore]:
@@ -890,7 +986,7 @@ class S3Inventory:
         if region is None:
             store.unknowns.append("bucket region unreadable (GetBucketLocation failed)")
             return store
-        store.add_location(region, "primary", self.learned[name])
+        store.add_location(region, "primary", self.learned[name], self.listed_at)
         facts = self.facts.get(name)
         denial = self.scan.guard.denied.get(region)
         why = (f"region {region} denied ({denial})" if denial
@@ -904,8 +1000,10 @@ class S3Inventory:
         if facts is None:
             store.unknowns.append(f"replication unreadable ({why}): replicas unknown")
             return store
-        for replica_region in facts.replica_regions:
-            store.add_location(replica_region, "replica", facts.replicas_from)
+        if facts.replication is not None:
+            for replica_region in facts.replica_regions:
+                store.add_location(replica_region, "replica", facts.replication.learned_from,
+                                   facts.replication.observed_at)
         store.unknowns += facts.unknowns
         return store
 
@@ -938,20 +1036,34 @@ def _records_buckets_continuously(recorder: dict[str, Any]) -> bool:
     return included and frequency == "CONTINUOUS"
 
 
-def _config_replication(item: dict[str, Any]) -> ConfigReplication | None:
-    """The enabled replication targets of a current S3 configuration item; None where the item cannot say
-    (not current, no supplementary configuration, a replication document that does not parse)."""
+def _config_replication(item: dict[str, Any]) -> Replication | None:
+    """The enabled replication targets of a current S3 configuration item, observed when Config captured it;
+    None where the item cannot say (not current, no supplementary configuration or capture time, a replication
+    document that does not parse)."""
     supplementary = item.get("supplementaryConfiguration")
-    if item.get("configurationItemStatus") not in CONFIG_CURRENT or not supplementary:
+    captured = _utc_seconds(item.get("configurationItemCaptureTime"))
+    if item.get("configurationItemStatus") not in CONFIG_CURRENT or not supplementary or captured is None:
         return None
-    captured = item.get("configurationItemCaptureTime")
-    when = captured.isoformat() if hasattr(captured, "isoformat") else str(captured or "unknown time")
-    learned_from = f"{REPLICATION_FROM_CONFIG} BucketReplicationConfiguration (captured {when})"
+    learned_from = f"{REPLICATION_FROM_CONFIG} BucketReplicationConfiguration"
     raw = supplementary.get("BucketReplicationConfiguration")
     if raw is None:  # Config includes the key whenever the bucket has a replication configuration
-        return ConfigReplication((), learned_from)
+        return Replication((), learned_from, captured)
     targets = _config_replication_targets(raw)
-    return None if targets is None else ConfigReplication(targets, learned_from)
+    return None if targets is None else Replication(targets, learned_from, captured)
+
+
+def _utc_seconds(value: Any) -> str | None:
+    """A timestamp (botocore's datetime, or ISO 8601 text) as UTC ISO 8601 to the second; None if it is not one."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dt.datetime):
+        return None
+    if value.tzinfo is None:  # botocore always gives an aware time; a bare one is taken as UTC
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 def _config_replication_targets(raw: Any) -> tuple[str, ...] | None:

@@ -12,6 +12,12 @@
                                    # no later than this (default: the period, at most an hour)
       stop_timeout_seconds: 30     # on SIGTERM, how long an in-flight scan may take to stop
       log_level: info              # debug | info | warning | error
+      distributed:                 # several replicas share the scans (needs a PostgreSQL state store)
+        worker_concurrency: 2      # units (accounts, subscriptions, projects) this replica scans at once
+        heartbeat_seconds: 10      # how often this replica tells the queue it is alive
+        stalled_after_seconds: 30  # a replica silent this long is dead: its units go to another one
+        max_attempts: 3            # a unit whose scan crashed or was cut off this often is recorded failed
+        scan_timeout_minutes: 360  # units still waiting after this are recorded failed (the scan is partial)
 """
 
 from __future__ import annotations
@@ -29,10 +35,24 @@ from policies.yamlfile import Node
 from scanner.errors import InputError
 
 AGENT_KEYS = {"schedule", "listen", "ready_max_age_minutes", "misfire_grace_seconds", "stop_timeout_seconds",
-              "log_level"}
+              "log_level", "distributed"}
+DISTRIBUTED_KEYS = {"worker_concurrency", "heartbeat_seconds", "stalled_after_seconds", "max_attempts",
+                    "scan_timeout_minutes"}
 SCHEDULE_KEYS = {"interval_minutes", "interval_seconds", "cron", "timezone"}
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_LISTEN = ("127.0.0.1", 8080)
+GRID_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class DistributedSettings:
+    """How this replica takes part in scans spread over several replicas (scanner.workqueue)."""
+
+    worker_concurrency: int = 2
+    heartbeat_seconds: int = 10
+    stalled_after_seconds: int = 30
+    max_attempts: int = 3
+    scan_timeout: dt.timedelta = dt.timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -46,12 +66,16 @@ class AgentSettings:
     misfire_grace_seconds: int = 3600
     stop_timeout_seconds: int = 30
     log_level: str = "info"
+    period: dt.timedelta = dt.timedelta(hours=1)  # the schedule's (longest) gap between two scans
+    distributed: DistributedSettings | None = None
 
     def trigger(self) -> BaseTrigger:
         tz = zoneinfo.ZoneInfo(self.timezone)
         if self.cron:
             return CronTrigger.from_crontab(self.cron, timezone=tz)
-        return IntervalTrigger(seconds=self.interval_seconds or 3600, timezone=tz)
+        # replicas of a distributed agent, started at different times, fire together on one grid
+        start = GRID_START if self.distributed else None
+        return IntervalTrigger(seconds=self.interval_seconds or 3600, timezone=tz, start_date=start)
 
     @property
     def schedule_text(self) -> str:
@@ -101,6 +125,24 @@ def load_agent_settings(section: Node) -> AgentSettings:
         misfire_grace_seconds=section["misfire_grace_seconds"].int(grace_default, minimum=1),
         stop_timeout_seconds=section["stop_timeout_seconds"].int(30, minimum=1),
         log_level=section["log_level"].str("info", choices=LOG_LEVELS) or "info",
+        period=period, distributed=_distributed(section["distributed"]),
+    )
+
+
+def _distributed(node: Node) -> DistributedSettings | None:
+    if node.value is None:
+        return None
+    node.mapping(DISTRIBUTED_KEYS)
+    stalled = node["stalled_after_seconds"].int(30, minimum=2)
+    heartbeat = node["heartbeat_seconds"].int(min(10, stalled // 2), minimum=1)
+    if heartbeat * 2 > stalled:
+        raise node.error(f"{node.name}: heartbeat_seconds ({heartbeat}) must be at most half of "
+                         f"stalled_after_seconds ({stalled}), or live replicas would be taken for dead")
+    return DistributedSettings(
+        worker_concurrency=node["worker_concurrency"].int(2, minimum=1),
+        heartbeat_seconds=heartbeat, stalled_after_seconds=stalled,
+        max_attempts=node["max_attempts"].int(3, minimum=1),
+        scan_timeout=dt.timedelta(minutes=node["scan_timeout_minutes"].int(360, minimum=1)),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +13,8 @@ from providers.base import Provider
 from scanner.config import Config, default_config, load_config
 from scanner.errors import InputError
 from scanner.model import DataStore, ScanResult
-from scanner.report import render
-from scanner.scan import Judge, build_providers, run_scan
+from scanner.report import write
+from scanner.scan import Judge, StoreSpool, build_providers, run_scan
 
 EXIT_OK, EXIT_FINDINGS, EXIT_SCAN_FAILED = 0, 1, 3
 
@@ -37,8 +38,9 @@ def prepare(config_path: str | None, home: list[str]) -> ScanSetup:
     return ScanSetup(config, Judge(catalog, config, policies, waivers), providers)
 
 
-def scan_once(setup: ScanSetup, state: str | None) -> tuple[ScanResult, list[DataStore]]:
-    """Run one scan; `state` None: record nothing; "": the config's state store; else that location."""
+def scan_once(setup: ScanSetup, state: str | None) -> tuple[ScanResult, StoreSpool]:
+    """Run one scan; `state` None: record nothing; "": the config's state store; else that location.
+    The stores stay readable after the state store closes (they are spooled to a temporary file)."""
     if state is None:
         return run_scan(setup.providers, setup.judge)
     from scanner.state import StateStore
@@ -47,12 +49,14 @@ def scan_once(setup: ScanSetup, state: str | None) -> tuple[ScanResult, list[Dat
         return run_scan(setup.providers, setup.judge, store)
 
 
-def write_report(text: str, output: str | None, scan: ScanResult) -> None:
+def write_report(fmt: str, scan: ScanResult, stores: Iterable[DataStore], output: str | None) -> None:
+    """Stream the report to `output` (a file) or to stdout."""
     if not output:
-        sys.stdout.write(text)
+        write(fmt, scan, stores, sys.stdout)
         return
     Path(output).parent.mkdir(parents=True, exist_ok=True)
-    Path(output).write_text(text, encoding="utf-8")
+    with open(output, "w", encoding="utf-8", newline="") as out:  # newline="": CSV rows end in \r\n as written
+        write(fmt, scan, stores, out)
     print(f"scan {scan.id}: {scan.status}; report written to {output}", file=sys.stderr)
 
 
@@ -60,9 +64,10 @@ def scan_command(config_path: str | None, home: list[str], fmt: str, output: str
                  fail_on_findings: bool = False) -> int:
     setup = prepare(config_path, home)
     scan, stores = scan_once(setup, state)
-    write_report(render(fmt, scan, stores), output, scan)
+    with stores:
+        write_report(fmt, scan, stores, output)
     if scan.status == "failed":
         return EXIT_SCAN_FAILED
-    if fail_on_findings and any(s.status == "fail" for s in stores):
+    if fail_on_findings and scan.counts["fail"]:
         return EXIT_FINDINGS
     return EXIT_OK

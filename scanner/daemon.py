@@ -65,6 +65,7 @@ from scanner.health import Readiness, create_agent_app
 from scanner.metrics import AgentMetrics
 from scanner.scan import run_scan
 from scanner.state import StateStore
+from scanner.workqueue import Replica
 
 log = logging.getLogger("custody.agent")
 EXIT_OK = 0
@@ -96,6 +97,8 @@ class Agent:
         self.stopping = threading.Event()
         self.cancel = threading.Event()  # tells the scan in flight to stop
         self._scan_lock = threading.Lock()
+        self.replica: Replica | None = None
+        self._first_plan = True
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -103,16 +106,22 @@ class Agent:
         self._install_signal_handlers()
         listener = self._bind()
         self.state = StateStore(self.setup.config.state)
+        if self.settings.distributed and self.state.backend != "postgresql":
+            self.state.close()
+            listener.close()
+            raise InputError("agent.distributed: replicas share their work through PostgreSQL; set `state` to a "
+                             f"postgresql:// URL (got {self.state.display})", self.setup.config.path)
         try:
             return self._serve(listener)
         finally:
             self.state.close()
 
     def _serve(self, listener: socket.socket) -> int:
-        interrupted = self.state.interrupt_running()
-        if interrupted:
-            log.warning("scans left running by a stopped agent marked interrupted: %s", ", ".join(interrupted),
-                        extra={"scan_ids": interrupted})
+        if self.settings.distributed is None:  # replicas finish the scans of a stopped one instead
+            interrupted = self.state.interrupt_running()
+            if interrupted:
+                log.warning("scans left running by a stopped agent marked interrupted: %s", ", ".join(interrupted),
+                            extra={"scan_ids": interrupted})
         db = Database(self.state)
         self.pipeline = AlertPipeline(db, self.alert_settings, self.dashboard_url,
                                       name_of=self.setup.judge.catalog.jurisdiction_name)
@@ -121,6 +130,7 @@ class Agent:
                                    self.metrics.on_delivery)
         self._queue_alerts()  # a scan recorded before a crash, not yet alerted
         self.deliverer.start()
+        self.replica = self._start_replica()
         server, server_thread = self._start_http(listener, db)
         scheduler = self._start_scheduler()
         log.info("agent started", extra={"listen": f"{self.settings.host}:{self.settings.port}",
@@ -130,6 +140,8 @@ class Agent:
             pass
         log.info("agent stopping")
         self._stop_scheduler(scheduler)
+        if self.replica is not None:
+            self.replica.stop(timeout=self.settings.stop_timeout_seconds)
         self.deliverer.stop(timeout=self.settings.stop_timeout_seconds)
         server.should_exit = True
         server_thread.join(timeout=5)
@@ -170,6 +182,15 @@ class Agent:
         thread.start()
         return server, thread
 
+    def _start_replica(self) -> Replica | None:
+        if self.settings.distributed is None:
+            return None
+        replica = Replica(self.state, self._reload, self.settings.distributed, self.setup.config.state,
+                          on_finished=self._queue_alerts, cancel=self.cancel)
+        replica.start()
+        log.info("replica started", extra={"replica": replica.name})
+        return replica
+
     def _start_scheduler(self) -> BackgroundScheduler:
         tz = zoneinfo.ZoneInfo(self.settings.timezone)
         scheduler = BackgroundScheduler(
@@ -205,6 +226,9 @@ class Agent:
     def scan_job(self) -> None:
         if self.stopping.is_set() or not self._scan_lock.acquire(blocking=False):
             return
+        if self.replica is not None:
+            self._plan_scan()
+            return
         try:
             setup = self._reload()
             setup.judge.today = dt.date.today()
@@ -217,10 +241,26 @@ class Agent:
             log.info("scan finished", extra={"scan_id": scan.id, "status": scan.status, "stores": len(stores),
                                              "counts": scan.counts, "failed_targets": len(failed),
                                              "duration_seconds": round(seconds, 3)})
+            stores.close()  # the spool's temporary file: recorded, so no longer needed
             self._queue_alerts()
         except Exception:
             log.exception("scan job failed")
         finally:
+            self._scan_lock.release()
+
+    def _plan_scan(self) -> None:
+        """Distributed: start the scan of this slot unless another replica has (scanner.workqueue).
+        At start-up, only when no scan started within a whole period (a replica joining late)."""
+        assert self.replica is not None
+        period = self.settings.period
+        try:
+            self.replica.start_scan(min_gap=period if self._first_plan else period / 2)
+        except InputError as exc:
+            log.error("scan not planned: %s", exc)
+        except Exception:
+            log.exception("scan not planned")
+        finally:
+            self._first_plan = False
             self._scan_lock.release()
 
     def digest_job(self) -> None:

@@ -28,6 +28,7 @@ class Location:
     city: str | None = None
     partition: str | None = None
     operator: str | None = None  # catalog entity id of the operator for this location
+    observed_at: str | None = None  # when the provider's API told us (UTC ISO 8601, seconds); None: not recorded
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,18 @@ class DataStore:
         for reach, item in zip(self.reachable_by, doc["reachable_by"], strict=True):
             item["path_text"] = reach.path_text
         return doc
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> DataStore:
+        """The inverse of to_dict (a store judged on another replica, read back from the database)."""
+        fields = dict(doc)
+        fields["locations"] = [Location(**item) for item in doc.get("locations", [])]
+        fields["operator"] = [Entity(**item) for item in doc.get("operator", [])]
+        fields["owner"] = [Entity(**item) for item in doc.get("owner", [])]
+        fields["reachable_by"] = [Reach(**{k: v for k, v in item.items() if k != "path_text"})
+                                  for item in doc.get("reachable_by", [])]
+        fields["findings"] = [Finding(**item) for item in doc.get("findings", [])]
+        return cls(**fields)
 
 
 @dataclass

@@ -1,27 +1,55 @@
-"""Render a scan as JSON (the contract), CSV (one row per store) or a terminal table."""
+"""Render a scan as JSON (the contract), CSV (one row per store) or a terminal table.
+
+JSON and CSV are written as they go, one store at a time, so their memory does not grow with the
+number of stores; the table lines its columns up over every row, so it holds them all.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 from scanner.model import DataStore, ScanResult
 
 FORMATS = ("table", "json", "csv")
 
 
-def document(scan: ScanResult, stores: list[DataStore]) -> dict[str, Any]:
+def document(scan: ScanResult, stores: Iterable[DataStore]) -> dict[str, Any]:
     return {"scan": scan.to_dict(), "stores": [store.to_dict() for store in stores]}
 
 
-def render(fmt: str, scan: ScanResult, stores: list[DataStore]) -> str:
+def write(fmt: str, scan: ScanResult, stores: Iterable[DataStore], out: TextIO) -> None:
+    """Write the report to `out`, reading `stores` once."""
     if fmt == "json":
-        return json.dumps(document(scan, stores), indent=2, ensure_ascii=False) + "\n"
-    if fmt == "csv":
-        return to_csv(stores)
-    return to_table(scan, stores)
+        write_json(scan, stores, out)
+    elif fmt == "csv":
+        write_csv(stores, out)
+    else:
+        out.write(to_table(scan, list(stores)))
+
+
+def render(fmt: str, scan: ScanResult, stores: Iterable[DataStore]) -> str:
+    out = io.StringIO()
+    write(fmt, scan, stores, out)
+    return out.getvalue()
+
+
+def write_json(scan: ScanResult, stores: Iterable[DataStore], out: TextIO) -> None:
+    """`document(scan, stores)` as json.dumps(indent=2) + newline would write it, byte for byte, one store at a time."""
+    out.write('{\n  "scan": ' + _json(scan.to_dict(), 1) + ',\n  "stores": [')
+    empty = True
+    for store in stores:
+        out.write(("\n    " if empty else ",\n    ") + _json(store.to_dict(), 2))
+        empty = False
+    out.write("]\n}\n" if empty else "\n  ]\n}\n")
+
+
+def _json(value: Any, depth: int) -> str:
+    """`value` as json.dumps(indent=2) writes it `depth` levels down (a newline only ever separates lines)."""
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * depth)
 
 
 def where(store: DataStore) -> str:
@@ -47,8 +75,7 @@ CSV_COLUMNS = [
 ]
 
 
-def to_csv(stores: list[DataStore]) -> str:
-    out = io.StringIO()
+def write_csv(stores: Iterable[DataStore], out: TextIO) -> None:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for store in stores:
@@ -58,7 +85,6 @@ def to_csv(stores: list[DataStore]) -> str:
             " ".join(countries), where(store), chain_text(store.operator), chain_text(store.owner),
             reached_by(store), store.status, store.status_reason or "",
         ])
-    return out.getvalue()
 
 
 def to_table(scan: ScanResult, stores: list[DataStore], width: int = 48) -> str:

@@ -3,16 +3,27 @@
 One failing provider, account, region or service is recorded and the scan carries on; the
 scan is then `partial` (or `failed` when nothing could be read), and the state store never
 treats a partial scan as proof that anything is gone or fixed.
+
+Memory stays flat however many stores a scan finds: each judged store goes to a StoreSpool
+(a temporary file) as soon as it is judged, and the state store and the reports read the
+spool back one batch or one store at a time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import logging
+import os
+import pickle
+import tempfile
 import threading
 import uuid
+from array import array
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from providers import provider_class
 from providers.base import DiscoveredStore, Provider, TargetLog
@@ -63,16 +74,101 @@ class ScanCancelled(Exception):
     """The caller's cancel flag was set: the scan stops between stores and is recorded as interrupted."""
 
 
+BATCH_SIZE = 1000  # judged stores held in memory at once before they go to the spool
+
+
+def report_order(store: DataStore) -> tuple[str, str, str, str]:
+    """The order of the stores in reports: provider, account, kind, id."""
+    return store.provider, store.account, store.kind, store.id
+
+
+class StoreSpool:
+    """The judged stores of one scan, on disk: added one by one, read back (as often as needed) in
+    report order, the last sighting of an id winning. Iterable, sized; close() deletes the file.
+
+    Memory: the stores of the run being written (up to `batch_size`), each id's status (len and
+    counts) and the accounts seen. Each run is sorted when written; reading merges the runs, so
+    it holds one store per run. Pickled, so every store reads back exactly as it was written.
+    """
+
+    def __init__(self, batch_size: int = BATCH_SIZE) -> None:
+        self.batch_size = batch_size
+        self.accounts: set[tuple[str, str]] = set()  # (provider, account) of every store
+        self._file = tempfile.TemporaryFile(prefix="custody-stores-")  # noqa: SIM115 - open until close()
+        self._offsets = array("Q", [0])  # where each record starts; the last entry is the end of the file
+        self._runs = [0]  # the record index each run starts at, then the end
+        self._pending: dict[str, DataStore] = {}
+        self._status: dict[str, str] = {}
+
+    def add(self, store: DataStore) -> None:
+        self._pending[store.id] = store
+        self._status[store.id] = store.status
+        self.accounts.add((store.provider, store.account))
+        if len(self._pending) >= self.batch_size:
+            self._write_run()
+
+    def counts(self) -> dict[str, int]:
+        """The scan's counts: stores, then each status."""
+        counts = Counter(self._status.values())
+        return {"stores": len(self._status), **{status: counts.get(status, 0) for status in (
+            "pass", "fail", "not_applicable", "not_evaluated")}}
+
+    def __len__(self) -> int:
+        return len(self._status)
+
+    def __iter__(self) -> Iterator[DataStore]:
+        if self._pending:
+            self._write_run()
+        self._file.flush()
+        runs = [self._read(start, end) for start, end in pairwise(self._runs)]
+        last: DataStore | None = None
+        for store in heapq.merge(*runs, key=report_order):  # equal keys: the earlier run first
+            if last is not None and last.id != store.id:
+                yield last
+            last = store
+        if last is not None:
+            yield last
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> StoreSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write_run(self) -> None:
+        """Write the pending stores as one sorted run; recorded only once whole (a Ctrl-C mid-run loses nothing)."""
+        self._file.seek(self._offsets[-1])
+        ends = []
+        for store in sorted(self._pending.values(), key=report_order):
+            self._file.write(pickle.dumps(store, protocol=pickle.HIGHEST_PROTOCOL))
+            ends.append(self._file.tell())
+        self._offsets.extend(ends)
+        self._runs.append(len(self._offsets) - 1)
+        self._pending.clear()
+
+    def _read(self, start: int, end: int) -> Iterator[DataStore]:
+        fd, offsets = self._file.fileno(), self._offsets
+        for index in range(start, end):
+            # the spool's own records, written by this process to a file only it can open
+            yield pickle.loads(os.pread(fd, offsets[index + 1] - offsets[index], offsets[index]))
+
+
 def run_scan(
-    providers: list[Provider], judge: Judge, state=None, cancel: threading.Event | None = None
-) -> tuple[ScanResult, list[DataStore]]:
-    """Run one scan. `state` (a StateStore) records it when given. Setting `cancel` (the agent is
-    stopping) ends the scan at the next store or provider boundary, recorded as "interrupted"."""
+    providers: list[Provider], judge: Judge, state=None, cancel: threading.Event | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> tuple[ScanResult, StoreSpool]:
+    """Run one scan; return it and its stores (a StoreSpool: the caller closes it when done, else
+    garbage collection does). `state` (a StateStore) records it when given. Setting `cancel`
+    (the agent is stopping) ends the scan at the next store or provider boundary, recorded as
+    "interrupted"."""
     scan = ScanResult(id=uuid.uuid4().hex[:12], started_at=now_iso(), home=_homes(judge.policies))
     if state is not None:
         state.start_scan(scan)
     targets = TargetLog()
-    stores: dict[str, DataStore] = {}
+    stores = StoreSpool(batch_size)
     try:
         for provider in providers:
             _check(cancel)
@@ -83,17 +179,16 @@ def run_scan(
     scan.targets = targets.results
     if scan.status != "interrupted":
         scan.status = _status(scan)
-    scan.coverage_gaps = _coverage_gaps(scan, list(stores.values()), judge.config)
-    scan.counts = _counts(list(stores.values()))
+    scan.coverage_gaps = _coverage_gaps(scan, stores.accounts, judge.config)
+    scan.counts = stores.counts()
     scan.finished_at = now_iso()
-    result = sorted(stores.values(), key=lambda s: (s.provider, s.account, s.kind, s.id))
     if state is not None:
         try:
-            state.finish_scan(scan, result)
+            state.finish_scan(scan, stores)
         except InputError as exc:  # the database went away: still hand back the report
             log.error("scan %s not recorded: %s", scan.id, exc)
             scan.coverage_gaps.append(f"state store: this scan was not recorded ({exc})")
-    return scan, result
+    return scan, stores
 
 
 def _check(cancel: threading.Event | None) -> None:
@@ -102,12 +197,11 @@ def _check(cancel: threading.Event | None) -> None:
 
 
 def _inventory(
-    provider: Provider, targets: TargetLog, judge: Judge, stores: dict[str, DataStore],
-    cancel: threading.Event | None = None,
+    provider: Provider, targets: TargetLog, judge: Judge, stores: StoreSpool, cancel: threading.Event | None = None,
 ) -> None:
     try:
         for found in provider.discover(targets):
-            stores[found.id] = judge.judge(found)
+            stores.add(judge.judge(found))
             _check(cancel)
     except ScanCancelled:
         raise
@@ -133,9 +227,9 @@ def _homes(policies: list[Policy]) -> list[str]:
     return homes
 
 
-def _coverage_gaps(scan: ScanResult, stores: list[DataStore], config: Config) -> list[str]:
+def _coverage_gaps(scan: ScanResult, store_accounts: set[tuple[str, str]], config: Config) -> list[str]:
     gaps = []
-    accounts = sorted({(s.provider, s.account) for s in stores} | {(t.provider, t.account) for t in scan.targets})
+    accounts = sorted(store_accounts | {(t.provider, t.account) for t in scan.targets})
     for provider, account in accounts:
         if account != "*" and config.owner_chain_start(account) is None:
             gaps.append(f"{provider} account {account}: no owner declared (add it under 'accounts' in the config)")
@@ -144,9 +238,3 @@ def _coverage_gaps(scan: ScanResult, stores: list[DataStore], config: Config) ->
             where = "/".join(part for part in (target.account, target.region, target.service) if part != "*")
             gaps.append(f"{target.provider} {where or 'provider'}: not scanned ({target.status}: {target.error})")
     return gaps
-
-
-def _counts(stores: list[DataStore]) -> dict[str, int]:
-    counts = Counter(store.status for store in stores)
-    return {"stores": len(stores), **{status: counts.get(status, 0) for status in (
-        "pass", "fail", "not_applicable", "not_evaluated")}}

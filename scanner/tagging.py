@@ -59,21 +59,23 @@ def _resolve(
     region = catalog.region(provider, seen.region)
     if region is None:
         unknowns.append(f"region {seen.region} is not in the catalog: country and operator unknown")
-        return [Location(seen.region, seen.role, seen.learned_from)]
+        return [Location(seen.region, seen.role, seen.learned_from, observed_at=seen.observed_at)]
     if region.spans:
         learned = f"{seen.learned_from}; catalog: {region.id} spans {', '.join(region.spans)}"
         members = [catalog.region(provider, member) for member in region.spans]
-        return [_location(member, seen.role, learned, catalog, account_country) for member in members if member]
-    return [_location(region, seen.role, seen.learned_from, catalog, account_country)]
+        return [_location(member, seen, learned, catalog, account_country) for member in members if member]
+    return [_location(region, seen, seen.learned_from, catalog, account_country)]
 
 
-def _location(region: Region, role: str, learned_from: str, catalog: Catalog, account_country: str | None) -> Location:
+def _location(region: Region, seen: SeenLocation, learned_from: str, catalog: Catalog,
+              account_country: str | None) -> Location:
     return Location(
         region=region.id,
-        role=role,  # type: ignore[arg-type]
+        role=seen.role,
         learned_from=learned_from,
         country=region.country or UNKNOWN,
         city=region.city,
         partition=region.partition,
         operator=catalog.operator_of(region, account_country),
+        observed_at=seen.observed_at,
     )

@@ -91,12 +91,14 @@ class FaultProxy:
                     self.on_vanish()
                     self.on_vanish = None
                 return True
-            for when, fault in self.rules:
-                if when(request):
+        for when, fault in self.rules:  # outside the lock: a rule may hold or delay its request
+            if when(request):
+                with self._lock:
                     self.faults_sent += 1
-                    return fault
+                return fault
+        with self._lock:
             self.forwarded += 1
-            return None
+        return None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self

@@ -64,6 +64,7 @@ class PostgresServer:
         self.data = self.root / "data"
         self._as_user: list[str] = []
         self._databases = itertools.count(1)
+        self._flags = ""
 
     # ---- lifecycle
 
@@ -81,11 +82,21 @@ class PostgresServer:
             result = self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-o", flags, "-w", "-t", "60", "start",
                                check=False)  # fmt: skip
             if result.returncode == 0:
+                self._flags = flags
                 return self
             if attempt == 4:
                 tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
                 raise RuntimeError(f"pg_ctl start failed: {result.stdout}{result.stderr}\n{tail}")
         return self
+
+    def crash_and_restart(self, down_seconds: float) -> None:
+        """Kill the server as a crash would (immediate shutdown), stay down a while, start it again."""
+        import time
+
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        time.sleep(down_seconds)
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", self._flags, "-w",
+                  "-t", "60", "start")
 
     def stop(self) -> None:
         if self.data.exists():

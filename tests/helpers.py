@@ -50,3 +50,18 @@ def judge(found: DiscoveredStore, cfg: Config | None = None, home: tuple[str, ..
 
 def reach_of(store: DataStore, jurisdiction: str):
     return next((r for r in store.reachable_by if r.jurisdiction == jurisdiction), None)
+
+
+def assert_matches_seed(stores, seeded, min_replicating: int = 0) -> None:
+    """Every seeded bucket found once, with its tags, its region and its replicas' regions, and no
+    unknown about replication (seeded: demo.aws_estate.SeededStore)."""
+    found = {store.name: store for store in stores}
+    assert set(found) == {s.name for s in seeded}
+    assert sum(1 for s in seeded if s.replica_regions) >= min_replicating  # the check must see replicas
+    for expected in seeded:
+        store = found[expected.name]
+        assert store.tags == expected.tags, expected.name
+        assert {(loc.region, loc.role) for loc in store.locations} == {
+            (expected.region, "primary"), *((r, "replica") for r in expected.replica_regions if r != expected.region)
+        }, expected.name
+        assert not [u for u in store.unknowns if "replica" in u], store.unknowns

@@ -20,6 +20,7 @@ from demo.moto_server import MotoServer, start_moto
 from providers.aws import _config_replication
 from scanner.cli import prepare, scan_once
 from tests.fault_proxy import DENIED_JSON, FaultProxy, Request
+from tests.helpers import assert_matches_seed
 
 CONFIG_CAPABLE = ("bucket_region", "s3_tagging_regions", "s3_config_replication")
 REGIONS = ["us-east-1", "eu-central-1", "ap-northeast-1"]
@@ -96,19 +97,6 @@ def config_client(server: MotoServer, region: str):
     return boto3.client("config", endpoint_url=server.url, region_name=region)
 
 
-def assert_matches_seed(stores, seeded: list[SeededStore]) -> None:
-    found = {store.name: store for store in stores}
-    assert set(found) == {s.name for s in seeded}
-    assert sum(1 for s in seeded if s.replica_regions) >= 3  # the check below must see replicating buckets
-    for expected in seeded:
-        store = found[expected.name]
-        assert store.tags == expected.tags, expected.name
-        assert {(loc.region, loc.role) for loc in store.locations} == {
-            (expected.region, "primary"), *((r, "replica") for r in expected.replica_regions if r != expected.region)
-        }, expected.name
-        assert not [u for u in store.unknowns if "replication" in u or "replica" in u], store.unknowns
-
-
 def replica_sources(stores) -> set[str]:
     return {loc.learned_from.split(" ")[0] for store in stores for loc in store.locations if loc.role == "replica"}
 
@@ -121,13 +109,15 @@ def test_config_answers_replication_for_recorded_buckets_with_no_per_bucket_read
     seeded = seed(server, aws_env)
     result, stores = scan(tmp_path, aws_env, proxy)
     assert result.status == "complete"
-    assert_matches_seed(stores, seeded)
+    assert_matches_seed(stores, seeded, min_replicating=3)
     calls = proxy.operations
     assert PER_BUCKET not in calls
     assert [calls.count(op) for op in (STATUS, RECORDERS, BATCH_GET)] == [len(REGIONS)] * 3  # 20 buckets a region
     assert replica_sources(stores) == {"config:BatchGetResourceConfig"}
     replica = next(loc for s in stores for loc in s.locations if loc.role == "replica")
-    assert "BucketReplicationConfiguration (captured 20" in replica.learned_from  # when Config captured it
+    assert replica.learned_from == "config:BatchGetResourceConfig BucketReplicationConfiguration"
+    assert replica.observed_at and replica.observed_at.startswith("20")  # when Config captured it
+    assert replica.observed_at.endswith("+00:00") and len(replica.observed_at) == 25  # UTC, to the second
     read = {t.region: t.stores for t in result.targets if t.service == "config:BatchGetResourceConfig"}
     assert read == {region: 20 for region in REGIONS}
     assert len(calls) <= 0.25 * len(seeded)  # 1 identity + 1 listing + 3 tag pages + 9 Config calls for 60 buckets
@@ -138,7 +128,7 @@ def test_batch_get_asks_for_at_most_100_buckets_a_call(tmp_path, server, proxy, 
     requests: list[Request] = []
     proxy.deny(lambda r: requests.append(r) is None and False)  # records, never denies
     _, stores = scan(tmp_path, aws_env, proxy)
-    assert_matches_seed(stores, seeded)
+    assert_matches_seed(stores, seeded, min_replicating=3)
     batches = [json.loads(r.body)["resourceKeys"] for r in requests if (r.target or "").endswith("BatchGetResource"
                                                                                                   "Config")]
     assert sorted(len(keys) for keys in batches) == [25, 25, 100, 100]  # 125 buckets in each region
@@ -158,7 +148,7 @@ def test_a_bucket_missing_from_config_is_read_per_bucket(tmp_path, server, aws_e
     finally:
         proxy.stop()
     assert result.status == "complete"
-    assert_matches_seed(stores, seeded)  # the hidden replicating bucket still shows its replica
+    assert_matches_seed(stores, seeded, min_replicating=3)  # the hidden replicating bucket still shows its replica
     assert proxy.operations.count(PER_BUCKET) == len(hidden)
     learned = {s.name: {loc.learned_from for loc in s.locations if loc.role == "replica"} for s in stores}
     assert learned[replicating[0]] == {"GetBucketReplication.Rules.Destination"}
@@ -174,7 +164,7 @@ def test_config_denied_falls_back_per_bucket_and_is_never_a_denied_region(
         proxy.deny(lambda r: r.service == "tagging", DENIED_JSON)
     result, stores = scan(tmp_path, aws_env, proxy)
     assert result.status == "complete"
-    assert_matches_seed(stores, seeded)
+    assert_matches_seed(stores, seeded, min_replicating=3)
     calls = proxy.operations
     assert calls.count(STATUS) == len(REGIONS) and BATCH_GET not in calls  # one denied call a region, no retry
     assert calls.count(PER_BUCKET) == len(seeded)
@@ -189,7 +179,7 @@ def test_no_recorder_costs_one_call_a_region_and_reads_per_bucket(tmp_path, serv
     seeded = seed(server, aws_env, record_config=False)
     result, stores = scan(tmp_path, aws_env, proxy)
     assert result.status == "complete"
-    assert_matches_seed(stores, seeded)
+    assert_matches_seed(stores, seeded, min_replicating=3)
     calls = proxy.operations
     assert calls.count(STATUS) == len(REGIONS)
     assert RECORDERS not in calls and BATCH_GET not in calls
@@ -206,7 +196,7 @@ def test_a_stopped_or_s3_excluding_recorder_is_not_trusted(tmp_path, server, pro
     server.clear_log()
     result, stores = scan(tmp_path, aws_env, proxy)
     assert result.status == "complete"
-    assert_matches_seed(stores, seeded)
+    assert_matches_seed(stores, seeded, min_replicating=3)
     untrusted = {"eu-central-1", "ap-northeast-1"}
     per_bucket = sum(1 for s in seeded if s.region in untrusted)
     assert proxy.operations.count(PER_BUCKET) == per_bucket
@@ -259,6 +249,7 @@ RULE = {"status": "Enabled", "destinationConfig": {"bucketARN": "arn:aws:s3:::dr
     ({**ITEM, "configurationItemStatus": "ResourceDeleted"}, None),
     ({**ITEM, "configurationItemStatus": "ResourceNotRecorded"}, None),
     ({**ITEM, "supplementaryConfiguration": {}}, None),
+    ({**ITEM, "configurationItemCaptureTime": None}, None),  # when it was captured unknown: read per bucket
     ({**ITEM, "supplementaryConfiguration": {"BucketReplicationConfiguration": "{not json"}}, None),
     ({**ITEM, "supplementaryConfiguration": {"BucketReplicationConfiguration": json.dumps(
         {"rules": {"a": {"status": "Enabled", "destinationConfig": {}}}})}}, None),
@@ -267,3 +258,4 @@ RULE = {"status": "Enabled", "destinationConfig": {"bucketARN": "arn:aws:s3:::dr
 def test_a_configuration_item_gives_targets_or_nothing(item, targets):
     answer = _config_replication(item)
     assert (None if answer is None else answer.targets) == targets
+    assert answer is None or answer.observed_at == "2026-11-27T10:00:00+00:00"  # the capture time, in UTC

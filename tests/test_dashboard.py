@@ -486,6 +486,8 @@ def test_store_detail_and_404(signed_in, estate):
     reply = signed_in.get("/store?" + urlencode({"id": store.id}))
     assert reply.status == 200
     assert "18 U.S.C. § 2713" in reply.text and "United States can compel access under" in reply.text
+    assert "<th>Observed</th>" in reply.text  # when each location was seen (synthetic stores: not recorded)
+    assert all((loc.observed_at or "not recorded") in reply.text for loc in store.locations)
     record = signed_in.get("/api/store?" + urlencode({"id": store.id})).json()
     assert record["document"]["id"] == store.id and record["events"][0]["kind"] == "store_new"
     assert signed_in.get("/store?id=nope").status == 404

@@ -631,12 +631,15 @@ def test_migrations_create_exactly_the_schema_of_the_code(location):
     from alembic.runtime.migration import MigrationContext
 
     import alerts.outbox  # noqa: F401
+    import scanner.units  # noqa: F401
+    from scanner.migrations import ours
 
     StateStore(location).close()
     engine = _engine_for(location)
     try:
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+            opts = {"compare_type": True, "include_name": ours}
+            diff = compare_metadata(MigrationContext.configure(conn, opts=opts), metadata)
     finally:
         engine.dispose()
     assert diff == []

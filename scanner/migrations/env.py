@@ -14,6 +14,8 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import alerts.outbox  # noqa: F401  (defines the alert tables on the same metadata)
+import scanner.units  # noqa: F401  (and the scan_units table of distributed scans)
+from scanner.migrations import ours
 from scanner.state import database_url, metadata
 
 config = context.config
@@ -25,6 +27,7 @@ def _configure(connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # ALTER TABLE on SQLite needs batch mode
         compare_type=True,
+        include_name=ours,
     )
 
 

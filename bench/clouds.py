@@ -1,0 +1,241 @@
+"""Azure storage accounts and GCS buckets at size: Custody against a one-GET-per-store baseline.
+
+    .venv/bin/python -m bench.clouds                          # 1,000 and 10,000 stores per cloud
+    .venv/bin/python -m bench.clouds --sizes 1000 --json /tmp/clouds.json
+
+The estates live on the project's own ARM and Cloud Storage servers (demo/arm_server.py,
+demo/gcs_server.py) on 127.0.0.1, which page as the real APIs do (1,000 items a page here): N
+storage accounts in 10 subscriptions over 20 regions (a tenth geo-redundant with a secondary
+region, half tagged `data-class: personal`), and N buckets in 10 projects over 20 locations (half
+labelled). Both are read in bulk by Custody: a list call returns each store's location, replica
+location and tags, so no call per store is needed (the issue's Resource Graph and Cloud Asset
+Inventory would add nothing for these facts; they matter for services whose list calls lack tags).
+
+Each run is a process of its own (`--child`), so its peak memory (ru_maxrss) is its own:
+
+- `custody`: `scanner.cli.prepare` + `scan_once` through the real config path (judging included,
+  no state store), for one cloud at a time;
+- `baseline`: the same SDK clients listing the stores, then one GET per store (storage account
+  properties, bucket metadata) at 8 at once: what a per-resource scanner does.
+
+Reported: wall seconds (imports excluded), HTTP requests per store counted at the server, peak RSS,
+stores per second, how many stores came back with the seeded region, replica and tags, and the
+wall-time ratio baseline/custody measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from demo.arm_server import ArmServer
+from demo.gcs_server import FakeGcsServer
+
+REGIONS = {  # Azure region -> its pair (the secondary of a geo-redundant account); GCS location beside it
+    "westeurope": "northeurope", "northeurope": "westeurope", "germanywestcentral": "germanynorth",
+    "francecentral": "francesouth", "uksouth": "ukwest", "swedencentral": "swedensouth",
+    "switzerlandnorth": "switzerlandwest", "norwayeast": "norwaywest", "eastus": "westus",
+    "westus2": "westcentralus", "centralus": "eastus2", "canadacentral": "canadaeast",
+    "brazilsouth": "southcentralus", "japaneast": "japanwest", "koreacentral": "koreasouth",
+    "australiaeast": "australiasoutheast", "southeastasia": "eastasia", "centralindia": "southindia",
+    "southafricanorth": "southafricawest", "uaenorth": "uaecentral",
+}
+GCS_LOCATIONS = ["EUROPE-WEST1", "EUROPE-WEST3", "EUROPE-WEST4", "EUROPE-NORTH1", "EUROPE-WEST9", "US-EAST1",
+                 "US-CENTRAL1", "US-WEST1", "NORTHAMERICA-NORTHEAST1", "SOUTHAMERICA-EAST1", "ASIA-EAST1",
+                 "ASIA-NORTHEAST1", "ASIA-SOUTHEAST1", "ASIA-SOUTH1", "AUSTRALIA-SOUTHEAST1", "ME-WEST1",
+                 "AFRICA-SOUTH1", "EU", "US", "EUR4"]
+SUBSCRIPTIONS = [f"5ab00000-0000-4000-8000-{index:012d}" for index in range(10)]
+PROJECTS = [f"bench-project-{index}" for index in range(10)]
+PERSONAL = {"data-class": "personal"}
+PAGE_SIZE = 1000
+
+
+# ---- seeding (in this process: the servers run here, the scanners in children) -----------------------
+
+def seed_azure(server: ArmServer, n: int) -> dict[str, dict[str, Any]]:
+    for sub in SUBSCRIPTIONS:
+        server.add_subscription(sub, f"bench-{sub[-2:]}")
+    manifest = {}
+    regions = list(REGIONS)
+    for index in range(n):
+        region = regions[index % len(regions)]
+        geo = index % 10 == 0
+        tags = PERSONAL if index % 2 else {}
+        name = f"bench{index:07d}"
+        server.add_storage_account(SUBSCRIPTIONS[index % len(SUBSCRIPTIONS)], "bench", name, region,
+                                   "Standard_GRS" if geo else "Standard_LRS",
+                                   secondary_location=REGIONS[region] if geo else None, tags=dict(tags))
+        manifest[name] = {"region": region, "replica_regions": [REGIONS[region]] if geo else [], "tags": tags}
+    return manifest
+
+
+def seed_gcs(server: FakeGcsServer, n: int) -> dict[str, dict[str, Any]]:
+    for project in PROJECTS:
+        server.add_project(project)
+    manifest = {}
+    for index in range(n):
+        location = GCS_LOCATIONS[index % len(GCS_LOCATIONS)]
+        labels = PERSONAL if index % 2 else {}
+        name = f"bench-{index:07d}"
+        server.add_bucket(PROJECTS[index % len(PROJECTS)], name, location, labels=dict(labels))
+        manifest[name] = {"region": location.lower(), "tags": labels}
+    return manifest
+
+
+# ---- the children --------------------------------------------------------------------------------------
+
+def child_custody(config: str, manifest_path: str) -> dict[str, Any]:
+    from scanner.cli import prepare, scan_once
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    setup = prepare(config, [])
+    scan, stores = scan_once(setup, None)
+    manifest = json.loads(Path(manifest_path).read_text())
+    right = found = 0
+    for store in stores:
+        found += 1
+        expected = manifest.get(store.name)
+        if expected is None:
+            continue
+        replicas = sorted(loc.region for loc in store.locations if loc.role != "primary")
+        if "replica_regions" not in expected:  # GCS: a multi- or dual-region bucket spans several regions
+            replicas = []
+        if (store.region == expected["region"] and replicas == sorted(expected.get("replica_regions", []))
+                and store.tags == expected["tags"]):
+            right += 1
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "status": scan.status, "stores": found, "right": right,
+            "rss_before_kb": before, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+
+
+def child_baseline(cloud: str, endpoint: str, token: str, manifest_path: str) -> dict[str, Any]:
+    manifest = json.loads(Path(manifest_path).read_text())
+    started = time.perf_counter()
+    found = _azure_per_store(endpoint, token) if cloud == "azure" else _gcs_per_store(endpoint)
+    seconds = time.perf_counter() - started
+    right = sum(1 for name, (region, tags) in found.items()
+                if name in manifest and region == manifest[name]["region"] and tags == manifest[name]["tags"])
+    return {"seconds": seconds, "status": "complete", "stores": len(found), "right": right,
+            "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+
+
+def _azure_per_store(endpoint: str, token: str) -> dict[str, tuple[str, dict[str, str]]]:
+    from azure.mgmt.storage import StorageManagementClient
+
+    from providers.azure import PlainHttpBearerPolicy, StaticTokenCredential
+
+    credential = StaticTokenCredential(token)
+    found: dict[str, tuple[str, dict[str, str]]] = {}
+    for sub in SUBSCRIPTIONS:
+        client = StorageManagementClient(credential, sub, base_url=endpoint,
+                                         authentication_policy=PlainHttpBearerPolicy(credential, "x/.default"))
+        names = [(account.id.split("/")[4], account.name) for account in client.storage_accounts.list()]
+        with ThreadPoolExecutor(8) as pool:
+            for account in pool.map(lambda item, c=client: c.storage_accounts.get_properties(*item), names):
+                found[account.name] = (account.location, dict(account.tags or {}))
+    return found
+
+
+def _gcs_per_store(endpoint: str) -> dict[str, tuple[str, dict[str, str]]]:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    found: dict[str, tuple[str, dict[str, str]]] = {}
+    for project in PROJECTS:
+        client = storage.Client(project=project, credentials=AnonymousCredentials(),
+                                client_options={"api_endpoint": endpoint})
+        names = [bucket.name for bucket in client.list_buckets()]
+        with ThreadPoolExecutor(8) as pool:
+            for bucket in pool.map(client.get_bucket, names):
+                found[bucket.name] = (bucket.location.lower(), dict(bucket.labels or {}))
+    return found
+
+
+# ---- the parent ----------------------------------------------------------------------------------------
+
+def run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    import os
+
+    result = subprocess.run([sys.executable, "-m", "bench.clouds", "--child", *args], capture_output=True,
+                            text=True, check=False, env={**os.environ, **(env or {})})
+    if result.returncode != 0:
+        raise SystemExit(f"child {args[0]} failed: {result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure(cloud: str, n: int, tmp: Path) -> list[dict[str, Any]]:
+    rows = []
+    for tool in ("custody", "baseline"):
+        if cloud == "azure":
+            server: Any = ArmServer(page_size=PAGE_SIZE).start()
+            manifest = seed_azure(server, n)
+            section = {"cloud": "AzureCloud", "arm_endpoint": server.url, "subscriptions": SUBSCRIPTIONS,
+                       "services": ["storage"], "timeout": 30}
+            env = {"AZURE_ACCESS_TOKEN": server.token}
+            count = lambda s=server: len(s.requests)  # noqa: E731
+        else:
+            server = FakeGcsServer(page_size=PAGE_SIZE).start()
+            manifest = seed_gcs(server, n)
+            section = {"projects": PROJECTS, "storage_endpoint": server.url, "services": ["storage"],
+                       "timeout": 30, "retry_seconds": 0}
+            env = {}
+            count = lambda s=server: len(s.requests)  # noqa: E731
+        manifest_path = tmp / f"{cloud}-{n}.json"
+        manifest_path.write_text(json.dumps(manifest))
+        before = count()
+        try:
+            if tool == "custody":
+                config = tmp / f"{cloud}-{n}.yaml"
+                config.write_text(yaml.safe_dump({"home": ["EU"], "providers": {cloud: section}}))
+                result = run_child(["custody", str(config), str(manifest_path)], env)
+            else:
+                token = getattr(server, "token", "")
+                result = run_child(["baseline", cloud, server.url, token, str(manifest_path)], env)
+            calls = count() - before
+        finally:
+            server.stop()
+        rows.append({"cloud": cloud, "stores": n, "tool": tool, **result, "requests": calls,
+                     "requests_per_store": round(calls / n, 4), "stores_per_second": round(n / result["seconds"], 1),
+                     "peak_mb": round(result["peak_rss_kb"] / 1024, 1)})
+    rows[1]["ratio_vs_custody"] = round(rows[1]["seconds"] / rows[0]["seconds"], 2)
+    return rows
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        kind, *rest = sys.argv[2:]
+        print(json.dumps(child_custody(*rest) if kind == "custody" else child_baseline(*rest)))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--clouds", default="azure,gcp")
+    parser.add_argument("--json", help="also write the rows to this file")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="custody-clouds-") as tmp:
+        for n in (int(size) for size in args.sizes.split(",")):
+            for cloud in args.clouds.split(","):
+                rows += measure(cloud, n, Path(tmp))
+    print(f"{'cloud':<6} {'stores':>7} {'tool':<9} {'seconds':>8} {'req/store':>9} {'peak MB':>8} {'stores/s':>9} "
+          f"{'right':>7}  baseline/custody")
+    for row in rows:
+        print(f"{row['cloud']:<6} {row['stores']:>7} {row['tool']:<9} {row['seconds']:>8.2f} "
+              f"{row['requests_per_store']:>9.4f} {row['peak_mb']:>8.1f} {row['stores_per_second']:>9.1f} "
+              f"{row['right']:>7}  {row.get('ratio_vs_custody', '')}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

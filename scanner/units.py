@@ -1,0 +1,112 @@
+"""A scan split into units that any replica can scan: one account, subscription or project each.
+
+Each unit of a distributed scan is one row of `scan_units`, written `todo` when the scan is
+planned and written once more when its scan ends, `done` (with the stores and targets it found)
+or `failed`. That second write is guarded (`WHERE status = 'todo'`), and it happens while the
+scan's own row is locked, so a unit that ran twice (its replica killed, the unit retried) is
+counted once, and exactly one writer sees the last unit finish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from scanner.model import ScanResult, TargetResult
+from scanner.state import metadata, scan_targets_table, scans_table
+
+TODO, DONE, FAILED = "todo", "done", "failed"
+
+scan_units_table = Table(
+    "scan_units",
+    metadata,
+    Column("scan_id", String, ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit", String, primary_key=True),  # Unit.key
+    Column("section", String, nullable=False),  # the provider's config section, e.g. "aws" or "azure/bleu"
+    Column("unit_id", String, nullable=False),  # account id, subscription id, project id or asset scope
+    Column("status", String, nullable=False),  # todo | done | failed
+    Column("replica", String),  # the replica that recorded it
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("stores", JSON(none_as_null=True)),  # DataStore.to_dict() of every store found
+    Column("targets", JSON(none_as_null=True)),  # TargetResult of every account/region/service part
+    Column("finished_at", String),
+)
+
+
+@dataclass(frozen=True)
+class Unit:
+    section: str
+    unit_id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.section}|{self.unit_id}"
+
+    @classmethod
+    def from_key(cls, key: str) -> Unit:
+        section, _, unit_id = key.partition("|")
+        return cls(section, unit_id)
+
+
+@dataclass
+class UnitResult:
+    unit: Unit
+    status: str
+    stores: list[dict[str, Any]]
+    targets: list[TargetResult]
+
+
+def add_units(conn: Connection, scan_id: str, units: list[Unit]) -> None:
+    if units:
+        conn.execute(insert(scan_units_table), [
+            {"scan_id": scan_id, "unit": unit.key, "section": unit.section, "unit_id": unit.unit_id,
+             "status": TODO, "attempts": 0} for unit in units])
+
+
+def lock_scan(conn: Connection, scan_id: str) -> str | None:
+    """Lock the scan's row until the transaction ends (units of one scan finish one at a time); its status."""
+    return conn.scalar(select(scans_table.c.status).where(scans_table.c.id == scan_id).with_for_update())
+
+
+def unit_status(conn: Connection, scan_id: str, unit: Unit) -> str | None:
+    return conn.scalar(select(scan_units_table.c.status).where(
+        scan_units_table.c.scan_id == scan_id, scan_units_table.c.unit == unit.key))
+
+
+def record_unit(conn: Connection, scan_id: str, unit: Unit, status: str, stores: list[dict[str, Any]],
+                targets: list[TargetResult], replica: str, attempts: int, at: str) -> bool:
+    """Write a unit's outcome once; False when it was already recorded (another run of it got there first)."""
+    result = conn.execute(
+        update(scan_units_table)
+        .where(scan_units_table.c.scan_id == scan_id, scan_units_table.c.unit == unit.key,
+               scan_units_table.c.status == TODO)
+        .values(status=status, stores=stores, targets=[asdict(target) for target in targets], replica=replica,
+                attempts=attempts, finished_at=at))
+    return result.rowcount == 1
+
+
+def units_left(conn: Connection, scan_id: str) -> int:
+    return conn.scalar(select(func.count()).select_from(scan_units_table).where(
+        scan_units_table.c.scan_id == scan_id, scan_units_table.c.status == TODO)) or 0
+
+
+def unit_results(conn: Connection, scan_id: str) -> list[UnitResult]:
+    rows = conn.execute(select(scan_units_table).where(scan_units_table.c.scan_id == scan_id)
+                        .order_by(scan_units_table.c.unit)).mappings()
+    return [UnitResult(Unit(row["section"], row["unit_id"]), row["status"], list(row["stores"] or []),
+                       [TargetResult(**target) for target in row["targets"] or []]) for row in rows]
+
+
+def scan_header(conn: Connection, scan_id: str) -> ScanResult | None:
+    """The recorded scan as planned (id, start, home, planning targets), to be finished."""
+    row = conn.execute(select(scans_table).where(scans_table.c.id == scan_id)).mappings().first()
+    if row is None:
+        return None
+    targets = conn.execute(select(scan_targets_table).where(scan_targets_table.c.scan_id == scan_id)
+                           .order_by(scan_targets_table.c.id)).mappings()
+    return ScanResult(id=row["id"], started_at=row["started_at"], status=row["status"], home=list(row["home"] or []),
+                      targets=[TargetResult(t["provider"], t["account"], t["region"], t["service"], t["status"],
+                                            t["error"], t["stores"]) for t in targets])
