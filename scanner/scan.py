@@ -164,7 +164,7 @@ def run_scan(
     garbage collection does). `state` (a StateStore) records it when given. Setting `cancel`
     (the agent is stopping) ends the scan at the next store or provider boundary, recorded as
     "interrupted"."""
-    scan = ScanResult(id=uuid.uuid4().hex[:12], started_at=now_iso(), home=_homes(judge.policies))
+    scan = new_scan(judge)
     if state is not None:
         state.start_scan(scan)
     targets = TargetLog()
@@ -177,11 +177,7 @@ def run_scan(
     except (KeyboardInterrupt, ScanCancelled):
         scan.status = "interrupted"
     scan.targets = targets.results
-    if scan.status != "interrupted":
-        scan.status = _status(scan)
-    scan.coverage_gaps = _coverage_gaps(scan, stores.accounts, judge.config)
-    scan.counts = stores.counts()
-    scan.finished_at = now_iso()
+    conclude(scan, stores, judge.config)
     if state is not None:
         try:
             state.finish_scan(scan, stores)
@@ -189,6 +185,21 @@ def run_scan(
             log.error("scan %s not recorded: %s", scan.id, exc)
             scan.coverage_gaps.append(f"state store: this scan was not recorded ({exc})")
     return scan, stores
+
+
+def new_scan(judge: Judge) -> ScanResult:
+    """A scan starting now, with a fresh id and the policies' home jurisdictions."""
+    return ScanResult(id=uuid.uuid4().hex[:12], started_at=now_iso(), home=_homes(judge.policies))
+
+
+def conclude(scan: ScanResult, stores: StoreSpool, config: Config) -> None:
+    """Once every target is in `scan.targets` and every store in `stores`: the scan's status (unless
+    interrupted), coverage gaps, counts and end time."""
+    if scan.status != "interrupted":
+        scan.status = _status(scan)
+    scan.coverage_gaps = _coverage_gaps(scan, stores.accounts, config)
+    scan.counts = stores.counts()
+    scan.finished_at = now_iso()
 
 
 def _check(cancel: threading.Event | None) -> None:

@@ -9,6 +9,7 @@ counted once, and exactly one writer sees the last unit finish.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -93,11 +94,19 @@ def units_left(conn: Connection, scan_id: str) -> int:
         scan_units_table.c.scan_id == scan_id, scan_units_table.c.status == TODO)) or 0
 
 
-def unit_results(conn: Connection, scan_id: str) -> list[UnitResult]:
-    rows = conn.execute(select(scan_units_table).where(scan_units_table.c.scan_id == scan_id)
-                        .order_by(scan_units_table.c.unit)).mappings()
-    return [UnitResult(Unit(row["section"], row["unit_id"]), row["status"], list(row["stores"] or []),
-                       [TargetResult(**target) for target in row["targets"] or []]) for row in rows]
+def unit_results(conn: Connection, scan_id: str) -> Iterator[UnitResult]:
+    """The scan's units, one row at a time (a server-side cursor on PostgreSQL: a unit's stores at once)."""
+    rows = conn.execution_options(stream_results=True, max_row_buffer=4).execute(
+        select(scan_units_table).where(scan_units_table.c.scan_id == scan_id).order_by(scan_units_table.c.unit))
+    for row in rows.mappings():
+        yield UnitResult(Unit(row["section"], row["unit_id"]), row["status"], list(row["stores"] or []),
+                         [TargetResult(**target) for target in row["targets"] or []])
+
+
+def waiting_units(conn: Connection, scan_id: str) -> list[Unit]:
+    rows = conn.execute(select(scan_units_table.c.section, scan_units_table.c.unit_id).where(
+        scan_units_table.c.scan_id == scan_id, scan_units_table.c.status == TODO))
+    return [Unit(section, unit_id) for section, unit_id in rows]
 
 
 def scan_header(conn: Connection, scan_id: str) -> ScanResult | None:

@@ -48,8 +48,8 @@ from providers.base import TargetLog
 from scanner.agent_config import DistributedSettings
 from scanner.cli import ScanSetup
 from scanner.locks import try_transaction_lock
-from scanner.model import DataStore, ScanResult, TargetResult
-from scanner.scan import ScanCancelled, StoreSpool, _coverage_gaps, _homes, _status, now_iso
+from scanner.model import DataStore, TargetResult
+from scanner.scan import ScanCancelled, StoreSpool, conclude, new_scan, now_iso
 from scanner.state import StateStore, scans_table
 from scanner.units import (
     DONE,
@@ -63,6 +63,7 @@ from scanner.units import (
     unit_results,
     unit_status,
     units_left,
+    waiting_units,
 )
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ class Replica:
             last = conn.scalar(select(scans_table.c.started_at).order_by(scans_table.c.seq.desc()).limit(1))
             if last is not None and _since(last) < min_gap:
                 return None  # another replica started this slot's scan
-            scan = ScanResult(id=uuid.uuid4().hex[:12], started_at=now_iso(), home=_homes(setup.judge.policies))
+            scan = new_scan(setup.judge)
             targets = TargetLog()
             units = [Unit(section, unit_id) for section, provider in zip(setup.config.providers, setup.providers,
                                                                          strict=True)
@@ -230,23 +231,22 @@ class Replica:
 
     def finish_scan(self, scan_id: str) -> None:
         """Every unit is in: judge the scan as a whole and record it (findings opened and resolved)."""
-        with self.state.reading() as conn:
+        stores = StoreSpool()  # the stores judged on the replicas, read back one unit at a time
+        with stores, self.state.reading() as conn:
             scan = scan_header(conn, scan_id)
-            results = unit_results(conn, scan_id)
-        if scan is None or scan.status != "running":
-            return  # finished already (this job ran before and was cut off after recording)
-        with StoreSpool() as stores:  # judged on the replicas; read back a unit at a time
-            for result in results:
+            if scan is None or scan.status != "running":
+                return  # finished already (this job ran before and was cut off after recording)
+            units = 0
+            for result in unit_results(conn, scan_id):
+                units += 1
                 scan.targets += result.targets
                 for doc in result.stores:
                     stores.add(DataStore.from_dict(doc))
-            scan.status = _status(scan)
-            scan.coverage_gaps = _coverage_gaps(scan, stores.accounts, self.setup_for(scan_id).config)
-            scan.counts = stores.counts()
-            scan.finished_at = now_iso()
+            conn.rollback()  # done reading: no transaction left open while the scan is recorded
+            conclude(scan, stores, self.setup_for(scan_id).config)
             self.state.finish_scan(scan, stores)
         log.info("scan finished", extra={"scan_id": scan_id, "status": scan.status, "stores": scan.counts["stores"],
-                                         "units": len(results), "replica": self.name})
+                                         "units": units, "replica": self.name})
         self.on_finished()
 
     # ---- the worker and its reaper (a thread with its own event loop) ------------------------
@@ -339,7 +339,7 @@ class Replica:
             if _parse(started_at) > cutoff:
                 continue
             with self.state.reading() as conn:
-                waiting = [r.unit for r in unit_results(conn, scan_id) if r.status == TODO]
+                waiting = waiting_units(conn, scan_id)
             minutes = int(self.settings.scan_timeout.total_seconds() // 60)
             for part in waiting:
                 self._record(scan_id, part, FAILED, [], [_failed(part, f"not scanned within {minutes} minutes")], 0)
