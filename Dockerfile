@@ -59,7 +59,7 @@ COPY --from=build --chown=10001:10001 /rootfs/data/ /data/
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     LANG=C.UTF-8 \
     HOME=/data \
-    TMPDIR=/tmp \
+    TMPDIR=/data/tmp \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     CUSTODY_HEALTHCHECK_URL=http://127.0.0.1:8080/healthz

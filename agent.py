@@ -14,7 +14,9 @@ could be scanned at all (every account, region and service failed).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -58,7 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def make_scratch_dir() -> None:
+    """A scan spools its judged stores to a temporary file in TMPDIR (about 1.7 KB a store): create
+    that directory when it is set but missing, as on a fresh volume (the image sets /data/tmp)."""
+    path = os.environ.get("TMPDIR")
+    if path:
+        with contextlib.suppress(OSError):  # unwritable: tempfile falls back to /tmp
+            os.makedirs(path, mode=0o700, exist_ok=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    make_scratch_dir()
     try:
         args = build_parser().parse_args(argv)
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

@@ -6,10 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import pickle
 import random
+import subprocess
+import sys
 import threading
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -254,3 +258,14 @@ def test_spool_interrupted_while_writing_a_run_loses_nothing(monkeypatch):
         with pytest.raises(KeyboardInterrupt):
             list(spool)
         assert list(spool) == sorted(stores, key=report_order)
+
+
+def test_the_agent_creates_its_missing_scratch_directory(tmp_path) -> None:
+    """The image sets TMPDIR=/data/tmp, which a fresh volume lacks: the spool must not fall back to a small /tmp."""
+    scratch = tmp_path / "volume" / "tmp"
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, str(root / "agent.py"), "--help"], capture_output=True, text=True,
+                            env={**os.environ, "TMPDIR": str(scratch)}, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert scratch.is_dir()
+    assert scratch.stat().st_mode & 0o777 == 0o700
