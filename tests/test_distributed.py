@@ -7,6 +7,7 @@ SIGKILL in the middle of a unit, and compares what they recorded with a one-agen
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import signal
@@ -17,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -239,3 +241,30 @@ def test_the_database_restarting_mid_scan_loses_nothing(organization: Organizati
         for agent in agents:
             agent.stop()
         slack.stop()
+
+
+def test_a_job_whose_end_was_lost_is_queued_again_by_its_own_replica(postgres_url: str, tmp_path: Path) -> None:
+    """The queue says this replica's worker runs a job that it does not run (the database went away as
+    the job ended): two reaper rounds in a row see it, and it goes back to the queue; a job the replica
+    does run is left alone."""
+    config = replica_config(tmp_path, postgres_url)
+    r, state = replica(config, postgres_url, "r")
+
+    async def scenario() -> list[str]:
+        async with r.app.open_async():
+            worker_id = await r.app.job_manager.register_worker()
+            r._worker = SimpleNamespace(worker_id=worker_id)  # the part of procrastinate's Worker the reaper reads
+            for unit in ("aws|1", "aws|2"):
+                await r.app.configure_task("custody.scan_unit", queue="custody").defer_async(scan_id="x", unit=unit)
+            lost = await r.app.job_manager.fetch_job(["custody"], worker_id)
+            running = await r.app.job_manager.fetch_job(["custody"], worker_id)
+            assert lost is not None and running is not None and running.id is not None
+            r._running.add(running.id)
+            await r._retry_orphans()  # first sighting: only suspected
+            first = [row[0] for row in query(postgres_url, "SELECT status FROM procrastinate_jobs ORDER BY id")]
+            await r._retry_orphans()
+            return first + [row[0] for row in query(postgres_url, "SELECT status FROM procrastinate_jobs ORDER BY id")]
+
+    statuses = asyncio.run(scenario())
+    assert statuses == ["doing", "doing", "todo", "doing"]
+    state.close()
