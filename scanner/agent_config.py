@@ -136,7 +136,7 @@ def _distributed(node: Node) -> DistributedSettings | None:
     stalled = node["stalled_after_seconds"].int(30, minimum=2)
     heartbeat = node["heartbeat_seconds"].int(min(10, stalled // 2), minimum=1)
     if heartbeat * 2 > stalled:
-        raise node.error(f"{node.name}: heartbeat_seconds ({heartbeat}) must be at most half of "
+        raise node["heartbeat_seconds"].error(f"{node.name}: heartbeat_seconds ({heartbeat}) must be at most half of "
                          f"stalled_after_seconds ({stalled}), or live replicas would be taken for dead")
     return DistributedSettings(
         worker_concurrency=node["worker_concurrency"].int(2, minimum=1),

@@ -64,7 +64,7 @@ from scanner.errors import InputError
 from scanner.health import Readiness, create_agent_app
 from scanner.metrics import AgentMetrics
 from scanner.scan import run_scan
-from scanner.state import StateStore
+from scanner.state import StateStore, database_url
 from scanner.workqueue import Replica
 
 log = logging.getLogger("custody.agent")
@@ -103,14 +103,10 @@ class Agent:
     # ---- lifecycle ----------------------------------------------------------------------
 
     def run(self) -> int:
+        self._check_distributed_state()
         self._install_signal_handlers()
         listener = self._bind()
         self.state = StateStore(self.setup.config.state)
-        if self.settings.distributed and self.state.backend != "postgresql":
-            self.state.close()
-            listener.close()
-            raise InputError("agent.distributed: replicas share their work through PostgreSQL; set `state` to a "
-                             f"postgresql:// URL (got {self.state.display})", self.setup.config.path)
         try:
             return self._serve(listener)
         finally:
@@ -147,6 +143,13 @@ class Agent:
         server_thread.join(timeout=5)
         log.info("agent stopped")
         return EXIT_OK
+
+    def _check_distributed_state(self) -> None:
+        url = database_url(self.setup.config.state)
+        if self.settings.distributed and url.get_backend_name() != "postgresql":
+            raise InputError("agent.distributed: replicas share their work through PostgreSQL; set `state` to a "
+                             f"postgresql:// URL (got {url.render_as_string(hide_password=True)})",
+                             self.setup.config.path)
 
     def _install_signal_handlers(self) -> None:
         def stop(signum: int, _frame: FrameType | None) -> None:

@@ -6,16 +6,23 @@ No compose tool or cluster runs here (docs/scaling.md); these checks keep the fi
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
+from demo.moto_server import free_port
 from policies.catalog_loader import load_catalog
 from scanner.agent_config import load_agent_settings
 from scanner.config import load_config
+from scanner.errors import InputError
 from scanner.state import database_url
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
 
 
 def test_the_replica_config_loads_with_the_distributed_mode_on_postgresql() -> None:
@@ -60,3 +67,24 @@ def test_compose_runs_several_replicas_after_a_healthy_database() -> None:
     assert any(volume.startswith("./custody.replicas.yaml:") for volume in agent["volumes"])
     state_host = database_url(yaml.safe_load((DEPLOY / "custody.replicas.yaml").read_text())["state"]).host
     assert state_host == "postgres"  # the compose service name
+
+
+def test_distributed_mode_on_sqlite_stops_the_agent_with_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "custody.yaml"
+    config.write_text(yaml.safe_dump({"home": ["EU"], "state": str(tmp_path / "state.db"),
+                                      "agent": {"listen": f"127.0.0.1:{free_port()}", "distributed": {}}}))
+    result = subprocess.run([sys.executable, str(ROOT / "agent.py"), "run", "--config", str(config)], cwd=tmp_path,
+                            env={"PATH": os.environ.get("PATH", "")}, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "agent.distributed" in lines[0] and "postgresql://" in lines[0] and str(config) in lines[0]
+
+
+def test_heartbeat_not_shorter_than_half_the_stall_time_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "custody.yaml"
+    config.write_text("home: [EU]\nagent:\n  distributed:\n    heartbeat_seconds: 20\n    stalled_after_seconds: 30\n")
+    with pytest.raises(InputError) as raised:
+        load_agent_settings(load_config(str(config), load_catalog()).section("agent"))
+    assert f"{config}:4:" in str(raised.value) and "at most half" in str(raised.value)  # the heartbeat line
