@@ -14,6 +14,9 @@ What it does:
    the previous config kept); `state`, `agent` and `alerts` are read at start only. Right
    after a scan is recorded, its alerts are queued in the outbox (alerts.pipeline), and one
    worker per channel delivers them (alerts.delivery).
+   With `agent.distributed` (PostgreSQL only), the schedule only plans: one replica starts each
+   scan, every replica's job-queue worker scans its units, and the replica that records the last
+   unit finishes the scan and queues its alerts (scanner.workqueue, docs/scaling.md).
 5. SIGTERM or SIGINT: the scan in flight stops at its next store or account boundary and is
    recorded as "interrupted" (nothing is resolved or gone on its account), pending alerts stay
    queued for the next start, exit code 0. A scan that does not stop within
