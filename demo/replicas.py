@@ -25,8 +25,11 @@ from typing import Any
 
 import boto3
 import yaml
+from sqlalchemy import text
 
 from demo.moto_server import free_port, start_moto
+from scanner.errors import InputError
+from scanner.state import StateStore
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGEMENT = "123456789012"  # moto's default account: the caller of the testing credentials
@@ -109,12 +112,8 @@ def aws_env(endpoint: str, directory: Path) -> dict[str, str]:
     }
 
 
-def _scans(state: str) -> list[tuple[str, str, str, dict[str, int]]]:
-    from sqlalchemy import text
-
-    from scanner.state import StateStore
-
-    with StateStore(state) as store, store.reading() as conn:
+def _scans(store: StateStore) -> list[tuple[str, str, str, dict[str, int]]]:
+    with store.reading() as conn:
         rows = conn.execute(text(
             "SELECT s.id, s.status, s.finished_at, u.replica, count(*) FROM scans s JOIN scan_units u "
             "ON u.scan_id = s.id WHERE s.status <> 'running' GROUP BY s.id, s.status, s.finished_at, u.replica "
@@ -134,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", default="custody-replicas", help="configs and logs go here")
     args = parser.parse_args(argv)
     workdir = Path(args.dir).resolve()
+    try:
+        store = StateStore(args.state)  # created and migrated here: a bad URL stops the demo before anything starts
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the agents and moto on the way out
     moto = start_moto(("bucket_region",))
     agents: list[subprocess.Popen[bytes]] = []
@@ -154,9 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         while True:
             time.sleep(2)
             try:
-                scans = _scans(args.state)
-            except Exception as exc:
-                print(f"(state not readable yet: {type(exc).__name__})")
+                scans = _scans(store)
+            except InputError as exc:  # the database restarting, say
+                print(f"(state not readable: {exc})")
                 continue
             for scan_id, status, finished, units in scans:
                 if scan_id not in seen:
@@ -170,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         for agent in agents:
             agent.wait(timeout=60)
         moto.stop()
+        store.close()
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from scanner.model import ScanResult, TargetResult
-from scanner.state import metadata, scan_targets_table, scans_table
+from scanner.model import TargetResult
+from scanner.state import metadata, scans_table
 
 TODO, DONE, FAILED = "todo", "done", "failed"
 
@@ -107,15 +107,3 @@ def waiting_units(conn: Connection, scan_id: str) -> list[Unit]:
     rows = conn.execute(select(scan_units_table.c.section, scan_units_table.c.unit_id).where(
         scan_units_table.c.scan_id == scan_id, scan_units_table.c.status == TODO))
     return [Unit(section, unit_id) for section, unit_id in rows]
-
-
-def scan_header(conn: Connection, scan_id: str) -> ScanResult | None:
-    """The recorded scan as planned (id, start, home, planning targets), to be finished."""
-    row = conn.execute(select(scans_table).where(scans_table.c.id == scan_id)).mappings().first()
-    if row is None:
-        return None
-    targets = conn.execute(select(scan_targets_table).where(scan_targets_table.c.scan_id == scan_id)
-                           .order_by(scan_targets_table.c.id)).mappings()
-    return ScanResult(id=row["id"], started_at=row["started_at"], status=row["status"], home=list(row["home"] or []),
-                      targets=[TargetResult(t["provider"], t["account"], t["region"], t["service"], t["status"],
-                                            t["error"], t["stores"]) for t in targets])

@@ -48,7 +48,7 @@ from providers.base import TargetLog
 from scanner.agent_config import DistributedSettings
 from scanner.cli import ScanSetup
 from scanner.locks import try_transaction_lock
-from scanner.model import DataStore, TargetResult
+from scanner.model import DataStore, ScanResult, TargetResult
 from scanner.scan import ScanCancelled, StoreSpool, conclude, new_scan, now_iso
 from scanner.state import StateStore, scans_table
 from scanner.units import (
@@ -59,7 +59,6 @@ from scanner.units import (
     add_units,
     lock_scan,
     record_unit,
-    scan_header,
     unit_results,
     unit_status,
     units_left,
@@ -72,6 +71,7 @@ SCAN_UNIT, FINISH_SCAN = "custody.scan_unit", "custody.finish_scan"
 PLAN_LOCK = "custody:plan-scan"
 KEEP_JOBS_HOURS = 24 * 30  # finished jobs kept for inspection, then deleted (with their events)
 PRUNE_EVERY_SECONDS = 3600
+CATCH_UP_EVERY_SECONDS = 60  # the alerts of a scan whose finisher died before queueing them: a minute late
 
 
 def replica_name() -> str:
@@ -231,11 +231,13 @@ class Replica:
 
     def finish_scan(self, scan_id: str) -> None:
         """Every unit is in: judge the scan as a whole and record it (findings opened and resolved)."""
+        recorded = self.state.scan(scan_id)
+        if recorded is None or recorded["status"] != "running":
+            return  # finished already (this job ran before and was cut off after recording)
+        scan = ScanResult(id=scan_id, started_at=recorded["started_at"], home=list(recorded["home"] or []),
+                          targets=[TargetResult(**target) for target in recorded["targets"]])  # the plan's
         stores = StoreSpool()  # the stores judged on the replicas, read back one unit at a time
         with stores, self.state.reading() as conn:
-            scan = scan_header(conn, scan_id)
-            if scan is None or scan.status != "running":
-                return  # finished already (this job ran before and was cut off after recording)
             units = 0
             for result in unit_results(conn, scan_id):
                 units += 1
@@ -287,14 +289,16 @@ class Replica:
                 reaper.cancel()
 
     async def _reap_forever(self) -> None:
-        pruned_at = float("-inf")
+        caught_up_at = pruned_at = float("-inf")
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
                 await self._retry_stalled()
                 await self._retry_orphans()
                 await asyncio.to_thread(self._expire_scans)
-                await asyncio.to_thread(self.on_finished)  # a finisher that died before queueing alerts
+                if time.monotonic() - caught_up_at > CATCH_UP_EVERY_SECONDS:
+                    await asyncio.to_thread(self.on_finished)  # a finisher that died before queueing alerts
+                    caught_up_at = time.monotonic()
                 if time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
                     await self.app.job_manager.delete_old_jobs(KEEP_JOBS_HOURS, queue=QUEUE, include_failed=True)
                     pruned_at = time.monotonic()
