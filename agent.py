@@ -14,6 +14,7 @@ could be scanned at all (every account, region and service failed).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import contextlib
 import logging
 import os
@@ -43,9 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--state", help="state store: SQLite path or SQLAlchemy URL (overrides the config)")
     scan.add_argument("--no-state", action="store_true", help="do not record the scan in the state store")
     scan.add_argument("--fail-on-findings", action="store_true", help="exit 1 when any store fails its policy")
+    scan.add_argument("--as-of", type=_date, help="judge the laws in force on this day (YYYY-MM-DD; default: today)")
 
     catalog = commands.add_parser("catalog", help="show the sourced facts the control test runs on")
-    catalog.add_argument("table", choices=("regions", "entities", "laws"))
+    catalog.add_argument("table", choices=("regions", "entities", "laws", "agreements", "blocking"))
     catalog.add_argument("--format", choices=("table", "json"), default="table")
     catalog.add_argument("--provider", help="only this provider's regions")
 
@@ -58,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the dashboard alone from the state store")
     serve.add_argument("--config", help="config file (YAML)")
     return parser
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got '{text}'") from None
 
 
 def make_scratch_dir() -> None:
@@ -105,6 +114,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         output=args.output,
         state=None if args.no_state else (args.state or ""),
         fail_on_findings=args.fail_on_findings,
+        as_of=args.as_of,
     )
 
 

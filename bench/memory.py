@@ -88,7 +88,7 @@ def child(stores: int, fmt: str, scans: int) -> dict[str, Any]:
     from scanner.state import StateStore
 
     catalog = load_catalog()
-    config = Config(companies={"owner": EntityRecord("owner", "Owner SE", "DE", None, "bench")},
+    config = Config(companies={"owner": EntityRecord("owner", "Owner SE", "DE", (), "bench")},
                     accounts={ACCOUNT: Account(ACCOUNT, "owner", None)})
     policies, waivers = load_policies([], catalog, ["EU"])
     judge = Judge(catalog, config, policies, waivers)

@@ -9,6 +9,7 @@ File format:
         applies_to: {tags: {data-class: personal}, accounts: [...], kinds: [s3-bucket], providers: [aws]}
         accept: [CH]               # further jurisdictions whose reach is acceptable
         severity: high             # low | medium | high | critical
+        count_routes: [direct, agreement, mutual_legal_assistance]   # optional; default: effective reach only
     waivers:
       - store: "arn:aws:s3:::legacy-*"   # exact store id or glob
         policy: eu-personal-data         # optional
@@ -25,10 +26,11 @@ from pathlib import Path
 from policies.yamlfile import Node, read_yaml
 from scanner.catalog import Catalog
 from scanner.errors import InputError
+from scanner.model import ROUTES
 from scanner.policy import SEVERITIES, Policy, Scope, Waiver
 
 DEFAULT_POLICY = Path(__file__).parent / "default.yaml"
-POLICY_KEYS = {"id", "description", "home", "applies_to", "accept", "severity"}
+POLICY_KEYS = {"id", "description", "home", "applies_to", "accept", "severity", "count_routes"}
 SCOPE_KEYS = {"tags", "accounts", "kinds", "providers"}
 WAIVER_KEYS = {"store", "policy", "jurisdiction", "reason", "approver", "expires"}
 
@@ -86,7 +88,15 @@ def _policy(node: Node, catalog: Catalog, home: list[str]) -> Policy:
         severity=node["severity"].str("high", SEVERITIES) or "high",
         description=node["description"].str("") or "",
         source=f"{node.file}:{node.line}",
+        count_routes=_routes(node["count_routes"]) if node.has("count_routes") else None,
     )
+
+
+def _routes(node: Node) -> tuple[str, ...]:
+    routes = tuple(item.req_str(ROUTES) for item in node.items())
+    if not routes:
+        raise node.error(f"{node.name}: expected a list of routes: {', '.join(ROUTES)}")
+    return routes
 
 
 def _waiver(node: Node, catalog: Catalog) -> Waiver:

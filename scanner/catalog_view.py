@@ -9,19 +9,32 @@ from typing import Any
 from scanner.catalog import Catalog
 
 
+TABLES = ("regions", "entities", "laws", "agreements", "blocking")
+
+
 def catalog_rows(catalog: Catalog, table: str, provider: str | None = None) -> list[dict[str, Any]]:
     if table == "regions":
         regions = [r for r in catalog.regions.values() if provider in (None, r.provider)]
         return [asdict(r) for r in sorted(regions, key=lambda r: (r.provider, r.partition, r.id))]
     if table == "entities":
         return [asdict(e) for e in sorted(catalog.entities.values(), key=lambda e: e.id)]
-    return [asdict(law) for law in catalog.laws]
+    facts = {"laws": catalog.laws, "agreements": catalog.agreements, "blocking": catalog.blocking}[table]
+    return [_flat(asdict(fact)) for fact in facts]
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    """A law, agreement or blocking rule with its validity window's fields at the top level."""
+    validity = row.pop("validity")
+    return {**row, **validity}
 
 
 COLUMNS = {
     "regions": ("provider", "id", "partition", "country", "city", "operator", "spans", "unverified", "source"),
-    "entities": ("id", "name", "country", "parent", "lei", "unverified", "source"),
-    "laws": ("id", "jurisdiction", "name", "triggers", "applies_from", "unverified", "citation"),
+    "entities": ("id", "name", "country", "parents", "lei", "unverified", "source"),
+    "laws": ("id", "jurisdiction", "triggers", "chains", "applies_from", "applies_until", "status", "unverified",
+             "citation"),
+    "agreements": ("id", "parties", "applies_from", "status", "unverified", "citation"),
+    "blocking": ("id", "jurisdiction", "applies_to", "prohibits", "unverified", "citation"),
 }
 
 
@@ -39,7 +52,7 @@ def render_catalog(catalog: Catalog, table: str, fmt: str, provider: str | None 
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, frozenset, set)):
         return ",".join(str(v) for v in value) or "-"
     return str(value)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ class ScanSetup:
     providers: list[Provider]
 
 
-def prepare(config_path: str | None, home: list[str]) -> ScanSetup:
+def prepare(config_path: str | None, home: list[str], as_of: dt.date | None = None) -> ScanSetup:
     """Load and validate catalog, config, policies and provider settings — before any cloud call."""
     catalog = load_catalog()
     config = load_config(config_path, catalog) if config_path else default_config()
@@ -35,7 +36,8 @@ def prepare(config_path: str | None, home: list[str]) -> ScanSetup:
             raise InputError(f"--home: unknown jurisdiction '{code}' (expected an ISO 3166-1 alpha-2 code or EU)")
     policies, waivers = load_policies(config.policy_files, catalog, home or config.home)
     providers = build_providers(config, catalog)
-    return ScanSetup(config, Judge(catalog, config, policies, waivers), providers)
+    judge = Judge(catalog, config, policies, waivers, as_of or dt.date.today())
+    return ScanSetup(config, judge, providers)
 
 
 def scan_once(setup: ScanSetup, state: str | None) -> tuple[ScanResult, StoreSpool]:
@@ -61,8 +63,8 @@ def write_report(fmt: str, scan: ScanResult, stores: Iterable[DataStore], output
 
 
 def scan_command(config_path: str | None, home: list[str], fmt: str, output: str | None, state: str | None,
-                 fail_on_findings: bool = False) -> int:
-    setup = prepare(config_path, home)
+                 fail_on_findings: bool = False, as_of: dt.date | None = None) -> int:
+    setup = prepare(config_path, home, as_of)
     scan, stores = scan_once(setup, state)
     with stores:
         write_report(fmt, scan, stores, output)

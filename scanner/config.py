@@ -88,8 +88,10 @@ def load_config(path: str, catalog: Catalog) -> Config:
             raise node.error(f"{node.name}: duplicate company id '{record.id}'")
         config.companies[record.id] = record
     for record in config.companies.values():
-        if record.parent and record.parent not in config.companies and record.parent not in catalog.entities:
-            problem = f"companies: '{record.id}' names unknown parent '{record.parent}'"
+        for parent in record.parents:
+            if parent in config.companies or parent in catalog.entities:
+                continue
+            problem = f"companies: '{record.id}' names unknown parent '{parent}'"
             raise InputError(problem, path, doc["companies"].line)
     for account_id, node in doc["accounts"].entries():
         node.mapping(ACCOUNT_KEYS)

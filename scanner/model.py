@@ -12,6 +12,8 @@ from typing import Any, Literal
 Role = Literal["primary", "replica", "backup"]
 Basis = Literal["location", "control", "establishment", "offering_services", "all_organizations"]
 BASES: tuple[str, ...] = ("location", "control", "establishment", "offering_services", "all_organizations")
+Route = Literal["direct", "agreement", "mutual_legal_assistance"]
+ROUTES: tuple[str, ...] = ("direct", "agreement", "mutual_legal_assistance")
 Status = Literal["pass", "fail", "not_applicable", "not_evaluated"]
 UNKNOWN = "unknown"
 TAGS_UNREADABLE = "tags unreadable"  # how an unknown about a store's tags begins
@@ -41,18 +43,37 @@ class Entity:
     lei: str | None = None
     source: str | None = None
     unverified: bool = False
+    parents: tuple[str, ...] = ()  # ids of its direct parents (two for a joint venture)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Entity:
+        return cls(**{**doc, "parents": tuple(doc.get("parents", ()))})
 
 
 @dataclass
 class Reach:
-    """One jurisdiction whose law can compel access to the store, and why."""
+    """One jurisdiction whose law can compel access to the store: its strongest ground, and every ground.
+
+    A ground is a power (law and basis) plus the route an order would take to its addressee
+    (`direct`, `agreement`, `mutual_legal_assistance`), the route's conditions (each `met`: true,
+    false or "unknown"), and the blocking laws that forbid the addressee to comply (`conflicts`).
+    `effective`: the route is direct or an agreement and no condition is known to fail.
+    """
 
     jurisdiction: str
     basis: str
     law: str
     citation: str
     path: list[str]
-    grounds: list[dict[str, Any]] = field(default_factory=list)  # every (basis, law, path) found
+    grounds: list[dict[str, Any]] = field(default_factory=list)  # every ground found, strongest first
+    addressee: str | None = None  # entity id an order would be served on; None for a copy on the soil
+    addressee_name: str | None = None
+    chain: str | None = None  # operator | contracting_party | owner; None for soil
+    route: str = "direct"
+    agreement: dict[str, str] | None = None  # id, name, citation of the agreement the route uses
+    conditions: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, str]] = field(default_factory=list)
+    effective: bool = True
 
     @property
     def path_text(self) -> str:
@@ -70,6 +91,9 @@ class Finding:
     severity: str
     message: str
     waiver: dict[str, Any] | None = None
+    route: str = "direct"
+    effective: bool = True
+    policies: list[str] = field(default_factory=list)  # every covering policy that does not accept this reach
 
 
 @dataclass
@@ -84,8 +108,9 @@ class DataStore:
     region: str
     tags: dict[str, str] = field(default_factory=dict)
     locations: list[Location] = field(default_factory=list)
-    operator: list[Entity] = field(default_factory=list)
-    owner: list[Entity] = field(default_factory=list)
+    operator: list[Entity] = field(default_factory=list)  # who runs the infrastructure, to its ultimate parent
+    contracting_party: list[Entity] = field(default_factory=list)  # whom the account contracts with
+    owner: list[Entity] = field(default_factory=list)  # the customer company that owns the account
     reachable_by: list[Reach] = field(default_factory=list)
     status: Status = "not_evaluated"
     status_reason: str | None = None
@@ -108,8 +133,8 @@ class DataStore:
         """The inverse of to_dict (a store judged on another replica, read back from the database)."""
         fields = dict(doc)
         fields["locations"] = [Location(**item) for item in doc.get("locations", [])]
-        fields["operator"] = [Entity(**item) for item in doc.get("operator", [])]
-        fields["owner"] = [Entity(**item) for item in doc.get("owner", [])]
+        for chain in ("operator", "contracting_party", "owner"):
+            fields[chain] = [Entity.from_dict(item) for item in doc.get(chain, [])]
         fields["reachable_by"] = [Reach(**{k: v for k, v in item.items() if k != "path_text"})
                                   for item in doc.get("reachable_by", [])]
         fields["findings"] = [Finding(**item) for item in doc.get("findings", [])]
@@ -139,6 +164,7 @@ class ScanResult:
     targets: list[TargetResult] = field(default_factory=list)
     coverage_gaps: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    judged_on: str | None = None  # the day whose laws judged the stores (scan --as-of), ISO date
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

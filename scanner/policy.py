@@ -3,6 +3,11 @@
 `evaluate` is pure: a store with its `reachable_by` filled in, the policies, the waivers and
 a date give the store's status and findings. Unknown is never pass: a store with an unknown
 location or controller and no failing finding is `not_evaluated`, with the reason.
+
+A policy judges effective reach (an order that binds its addressee directly or under an agreement
+whose conditions are not known to fail) unless it lists `count_routes`: then a ground counts when
+its route is listed, effective or not. A store gets one finding per jurisdiction, however many
+policies cover it: the headline policy is the most severe of those that do not accept the reach.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ import fnmatch
 import hashlib
 from dataclasses import dataclass, field
 
+from typing import Any
+
 from scanner.catalog import Catalog
-from scanner.control import BASIS_ORDER
 from scanner.model import DataStore, Finding, Reach
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -48,6 +54,14 @@ class Policy:
     severity: str = "high"
     description: str = ""
     source: str = ""  # the file and line it was declared at
+    count_routes: tuple[str, ...] | None = None  # None: effective reach only
+
+    def counted(self, reach: Reach) -> dict[str, Any] | None:
+        """The strongest ground of `reach` this policy counts, or None."""
+        for ground in reach.grounds:
+            if (ground["effective"] if self.count_routes is None else ground["route"] in self.count_routes):
+                return ground
+        return None
 
 
 @dataclass(frozen=True)
@@ -68,8 +82,8 @@ class Waiver:
         )
 
 
-def fingerprint(store_id: str, policy: str, jurisdiction: str, basis: str) -> str:
-    return hashlib.sha256(f"{store_id}|{policy}|{jurisdiction}|{basis}".encode()).hexdigest()[:20]
+def fingerprint(store_id: str, jurisdiction: str, basis: str) -> str:
+    return hashlib.sha256(f"{store_id}|{jurisdiction}|{basis}".encode()).hexdigest()[:20]
 
 
 def evaluate(
@@ -84,15 +98,15 @@ def evaluate(
     if not covering and not maybe:
         store.status, store.status_reason = "not_applicable", "no policy covers this store"
         return
-    for policy in covering:
-        for reach in store.reachable_by:
-            if _accepted(reach.jurisdiction, policy, catalog):
-                continue
-            store.findings.append(_finding(store, policy, reach, waivers, catalog, today))
+    for reach in store.reachable_by:
+        objections = [(policy, ground) for policy in covering
+                      if not _accepted(reach.jurisdiction, policy, catalog) and (ground := policy.counted(reach))]
+        if objections:
+            store.findings.append(_finding(store, reach, objections, waivers, catalog, today))
     failing = [finding for finding in store.findings if finding.waiver is None or finding.waiver["expired"]]
     if failing:
-        # the worst: highest severity, then the basis a lawyer argues first (control before location)
-        worst = min(failing, key=lambda f: (-SEVERITIES.index(f.severity), BASIS_ORDER.index(f.basis)))
+        # the worst: highest severity, then the strongest reach (findings follow reachable_by's order)
+        worst = min(failing, key=lambda f: -SEVERITIES.index(f.severity))
         store.status = "fail"
         store.status_reason = f"{len(failing)} unacceptable reach(es); worst: {worst.message}"
     elif store.unknowns or maybe:
@@ -111,30 +125,44 @@ def _accepted(jurisdiction: str, policy: Policy, catalog: Catalog) -> bool:
     return any(catalog.within(jurisdiction, ok) for ok in (*policy.home, *policy.accept))
 
 
-def _finding(
-    store: DataStore, policy: Policy, reach: Reach, waivers: list[Waiver], catalog: Catalog, today: dt.date
-) -> Finding:
+def _finding(store: DataStore, reach: Reach, objections: list[tuple[Policy, dict[str, Any]]],
+             waivers: list[Waiver], catalog: Catalog, today: dt.date) -> Finding:
+    """One finding for a jurisdiction: waived only when a waiver covers every objecting policy."""
+    waived = {policy.id: _waiver_doc(store, policy, reach, waivers, today) for policy, _ in objections}
+    open_ = [(policy, ground) for policy, ground in objections if waived[policy.id] is None
+             or waived[policy.id]["expired"]]
+    policy, ground = max(open_ or objections, key=lambda item: SEVERITIES.index(item[0].severity))
+    route = ground["route"].replace("_", " ")
+    if ground.get("agreement"):
+        route += f" under the {ground['agreement']['name']}"
     name = catalog.jurisdiction_name(reach.jurisdiction)
     message = (
-        f"{name} can compel access ({reach.basis.replace('_', ' ')}, {reach.citation}) "
-        f"outside home {'/'.join(policy.home)}: {reach.path_text}"
+        f"{name} can compel access ({ground['basis'].replace('_', ' ')}, {route}, {ground['citation']}) "
+        f"outside home {'/'.join(policy.home)}: {' → '.join(ground['path'])}"
     )
-    waiver = next((w for w in waivers if w.matches(store.id, policy.id, reach.jurisdiction)), None)
-    waiver_doc = None
-    if waiver:
-        waiver_doc = {
-            "reason": waiver.reason,
-            "approver": waiver.approver,
-            "expires": waiver.expires.isoformat(),
-            "expired": waiver.expires < today,
-            "source": waiver.source,
-        }
     return Finding(
-        fingerprint=fingerprint(store.id, policy.id, reach.jurisdiction, reach.basis),
+        fingerprint=fingerprint(store.id, reach.jurisdiction, ground["basis"]),
         policy=policy.id,
         jurisdiction=reach.jurisdiction,
-        basis=reach.basis,
+        basis=ground["basis"],
         severity=policy.severity,
         message=message,
-        waiver=waiver_doc,
+        waiver=None if open_ else waived[policy.id],
+        route=ground["route"],
+        effective=ground["effective"],
+        policies=[p.id for p, _ in objections],
     )
+
+
+def _waiver_doc(store: DataStore, policy: Policy, reach: Reach, waivers: list[Waiver],
+                today: dt.date) -> dict[str, Any] | None:
+    waiver = next((w for w in waivers if w.matches(store.id, policy.id, reach.jurisdiction)), None)
+    if waiver is None:
+        return None
+    return {
+        "reason": waiver.reason,
+        "approver": waiver.approver,
+        "expires": waiver.expires.isoformat(),
+        "expired": waiver.expires < today,
+        "source": waiver.source,
+    }

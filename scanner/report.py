@@ -62,7 +62,18 @@ def where(store: DataStore) -> str:
 
 
 def reached_by(store: DataStore) -> str:
-    return ", ".join(f"{reach.jurisdiction}:{reach.basis}" for reach in store.reachable_by)
+    """Every reach, strongest first: `US:control:direct; GB:control:agreement:not-effective`."""
+    return "; ".join(f"{reach.jurisdiction}:{reach.basis}:{reach.route}" + ("" if reach.effective else ":not-effective")
+                     for reach in store.reachable_by)
+
+
+def effective_text(store: DataStore) -> str:
+    """The jurisdictions that effectively reach the store, then those that reach it only by a route that is not
+    effective (mutual legal assistance, or an agreement whose conditions fail): `US, DE; not effective: GB, CA`."""
+    effective = [reach.jurisdiction for reach in store.reachable_by if reach.effective]
+    others = [reach.jurisdiction for reach in store.reachable_by if not reach.effective]
+    text = ", ".join(effective) or "none"
+    return f"{text}; not effective: {', '.join(others)}" if others else text
 
 
 def chain_text(chain: list) -> str:
@@ -71,7 +82,7 @@ def chain_text(chain: list) -> str:
 
 CSV_COLUMNS = [
     "id", "provider", "account", "kind", "name", "region", "countries", "locations",
-    "operator", "owner", "reachable_by", "status", "status_reason",
+    "operator", "contracting_party", "owner", "reachable_by", "status", "status_reason",
 ]
 
 
@@ -82,7 +93,8 @@ def write_csv(stores: Iterable[DataStore], out: TextIO) -> None:
         countries = sorted({location.country for location in store.locations})
         writer.writerow([
             store.id, store.provider, store.account, store.kind, store.name, store.region,
-            " ".join(countries), where(store), chain_text(store.operator), chain_text(store.owner),
+            " ".join(countries), where(store), chain_text(store.operator), chain_text(store.contracting_party),
+            chain_text(store.owner),
             reached_by(store), store.status, store.status_reason or "",
         ])
 
@@ -90,7 +102,7 @@ def write_csv(stores: Iterable[DataStore], out: TextIO) -> None:
 def to_table(scan: ScanResult, stores: list[DataStore], width: int = 48) -> str:
     header = ("STATUS", "PROVIDER", "ACCOUNT", "KIND", "NAME", "WHERE", "REACHABLE BY")
     rows = [
-        (s.status, s.provider, s.account, s.kind, s.name, where(s), ", ".join(r.jurisdiction for r in s.reachable_by))
+        (s.status, s.provider, s.account, s.kind, s.name, where(s), effective_text(s))
         for s in stores
     ]
     cells = [header, *[tuple(_clip(str(cell), width) for cell in row) for row in rows]]

@@ -51,7 +51,7 @@ class Judge:
     def judge(self, found: DiscoveredStore) -> DataStore:
         tagged = tag(found, self.catalog, self.config)
         store = tagged.store
-        store.reachable_by = reachable_by(store, tagged.operator_chains, self.catalog, self.today)
+        store.reachable_by = reachable_by(store, tagged.chains, self.catalog, self.today)
         evaluate(store, self.policies, self.waivers, self.catalog, self.today)
         return store
 
@@ -189,7 +189,8 @@ def run_scan(
 
 def new_scan(judge: Judge) -> ScanResult:
     """A scan starting now, with a fresh id and the policies' home jurisdictions."""
-    return ScanResult(id=uuid.uuid4().hex[:12], started_at=now_iso(), home=_homes(judge.policies))
+    return ScanResult(id=uuid.uuid4().hex[:12], started_at=now_iso(), home=_homes(judge.policies),
+                      judged_on=judge.today.isoformat())
 
 
 def conclude(scan: ScanResult, stores: StoreSpool, config: Config) -> None:

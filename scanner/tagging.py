@@ -1,4 +1,5 @@
-"""Tagging: turn what a provider saw into facts — countries, cities, operator and owner chains.
+"""Tagging: turn what a provider saw into facts — countries, cities, and the three chains: the operator
+of each location's infrastructure, the provider entity the account contracts with, and the owner.
 
 A region the catalog does not know, or an entity chain that cannot be built, becomes an
 explicit unknown on the store (and the store is then `not_evaluated`, never `pass`).
@@ -9,15 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from providers.base import DiscoveredStore, SeenLocation
-from scanner.catalog import Catalog, Region
+from scanner.catalog import Catalog, Chain, Region
 from scanner.config import Config
-from scanner.model import UNKNOWN, DataStore, Entity, Location
+from scanner.control import StoreChains
+from scanner.model import UNKNOWN, DataStore, Location
 
 
 @dataclass
 class TaggedStore:
     store: DataStore
-    operator_chains: list[list[Entity]]  # one per distinct operator of the store's locations
+    chains: StoreChains
 
 
 def tag(found: DiscoveredStore, catalog: Catalog, config: Config) -> TaggedStore:
@@ -35,40 +37,50 @@ def tag(found: DiscoveredStore, catalog: Catalog, config: Config) -> TaggedStore
     if not found.locations:
         store.unknowns.append("no location reported for this store")
     operators: list[str] = []
+    parties: list[str] = []
     for seen in found.locations:
-        for location in _resolve(seen, found.provider, catalog, account_country, store.unknowns):
+        for location, region in _resolve(seen, found.provider, catalog, store.unknowns):
             if location not in store.locations:
                 store.locations.append(location)
-            if location.operator and location.operator not in operators:
-                operators.append(location.operator)
-    chains = [catalog.chain(operator) for operator in operators]
-    store.operator = chains[0] if chains else []
-    if not chains and store.locations:
+            party = catalog.contracting_party(region, account_country) if region else None
+            _add(operators, location.operator)
+            _add(parties, party)
+    operator_chains = tuple(catalog.chain(entity, "operator") for entity in operators)
+    party_chains = tuple(catalog.chain(entity, "contracting_party") for entity in parties)
+    store.operator = list(operator_chains[0].entities) if operator_chains else []
+    store.contracting_party = list(party_chains[0].entities) if party_chains else []
+    if not operator_chains and store.locations:
         store.unknowns.append("operator unknown for every location")
     owner = config.owner_chain_start(found.account)
+    owner_chain: Chain | None = None
     if owner:
-        store.owner = catalog.chain(owner, config.companies)
+        owner_chain = catalog.chain(owner, "owner", config.companies)
+        store.owner = list(owner_chain.entities)
     else:
         store.unknowns.append(f"owner of account {found.account} not declared in the config")
-    return TaggedStore(store, chains)
+    return TaggedStore(store, StoreChains(operator_chains, party_chains, owner_chain))
 
 
-def _resolve(
-    seen: SeenLocation, provider: str, catalog: Catalog, account_country: str | None, unknowns: list[str]
-) -> list[Location]:
+def _add(ids: list[str], entity: str | None) -> None:
+    if entity and entity not in ids:
+        ids.append(entity)
+
+
+def _resolve(seen: SeenLocation, provider: str, catalog: Catalog,
+             unknowns: list[str]) -> list[tuple[Location, Region | None]]:
+    """The catalog locations of what the provider saw (a multi-region: each member), with their regions."""
     region = catalog.region(provider, seen.region)
     if region is None:
         unknowns.append(f"region {seen.region} is not in the catalog: country and operator unknown")
-        return [Location(seen.region, seen.role, seen.learned_from, observed_at=seen.observed_at)]
+        return [(Location(seen.region, seen.role, seen.learned_from, observed_at=seen.observed_at), None)]
     if region.spans:
         learned = f"{seen.learned_from}; catalog: {region.id} spans {', '.join(region.spans)}"
         members = [catalog.region(provider, member) for member in region.spans]
-        return [_location(member, seen, learned, catalog, account_country) for member in members if member]
-    return [_location(region, seen, seen.learned_from, catalog, account_country)]
+        return [(_location(member, seen, learned), member) for member in members if member]
+    return [(_location(region, seen, seen.learned_from), region)]
 
 
-def _location(region: Region, seen: SeenLocation, learned_from: str, catalog: Catalog,
-              account_country: str | None) -> Location:
+def _location(region: Region, seen: SeenLocation, learned_from: str) -> Location:
     return Location(
         region=region.id,
         role=seen.role,
@@ -76,6 +88,6 @@ def _location(region: Region, seen: SeenLocation, learned_from: str, catalog: Ca
         country=region.country or UNKNOWN,
         city=region.city,
         partition=region.partition,
-        operator=catalog.operator_of(region, account_country),
+        operator=region.operator,
         observed_at=seen.observed_at,
     )

@@ -22,9 +22,9 @@ def catalog() -> Catalog:
 
 
 ACME = {
-    "acme-inc": EntityRecord("acme-inc", "Acme Inc.", "US", None, "test"),
-    "acme-europe": EntityRecord("acme-europe", "Acme Europe GmbH", "DE", "acme-inc", "test"),
-    "eurobank": EntityRecord("eurobank", "Eurobank SE", "DE", None, "test"),
+    "acme-inc": EntityRecord("acme-inc", "Acme Inc.", "US", (), "test"),
+    "acme-europe": EntityRecord("acme-europe", "Acme Europe GmbH", "DE", ("acme-inc",), "test"),
+    "eurobank": EntityRecord("eurobank", "Eurobank SE", "DE", (), "test"),
 }
 
 
