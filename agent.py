@@ -14,8 +14,8 @@ could be scanned at all (every account, region and service failed).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import contextlib
+import datetime as dt
 import logging
 import os
 import sys

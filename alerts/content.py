@@ -49,7 +49,8 @@ def sections(alert: Alert) -> list[Section]:
         result.append(Section("Where the copies are", _clip(copies)))
     if alert.reach:
         reach = [f"{item.get('name') or item.get('jurisdiction')} ({item.get('jurisdiction')}), "
-                 f"{str(item.get('basis')).replace('_', ' ')}: {item.get('path')}" for item in alert.reach]
+                 f"{str(item.get('basis')).replace('_', ' ')}, {_route(item)}: {item.get('path')}"
+                 for item in alert.reach]
         result.append(Section("Who can compel access, and through which path", _clip(reach)))
     if alert.lines:
         result.append(Section("Details" if alert.kind != "summary" else "Stores", list(alert.lines)))
@@ -65,3 +66,9 @@ def _clip(lines: list[str]) -> list[str]:
     if len(lines) <= MAX_ITEMS:
         return list(lines)
     return [*lines[:MAX_ITEMS], f"… and {len(lines) - MAX_ITEMS} more"]
+
+
+def _route(item: dict) -> str:
+    """How an order would travel: `direct`, `agreement`, `mutual legal assistance (not effective)`."""
+    route = str(item.get("route") or "direct").replace("_", " ")
+    return route if item.get("effective", True) else f"{route} (not effective)"

@@ -194,12 +194,15 @@ def _store_alert(facts: ScanFacts, store_id: str, record: dict[str, Any], news: 
         "location_added": f"New copy in {', '.join(added_places)}: {label}",
         "finding_resolved": f"Resolved: {label}" + (" (store deleted)" if gone else ""),
     }
+    # a finding names its headline policy; every policy that objects to the reach is in the store's document
+    objecting = {f.get("fingerprint"): f.get("policies") or [f.get("policy")] for f in doc.get("findings") or []}
+    policies = {p for row in involved for p in objecting.get(row["fingerprint"]) or [row["policy"]]}
     relevant = [reach_by_code[code] for code in jurisdictions if code in reach_by_code]
     reach = relevant or list(reach_by_code.values())
     return Alert(
         key=alert_key(scan_id, kind, store_id), kind=kind, subject=store_id, scan_id=scan_id,
         severity=worst([row["severity"] for row in involved]), title=titles[kind],
-        policies=sorted({row["policy"] for row in involved}),
+        policies=sorted(policies),
         accounts=[str(doc.get("account"))] if doc.get("account") is not None else [],
         store={key: doc.get(key) for key in ("id", "name", "kind", "provider", "account", "region", "status")}
         | {"gone": gone},
@@ -209,6 +212,8 @@ def _store_alert(facts: ScanFacts, store_id: str, record: dict[str, Any], news: 
                 for loc in doc.get("locations") or []],
         reach=[{"jurisdiction": r.get("jurisdiction"), "name": name_of(r.get("jurisdiction") or ""),
                 "basis": r.get("basis"), "law": r.get("law"), "citation": r.get("citation"),
+                "route": r.get("route", "direct"), "effective": r.get("effective", True),
+                "addressee": r.get("addressee_name"),
                 "path": r.get("path_text") or " → ".join(r.get("path") or [])} for r in reach],
         findings=[{key: row.get(key) for key in ("fingerprint", "policy", "jurisdiction", "basis", "severity",
                                                   "message")} for row in involved],

@@ -633,15 +633,17 @@ def _catalog_rows(catalog: Catalog, table: str, provider: str = "") -> list[dict
         ]
     if table == "entities":
         return [
-            {"id": e.id, "name": e.name, "country": e.country, "parent": e.parent, "lei": e.lei,
+            {"id": e.id, "name": e.name, "country": e.country, "parents": list(e.parents), "lei": e.lei,
              "offers_services_in": list(e.offers_services_in), "source": e.source, "unverified": e.unverified}
             for e in sorted(catalog.entities.values(), key=lambda e: e.id)
         ]
     if table == "laws":
         return [
             {"id": law.id, "jurisdiction": law.jurisdiction, "name": law.name, "citation": law.citation,
-             "triggers": list(law.triggers), "summary": law.summary,
-             "applies_from": law.applies_from.isoformat() if law.applies_from else None,
+             "triggers": list(law.triggers), "chains": list(law.chains), "summary": law.summary,
+             "applies_from": law.validity.applies_from.isoformat() if law.validity.applies_from else None,
+             "applies_until": law.validity.applies_until.isoformat() if law.validity.applies_until else None,
+             "status": law.validity.status,
              "source": law.source, "unverified": law.unverified}
             for law in catalog.laws
         ]

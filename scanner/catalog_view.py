@@ -8,7 +8,6 @@ from typing import Any
 
 from scanner.catalog import Catalog
 
-
 TABLES = ("regions", "entities", "laws", "agreements", "blocking")
 
 

@@ -241,7 +241,10 @@ def _ground(power: Power, store: DataStore, chains: StoreChains, catalog: Catalo
     if agreement and all(rule.except_agreements for rule in forbidding):
         conditions = [_condition(c.text, c.citation, c.test, addressee, chains, catalog)
                       for c in agreement.conditions]
-        notes += [note for note in (agreement.validity.note(on),) if note]
+        if agreement.validity.status == "unverified":  # the route may not be open yet: say so, as a condition
+            conditions.append({"text": f"The {agreement.name} is in force and usable for this order",
+                               "citation": agreement.citation, "met": UNKNOWN,
+                               "why": "its entry into force (or designation) is not verified"})
         lifted = {rule.id for rule in forbidding}  # the agreement is the exception these rules allow
         conflicts = [conflict for conflict in conflicts if conflict["law"] not in lifted]
         return Ground(power, "agreement", agreement, conditions, conflicts, notes)

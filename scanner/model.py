@@ -126,6 +126,9 @@ class DataStore:
         doc = asdict(self)
         for reach, item in zip(self.reachable_by, doc["reachable_by"], strict=True):
             item["path_text"] = reach.path_text
+        for chain in ("operator", "contracting_party", "owner"):
+            for entity in doc[chain]:
+                entity["parents"] = list(entity["parents"])  # as JSON has it
         return doc
 
     @classmethod

@@ -16,7 +16,6 @@ import datetime as dt
 import fnmatch
 import hashlib
 from dataclasses import dataclass, field
-
 from typing import Any
 
 from scanner.catalog import Catalog
@@ -147,7 +146,7 @@ def _finding(store: DataStore, reach: Reach, objections: list[tuple[Policy, dict
         basis=ground["basis"],
         severity=policy.severity,
         message=message,
-        waiver=None if open_ else waived[policy.id],
+        waiver=waived[policy.id],
         route=ground["route"],
         effective=ground["effective"],
         policies=[p.id for p, _ in objections],

@@ -67,7 +67,8 @@ def store(name: str, *locations: tuple[str, str], tags: dict | None = None, waiv
                             region=locations[0][0], tags=tags or {})
     for region, role in locations:
         found.add_location(region, role, "test")
-    cfg = config("eurobank", account=account)
+    # a US owner: the UK's and Australia's agreements with the US exclude its data (18 U.S.C. § 2523(b)(4)(A))
+    cfg = config("acme-inc", account=account)
     return judge(found, cfg, home=HOME, policies=POLICIES, waivers=waivers or [])
 
 
@@ -207,7 +208,7 @@ def test_a_removed_waiver_and_a_reopened_finding_are_told(state):
     kinds = [(r["kind"], r["payload"]["changes"][0]) for r in outbox(state, "slack")]
     assert kinds[1:3] == [("finding_resolved", "Resolved: default-home-only — Brazil (location) no longer reaches it."),
                           ("waiver_expired", "Waiver removed; fails default-home-only [high] again: Canada can "
-                           "compel access (location, territorial jurisdiction (S.S. Lotus, PCIJ Ser. A No. 10 "
+                           "compel access (location, direct, territorial jurisdiction (S.S. Lotus, PCIJ Ser. A No. 10 "
                            "(1927))) outside home EU/GB/US: s3-bucket acme-yul → primary copy in ca-central-1 "
                            "(Canada) → territorial jurisdiction (S.S. Lotus, PCIJ Ser. A No. 10 (1927))")]
 

@@ -402,9 +402,10 @@ def test_gcp_multi_and_dual_regions_expand_and_hong_kong_is_reached_by_china(ful
     assert [(loc["region"], loc["country"], loc["city"]) for loc in hk["locations"]] == [
         ("asia-east2", "HK", "Hong Kong")]
     reach = {r["jurisdiction"]: r for r in hk["reachable_by"]}
-    assert (reach["CN"]["basis"], reach["CN"]["law"]) == ("location", "cn-hk-nsl-art43")
-    assert "Hong Kong" in " ".join(reach["CN"]["path"])
-    assert reach["HK"]["basis"] == "location"
+    # Hong Kong is its own jurisdiction: the Art. 43 powers are the HKSAR Police's (L.N. 139 of 2020)
+    assert "hk-nsl-art43" in {g["law"] for g in reach["HK"]["grounds"]}
+    assert reach["HK"]["basis"] == "location" and "Hong Kong" in reach["HK"]["path_text"]
+    assert "CN" not in reach  # no PRC organization in any chain
 
 
 def test_every_operator_chain_ends_at_the_hyperscalers_parent_and_owners_are_declared(full_scan, estate):
@@ -455,9 +456,10 @@ def expected_locations(store: dict[str, Any], estate: Estate) -> tuple[set[str],
 def expected_status(store: dict[str, Any], unknowns: bool) -> str:
     """The verdict the two policies imply. A copy on soil outside HOME is reached by that country's territorial law
     (and Hong Kong soil by China's, HK NSL Art. 43), which the built-in policy does not accept; every personal store
-    is reached by the US, which the personal-data policy does not accept. Otherwise an unknown makes the store
+    is reached by the US, which the personal-data policy does not accept; an owner's home state outside HOME reaches
+    its records (a Japanese owner's bucket in Sydney: Japan, CCP Art. 218). Otherwise an unknown makes the store
     not_evaluated, else it passes."""
-    countries = {loc["country"] for loc in store["locations"]}
+    countries = {loc["country"] for loc in store["locations"]} | {entity["country"] for entity in store["owner"]}
     abroad = {c for c in countries if c not in HOME and c not in EU_MEMBERS}
     if abroad or store["tags"].get("data-class") == "personal":
         return "fail"
@@ -480,13 +482,15 @@ def test_each_verdict_is_the_one_the_facts_and_policies_imply(full_scan, estate)
             assert store["tags"] == seeded, store["id"]
         unknowns = seeded_unknowns(store, estate)
         assert bool(store["unknowns"]) == unknowns, (store["id"], store["unknowns"])
-        # the premises of expected_status: every soil and the US (by control) reach the store, nobody else
-        # outside HOME does
+        # the premises of expected_status: every soil and the US (by control) reach the store; beyond HOME, only
+        # the owners' home states (their records laws) and routes that are not effective
         countries = {loc["country"] for loc in store["locations"]}
         reach = {r["jurisdiction"]: r for r in store["reachable_by"]}
         assert countries <= set(reach), store["id"]
         assert "control" in {g["basis"] for g in reach["US"]["grounds"]}, store["id"]
-        assert set(reach) <= {*HOME, *countries, *(["CN"] if "HK" in countries else [])}, (store["id"], set(reach))
+        owner_states = {entity["country"] for entity in store["owner"]}
+        effective = {code for code, r in reach.items() if r["effective"]}
+        assert effective <= {*HOME, *countries, *owner_states}, (store["id"], effective)
         expected[store["id"]] = expected_status(store, unknowns)
         assert store["status"] == expected[store["id"]], (store["id"], store["status"], store["status_reason"])
         assert bool(store["findings"]) == (store["status"] == "fail"), store["id"]
