@@ -34,7 +34,8 @@ from sqlalchemy import create_engine, insert
 
 from dashboard.synthetic import make_stores
 from scanner.model import DataStore, ScanResult, TargetResult
-from scanner.state import StateStore, _document, database_url, findings_table, metadata, stores_table
+from state.schema import findings_table, metadata, stores_table
+from state.store import StateStore, _document, database_url
 from tests.fixtures_postgres import PostgresServer, find_bindir
 
 

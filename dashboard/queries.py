@@ -18,8 +18,7 @@ from typing import Any
 from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
-from scanner.state import (
-    StateStore,
+from state.schema import (
     events_table,
     findings_table,
     scan_targets_table,
@@ -28,6 +27,7 @@ from scanner.state import (
     store_index_table,
     stores_table,
 )
+from state.store import StateStore
 
 STATUSES = ("fail", "not_evaluated", "pass", "not_applicable")
 COLUMN_FILTERS = ("provider", "account", "kind", "region", "status")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from policies.yamlfile import Node, read_yaml
 from scanner.catalog import (
     WILDCARD,
     Catalog,
@@ -20,6 +19,7 @@ from scanner.catalog import (
     is_country,
 )
 from scanner.model import BASES
+from scanner.yamlfile import Node, read_yaml
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 

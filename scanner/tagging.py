@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from providers.base import DiscoveredStore, SeenLocation
 from scanner.catalog import Catalog, Region
 from scanner.config import Config
+from scanner.discovered import DiscoveredStore, SeenLocation
 from scanner.model import UNKNOWN, DataStore, Entity, Location
 
 

@@ -18,7 +18,7 @@ import boto3
 import pytest
 import yaml
 
-from scanner.cli import prepare, scan_once
+from runtime.cli import prepare, scan_once
 from tests.fault_proxy import DENIED_JSON, FaultProxy
 from tests.helpers import assert_matches_seed
 
@@ -236,7 +236,7 @@ def test_endpoint_vanishing_mid_scan_marks_nothing_gone_and_resolves_nothing(tmp
     first, stores = scan_once(prepare(config, []), state=state)
     assert first.status == "complete"
     calls = proxy.forwarded
-    from scanner.state import StateStore
+    from state.store import StateStore
 
     with StateStore(state) as db:
         findings_before = {row["fingerprint"] for row in db.open_findings()}

@@ -589,8 +589,8 @@ def test_dockerfile_is_hadolint_clean():
 
 
 def test_the_image_default_config_listens_on_all_interfaces_and_keeps_state_on_the_volume(tmp_path):
-    from policies.yamlfile import read_yaml
-    from scanner.agent_config import load_agent_settings
+    from runtime.agent_config import load_agent_settings
+    from scanner.yamlfile import read_yaml
 
     document = read_yaml(str(ROOT / "deploy" / "custody.yaml"))
     settings = load_agent_settings(document["agent"])
@@ -634,8 +634,8 @@ def _config_files(tmp_path: Path) -> list[Path]:
 
 def test_the_published_example_configs_load_and_fit_the_image(tmp_path):
     from alerts.config import load_alert_settings
-    from scanner.agent_config import load_agent_settings
-    from scanner.cli import prepare
+    from runtime.agent_config import load_agent_settings
+    from runtime.cli import prepare
 
     for path in _config_files(tmp_path):
         setup = prepare(str(path), [])

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from policies.catalog_loader import load_catalog
-from scanner.state import StateStore, stores_table
+from state.schema import stores_table
+from state.store import StateStore
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

@@ -1,6 +1,6 @@
 """Scans spread over several replicas through procrastinate, on a real PostgreSQL and a real moto.
 
-In-process tests drive `scanner.workqueue.Replica` (its planning and its jobs) against a real
+In-process tests drive `runtime.workqueue.Replica` (its planning and its jobs) against a real
 database and emulator; the end-to-end test runs three `agent.py run` processes, kills one with
 SIGKILL in the middle of a unit, and compares what they recorded with a one-agent scan.
 """
@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 
 from demo.replicas import replica_config
-from scanner.agent_config import DistributedSettings
-from scanner.cli import prepare
-from scanner.state import StateStore
-from scanner.units import DONE, FAILED, Unit
-from scanner.workqueue import Replica
+from runtime.agent_config import DistributedSettings
+from runtime.cli import prepare
+from runtime.workqueue import Replica
+from state.store import StateStore
+from state.units import DONE, FAILED, Unit
 from tests.alert_receivers import SlackReceiver
 from tests.distributed_world import (
     ROOT,

@@ -10,10 +10,11 @@ from dataclasses import fields
 import pytest
 from sqlalchemy import create_mock_engine, event, func, select
 
-import scanner.state as state_module
+import state.store as state_module
 from scanner.errors import InputError
 from scanner.model import DataStore, Finding, Location, Reach, ScanResult, TargetResult
-from scanner.state import EVENT_KINDS, ScanChanges, StateStore, metadata, stores_table
+from state.schema import EVENT_KINDS, metadata, stores_table
+from state.store import ScanChanges, StateStore
 
 ACCOUNT = "111111111111"
 
@@ -601,7 +602,7 @@ def test_complete_scan_marks_gone_only_in_accounts_it_read(state):
 def _engine_for(location: str):
     from sqlalchemy import create_engine
 
-    from scanner.state import database_url
+    from state.store import database_url
 
     return create_engine(database_url(location))
 
@@ -617,8 +618,7 @@ def _table_names(location: str) -> set[str]:
 
 
 def test_a_new_database_is_migrated_to_head(location):
-    import alerts.outbox  # noqa: F401  (the alert tables are part of the baseline)
-    from scanner.state import schema_head
+    from state.store import schema_head
 
     with StateStore(location) as opened:
         assert opened.revision == schema_head()
@@ -630,9 +630,7 @@ def test_migrations_create_exactly_the_schema_of_the_code(location):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    import alerts.outbox  # noqa: F401
-    import scanner.units  # noqa: F401
-    from scanner.migrations import ours
+    from state.migrations import ours
 
     StateStore(location).close()
     engine = _engine_for(location)
@@ -649,7 +647,7 @@ def test_a_database_at_the_baseline_is_upgraded_in_place(location):
     """Created at the first revision, written, then opened by the current code: upgraded, nothing lost."""
     from alembic.script import ScriptDirectory
 
-    from scanner.state import _alembic_config, schema_head, schema_revision, upgrade_schema
+    from state.store import _alembic_config, schema_head, schema_revision, upgrade_schema
 
     script = ScriptDirectory.from_config(_alembic_config())
     baseline = [rev.revision for rev in script.walk_revisions()][-1]
@@ -680,7 +678,8 @@ def test_a_database_at_the_baseline_is_upgraded_in_place(location):
 
 def test_a_database_written_by_create_all_is_adopted(location):
     """A database of the create_all era (no alembic_version, no derived tables yet) keeps its data and is stamped."""
-    from scanner.state import schema_head, schema_revision, store_facets_table, store_index_table
+    from state.schema import store_facets_table, store_index_table
+    from state.store import schema_head, schema_revision
 
     engine = _engine_for(location)
     old_tables = [t for t in metadata.sorted_tables if t not in (store_facets_table, store_index_table)]
@@ -709,7 +708,7 @@ def test_a_database_written_by_create_all_is_adopted(location):
 def test_replicas_opening_a_new_database_together_migrate_it_once(location):
     from concurrent.futures import ThreadPoolExecutor
 
-    from scanner.state import schema_head
+    from state.store import schema_head
 
     def open_one(_):
         with StateStore(location) as opened:
@@ -732,7 +731,7 @@ def test_the_stored_document_is_exactly_to_dict():
 
 
 def test_facets_follow_each_rescan(state):
-    from scanner.state import store_facets_table
+    from state.schema import store_facets_table
 
     def facets(name):
         with state.reading() as conn:

@@ -2,7 +2,7 @@
 
 SQLite by default (the config's `state` setting is a file path); any SQLAlchemy URL is
 accepted, and only portable SQLAlchemy Core constructs are used, so PostgreSQL runs the
-same code. Opening runs the Alembic migrations in scanner/migrations up to head
+same code. Opening runs the Alembic migrations in state/migrations up to head
 (upgrade_schema); a database written by the create_all of earlier versions is adopted by
 the baseline revision. Every table lives in `metadata`, the alert tables included.
 
@@ -38,21 +38,14 @@ import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Boolean,
     Column,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
     Table,
-    Text,
     bindparam,
     create_engine,
     delete,
@@ -73,165 +66,25 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.sql.elements import BindParameter
 
+from scanner.clock import now_iso
 from scanner.errors import InputError
 from scanner.model import DataStore, ScanResult
+from state.schema import (
+    EVENT_KINDS,
+    INDEX_COLUMNS,
+    events_table,
+    findings_table,
+    metadata,
+    scan_targets_table,
+    scans_table,
+    store_facets_table,
+    store_index_table,
+    stores_table,
+)
 
 SETTING = "state"  # the config key this store is opened from; every InputError names it
 FINAL_STATUSES = ("complete", "partial", "failed", "interrupted")
 NOT_EVALUATED = "not_evaluated"
-
-# Deterministic constraint names, so Alembic autogenerate can adopt these tables later.
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-
-# Strings are unbounded (VARCHAR without length): a cloud id or name longer than a guessed
-# limit must never make PostgreSQL reject, and so lose, a whole scan.
-scans_table = Table(
-    "scans",
-    metadata,
-    Column("id", String, primary_key=True),
-    Column("seq", Integer, nullable=False),  # insertion order: breaks ties between scans started in one second
-    Column("started_at", String, nullable=False),
-    Column("finished_at", String),
-    Column("status", String, nullable=False),
-    Column("home", JSON(none_as_null=True)),
-    Column("counts", JSON(none_as_null=True)),
-    Column("coverage_gaps", JSON(none_as_null=True)),
-    Column("changes", JSON(none_as_null=True)),  # ScanChanges.counts() once finished
-    Index(None, "started_at"),
-)
-
-scan_targets_table = Table(
-    "scan_targets",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("scan_id", String, ForeignKey("scans.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("provider", String, nullable=False),
-    Column("account", String, nullable=False),
-    Column("region", String, nullable=False),
-    Column("service", String, nullable=False),
-    Column("status", String, nullable=False),
-    Column("error", Text),
-    Column("stores", Integer, nullable=False, default=0),
-)
-
-stores_table = Table(
-    "stores",
-    metadata,
-    Column("id", String, primary_key=True),
-    Column("provider", String, nullable=False),
-    Column("account", String, nullable=False),
-    Column("kind", String, nullable=False),
-    Column("name", String, nullable=False),
-    Column("region", String, nullable=False),
-    Column("status", String, nullable=False),
-    Column("document", JSON(none_as_null=True), nullable=False),  # DataStore.to_dict() of the last sighting
-    Column("jurisdictions", JSON(none_as_null=True)),  # baseline for changed_reach: sorted jurisdictions
-    Column("locations", JSON(none_as_null=True)),  # baseline for changed_locations: sorted [region, role]
-    Column("first_seen", String, nullable=False),
-    Column("first_scan_id", String, nullable=False),
-    Column("last_seen", String, nullable=False),
-    Column("last_scan_id", String, nullable=False, index=True),
-    Column("gone_at", String),  # null while present
-    Column("gone_scan_id", String),
-    Index(None, "provider", "account"),
-)
-
-findings_table = Table(
-    "findings",
-    metadata,
-    Column("fingerprint", String, primary_key=True),
-    Column("store_id", String, ForeignKey("stores.id"), nullable=False, index=True),
-    Column("policy", String, nullable=False),
-    Column("jurisdiction", String, nullable=False),
-    Column("basis", String, nullable=False),
-    Column("severity", String, nullable=False),
-    Column("message", Text, nullable=False),
-    Column("waived", Boolean, nullable=False, default=False),
-    Column("waiver", JSON(none_as_null=True)),
-    Column("first_seen", String, nullable=False),
-    Column("first_scan_id", String, nullable=False),
-    Column("last_seen", String, nullable=False),
-    Column("last_scan_id", String, nullable=False),
-    Column("resolved_at", String),  # null while open
-    Column("resolved_scan_id", String),
-    Index(None, "resolved_at"),
-)
-
-# Derived index of each store's multi-valued attributes, rewritten with the store by finish_scan,
-# so that the dashboard filters 100,000 stores by country, reaching jurisdiction, law, policy or
-# tag with an index lookup instead of reading every JSON document. Never a source of truth:
-# StateStore.rebuild_facets() recomputes it from the documents.
-FACETS = ("country", "primary", "replica", "jurisdiction", "law", "policy", "tag")
-store_facets_table = Table(
-    "store_facets",
-    metadata,
-    Column("store_id", String, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
-    Column("facet", String, nullable=False),  # one of FACETS
-    # e.g. DE (country: any copy; primary; replica: a replica or backup), US (jurisdiction),
-    # us-cloud-act (law), eu-personal-data (policy with a finding), data-class=personal (tag)
-    Column("value", String, nullable=False),
-    Index(None, "facet", "value", "store_id"),
-    Index(None, "store_id", "facet", "value"),
-)
-
-# Derived narrow copy of each store's scalar columns, without the JSON document: filters, sorts
-# and counts over 100,000 stores read these small rows (the stores table keeps last_seen and
-# gone_at after the large document, which SQLite reaches only by reading its overflow pages).
-# Rewritten from `stores` by finish_scan for every row it touched; rebuild_facets() recomputes it.
-store_index_table = Table(
-    "store_index",
-    metadata,
-    Column("id", String, ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
-    Column("provider", String, nullable=False),
-    Column("account", String, nullable=False),
-    Column("kind", String, nullable=False),
-    Column("name", String, nullable=False),
-    Column("region", String, nullable=False),
-    Column("status", String, nullable=False),
-    Column("first_seen", String, nullable=False),
-    Column("last_seen", String, nullable=False),
-    Column("gone_at", String),
-    Index(None, "gone_at", "name"),
-    Index(None, "gone_at", "last_seen"),
-    Index(None, "status"),
-    Index(None, "provider", "account"),
-)
-INDEX_COLUMNS = ("id", "provider", "account", "kind", "name", "region", "status", "first_seen", "last_seen", "gone_at")
-
-# Append-only log of every change finish_scan reported: the history that gone_at and
-# resolved_at alone would overwrite on a reappearance or a reopening.
-events_table = Table(
-    "events",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("scan_id", String, nullable=False, index=True),
-    Column("at", String, nullable=False),
-    Column("store_id", String, nullable=False, index=True),
-    Column("fingerprint", String),
-    Column("kind", String, nullable=False),  # see EVENT_KINDS
-    Column("detail", JSON(none_as_null=True)),
-)
-
-# ScanChanges field -> event kind
-EVENT_KINDS = {
-    "new_stores": "store_new",
-    "gone_stores": "store_gone",
-    "reappeared_stores": "store_reappeared",
-    "changed_reach": "reach_changed",
-    "changed_locations": "locations_changed",
-    "new_findings": "finding_new",
-    "resolved_findings": "finding_resolved",
-    "reopened_findings": "finding_reopened",
-}
 
 
 @dataclass
@@ -323,7 +176,7 @@ class StateStore:
                 conn.execute(
                     update(scans_table)
                     .where(scans_table.c.status == "running")
-                    .values(status="interrupted", finished_at=finished_at or _now())
+                    .values(status="interrupted", finished_at=finished_at or now_iso())
                 )
         return sorted(ids)
 
@@ -514,7 +367,7 @@ class _ScanWriter:
         self.changes = ScanChanges(scan_id=scan.id, status=scan.status)
         self.events: list[dict[str, Any]] = []
         row = _scan_row(scan)
-        row["finished_at"] = _text_time(scan.finished_at) if scan.finished_at else _now()
+        row["finished_at"] = _text_time(scan.finished_at) if scan.finished_at else now_iso()
         StateStore._put_scan(conn, row)
         StateStore._put_targets(conn, scan)
 
@@ -1114,10 +967,6 @@ def _as_set(items: list[Any]) -> set[Any]:
 
 def _text_time(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def _reason(exc: SQLAlchemyError) -> str:
