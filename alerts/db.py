@@ -1,7 +1,7 @@
 """The state store's database, for the alert tables.
 
-The alert tables live in the same database as the scans (alerts.outbox defines them on
-`state.store.metadata`), and are written through the StateStore's own connection set-up:
+The alert tables live in the same database as the scans (declared with them in state/schema.py),
+and are written through the StateStore's own connection set-up:
 the same engine, the same SQLite locking (BEGIN IMMEDIATE for writers), the same one-line
 errors for a database that went away.
 """

@@ -32,6 +32,7 @@ from alerts.quiet import DigestFacts, digest_alert, plan
 from scanner.clock import now_text
 from state.locks import transaction_lock
 from state.schema import (
+    FINAL_STATUSES,
     alert_finding_state_table,
     alert_scans_table,
     events_table,
@@ -41,7 +42,6 @@ from state.schema import (
     scans_table,
     stores_table,
 )
-from state.store import FINAL_STATUSES
 
 log = logging.getLogger(__name__)
 READ_STATUSES = ("complete", "partial")  # scans that saw something

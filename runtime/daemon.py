@@ -67,7 +67,8 @@ from runtime.metrics import AgentMetrics
 from runtime.scan import run_scan
 from runtime.workqueue import Replica
 from scanner.errors import InputError
-from state.store import StateStore, database_url
+from state.engine import database_url
+from state.store import StateStore
 
 log = logging.getLogger("custody.agent")
 EXIT_OK = 0

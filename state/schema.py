@@ -33,6 +33,8 @@ metadata = MetaData(
 )
 
 
+FINAL_STATUSES = ("complete", "partial", "failed", "interrupted")  # scans.status once a scan has ended
+
 # Strings are unbounded (VARCHAR without length): a cloud id or name longer than a guessed
 # limit must never make PostgreSQL reject, and so lose, a whole scan.
 scans_table = Table(

@@ -19,7 +19,7 @@ from policies.catalog_loader import load_catalog
 from runtime.agent_config import load_agent_settings
 from runtime.config import load_config
 from scanner.errors import InputError
-from state.store import database_url
+from state.engine import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

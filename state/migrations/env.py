@@ -1,6 +1,6 @@
 """Alembic environment of the state store: every table of state/schema.py.
 
-StateStore.__init__ runs `upgrade head` through state.store.upgrade_schema(), passing its own
+StateStore.__init__ runs `upgrade head` through state.migrate.upgrade_schema(), passing its own
 connection (already inside the write transaction, under the migration lock) in
 config.attributes["connection"]. For the alembic command line, set sqlalchemy.url (or
 CUSTODY_STATE) and point script_location here.
@@ -13,9 +13,9 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
+from state.engine import database_url
 from state.migrations import ours
 from state.schema import metadata
-from state.store import database_url
 
 config = context.config
 
