@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
+from scanner import clock
 from state import reads
 from state.schema import (
     events_table,
@@ -466,7 +467,7 @@ class Queries:
             if paginate:
                 select_query = select_query.limit(per_page).offset((page - 1) * per_page)
             rows = [dict(row) for row in conn.execute(select_query).mappings()]
-        now = datetime.now(UTC)
+        now = clock.now()
         for row in rows:
             row["state"] = finding_state(row, last["id"] if last else None)
             row["age_days"] = age_days(row["first_seen"], row["resolved_at"], now)
@@ -496,7 +497,7 @@ class Queries:
                     .limit(batch)
                     .offset(offset)
                 ).mappings().all()
-            now = datetime.now(UTC)
+            now = clock.now()
             for item in rows:
                 row = dict(item)
                 row["state"] = finding_state(row, last_id)
