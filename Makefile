@@ -18,6 +18,7 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	scripts/system-deps.sh
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 clean:

@@ -1,7 +1,6 @@
 """Alerting: what changed is worth telling, to whom, and delivery that loses nothing.
 
     config.py     the `alerts` config section: channels, routes, quiet threshold, digest, delivery
-    secrets.py    secrets from environment variables or files, and masking them everywhere
     model.py      Alert: one thing worth telling, as stored in the outbox
     changes.py    a scan's ScanChanges, rebuilt from the state store's event log
     detect.py     changes (+ stores, findings, waivers) -> alerts

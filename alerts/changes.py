@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from scanner.state import EVENT_KINDS, ScanChanges, events_table, findings_table, stores_table
+from state.scan_writer import ScanChanges
+from state.schema import EVENT_KINDS, events_table, findings_table, stores_table
 
 FIELD_OF_KIND = {kind: name for name, kind in EVENT_KINDS.items()}
 DETAIL_KEY = {"reach_changed": "reach", "locations_changed": "locations"}

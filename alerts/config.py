@@ -36,7 +36,7 @@ A route matches when all the conditions it gives hold: `min_severity` (info < lo
 high < critical), `policies` and `accounts` (any one of the alert's), `kinds` (alert kinds, see
 alerts.model). Alerts about the scan itself name no policy or account, so they match only
 routes without `policies` and `accounts`. With no routes at all, every alert goes to every
-channel. Secrets are never read from this file: see alerts.secrets.
+channel. Secrets are never read from this file: see scanner.secrets.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ import zoneinfo
 from dataclasses import dataclass, field
 
 from alerts.model import KINDS, SEVERITY_ORDER
-from alerts.secrets import SecretRef, secret_ref
-from policies.yamlfile import Node
+from scanner.secrets import SecretRef, secret_ref
+from scanner.yamlfile import Node
 
 SECTION_KEYS = {"summary_threshold", "dashboard_url", "digest", "delivery", "channels", "routes"}
 DELIVERY_KEYS = {"backoff_initial_seconds", "backoff_max_seconds", "give_up_after_hours"}

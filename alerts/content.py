@@ -1,6 +1,6 @@
 """An alert as titled sections of plain text: the one content both Slack and e-mail render.
 
-Everything here is masked (alerts.secrets.mask); the renderers escape it for their format.
+Everything here is masked (scanner.secrets.mask); the renderers escape it for their format.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alerts.model import Alert
-from alerts.secrets import mask
+from scanner.secrets import mask
 
 MAX_ITEMS = 12
 

@@ -29,12 +29,14 @@ from typing import Any
 from sqlalchemy import select
 
 from alerts.config import DeliverySettings
-from alerts.db import Database, now_text, parse_time
+from alerts.db import Database
 from alerts.model import Alert
-from alerts.outbox import PENDING, mark_delivered, mark_failed, mark_retry, outbox_table
-from alerts.secrets import mask
+from alerts.outbox import PENDING, mark_delivered, mark_failed, mark_retry
 from alerts.sending import Sender, SendResult
-from scanner.locks import Leadership
+from scanner.clock import now, now_text, parse_time
+from scanner.secrets import mask
+from state.locks import Leadership
+from state.schema import outbox_table
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_CAP_SECONDS = 3600.0
@@ -59,7 +61,7 @@ class ChannelWorker:
 
     def __init__(self, db: Database, sender: Sender, settings: DeliverySettings,
                  on_result: Callable[[str, str], None] | None = None,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 clock: Callable[[], dt.datetime] = now,
                  rng: Callable[[], float] = random.random) -> None:
         self.db = db
         self.sender = sender

@@ -7,7 +7,7 @@ kind is the most important change (see alerts.model). Worth telling:
 - a new or reopened finding that no live waiver mutes (the store newly fails);
 - a finding whose waiver stopped muting it (expired, or removed from the policy file);
 - a jurisdiction added to a store's reach; a location (region, role) added to a store;
-- a failing finding resolved (only a complete scan resolves anything: see scanner.state);
+- a failing finding resolved (only a complete scan resolves anything: see state.scan_writer);
 - a scan that failed or went partial (when the previous scan's status was different), and the
   complete scan after one.
 
@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from alerts.model import STORE_KINDS, Alert, alert_key, worst
-from scanner.state import ScanChanges
+from state.scan_writer import ScanChanges
 
 MAX_TARGET_LINES = 20
 

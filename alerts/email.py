@@ -21,8 +21,8 @@ from email.utils import formatdate
 from alerts.config import EmailSettings
 from alerts.content import facts_line, footer, sections, subject
 from alerts.model import Alert
-from alerts.secrets import mask
 from alerts.sending import DELIVERED, SendResult
+from scanner.secrets import mask
 
 
 def message_id(key: str, channel: str) -> str:

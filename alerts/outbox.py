@@ -7,77 +7,20 @@ the next start. A row is `pending` until a send succeeds (`delivered`, in the st
 after the channel accepted it) or fails for good (`failed`: a 4xx other than 429, a channel
 removed from the config, or retries past `give_up_after_hours`).
 
-The tables are defined on `scanner.state.metadata`, so StateStore creates them with its own
-when this module has been imported before the store is opened.
+The tables are declared with every other table in state/schema.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Column,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from alerts.model import Alert
-from scanner.state import metadata
+from state.schema import outbox_table
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
-
-outbox_table = Table(
-    "alert_outbox",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("alert_key", String, nullable=False),
-    Column("channel", String, nullable=False),
-    Column("scan_id", String),
-    Column("kind", String, nullable=False),
-    Column("severity", String, nullable=False),
-    Column("payload", JSON(none_as_null=True), nullable=False),  # Alert.to_dict()
-    Column("status", String, nullable=False),  # pending | delivered | failed
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("created_at", String, nullable=False),
-    Column("next_attempt_at", String, nullable=False),
-    Column("last_attempt_at", String),
-    Column("last_error", Text),  # masked
-    Column("delivered_at", String),
-    UniqueConstraint("alert_key", "channel"),
-    Index(None, "status", "channel"),
-)
-
-# Which finished scans have had their alerts queued (in the same transaction as the rows).
-alert_scans_table = Table(
-    "alert_scans",
-    metadata,
-    Column("scan_id", String, primary_key=True),
-    Column("scan_status", String, nullable=False),
-    Column("processed_at", String, nullable=False),
-    Column("alerts", Integer, nullable=False, default=0),
-    Column("baseline", Boolean, nullable=False, default=False),  # the first scan told as one summary
-)
-
-# Whether each finding was muted by a live waiver when last told, to notice a waiver expiring.
-alert_finding_state_table = Table(
-    "alert_finding_state",
-    metadata,
-    Column("fingerprint", String, primary_key=True),
-    Column("muted", Boolean, nullable=False),
-    Column("waiver_expires", String),
-    Column("scan_id", String, nullable=False),
-)
 
 
 def enqueue(conn: Connection, items: list[tuple[Alert, str]], now: str) -> int:

@@ -25,12 +25,23 @@ from sqlalchemy.engine import Connection
 
 from alerts.changes import changes_of, finding_rows, store_documents, waiver_rows
 from alerts.config import AlertSettings
-from alerts.db import Database, now_text
+from alerts.db import Database
 from alerts.detect import ScanFacts, detect, muted
-from alerts.outbox import FAILED, alert_finding_state_table, alert_scans_table, enqueue, outbox_table
+from alerts.outbox import FAILED, enqueue
 from alerts.quiet import DigestFacts, digest_alert, plan
-from scanner.locks import transaction_lock
-from scanner.state import FINAL_STATUSES, events_table, findings_table, scan_targets_table, scans_table, stores_table
+from scanner.clock import now_text
+from state.locks import transaction_lock
+from state.schema import (
+    FINAL_STATUSES,
+    alert_finding_state_table,
+    alert_scans_table,
+    events_table,
+    findings_table,
+    outbox_table,
+    scan_targets_table,
+    scans_table,
+    stores_table,
+)
 
 log = logging.getLogger(__name__)
 READ_STATUSES = ("complete", "partial")  # scans that saw something

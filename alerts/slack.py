@@ -18,8 +18,8 @@ from slack_sdk.webhook import WebhookClient
 from alerts.config import SlackSettings
 from alerts.content import facts_line, footer, sections
 from alerts.model import Alert
-from alerts.secrets import mask
 from alerts.sending import DELIVERED, SendResult, retry_after_seconds
+from scanner.secrets import mask
 
 TRANSIENT_API_ERRORS = {"ratelimited", "internal_error", "service_unavailable", "fatal_error", "request_timeout"}
 HEADER_LIMIT, SECTION_LIMIT = 150, 3000

@@ -75,8 +75,8 @@ def check(found: dict[str, tuple[Any, Any, Any]], manifest: dict[str, Any]) -> d
 
 def run_custody(config: str, manifest_path: str) -> dict[str, Any]:
     counts = _count_api_calls()
-    from scanner.cli import prepare, scan_once  # imported before the clock starts, as in a long-running agent
-    from scanner.scan import Judge
+    from runtime.cli import prepare, scan_once  # imported before the clock starts, as in a long-running agent
+    from runtime.scan import Judge
 
     judging = [0.0]
     judge = Judge.judge

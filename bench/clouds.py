@@ -13,7 +13,7 @@ Inventory would add nothing for these facts; they matter for services whose list
 
 Each run is a process of its own (`--child`), so its peak memory (ru_maxrss) is its own:
 
-- `custody`: `scanner.cli.prepare` + `scan_once` through the real config path (judging included,
+- `custody`: `runtime.cli.prepare` + `scan_once` through the real config path (judging included,
   no state store), for one cloud at a time;
 - `baseline`: the same SDK clients listing the stores, then one GET per store (storage account
   properties, bucket metadata) at 8 at once: what a per-resource scanner does.
@@ -95,7 +95,7 @@ def seed_gcs(server: FakeGcsServer, n: int) -> dict[str, dict[str, Any]]:
 # ---- the children --------------------------------------------------------------------------------------
 
 def child_custody(config: str, manifest_path: str) -> dict[str, Any]:
-    from scanner.cli import prepare, scan_once
+    from runtime.cli import prepare, scan_once
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()

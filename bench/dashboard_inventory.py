@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dashboard.synthetic import write_estate
-from scanner.state import StateStore
+from state.store import StateStore
 
 PASSWORD = "benchmark-password-1"
 QUERIES: list[tuple[str, dict]] = [

@@ -4,7 +4,7 @@
 
 Seeds N buckets over bench.run's 20 regions (a tenth replicating, half tagged) on moto with bench.run's capable
 patches and no Config recorder, so each bucket's replication is read per bucket (GetBucketReplication). Then, in this
-process, through the real CLI code path (scanner.cli.prepare + scan_once, as the agent runs each scheduled scan):
+process, through the real CLI code path (runtime.cli.prepare + scan_once, as the agent runs each scheduled scan):
 
 1. `cold`: replication_max_age_minutes 360, nothing kept yet (every bucket read);
 2. `warm`: the same setting again (unchanged buckets reuse the kept answers);
@@ -33,7 +33,7 @@ from bench.run import CAPABLE_PATCHES, REGIONS, custody_config, operation
 from demo.aws_estate import SeededStore, seed_buckets
 from demo.moto_server import MotoServer, start_moto
 from providers.aws import REPLICATION_CACHED
-from scanner.cli import prepare, scan_once
+from runtime.cli import prepare, scan_once
 
 MAX_AGE = 360
 

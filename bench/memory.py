@@ -25,7 +25,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from providers.base import DiscoveredStore, Provider, TargetLog
+from providers.base import Provider, TargetLog
+from scanner.discovered import DiscoveredStore
 
 ACCOUNT = "111111111111"
 REGIONS = ("eu-central-1", "eu-west-1", "eu-north-1", "us-east-1", "us-west-2", "ap-northeast-1", "sa-east-1")
@@ -82,10 +83,10 @@ def child(stores: int, fmt: str, scans: int) -> dict[str, Any]:
     import scanner
     from policies.catalog_loader import load_catalog
     from policies.policy_loader import load_policies
+    from runtime.scan import Judge, run_scan
     from scanner.catalog import EntityRecord
     from scanner.config import Account, Config
-    from scanner.scan import Judge, run_scan
-    from scanner.state import StateStore
+    from state.store import StateStore
 
     catalog = load_catalog()
     config = Config(companies={"owner": EntityRecord("owner", "Owner SE", "DE", (), "bench")},

@@ -15,7 +15,7 @@ own (bench/child.py), the tools below. The endpoints (`ENDPOINTS`):
 
 Tools:
 
-- `custody`: a full scan through the real CLI code path (scanner.cli.prepare + scan_once), config limited to S3;
+- `custody`: a full scan through the real CLI code path (runtime.cli.prepare + scan_once), config limited to S3;
 - `naive` (capable endpoint only; it makes the same calls on both): ListBuckets, then GetBucketLocation,
   GetBucketTagging and GetBucketReplication per bucket with boto3, at the same concurrency as Custody;
 - `c7n`, `prowler` (capable endpoint, sizes up to --peers-max-size): the peers from their own venvs, if installed

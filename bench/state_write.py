@@ -34,7 +34,10 @@ from sqlalchemy import create_engine, insert
 
 from dashboard.synthetic import make_stores
 from scanner.model import DataStore, ScanResult, TargetResult
-from scanner.state import StateStore, _document, database_url, findings_table, metadata, stores_table
+from state.documents import document
+from state.engine import database_url
+from state.schema import findings_table, metadata, stores_table
+from state.store import StateStore
 from tests.fixtures_postgres import PostgresServer, find_bindir
 
 
@@ -64,7 +67,7 @@ def baseline(location: str, stores: list[DataStore]) -> float:
         for store in stores:
             store_rows.append({
                 "id": store.id, "provider": store.provider, "account": store.account, "kind": store.kind,
-                "name": store.name, "region": store.region, "status": store.status, "document": _document(store),
+                "name": store.name, "region": store.region, "status": store.status, "document": document(store),
                 "jurisdictions": sorted({reach.jurisdiction for reach in store.reachable_by}),
                 "locations": [[loc.region, loc.role] for loc in store.locations],
                 "first_seen": at, "first_scan_id": scan_id, "last_seen": at, "last_scan_id": scan_id,

@@ -40,7 +40,7 @@ from dashboard.worldmap import WorldMap
 from policies.catalog_loader import load_catalog
 from scanner.catalog import Catalog, country_name
 from scanner.config import Config
-from scanner.state import StateStore
+from state.store import StateStore
 
 HERE = Path(__file__).parent
 CSP = (

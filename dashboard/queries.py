@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
-from scanner.state import (
-    StateStore,
+from scanner import clock
+from state import reads
+from state.schema import (
     events_table,
     findings_table,
     scan_targets_table,
@@ -28,6 +29,7 @@ from scanner.state import (
     store_index_table,
     stores_table,
 )
+from state.store import StateStore
 
 STATUSES = ("fail", "not_evaluated", "pass", "not_applicable")
 COLUMN_FILTERS = ("provider", "account", "kind", "region", "status")
@@ -136,7 +138,7 @@ class Queries:
     # ---- scans ---------------------------------------------------------------------------------
 
     def latest_scan(self, conn: Connection, finished_only: bool = True) -> dict | None:
-        query = select(scans_table).order_by(scans_table.c.started_at.desc(), scans_table.c.seq.desc()).limit(1)
+        query = reads.newest_scans().limit(1)
         if finished_only:
             query = query.where(scans_table.c.status != "running")
         row = conn.execute(query).mappings().first()
@@ -147,12 +149,7 @@ class Queries:
             total = conn.scalar(select(func.count()).select_from(scans_table)) or 0
             rows = [
                 dict(row)
-                for row in conn.execute(
-                    select(scans_table)
-                    .order_by(scans_table.c.started_at.desc(), scans_table.c.seq.desc())
-                    .limit(limit)
-                    .offset(offset)
-                ).mappings()
+                for row in conn.execute(reads.newest_scans().limit(limit).offset(offset)).mappings()
             ]
             tallies = self._target_tallies(conn, [row["id"] for row in rows])
         for row in rows:
@@ -175,10 +172,9 @@ class Queries:
 
     def scan(self, scan_id: str) -> dict | None:
         with self.connect() as conn:
-            row = conn.execute(select(scans_table).where(scans_table.c.id == scan_id)).mappings().first()
-            if row is None:
+            result = reads.scan_row(conn, scan_id)
+            if result is None:
                 return None
-            result = dict(row)
             t = scan_targets_table.c
             targets = [
                 dict(item)
@@ -471,7 +467,7 @@ class Queries:
             if paginate:
                 select_query = select_query.limit(per_page).offset((page - 1) * per_page)
             rows = [dict(row) for row in conn.execute(select_query).mappings()]
-        now = datetime.now(UTC)
+        now = clock.now()
         for row in rows:
             row["state"] = finding_state(row, last["id"] if last else None)
             row["age_days"] = age_days(row["first_seen"], row["resolved_at"], now)
@@ -501,7 +497,7 @@ class Queries:
                     .limit(batch)
                     .offset(offset)
                 ).mappings().all()
-            now = datetime.now(UTC)
+            now = clock.now()
             for item in rows:
                 row = dict(item)
                 row["state"] = finding_state(row, last_id)

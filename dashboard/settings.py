@@ -26,9 +26,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from policies.yamlfile import Node
 from scanner.config import Config
 from scanner.errors import InputError
+from scanner.yamlfile import Node
 
 KEYS = {
     "host", "port", "auth", "password_env", "password_file", "trusted_proxies", "user_header", "session_hours",

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from scanner.model import DataStore, Entity, Finding, Location, Reach, ScanResult, TargetResult
-from scanner.state import StateStore
+from state.store import StateStore
 
 # (provider, region, country, city, operator entity, operator country, parent, parent country)
 REGIONS = [

@@ -29,7 +29,7 @@ from sqlalchemy import text
 
 from demo.moto_server import free_port, start_moto
 from scanner.errors import InputError
-from scanner.state import StateStore
+from state.store import StateStore
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGEMENT = "123456789012"  # moto's default account: the caller of the testing credentials

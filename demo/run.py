@@ -23,7 +23,7 @@ from demo.azure_estate import BLEU_OWNER, partner_accounts, seed_partner_estate
 from demo.azure_estate import seed_estate as seed_azure_estate
 from demo.gcp_estate import GCP_OWNERS, gcp_accounts, gcp_config_section, start_gcp_estate
 from demo.moto_server import start_moto
-from scanner.cli import prepare, scan_once
+from runtime.cli import prepare, scan_once
 from scanner.report import render
 
 POLICY = Path(__file__).parent / "policy.yaml"

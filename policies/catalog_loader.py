@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from policies.yamlfile import Node, read_yaml
 from scanner.catalog import (
     BLOCKING_SCOPES,
     CHAIN_ROLES,
@@ -35,6 +34,7 @@ from scanner.catalog import (
     is_country,
 )
 from scanner.model import BASES
+from scanner.yamlfile import Node, read_yaml
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 # a path on this machine or in this project (../shared/..., ./x, /etc/x, policies/...): never a source

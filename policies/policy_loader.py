@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from policies.yamlfile import Node, read_yaml
 from scanner.catalog import Catalog
 from scanner.errors import InputError
 from scanner.model import ROUTES
 from scanner.policy import SEVERITIES, Policy, Scope, Waiver
+from scanner.yamlfile import Node, read_yaml
 
 DEFAULT_POLICY = Path(__file__).parent / "default.yaml"
 POLICY_KEYS = {"id", "description", "home", "applies_to", "accept", "severity", "count_routes"}

@@ -88,9 +88,11 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from policies.yamlfile import Node
-from providers.base import DiscoveredStore, Provider, TargetLog, observed_now, tags_unreadable
+from providers.base import Provider, TargetLog, tags_unreadable
+from scanner.clock import now_iso
+from scanner.discovered import DiscoveredStore
 from scanner.model import TargetResult
+from scanner.yamlfile import Node
 
 log = logging.getLogger(__name__)
 
@@ -758,7 +760,7 @@ class S3Inventory:
         self.unread: dict[str, str] = {}  # bucket -> why its per-bucket reads failed
         self.config: dict[str, Replication] = {}  # bucket -> its replication, from AWS Config
         self.created: dict[str, str] = {}  # bucket -> its ListBuckets CreationDate, where given
-        self.listed_at = observed_now()  # when the listing began: the observed_at of every bucket's region
+        self.listed_at = now_iso()  # when the listing began: the observed_at of every bucket's region
         self._lock = threading.Lock()
         self._by_region: dict[str, list[str]] | None = None
         self._max_age = self.scan.settings.replication_max_age_minutes * 60.0  # seconds; 0: no reuse
@@ -767,7 +769,7 @@ class S3Inventory:
     # -- where each bucket is ------------------------------------------------------------------
     def list(self) -> bool:
         """List every bucket with its region; False (recorded) if the listing itself failed."""
-        self.listed_at = observed_now()
+        self.listed_at = now_iso()
         try:
             listing = self._list_buckets()
         except (ClientError, BotoCoreError) as exc:
@@ -958,7 +960,7 @@ class S3Inventory:
 
     def _read_replication(self, client, region: str, name: str, unknowns: list[str]) -> Replication | None:
         """GetBucketReplication now; None (and an unknown) if it failed. An answer is kept for later scans."""
-        observed_at, read_at = observed_now(), REPLICATION_CACHE.clock()  # taken before the call: never too young
+        observed_at, read_at = now_iso(), REPLICATION_CACHE.clock()  # taken before the call: never too young
         try:
             config = client.get_bucket_replication(Bucket=name)["ReplicationConfiguration"]
         except ClientError as exc:

@@ -65,11 +65,12 @@ from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpRes
 from azure.core.pipeline import PipelineRequest, policies
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 
-from policies.yamlfile import Node
-from providers.base import DiscoveredStore, Provider, TargetLog
+from providers.base import Provider, TargetLog
 from scanner.catalog import Catalog, Region, is_country
+from scanner.discovered import DiscoveredStore
 from scanner.errors import InputError
 from scanner.model import Role
+from scanner.yamlfile import Node
 
 logger = logging.getLogger(__name__)
 

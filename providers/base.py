@@ -8,56 +8,20 @@ A provider is read-only: it must never call a mutating API.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from policies.yamlfile import Node
 from scanner.catalog import Catalog, Region
-from scanner.model import TAGS_UNREADABLE, Role, TargetResult
+from scanner.discovered import DiscoveredStore
+from scanner.model import TAGS_UNREADABLE, TargetResult
+from scanner.yamlfile import Node
 
 
 def tags_unreadable(reason: str) -> str:
     """The unknown a provider records when a store's tags could not be read: policies scoped by
     tags then cannot tell whether they cover the store (see scanner.policy.evaluate)."""
     return f"{TAGS_UNREADABLE} ({reason}): policy scope may be wrong"
-
-
-def observed_now() -> str:
-    """The current time as a location's `observed_at`: UTC ISO 8601, to the second."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class SeenLocation:
-    """A place a copy lives, as the provider's API reported it, and when the API said so."""
-
-    region: str
-    role: Role
-    learned_from: str
-    observed_at: str | None = None
-
-
-@dataclass
-class DiscoveredStore:
-    id: str
-    provider: str
-    account: str
-    kind: str
-    name: str
-    region: str
-    tags: dict[str, str] = field(default_factory=dict)
-    locations: list[SeenLocation] = field(default_factory=list)
-    unknowns: list[str] = field(default_factory=list)  # facts the API would not tell us
-
-    def add_location(self, region: str, role: Role, learned_from: str, observed_at: str | None = None) -> None:
-        """Record a place a copy lives (the first one per region counts). `observed_at`: when the API answered;
-        default now, for a location added as the answer is read. A fact reused from an earlier answer (a cache,
-        AWS Config's capture time) must pass the time of that answer, never now."""
-        if all(loc.region != region for loc in self.locations):
-            self.locations.append(SeenLocation(region, role, learned_from, observed_at or observed_now()))
 
 
 class TargetLog:

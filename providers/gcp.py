@@ -50,9 +50,10 @@ from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry, if_exception_type
 from google.auth.credentials import AnonymousCredentials, Credentials
 
-from policies.yamlfile import Node
-from providers.base import DiscoveredStore, Provider, TargetLog
+from providers.base import Provider, TargetLog
+from scanner.discovered import DiscoveredStore
 from scanner.errors import InputError
+from scanner.yamlfile import Node
 
 SERVICES = ("storage", "bigquery", "asset")
 CONFIG_KEYS = {

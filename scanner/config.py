@@ -1,33 +1,13 @@
-"""The agent's config file: home jurisdictions, account owners, providers, policies, state.
-
-Example (every key optional):
-
-    home: EU
-    state: custody.db                 # SQLite path, or a SQLAlchemy URL
-    policies: [policies/eu-personal.yaml]
-    companies:                        # customer companies that own accounts, with parents
-      - {id: acme-inc, name: "Acme Inc.", country: US}
-      - {id: acme-europe, name: "Acme Europe GmbH", country: DE, parent: acme-inc}
-    accounts:                         # AWS account, Azure subscription or GCP project id
-      "111111111111": {owner: acme-europe, country: DE, name: prod-eu}
-    providers:
-      aws: {regions: [eu-central-1], organization: true, assume_role: OrganizationAccountAccessRole}
-"""
+"""The agent's config, as read from its file (runtime.config loads it): home jurisdictions, account
+owners, the raw provider sections, policy files, the state location and the raw sections owned by
+other packages (agent, alerts, dashboard)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from policies.catalog_loader import entity_record
-from policies.yamlfile import Node, read_yaml
-from scanner.catalog import Catalog, EntityRecord
-from scanner.errors import InputError
-
-# sections parsed by the package that owns them (agent daemon, alerts, dashboard), like providers
-OWNED_SECTIONS = ("agent", "alerts", "dashboard")
-CONFIG_KEYS = {"home", "state", "policies", "companies", "accounts", "providers", *OWNED_SECTIONS}
-ACCOUNT_KEYS = {"owner", "country", "name"}
+from scanner.catalog import EntityRecord
+from scanner.yamlfile import Node
 
 
 @dataclass(frozen=True)
@@ -65,66 +45,3 @@ class Config:
             return entry.country
         owner = self.companies.get(entry.owner) if entry.owner else None
         return owner.country if owner else None
-
-
-def default_config() -> Config:
-    """No config file: scan AWS with the standard credential chain."""
-    return Config(providers={"aws": Node({}, "<default config>", 1, "providers.aws")})
-
-
-def load_config(path: str, catalog: Catalog) -> Config:
-    doc = read_yaml(path)
-    if doc.value is None:
-        raise doc.error("empty config file (expected a mapping with keys such as home, accounts, providers)")
-    doc.mapping(CONFIG_KEYS)
-    config = Config(path=path)
-    config.home = [_jurisdiction(item, catalog) for item in _as_items(doc["home"])]
-    config.state = doc["state"].str("custody.db") or "custody.db"
-    base = Path(path).parent
-    config.policy_files = [str(base / item) for item in doc["policies"].str_list()]
-    for node in doc["companies"].items():
-        record = entity_record(node, catalog, default_source=f"declared in {path}")
-        if record.id in config.companies or record.id in catalog.entities:
-            raise node.error(f"{node.name}: duplicate company id '{record.id}'")
-        config.companies[record.id] = record
-    for record in config.companies.values():
-        for parent in record.parents:
-            if parent in config.companies or parent in catalog.entities:
-                continue
-            problem = f"companies: '{record.id}' names unknown parent '{parent}'"
-            raise InputError(problem, path, doc["companies"].line)
-    for account_id, node in doc["accounts"].entries():
-        node.mapping(ACCOUNT_KEYS)
-        owner = node["owner"].str()
-        if owner and owner not in config.companies:
-            raise node["owner"].error(f"{node.name}.owner: unknown company '{owner}' (declare it under companies)")
-        country = node["country"].str()
-        if country:
-            _jurisdiction(node["country"], catalog)
-        config.accounts[account_id] = Account(account_id, owner, country, node["name"].str())
-    from providers import PROVIDERS, provider_kind
-
-    for name, node in doc["providers"].entries():
-        if provider_kind(name) not in PROVIDERS:
-            raise node.error(f"providers: unknown provider '{name}' (expected one of: {', '.join(PROVIDERS)}, "
-                             "optionally followed by /label for a second section of the same provider)")
-        config.providers[name] = node
-    if not config.providers:
-        config.providers = default_config().providers
-    for name in OWNED_SECTIONS:
-        if doc.has(name):
-            config.sections[name] = doc[name]
-    return config
-
-
-def _as_items(node: Node) -> list[Node]:
-    if isinstance(node.value, str):
-        return [node]
-    return list(node.items())
-
-
-def _jurisdiction(node: Node, catalog: Catalog) -> str:
-    code = node.req_str()
-    if not catalog.is_jurisdiction(code):
-        raise node.error(f"{node.name}: unknown jurisdiction '{code}' (expected an ISO 3166-1 alpha-2 code or EU)")
-    return code

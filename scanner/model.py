@@ -126,9 +126,7 @@ class DataStore:
         doc = asdict(self)
         for reach, item in zip(self.reachable_by, doc["reachable_by"], strict=True):
             item["path_text"] = reach.path_text
-        for chain in ("operator", "contracting_party", "owner"):
-            for entity in doc[chain]:
-                entity["parents"] = list(entity["parents"])  # as JSON has it
+        lists_for_parents(doc)
         return doc
 
     @classmethod
@@ -142,6 +140,13 @@ class DataStore:
                                   for item in doc.get("reachable_by", [])]
         fields["findings"] = [Finding(**item) for item in doc.get("findings", [])]
         return cls(**fields)
+
+
+def lists_for_parents(doc: dict[str, Any]) -> None:
+    """A store document's entity `parents` as lists, as JSON has them (the dataclass holds tuples)."""
+    for chain in ("operator", "contracting_party", "owner"):
+        for entity in doc[chain]:
+            entity["parents"] = list(entity["parents"])
 
 
 @dataclass

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from providers.base import DiscoveredStore, SeenLocation
 from scanner.catalog import Catalog, Chain, Region
 from scanner.config import Config
 from scanner.control import StoreChains
+from scanner.discovered import DiscoveredStore, SeenLocation
 from scanner.model import UNKNOWN, DataStore, Location
 
 

@@ -19,7 +19,7 @@ import psycopg
 
 from demo.moto_server import MotoServer, free_port, start_moto
 from demo.replicas import ROOT, aws_env, replica_config, seed_organization
-from scanner.workqueue import conninfo
+from runtime.workqueue import conninfo
 from tests.alert_receivers import SlackReceiver
 from tests.fault_proxy import FaultProxy, Request
 

@@ -17,7 +17,7 @@ import yaml
 
 from demo.arm_server import ArmServer
 from demo.azure_estate import AzureEstate, seed_estate
-from policies.yamlfile import Node, read_yaml
+from scanner.yamlfile import Node, read_yaml
 
 
 @pytest.fixture

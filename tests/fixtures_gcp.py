@@ -11,7 +11,7 @@ import yaml
 
 from demo.gcp_estate import GcpEstate, start_gcp_estate
 from demo.gcs_server import DeadEndpoint
-from policies.yamlfile import Node, read_yaml
+from scanner.yamlfile import Node, read_yaml
 
 # Small pages, so every listing in the tests crosses page boundaries as a large real estate would.
 GCP_TEST_PAGE_SIZE = 2

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import require
+
 INSTALL_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql, or set CUSTODY_PG_BIN"
 )
@@ -140,10 +142,8 @@ class PostgresServer:
 
 def require_bindir() -> Path:
     bindir = find_bindir()
-    if bindir is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(INSTALL_HINT, pytrace=False)
-        pytest.skip(INSTALL_HINT)
+    require(INSTALL_HINT if bindir is None else None)
+    assert bindir is not None
     return bindir
 
 

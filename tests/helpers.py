@@ -6,12 +6,12 @@ import datetime as dt
 from functools import cache
 
 from policies.catalog_loader import load_catalog
-from providers.base import DiscoveredStore
+from runtime.scan import Judge
 from scanner.catalog import Catalog, EntityRecord
 from scanner.config import Account, Config
+from scanner.discovered import DiscoveredStore
 from scanner.model import DataStore
 from scanner.policy import Policy, Scope, Waiver
-from scanner.scan import Judge
 
 TODAY = dt.date(2026, 11, 27)
 

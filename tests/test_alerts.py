@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-import alerts.outbox  # noqa: F401  (the alert tables, before any StateStore opens)
 from alerts.config import (
     AlertSettings,
     DeliverySettings,
@@ -25,26 +24,27 @@ from alerts.config import (
     SlackSettings,
     load_alert_settings,
 )
-from alerts.db import Database, now_text
+from alerts.db import Database
 from alerts.delivery import ChannelWorker, backoff_delay, next_attempt_delay
 from alerts.email import EmailSender, build_message, message_id
 from alerts.model import Alert
 from alerts.outbox import DELIVERED, FAILED, PENDING, enqueue, rows_for
 from alerts.pipeline import AlertPipeline
 from alerts.routing import channels_for
-from alerts.secrets import SecretRef, mask, register_secret
 from alerts.sending import SendResult
 from alerts.slack import SlackSender, blocks, classify_http
 from demo.moto_server import free_port
-from policies.yamlfile import Node, read_yaml
-from providers.base import DiscoveredStore
-from scanner.agent_config import load_agent_settings
+from runtime.agent_config import load_agent_settings
+from runtime.health import readiness
+from runtime.logging_json import JsonFormatter
+from scanner.clock import now_text
+from scanner.discovered import DiscoveredStore
 from scanner.errors import InputError
-from scanner.health import readiness
-from scanner.logging_json import JsonFormatter
 from scanner.model import DataStore, ScanResult, TargetResult
 from scanner.policy import Policy, Scope, Waiver
-from scanner.state import StateStore
+from scanner.secrets import SecretRef, mask, register_secret
+from scanner.yamlfile import Node, read_yaml
+from state.store import StateStore
 from tests.alert_receivers import MailServer, SlackReceiver
 from tests.helpers import catalog, config, judge
 
@@ -702,7 +702,7 @@ def test_digest_is_queued_once_per_day_and_channel(state):
 def test_the_alert_tables_are_portable_to_postgresql():
     from sqlalchemy import create_mock_engine
 
-    from scanner.state import metadata
+    from state.schema import metadata
 
     ddl: list[str] = []
     engine = create_mock_engine("postgresql+psycopg://",

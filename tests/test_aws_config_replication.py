@@ -18,7 +18,7 @@ import yaml
 from demo.aws_estate import EstateError, SeededStore, record_s3_with_config, seed_buckets
 from demo.moto_server import MotoServer, start_moto
 from providers.aws import _config_replication
-from scanner.cli import prepare, scan_once
+from runtime.cli import prepare, scan_once
 from tests.fault_proxy import DENIED_JSON, FaultProxy, Request
 from tests.helpers import assert_matches_seed
 

@@ -18,7 +18,7 @@ import boto3
 import pytest
 import yaml
 
-from scanner.cli import prepare, scan_once
+from runtime.cli import prepare, scan_once
 from tests.fault_proxy import DENIED_JSON, FaultProxy
 from tests.helpers import assert_matches_seed
 
@@ -236,7 +236,7 @@ def test_endpoint_vanishing_mid_scan_marks_nothing_gone_and_resolves_nothing(tmp
     first, stores = scan_once(prepare(config, []), state=state)
     assert first.status == "complete"
     calls = proxy.forwarded
-    from scanner.state import StateStore
+    from state.store import StateStore
 
     with StateStore(state) as db:
         findings_before = {row["fingerprint"] for row in db.open_findings()}
@@ -620,28 +620,43 @@ def test_organization_of_fifty_accounts_with_one_denying_access(tmp_path, capabl
 
 
 def test_concurrent_calls_to_one_api_are_bounded_per_account():
+    """max_workers_per_api=2: two calls to one API are inside together (they meet at a barrier there), a
+    third waits until one of them leaves, and a call to another API does not wait for either."""
     import threading
-    import time
 
     from providers.aws import Account, AccountScan, AwsProvider, AwsSettings
     from providers.base import TargetLog
 
     provider = AwsProvider(AwsSettings(max_workers=8, max_workers_per_api=2))
     scan = AccountScan(provider, Account("123456789012", boto3.Session(region_name="us-east-1"), "aws"), TargetLog())
-    lock, inside, peak = threading.Lock(), [0], [0]
+    both_inside = threading.Barrier(3, timeout=30)  # the two holders, inside the slot at once, and this test
+    leave = [threading.Event(), threading.Event()]
+    entered: list[str] = []
 
-    def call(api: str) -> None:
+    def hold(index: int) -> None:
+        with scan.slot("s3"):
+            both_inside.wait()  # BrokenBarrierError (the test fails) unless both are inside together
+            leave[index].wait(30)
+            entered.append(f"holder {index} leaves")
+
+    def call(api: str, inside: threading.Event) -> None:
         with scan.slot(api):
-            with lock:
-                inside[0] += 1
-                peak[0] = max(peak[0], inside[0])
-            time.sleep(0.02)
-            with lock:
-                inside[0] -= 1
+            entered.append(f"{api} call enters")
+            inside.set()
 
-    threads = [threading.Thread(target=call, args=("s3",)) for _ in range(8)]
-    for thread in threads:
+    holders = [threading.Thread(target=hold, args=(index,)) for index in range(2)]
+    for thread in holders:
         thread.start()
-    for thread in threads:
-        thread.join()
-    assert peak[0] == 2
+    both_inside.wait()
+    other_api, third = threading.Event(), threading.Event()
+    threading.Thread(target=call, args=("dynamodb", other_api)).start()
+    assert other_api.wait(30)  # another API's slots are its own
+    waiting = threading.Thread(target=call, args=("s3", third))
+    waiting.start()
+    assert not third.wait(0.5)  # both s3 slots are taken: the third call waits...
+    leave[0].set()
+    assert third.wait(30)  # ...until a holder leaves, and then enters
+    leave[1].set()
+    for thread in [*holders, waiting]:
+        thread.join(30)
+    assert entered.index("holder 0 leaves") < entered.index("s3 call enters")

@@ -17,11 +17,12 @@ import pytest
 from demo.arm_server import ArmServer
 from demo.azure_estate import SUB_BR, SUB_EU, SUB_US, SUBSCRIPTIONS, AzureEstate
 from policies.catalog_loader import load_catalog
-from policies.yamlfile import Node, read_yaml
 from providers.azure import SERVICES, AzureProvider, ReadOnlyViolation
-from providers.base import DiscoveredStore, TargetLog
+from providers.base import TargetLog
 from scanner.catalog import is_country
+from scanner.discovered import DiscoveredStore
 from scanner.errors import InputError
+from scanner.yamlfile import Node, read_yaml
 
 SectionFactory = Callable[[dict[str, Any]], Node]
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from providers.base import DiscoveredStore
+from runtime.scan import Judge
 from scanner.catalog import EntityRecord, Region
 from scanner.model import DataStore
 from scanner.policy import Policy, Scope
-from scanner.scan import Judge
 from tests.helpers import TODAY, bucket, catalog, config, judge, reach_of
 
 PROVIDER_ONLY_LAWS = {"us-sca", "us-cloud-act", "us-fisa-702", "gb-ipa-2016", "gb-copo-2019", "eu-e-evidence",

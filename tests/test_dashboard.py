@@ -25,12 +25,13 @@ import uvicorn
 from sqlalchemy import delete, func, select
 
 from dashboard.app import create_app
-from dashboard.serve import uvicorn_options
 from dashboard.synthetic import Estate, write_estate
 from policies.catalog_loader import load_catalog
-from scanner.config import load_config
+from runtime.config import load_config
+from runtime.serve import uvicorn_options
 from scanner.errors import InputError
-from scanner.state import StateStore, store_facets_table
+from state.schema import store_facets_table
+from state.store import StateStore
 
 PASSWORD = "correct horse battery staple"
 PROXY = "127.0.0.2"  # the SSO proxy's address in trusted-header tests

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from policies.catalog_loader import load_catalog
-from scanner.config import load_config
+from runtime.config import load_config
 
 ROOT = Path(__file__).parent.parent
 

@@ -16,10 +16,10 @@ import yaml
 
 from demo.moto_server import free_port
 from policies.catalog_loader import load_catalog
-from scanner.agent_config import load_agent_settings
-from scanner.config import load_config
+from runtime.agent_config import load_agent_settings
+from runtime.config import load_config
 from scanner.errors import InputError
-from scanner.state import database_url
+from state.engine import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

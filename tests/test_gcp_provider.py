@@ -11,13 +11,14 @@ from google.cloud import storage
 
 from demo.gcp_estate import APAC_PROJECT, EU_PROJECT, ORGANIZATION, GcpEstate
 from policies.catalog_loader import load_catalog
-from policies.yamlfile import read_yaml
 from providers import provider_class
-from providers.base import DiscoveredStore, TargetLog
+from providers.base import TargetLog
 from providers.gcp import GcpProvider, bucket_locations, region_of
 from scanner.catalog import Catalog
+from scanner.discovered import DiscoveredStore
 from scanner.errors import InputError
 from scanner.model import TargetResult
+from scanner.yamlfile import read_yaml
 
 BUCKET = "//storage.googleapis.com/projects/_/buckets/{}"
 

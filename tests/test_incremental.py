@@ -18,8 +18,8 @@ import yaml
 from demo.aws_estate import SeededStore, create_bucket, seed_buckets
 from demo.moto_server import MotoServer
 from providers.aws import REPLICATION_CACHE, REPLICATION_CACHED, REPLICATION_READ, Replication, ReplicationCache
-from providers.base import observed_now
-from scanner.cli import prepare, scan_once
+from runtime.cli import prepare, scan_once
+from scanner.clock import now_iso
 from scanner.errors import InputError
 from scanner.model import DataStore, ScanResult
 from tests.fault_proxy import DENIED, FaultProxy
@@ -76,8 +76,8 @@ def replicas(store: DataStore) -> set[tuple[str, str, str | None]]:
 
 
 def next_second(after: str) -> None:
-    """Wait until observed_now() is past `after`, so that a fresh observation cannot share its timestamp."""
-    while observed_now() <= after:
+    """Wait until now_iso() is past `after`, so that a fresh observation cannot share its timestamp."""
+    while now_iso() <= after:
         time.sleep(0.1)
 
 
@@ -90,9 +90,9 @@ def s3(server: MotoServer, region: str):
 
 def test_every_location_carries_when_it_was_observed(tmp_path, moto_patched, proxy, aws_env):
     seeded = seed(moto_patched, aws_env)
-    started = observed_now()
+    started = now_iso()
     result, stores, calls = scan(tmp_path, aws_env, proxy, 0)
-    finished = observed_now()
+    finished = now_iso()
     assert result.status == "complete" and set(stores) == {s.name for s in seeded}
     assert calls.count(PER_BUCKET) == len(seeded)
     for expected in seeded:
@@ -135,7 +135,7 @@ def test_a_bucket_deleted_and_recreated_between_scans_is_read_afresh(tmp_path, m
     _, first, _ = scan(tmp_path, aws_env, proxy, DAEMON_AGE)
     assert replicas(first[source.name])
     region = next(r for r in REGIONS if r != source.region) if move else source.region
-    next_second(observed_now())  # a same-region recreation must differ in CreationDate (to the second)
+    next_second(now_iso())  # a same-region recreation must differ in CreationDate (to the second)
     client = s3(moto_patched, source.region)
     client.delete_bucket_replication(Bucket=source.name)
     client.delete_bucket(Bucket=source.name)

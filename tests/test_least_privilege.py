@@ -43,7 +43,7 @@ from botocore import xform_name
 
 from demo.aws_estate import seed_buckets
 from demo.moto_server import start_moto
-from scanner.cli import prepare, scan_once
+from runtime.cli import prepare, scan_once
 from tests.fault_proxy import DENIED_JSON, FaultProxy, Request
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,10 +10,13 @@ from dataclasses import fields
 import pytest
 from sqlalchemy import create_mock_engine, event, func, select
 
-import scanner.state as state_module
+import state.bulk as bulk
 from scanner.errors import InputError
 from scanner.model import DataStore, Finding, Location, Reach, ScanResult, TargetResult
-from scanner.state import EVENT_KINDS, ScanChanges, StateStore, metadata, stores_table
+from state.documents import document
+from state.scan_writer import ScanChanges
+from state.schema import EVENT_KINDS, metadata, stores_table
+from state.store import StateStore
 
 ACCOUNT = "111111111111"
 
@@ -82,7 +85,7 @@ def location(request, db, monkeypatch):
     if request.param == "sqlite":
         return db
     if request.param == "postgresql-copy":
-        monkeypatch.setattr(state_module, "COPY_MIN_ROWS", 1)
+        monkeypatch.setattr(bulk, "COPY_MIN_ROWS", 1)
     return request.getfixturevalue("postgres_url")
 
 
@@ -457,7 +460,7 @@ def test_state_persists_across_store_instances(location):
 
 
 def test_a_failure_mid_write_loses_nothing_already_recorded(state, monkeypatch):
-    monkeypatch.setattr(state_module, "COPY_MIN_ROWS", 1000)  # a COPY is not seen by before_cursor_execute
+    monkeypatch.setattr(bulk, "COPY_MIN_ROWS", 1000)  # a COPY is not seen by before_cursor_execute
     before, _ = run(state, "complete", [store("a", findings=(finding("fp-a"),))])
 
     def explode(conn, cursor, statement, parameters, context, executemany):
@@ -601,7 +604,7 @@ def test_complete_scan_marks_gone_only_in_accounts_it_read(state):
 def _engine_for(location: str):
     from sqlalchemy import create_engine
 
-    from scanner.state import database_url
+    from state.engine import database_url
 
     return create_engine(database_url(location))
 
@@ -617,8 +620,7 @@ def _table_names(location: str) -> set[str]:
 
 
 def test_a_new_database_is_migrated_to_head(location):
-    import alerts.outbox  # noqa: F401  (the alert tables are part of the baseline)
-    from scanner.state import schema_head
+    from state.migrate import schema_head
 
     with StateStore(location) as opened:
         assert opened.revision == schema_head()
@@ -630,9 +632,7 @@ def test_migrations_create_exactly_the_schema_of_the_code(location):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    import alerts.outbox  # noqa: F401
-    import scanner.units  # noqa: F401
-    from scanner.migrations import ours
+    from state.migrations import ours
 
     StateStore(location).close()
     engine = _engine_for(location)
@@ -649,9 +649,9 @@ def test_a_database_at_the_baseline_is_upgraded_in_place(location):
     """Created at the first revision, written, then opened by the current code: upgraded, nothing lost."""
     from alembic.script import ScriptDirectory
 
-    from scanner.state import _alembic_config, schema_head, schema_revision, upgrade_schema
+    from state.migrate import alembic_config, schema_head, schema_revision, upgrade_schema
 
-    script = ScriptDirectory.from_config(_alembic_config())
+    script = ScriptDirectory.from_config(alembic_config())
     baseline = [rev.revision for rev in script.walk_revisions()][-1]
     engine = _engine_for(location)
     try:
@@ -680,7 +680,8 @@ def test_a_database_at_the_baseline_is_upgraded_in_place(location):
 
 def test_a_database_written_by_create_all_is_adopted(location):
     """A database of the create_all era (no alembic_version, no derived tables yet) keeps its data and is stamped."""
-    from scanner.state import schema_head, schema_revision, store_facets_table, store_index_table
+    from state.migrate import schema_head, schema_revision
+    from state.schema import store_facets_table, store_index_table
 
     engine = _engine_for(location)
     old_tables = [t for t in metadata.sorted_tables if t not in (store_facets_table, store_index_table)]
@@ -709,7 +710,7 @@ def test_a_database_written_by_create_all_is_adopted(location):
 def test_replicas_opening_a_new_database_together_migrate_it_once(location):
     from concurrent.futures import ThreadPoolExecutor
 
-    from scanner.state import schema_head
+    from state.migrate import schema_head
 
     def open_one(_):
         with StateStore(location) as opened:
@@ -726,13 +727,13 @@ def test_the_stored_document_is_exactly_to_dict():
     waived = store("w", findings=(finding("fp-w", waiver={"reason": "accepted", "until": ["2027", 1]}),))
     waived.reachable_by[0].grounds = [{"basis": "control", "law": "us-cloud-act", "path": ["a", "b"]}]
     for item in [*make_stores(300), waived, store("empty", reach_by=(), locations=())]:
-        document = state_module._document(item)
-        assert document == item.to_dict()
-        assert repr(document) == repr(item.to_dict())  # same types (list, not tuple) and key order
+        built = document(item)
+        assert built == item.to_dict()
+        assert repr(built) == repr(item.to_dict())  # same types (list, not tuple) and key order
 
 
 def test_facets_follow_each_rescan(state):
-    from scanner.state import store_facets_table
+    from state.schema import store_facets_table
 
     def facets(name):
         with state.reading() as conn:
@@ -760,7 +761,7 @@ def test_facets_follow_each_rescan(state):
 def test_postgresql_lost_during_a_copy_is_a_one_line_input_error(postgres_url, monkeypatch):
     import psycopg
 
-    monkeypatch.setattr(state_module, "COPY_MIN_ROWS", 1)
+    monkeypatch.setattr(bulk, "COPY_MIN_ROWS", 1)
     state = StateStore(postgres_url)
     run(state, "complete", [store("a", findings=(finding("fp-a"),))])
 

@@ -21,12 +21,14 @@ from sqlalchemy import select
 from bench.memory import SyntheticProvider
 from policies.catalog_loader import load_catalog
 from policies.policy_loader import load_policies
-from providers.base import DiscoveredStore, TargetLog
-from scanner.cli import write_report
+from providers.base import TargetLog
+from runtime.cli import write_report
+from runtime.scan import Judge, StoreSpool, report_order, run_scan
+from scanner.discovered import DiscoveredStore
 from scanner.model import DataStore, TargetResult
 from scanner.report import CSV_COLUMNS, document, render
-from scanner.scan import Judge, StoreSpool, report_order, run_scan
-from scanner.state import StateStore, events_table, findings_table, store_facets_table, store_index_table, stores_table
+from state.schema import events_table, findings_table, store_facets_table, store_index_table, stores_table
+from state.store import StateStore
 from tests.helpers import config
 from tests.test_state import ACCOUNT, finding, open_fps, scan, sid, store
 

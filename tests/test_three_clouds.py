@@ -55,7 +55,7 @@ from demo.gcs_server import DeadEndpoint, FakeBigQueryServer, FakeGcsServer, Fak
 from providers.azure import SERVICES as AZURE_SERVICES
 from providers.azure import AzureProvider, AzureSettings
 from providers.base import TargetLog
-from scanner.state import StateStore
+from state.store import StateStore
 from tests.fixtures_aws import SeededMoto
 
 ROOT = Path(__file__).parent.parent

@@ -6,7 +6,7 @@ imports: `dashboard.app.create_app(config, state_location)` is mounted when avai
 - /healthz  200 while the process serves requests.
 - /readyz   200 when the latest complete or partial scan finished within `ready_max_age`;
             503 otherwise, with the reason (no scan yet, too old, the state store unreachable).
-- /metrics  Prometheus text format (scanner.metrics).
+- /metrics  Prometheus text format (runtime.metrics).
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 
-from alerts.db import Database, parse_time
+from alerts.db import Database
+from runtime.metrics import AgentMetrics
+from scanner.clock import now, parse_time
 from scanner.config import Config
-from scanner.metrics import AgentMetrics
-from scanner.state import scans_table
+from state.schema import scans_table
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def readiness(last_read: dict[str, Any] | None, latest: dict[str, Any] | None, n
 
 class Readiness:
     def __init__(self, db: Database, max_age: dt.timedelta,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+                 clock: Callable[[], dt.datetime] = now) -> None:
         self.db = db
         self.max_age = max_age
         self.clock = clock

@@ -13,28 +13,14 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from scanner.model import TargetResult
-from scanner.state import metadata, scans_table
+from state.schema import scan_units_table, scans_table
 
 TODO, DONE, FAILED = "todo", "done", "failed"
 
-scan_units_table = Table(
-    "scan_units",
-    metadata,
-    Column("scan_id", String, ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True),
-    Column("unit", String, primary_key=True),  # Unit.key
-    Column("section", String, nullable=False),  # the provider's config section, e.g. "aws" or "azure/bleu"
-    Column("unit_id", String, nullable=False),  # account id, subscription id, project id or asset scope
-    Column("status", String, nullable=False),  # todo | done | failed
-    Column("replica", String),  # the replica that recorded it
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("stores", JSON(none_as_null=True)),  # DataStore.to_dict() of every store found
-    Column("targets", JSON(none_as_null=True)),  # TargetResult of every account/region/service part
-    Column("finished_at", String),
-)
 
 
 @dataclass(frozen=True)

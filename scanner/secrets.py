@@ -18,8 +18,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from policies.yamlfile import Node
 from scanner.errors import InputError
+from scanner.yamlfile import Node
 
 MASK = "***"
 _known: set[str] = set()

@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from providers import provider_class
-from providers.base import DiscoveredStore, Provider, TargetLog
+from providers.base import Provider, TargetLog
 from scanner.catalog import Catalog
+from scanner.clock import now_iso
 from scanner.config import Config
 from scanner.control import reachable_by
+from scanner.discovered import DiscoveredStore
 from scanner.errors import InputError
 from scanner.model import DataStore, ScanResult
 from scanner.policy import Policy, Waiver, evaluate
@@ -64,10 +66,6 @@ def build_providers(config: Config, catalog: Catalog) -> list[Provider]:
         for region in provider.catalog_regions(catalog):
             catalog.regions[(region.provider, region.id)] = region
     return providers
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 class ScanCancelled(Exception):

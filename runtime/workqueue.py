@@ -10,7 +10,7 @@ replica records its last unit:
    connection. All of it commits or none of it does; replicas that fire at the same moment
    find the lock taken or the scan started, and do nothing.
 2. **Scan a unit** (`custody.scan_unit`, on any replica's worker): discover, tag and judge the
-   unit's stores, and write them to its row once (scanner.units). The replica that writes the
+   unit's stores, and write them to its row once (state.units). The replica that writes the
    last unit queues `custody.finish_scan`.
 3. **Finish** (`custody.finish_scan`): gather every unit's stores and targets, decide the
    scan's status, and record it through `StateStore.finish_scan`, which opens and resolves
@@ -45,13 +45,15 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, make_url
 
 from providers.base import TargetLog
-from scanner.agent_config import DistributedSettings
-from scanner.cli import ScanSetup
-from scanner.locks import try_transaction_lock
+from runtime.agent_config import DistributedSettings
+from runtime.cli import ScanSetup
+from runtime.scan import ScanCancelled, StoreSpool, conclude, new_scan
+from scanner import clock
 from scanner.model import DataStore, ScanResult, TargetResult
-from scanner.scan import ScanCancelled, StoreSpool, conclude, new_scan, now_iso
-from scanner.state import StateStore, scans_table
-from scanner.units import (
+from state.locks import try_transaction_lock
+from state.schema import scans_table
+from state.store import StateStore
+from state.units import (
     DONE,
     FAILED,
     TODO,
@@ -224,7 +226,7 @@ class Replica:
         with self.state.writing() as conn:
             if lock_scan(conn, scan_id) != "running":
                 return
-            if not record_unit(conn, scan_id, part, status, stores, targets, self.name, attempts, now_iso()):
+            if not record_unit(conn, scan_id, part, status, stores, targets, self.name, attempts, clock.now_iso()):
                 return
             if units_left(conn, scan_id) == 0:
                 self._defer(conn, FINISH_SCAN, f"finish:{scan_id}", scan_id=scan_id)
@@ -329,18 +331,18 @@ class Replica:
             worker_id=worker_id)
         orphans = {row["id"] for row in rows} - self._running
         for job_id in orphans & self._suspects:
-            await self.app.job_manager.retry_job_by_id_async(job_id, retry_at=dt.datetime.now(dt.UTC))
+            await self.app.job_manager.retry_job_by_id_async(job_id, retry_at=clock.now())
             log.warning("job cut off by a database outage queued again", extra={"job_id": job_id})
         self._suspects = orphans - self._suspects
 
     def _expire_scans(self) -> None:
         """Record as failed the units of scans running longer than the scan timeout; the scan then finishes."""
-        cutoff = dt.datetime.now(dt.UTC) - self.settings.scan_timeout
+        cutoff = clock.now() - self.settings.scan_timeout
         with self.state.reading() as conn:
             running = [(row.id, row.started_at) for row in conn.execute(
                 select(scans_table.c.id, scans_table.c.started_at).where(scans_table.c.status == "running"))]
         for scan_id, started_at in running:
-            if _parse(started_at) > cutoff:
+            if clock.parse_time(started_at) > cutoff:
                 continue
             with self.state.reading() as conn:
                 waiting = waiting_units(conn, scan_id)
@@ -354,10 +356,5 @@ def _failed(part: Unit, error: str) -> TargetResult:
     return TargetResult(provider, part.unit_id, "*", "*", "error", error)
 
 
-def _parse(text: str) -> dt.datetime:
-    value = dt.datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def _since(text: str) -> dt.timedelta:
-    return dt.datetime.now(dt.UTC) - _parse(text)
+    return clock.now() - clock.parse_time(text)

@@ -11,7 +11,8 @@ import logging
 import sys
 
 from policies.catalog_loader import load_catalog
-from scanner.config import Config, default_config, load_config
+from runtime.config import default_config, load_config
+from scanner.config import Config
 
 log = logging.getLogger(__name__)
 

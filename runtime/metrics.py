@@ -24,10 +24,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from alerts.db import Database, parse_time
+from alerts.db import Database
 from alerts.outbox import backlog
+from scanner.clock import parse_time
 from scanner.model import ScanResult
-from scanner.state import scan_targets_table, scans_table, stores_table
+from state.schema import scan_targets_table, scans_table, stores_table
 
 log = logging.getLogger(__name__)
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, float("inf"))

@@ -2,7 +2,7 @@
 
 What it does:
 
-1. Reads the config (the `agent` and `alerts` sections too, see scanner.agent_config and
+1. Reads the config (the `agent` and `alerts` sections too, see runtime.agent_config and
    alerts.config), every alert channel's secret, and opens the state store; a problem with
    any of them stops it at once with one line (exit code 2).
 2. Marks scans left "running" by a dead agent as interrupted, and queues the alerts of any
@@ -16,15 +16,15 @@ What it does:
    worker per channel delivers them (alerts.delivery).
    With `agent.distributed` (PostgreSQL only), the schedule only plans: one replica starts each
    scan, every replica's job-queue worker scans its units, and the replica that records the last
-   unit finishes the scan and queues its alerts (scanner.workqueue, docs/scaling.md).
+   unit finishes the scan and queues its alerts (runtime.workqueue, docs/scaling.md).
 5. SIGTERM or SIGINT: the scan in flight stops at its next store or account boundary and is
    recorded as "interrupted" (nothing is resolved or gone on its account), pending alerts stay
    queued for the next start, exit code 0. A scan that does not stop within
    `agent.stop_timeout_seconds` is marked interrupted and the process exits anyway.
 
-Logs are JSON lines on stderr (scanner.logging_json); secrets never appear in them.
+Logs are JSON lines on stderr (runtime.logging_json); secrets never appear in them.
 
-The `agent` section (every key optional; see scanner.agent_config for details):
+The `agent` section (every key optional; see runtime.agent_config for details):
 
     agent:
       schedule: {interval_minutes: 60}   # or {interval_seconds: 30}, or {cron: "0 * * * *", timezone: UTC}
@@ -52,7 +52,6 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-import alerts.outbox  # noqa: F401  (defines the alert tables before the state store creates its tables)
 from alerts.config import AlertSettings, load_alert_settings, read_secrets
 from alerts.db import Database
 from alerts.delivery import Deliverer
@@ -60,15 +59,16 @@ from alerts.email import EmailSender
 from alerts.pipeline import AlertPipeline
 from alerts.sending import Sender
 from alerts.slack import SlackSender
-from scanner import logging_json
-from scanner.agent_config import AgentSettings, load_agent_settings
-from scanner.cli import ScanSetup, prepare
+from runtime import logging_json
+from runtime.agent_config import AgentSettings, load_agent_settings
+from runtime.cli import ScanSetup, prepare
+from runtime.health import Readiness, create_agent_app
+from runtime.metrics import AgentMetrics
+from runtime.scan import run_scan
+from runtime.workqueue import Replica
 from scanner.errors import InputError
-from scanner.health import Readiness, create_agent_app
-from scanner.metrics import AgentMetrics
-from scanner.scan import run_scan
-from scanner.state import StateStore, database_url
-from scanner.workqueue import Replica
+from state.engine import database_url
+from state.store import StateStore
 
 log = logging.getLogger("custody.agent")
 EXIT_OK = 0
@@ -255,7 +255,7 @@ class Agent:
             self._scan_lock.release()
 
     def _plan_scan(self) -> None:
-        """Distributed: start the scan of this slot unless another replica has (scanner.workqueue).
+        """Distributed: start the scan of this slot unless another replica has (runtime.workqueue).
         At start-up, only when no scan started within a whole period (a replica joining late)."""
         assert self.replica is not None
         period = self.settings.period

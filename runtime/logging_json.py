@@ -1,7 +1,7 @@
 """Structured logs: one JSON object per line on stderr, secrets masked.
 
 Each line has `time` (UTC ISO 8601), `level`, `logger`, `message`, and any fields passed as
-`extra=` (scan_id, channel, alert_key, ...). Every string goes through alerts.secrets.mask.
+`extra=` (scan_id, channel, alert_key, ...). Every string goes through scanner.secrets.mask.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import sys
 from typing import Any
 
-from alerts.secrets import mask
+from scanner.secrets import mask
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message", "asctime", "taskName", "color_message"}

@@ -1,6 +1,6 @@
-"""Alembic environment of the state store: every table on scanner.state.metadata, the alert tables included.
+"""Alembic environment of the state store: every table of state/schema.py.
 
-StateStore.__init__ runs `upgrade head` through scanner.state.upgrade_schema(), passing its own
+StateStore.__init__ runs `upgrade head` through state.migrate.upgrade_schema(), passing its own
 connection (already inside the write transaction, under the migration lock) in
 config.attributes["connection"]. For the alembic command line, set sqlalchemy.url (or
 CUSTODY_STATE) and point script_location here.
@@ -13,10 +13,9 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
-import alerts.outbox  # noqa: F401  (defines the alert tables on the same metadata)
-import scanner.units  # noqa: F401  (and the scan_units table of distributed scans)
-from scanner.migrations import ours
-from scanner.state import database_url, metadata
+from state.engine import database_url
+from state.migrations import ours
+from state.schema import metadata
 
 config = context.config
 

@@ -31,8 +31,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from policies.yamlfile import Node
+from scanner import clock
 from scanner.errors import InputError
+from scanner.yamlfile import Node
 
 AGENT_KEYS = {"schedule", "listen", "ready_max_age_minutes", "misfire_grace_seconds", "stop_timeout_seconds",
               "log_level", "distributed"}
@@ -46,7 +47,7 @@ GRID_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 @dataclass(frozen=True)
 class DistributedSettings:
-    """How this replica takes part in scans spread over several replicas (scanner.workqueue)."""
+    """How this replica takes part in scans spread over several replicas (runtime.workqueue)."""
 
     worker_concurrency: int = 2
     heartbeat_seconds: int = 10
@@ -159,7 +160,7 @@ def _listen(node: Node) -> tuple[str, int]:
 
 def _cron_period(trigger: CronTrigger) -> dt.timedelta:
     """The longest gap between the next few fire times (a weekday-only cron has a weekend gap)."""
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     times = []
     previous = None
     for _ in range(12):

@@ -1,7 +1,7 @@
 """Scans spread over replicas: the `scan_units` table, and procrastinate's job-queue schema on PostgreSQL.
 
 `scan_units` holds one row per unit of a distributed scan (an account, subscription or project)
-with what its scan found (scanner.units). On PostgreSQL the schema of the procrastinate job
+with what its scan found (state.units). On PostgreSQL the schema of the procrastinate job
 queue (its tables, types and functions, from the installed package) is created in the same
 database, so replicas need no other server. SQLite gets the table only: replicas need PostgreSQL.
 

@@ -1,0 +1,40 @@
+"""What a provider reports: a data store it found and the raw places its copies live, as the cloud's
+API named them (region codes, roles, how and when each was learned). Tagging (scanner.tagging) turns
+these into countries, operators and law from the catalog, the same way for every cloud."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scanner.clock import now_iso
+from scanner.model import Role
+
+
+@dataclass(frozen=True)
+class SeenLocation:
+    """A place a copy lives, as the provider's API reported it, and when the API said so."""
+
+    region: str
+    role: Role
+    learned_from: str
+    observed_at: str | None = None
+
+
+@dataclass
+class DiscoveredStore:
+    id: str
+    provider: str
+    account: str
+    kind: str
+    name: str
+    region: str
+    tags: dict[str, str] = field(default_factory=dict)
+    locations: list[SeenLocation] = field(default_factory=list)
+    unknowns: list[str] = field(default_factory=list)  # facts the API would not tell us
+
+    def add_location(self, region: str, role: Role, learned_from: str, observed_at: str | None = None) -> None:
+        """Record a place a copy lives (the first one per region counts). `observed_at`: when the API answered;
+        default now, for a location added as the answer is read. A fact reused from an earlier answer (a cache,
+        AWS Config's capture time) must pass the time of that answer, never now."""
+        if all(loc.region != region for loc in self.locations):
+            self.locations.append(SeenLocation(region, role, learned_from, observed_at or now_iso()))
