@@ -3,9 +3,11 @@
 `seed_aws_estate(url)` builds an AWS Organization with three member accounts reached through
 `OrganizationAccountAccessRole`, S3 buckets in ten regions on six continents (with the two GetBucketLocation
 traps: null for us-east-1 and "EU" for a legacy eu-west-1 bucket), a cross-continent S3 replication rule,
-a DynamoDB global table, an RDS cross-region read replica and an EBS snapshot copied to another region.
-Start the server with `start_moto(patches=["bucket_region", "dynamodb_replicas"])`: the global table needs the
-`dynamodb_replicas` patch, and seeding fails loudly without it rather than return a manifest that lies.
+a DynamoDB global table, an RDS cross-region read replica, an EBS snapshot copied to another region and an EFS file
+system replicated to another region. Start the server with
+`start_moto(patches=["bucket_region", "dynamodb_replicas", "efs_replication"])`: the global table needs the
+`dynamodb_replicas` patch and the EFS replication the `efs_replication` patch, and seeding fails loudly without them
+rather than return a manifest that lies.
 
 AWS Config records S3 in the management and acme-prod-eu accounts (every region where they hold buckets) when the
 server can answer replication through Config (`s3_config_replication` patch); the other accounts do not record, so
@@ -26,6 +28,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 MANAGEMENT_ACCOUNT_ID = "123456789012"  # moto's default account: the caller of the testing credentials
 ORG_ROLE_NAME = "OrganizationAccountAccessRole"
@@ -38,6 +41,7 @@ S3_BUCKET = "s3-bucket"
 DYNAMODB_TABLE = "dynamodb-table"
 RDS_INSTANCE = "rds-instance"
 EBS_SNAPSHOT = "ebs-snapshot"
+EFS_FILE_SYSTEM = "efs-file-system"
 
 MEMBER_ACCOUNTS = {  # name -> e-mail; the account ids are chosen by moto
     "acme-prod-eu": "aws-prod-eu@acme.example",
@@ -77,6 +81,7 @@ GLOBAL_TABLE = ("acme-prod-eu", "acme-prod-eu-sessions", "eu-west-1", ("us-east-
 RDS_PRIMARY = ("acme-prod-eu", "acme-prod-eu-orders", "eu-central-1")
 RDS_REPLICA = ("acme-prod-eu-orders-replica-use1", "us-east-1")
 EBS_SOURCE = ("acme-prod-eu", "eu-central-1", "us-west-2")  # account, snapshot region, copy region
+EFS_SOURCE = ("acme-prod-eu", "acme-prod-eu-hr-files", "eu-central-1", "us-east-1")  # account, name, region, copy
 
 
 class EstateError(RuntimeError):
@@ -204,6 +209,7 @@ def seed_aws_estate(endpoint_url: str, record_config: bool | None = None) -> Aws
     manifest += _seed_global_table(clients[GLOBAL_TABLE[0]], accounts[GLOBAL_TABLE[0]])
     manifest += _seed_rds(clients[RDS_PRIMARY[0]], accounts[RDS_PRIMARY[0]])
     manifest += _seed_snapshot(clients[EBS_SOURCE[0]], accounts[EBS_SOURCE[0]])
+    manifest += seed_efs_replication(clients[EFS_SOURCE[0]], accounts[EFS_SOURCE[0]], *EFS_SOURCE[1:])
     return AwsEstate(endpoint_url, MANAGEMENT_ACCOUNT_ID, members, organization_id, manifest)
 
 
@@ -412,6 +418,27 @@ def _seed_snapshot(clients: Clients, account: str) -> list[SeededStore]:
         snapshot_arn(copy_region, account, copy_id), account, EBS_SNAPSHOT, copy_id, copy_region, (), tags, source.id
     )
     return [source, copy]
+
+
+def seed_efs_replication(clients: Callable[[str, str], Any], account: str, name: str, region: str,
+                         copy_region: str) -> list[SeededStore]:
+    """An EFS file system replicated to `copy_region`: the source and the read-only destination EFS creates."""
+    tags = {**PERSONAL, "env": "prod", "Name": name}
+    efs = clients("efs", region)
+    source = efs.create_file_system(CreationToken=name, Encrypted=True, Tags=_tag_set(tags))
+    try:
+        answer = efs.create_replication_configuration(
+            SourceFileSystemId=source["FileSystemId"], Destinations=[{"Region": copy_region}])
+    except ClientError as exc:
+        raise EstateError(f"EFS replication could not be created ({exc}): moto does not implement it; start the "
+                          "server with start_moto(patches=['efs_replication'])") from exc
+    [destination] = answer["Destinations"]
+    copy_arn = f"arn:aws:elasticfilesystem:{copy_region}:{account}:file-system/{destination['FileSystemId']}"
+    return [
+        SeededStore(source["FileSystemArn"], account, EFS_FILE_SYSTEM, name, region, (copy_region,), tags),
+        SeededStore(copy_arn, account, EFS_FILE_SYSTEM, destination["FileSystemId"], copy_region, (), {},
+                    source["FileSystemArn"]),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def run_demo(output_dir: Path) -> int:
     print("starting local emulators on 127.0.0.1 and seeding the demo estate …", file=sys.stderr)
     with ExitStack() as stack:
         moto = stack.enter_context(start_moto(patches=("bucket_region", "dynamodb_replicas", "s3_tagging_regions",
-                                                       "s3_config_replication")))
+                                                       "s3_config_replication", "efs_replication")))
         arm = ArmServer().start()
         stack.callback(arm.stop)
         gcp = start_gcp_estate()

@@ -69,13 +69,14 @@ from policies.yamlfile import Node
 from providers.base import DiscoveredStore, Provider, TargetLog
 from scanner.catalog import Catalog, Region, is_country
 from scanner.errors import InputError
+from scanner.kinds import services_of
 from scanner.model import Role
 
 logger = logging.getLogger(__name__)
 
 NAME = "azure"
 TOKEN_ENV = "AZURE_ACCESS_TOKEN"
-SERVICES = ("storage", "cosmosdb", "sql", "disks", "snapshots")
+SERVICES = services_of(NAME)  # the config `services`, from the registry of store kinds (scanner/kinds.py)
 GEO_SKUS = {"GRS", "RAGRS", "GZRS", "RAGZRS"}
 GEO_BACKUP = {"geo", "geozone"}
 SECONDARY_ROLES = {"secondary", "nonreadablesecondary", "copy"}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from policies.yamlfile import Node
 from scanner.catalog import Catalog, Region
-from scanner.model import TAGS_UNREADABLE, Role, TargetResult
+from scanner.model import TAGS_UNREADABLE, Location, Role, TargetResult
 
 
 def tags_unreadable(reason: str) -> str:
@@ -30,16 +30,6 @@ def observed_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-@dataclass(frozen=True)
-class SeenLocation:
-    """A place a copy lives, as the provider's API reported it, and when the API said so."""
-
-    region: str
-    role: Role
-    learned_from: str
-    observed_at: str | None = None
-
-
 @dataclass
 class DiscoveredStore:
     id: str
@@ -49,7 +39,9 @@ class DiscoveredStore:
     name: str
     region: str
     tags: dict[str, str] = field(default_factory=dict)
-    locations: list[SeenLocation] = field(default_factory=list)
+    # where its copies live, as the API reported them: only region, role, learned_from and observed_at are filled;
+    # tagging (scanner/tagging.py) fills country, city, partition and operator from the catalog
+    locations: list[Location] = field(default_factory=list)
     unknowns: list[str] = field(default_factory=list)  # facts the API would not tell us
 
     def add_location(self, region: str, role: Role, learned_from: str, observed_at: str | None = None) -> None:
@@ -57,7 +49,7 @@ class DiscoveredStore:
         default now, for a location added as the answer is read. A fact reused from an earlier answer (a cache,
         AWS Config's capture time) must pass the time of that answer, never now."""
         if all(loc.region != region for loc in self.locations):
-            self.locations.append(SeenLocation(region, role, learned_from, observed_at or observed_now()))
+            self.locations.append(Location(region, role, learned_from, observed_at=observed_at or observed_now()))
 
 
 class TargetLog:

@@ -53,8 +53,9 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 from policies.yamlfile import Node
 from providers.base import DiscoveredStore, Provider, TargetLog
 from scanner.errors import InputError
+from scanner.kinds import GCP_ASSET_TYPES, services_of
 
-SERVICES = ("storage", "bigquery", "asset")
+SERVICES = services_of("gcp")  # the config `services`, from the registry of store kinds (scanner/kinds.py)
 CONFIG_KEYS = {
     "projects", "organization", "folder", "services", "timeout", "retry_seconds", "workers",
     "storage_endpoint", "bigquery_endpoint", "resource_manager_endpoint", "asset_endpoint",
@@ -63,17 +64,9 @@ READ_ONLY_SCOPE = "https://www.googleapis.com/auth/cloud-platform.read-only"
 GLOBAL = "global"  # TargetLog region of a project's listing: per project, not per region
 ANY = "*"  # TargetLog account of an organization/folder-wide call; its region field names the scope
 
-# Cloud Asset Inventory types searched with an organization/folder scope -> our store kind.
+# Cloud Asset Inventory types searched with an organization/folder scope -> our store kind (scanner/kinds.py).
 # Buckets and datasets are listed through their own APIs above (they give more than the search does).
-ASSET_KINDS: dict[str, str] = {
-    "sqladmin.googleapis.com/Instance": "cloudsql-instance",
-    "spanner.googleapis.com/Instance": "spanner-instance",
-    "bigtableadmin.googleapis.com/Cluster": "bigtable-cluster",
-    "firestore.googleapis.com/Database": "firestore-database",
-    "alloydb.googleapis.com/Cluster": "alloydb-cluster",
-    "file.googleapis.com/Instance": "filestore-instance",
-    "redis.googleapis.com/Instance": "memorystore-redis-instance",
-}
+ASSET_KINDS: dict[str, str] = GCP_ASSET_TYPES
 
 _PROJECT_ID = re.compile(r"(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _ZONE = re.compile(r"([a-z]+-[a-z]+\d+)-[a-z]")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from providers.base import DiscoveredStore, SeenLocation
+from providers.base import DiscoveredStore
 from scanner.catalog import Catalog, Region
 from scanner.config import Config
 from scanner.model import UNKNOWN, DataStore, Entity, Location
@@ -54,7 +54,7 @@ def tag(found: DiscoveredStore, catalog: Catalog, config: Config) -> TaggedStore
 
 
 def _resolve(
-    seen: SeenLocation, provider: str, catalog: Catalog, account_country: str | None, unknowns: list[str]
+    seen: Location, provider: str, catalog: Catalog, account_country: str | None, unknowns: list[str]
 ) -> list[Location]:
     region = catalog.region(provider, seen.region)
     if region is None:
@@ -67,7 +67,7 @@ def _resolve(
     return [_location(region, seen, seen.learned_from, catalog, account_country)]
 
 
-def _location(region: Region, seen: SeenLocation, learned_from: str, catalog: Catalog,
+def _location(region: Region, seen: Location, learned_from: str, catalog: Catalog,
               account_country: str | None) -> Location:
     return Location(
         region=region.id,

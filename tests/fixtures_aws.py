@@ -22,7 +22,7 @@ import pytest
 from demo.aws_estate import AwsEstate, seed_aws_estate
 from demo.moto_server import MotoServer, start_moto
 
-PATCHED = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "s3_config_replication")
+PATCHED = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "s3_config_replication", "efs_replication")
 
 # Variables that would send boto3 elsewhere or give it other credentials.
 AWS_ENV_CLEARED = (

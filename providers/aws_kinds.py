@@ -1,0 +1,216 @@
+"""The readers of AWS's regional store kinds: one function per config service, registered with `@reader`.
+
+Each kind is declared in `scanner/kinds.py` (its calls, fields, copies and permissions); the reader here
+executes it for one region of one account. `AccountScan` (providers/aws.py) plans, rate-limits, guards regions
+and records the targets for every reader alike; a reader only lists and builds stores. A simple kind reads its
+listing with `listing()` and builds each store with `new_store()`; the odd cases (the RDS source fields, the
+EBS copy marker, EFS replication configurations) are the reader's own code.
+
+S3 is not here: it is global, read in bulk across regions by `S3Inventory` in providers/aws.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore import xform_name
+from botocore.exceptions import ClientError
+
+from providers.base import DiscoveredStore
+from scanner.kinds import StoreKind, kind
+
+if TYPE_CHECKING:
+    from providers.aws import AccountScan
+
+Reader = Callable[["AccountScan", str], list[DiscoveredStore]]
+READERS: dict[str, Reader] = {}  # config service -> its reader
+COPIED_SNAPSHOT = re.compile(r"\[Copied (snap-[0-9a-f]+) from ([a-z0-9-]+)\]")
+
+
+def reader(service: str) -> Callable[[Reader], Reader]:
+    """Register the reader of a service's kinds (the service must be declared in scanner/kinds.py)."""
+    def register(function: Reader) -> Reader:
+        READERS[service] = function
+        return function
+    return register
+
+
+@dataclass(frozen=True)
+class CopyLink:
+    """A store that is a copy of another store of the same account, found by the copy's reader; the source gains
+    the copy's region as a replica once the whole account is read (`link_copies`)."""
+
+    copy_id: str
+    source_kind: str
+    source_name: str
+    learned_from: str
+
+
+def arn_region(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" and parts[3] else None
+
+
+def tag_list(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags or []}
+
+
+def listing(scan: AccountScan, spec: StoreKind, region: str, **params: Any) -> Iterator[Any]:
+    """Every item of the kind's list call in one region, paginated where the API pages."""
+    return read_all(scan, spec.api, spec.list_call.operation, spec.result_key, region, **params)
+
+
+def read_all(scan: AccountScan, api: str, operation: str, result_key: str, region: str, **params: Any
+             ) -> Iterator[Any]:
+    """Every item under `result_key` of one operation's answers in one region, following its pages."""
+    client = scan.client(api, region)
+    method = xform_name(operation)
+    if client.can_paginate(method):
+        for page in client.get_paginator(method).paginate(**params):
+            yield from page.get(result_key, [])
+    else:
+        yield from getattr(client, method)(**params).get(result_key, [])
+
+
+def new_store(scan: AccountScan, spec: StoreKind, item: dict[str, Any], region: str) -> DiscoveredStore:
+    """A store from a listed item whose id and name are fields of the item, with its tags (a Key/Value list)."""
+    name = next((item[field] for field in spec.name_field.split("|") if item.get(field)), item[spec.id_field])
+    return scan.store(item[spec.id_field], spec.kind, name, region, tag_list(item.get(spec.tags_from)))
+
+
+# -- DynamoDB ------------------------------------------------------------------------------------------
+@reader("dynamodb")
+def dynamodb_tables(scan: AccountScan, region: str) -> list[DiscoveredStore]:
+    client = scan.client("dynamodb", region)
+    stores = []
+    for name in listing(scan, kind("dynamodb-table"), region):
+        table = client.describe_table(TableName=name)["Table"]
+        arn = table["TableArn"]
+        tags = tag_list(client.list_tags_of_resource(ResourceArn=arn).get("Tags", []))
+        store = scan.store(arn, "dynamodb-table", name, region, tags)
+        store.add_location(region, "primary", "DescribeTable.TableArn")
+        for replica in table.get("Replicas", []):
+            store.add_location(replica["RegionName"], "replica", "DescribeTable.Replicas")
+        stores.append(store)
+    return stores
+
+
+# -- RDS -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RdsFields:
+    """Where DescribeDBInstances and DescribeDBClusters put the same facts."""
+
+    kind: str
+    arn: str
+    name: str
+    source: str
+    replicas: str
+
+
+RDS_INSTANCE = RdsFields("rds-instance", "DBInstanceArn", "DBInstanceIdentifier",
+                         "ReadReplicaSourceDBInstanceIdentifier", "ReadReplicaDBInstanceIdentifiers")
+RDS_CLUSTER = RdsFields("rds-cluster", "DBClusterArn", "DBClusterIdentifier",
+                        "ReplicationSourceIdentifier", "ReadReplicaIdentifiers")
+
+
+@reader("rds")
+def rds_databases(scan: AccountScan, region: str) -> list[DiscoveredStore]:
+    stores = []
+    for db in listing(scan, kind("rds-instance"), region):
+        store = _rds_store(scan, db, RDS_INSTANCE, region)
+        for backup in db.get("DBInstanceAutomatedBackupsReplications", []):
+            backup_region = arn_region(backup.get("DBInstanceAutomatedBackupsArn", ""))
+            if backup_region:
+                store.add_location(backup_region, "backup",
+                                   "DescribeDBInstances.DBInstanceAutomatedBackupsReplications")
+        stores.append(store)
+    stores += [_rds_store(scan, cluster, RDS_CLUSTER, region) for cluster in listing(scan, kind("rds-cluster"), region)]
+    return stores
+
+
+def _rds_store(scan: AccountScan, item: dict, fields: RdsFields, region: str) -> DiscoveredStore:
+    """An RDS instance or cluster, with the source it replicates from and its read replicas."""
+    api = kind(fields.kind).list_call.operation
+    store = scan.store(item[fields.arn], fields.kind, item[fields.name], region, tag_list(item.get("TagList")))
+    source = item.get(fields.source)
+    if source:
+        store.add_location(arn_region(source) or region, "primary", f"{api}.{fields.source}")
+        store.add_location(region, "replica", f"{api}.{fields.arn}")
+    else:
+        store.add_location(region, "primary", f"{api}.{fields.arn}")
+    for replica in item.get(fields.replicas, []):
+        store.add_location(arn_region(replica) or region, "replica", f"{api}.{fields.replicas}")
+    return store
+
+
+# -- EBS snapshots: a copy names its source only in its description -------------------------------------
+@reader("ebs")
+def ebs_snapshots(scan: AccountScan, region: str) -> list[DiscoveredStore]:
+    stores = []
+    for snap in listing(scan, kind("ebs-snapshot"), region, OwnerIds=["self"]):
+        arn = f"arn:{scan.account.partition}:ec2:{region}:{scan.account.id}:snapshot/{snap['SnapshotId']}"
+        store = scan.store(arn, "ebs-snapshot", snap["SnapshotId"], region, tag_list(snap.get("Tags")))
+        copied = COPIED_SNAPSHOT.search(snap.get("Description") or "")
+        if copied and copied.group(2) != region:
+            store.add_location(copied.group(2), "primary", "DescribeSnapshots.Description copy marker")
+            store.add_location(region, "replica", "DescribeSnapshots")
+            scan.link(CopyLink(arn, "ebs-snapshot", copied.group(1),
+                               f"DescribeSnapshots.Description of copy {snap['SnapshotId']}"))
+        else:
+            store.add_location(region, "primary", "DescribeSnapshots")
+        stores.append(store)
+    return stores
+
+
+# -- EFS file systems and their replication configurations ----------------------------------------------
+@reader("efs")
+def efs_file_systems(scan: AccountScan, region: str) -> list[DiscoveredStore]:
+    """Each file system of the region; a replication source gains its destinations' regions as replicas, and a
+    destination (a read-only replica) names its source's region as the primary."""
+    spec = kind("efs-file-system")
+    replications = _efs_replications(scan, spec, region)
+    sources = {r.get("SourceFileSystemId"): r for r in replications if r.get("SourceFileSystemRegion") == region}
+    destinations = {d.get("FileSystemId"): r for r in replications for d in r.get("Destinations", [])
+                    if d.get("Region") == region}
+    stores = []
+    for item in listing(scan, spec, region):
+        store = new_store(scan, spec, item, region)
+        source = destinations.get(item["FileSystemId"])
+        if source is not None and source.get("SourceFileSystemRegion") != region:
+            store.add_location(source["SourceFileSystemRegion"], "primary",
+                               "DescribeReplicationConfigurations.SourceFileSystemRegion")
+            store.add_location(region, "replica", "DescribeFileSystems.FileSystemArn")
+        else:
+            store.add_location(region, "primary", "DescribeFileSystems.FileSystemArn")
+        for destination in sources.get(item["FileSystemId"], {}).get("Destinations", []):
+            if destination.get("Region"):
+                store.add_location(destination["Region"], "replica",
+                                   "DescribeReplicationConfigurations.Destinations.Region")
+        stores.append(store)
+    return stores
+
+
+def _efs_replications(scan: AccountScan, spec: StoreKind, region: str) -> list[dict[str, Any]]:
+    """Every replication configuration of the region (DescribeReplicationConfigurations without a file system:
+    the account's configurations in the region). ReplicationNotFound: none."""
+    try:
+        return list(read_all(scan, spec.api, spec.detail_calls[0].operation, "Replications", region))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ReplicationNotFound":
+            return []
+        raise
+
+
+def link_copies(stores: list[DiscoveredStore], links: list[CopyLink]) -> list[DiscoveredStore]:
+    """A store copied to another region gains that copy's region as a replica location."""
+    by_name = {(s.kind, s.name): s for s in stores}
+    by_id = {s.id: s for s in stores}
+    for link in links:
+        source, copy = by_name.get((link.source_kind, link.source_name)), by_id.get(link.copy_id)
+        if source is not None and copy is not None:
+            observed_at = next((loc.observed_at for loc in copy.locations if loc.region == copy.region), None)
+            source.add_location(copy.region, "replica", link.learned_from, observed_at)
+    return stores
