@@ -10,7 +10,7 @@ import yaml
 from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, Clients, seed_efs_replication
 from demo.moto_server import MotoServer
 from scanner.cli import prepare, scan_once
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import DENIED_JSON, FaultProxy
 
 
 def scan(tmp_path: Path, waive: set[str] = frozenset()):
@@ -74,7 +74,7 @@ def test_efs_replication_unreadable_is_a_target_not_scanned(tmp_path, moto_patch
     """Denied DescribeReplicationConfigurations: the region's EFS target is denied, never "no file systems"."""
     seed_efs_replication(Clients(moto_patched.url), MANAGEMENT_ACCOUNT_ID, "hr-files", "eu-central-1", "us-east-1")
     proxy = FaultProxy(moto_patched.url).start()
-    proxy.deny(lambda r: r.service == "elasticfilesystem" and "replication-configurations" in r.path)
+    proxy.deny(lambda r: r.service == "elasticfilesystem" and "replication-configurations" in r.path, DENIED_JSON)
     try:
         aws_env(proxy.url)
         result, stores = scan(tmp_path)
