@@ -1,7 +1,7 @@
 """Custody's entry point.
 
     python agent.py scan    [--config FILE] [--home EU] [--format table|json|csv] [--output FILE]
-    python agent.py catalog regions|entities|laws [--format table|json] [--provider aws]
+    python agent.py catalog regions|entities|laws|kinds [--format table|json] [--provider aws]
     python agent.py demo    [--output-dir DIR]
     python agent.py run     [--config FILE]     the daemon: scheduled scans, alerts, dashboard, health
     python agent.py serve   [--config FILE]     the dashboard alone, from the state store
@@ -45,9 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--fail-on-findings", action="store_true", help="exit 1 when any store fails its policy")
 
     catalog = commands.add_parser("catalog", help="show the sourced facts the control test runs on")
-    catalog.add_argument("table", choices=("regions", "entities", "laws"))
-    catalog.add_argument("--format", choices=("table", "json"), default="table")
-    catalog.add_argument("--provider", help="only this provider's regions")
+    catalog.add_argument("table", choices=("regions", "entities", "laws", "kinds"))
+    catalog.add_argument("--format", choices=("table", "json", "markdown"), default="table",
+                         help="markdown: the store kinds table of the README (kinds only)")
+    catalog.add_argument("--provider", help="only this provider's regions or kinds")
 
     demo = commands.add_parser("demo", help="scan a built-in demo estate on local emulators")
     demo.add_argument("--output-dir", default="demo-output", help="where the report and state go")
