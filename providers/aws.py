@@ -92,6 +92,8 @@ from policies.yamlfile import Node
 from providers.aws_kinds import READERS, CopyLink, link_copies
 from providers.aws_kinds import tag_list as _tag_list
 from providers.base import DiscoveredStore, Provider, TargetLog, observed_now, tags_unreadable
+from providers.errors import AWS_DENIED_CODES, describe_error
+from providers.errors import aws_error_code as error_code
 from scanner.kinds import PLATFORM, kind, kinds_of, services_of
 from scanner.model import TargetResult
 
@@ -101,11 +103,6 @@ SERVICES = services_of("aws")  # the config `services`, from the registry of sto
 # read per region, in the order a region is probed (EC2 reads are the most permitted)
 REGIONAL_SERVICES = tuple(dict.fromkeys(
     spec.service for spec in sorted(kinds_of("aws"), key=lambda spec: spec.probe_rank) if spec.scope == "regional"))
-DENIED_CODES = {
-    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
-    "InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure", "OptInRequired",
-    "UnauthorizedAccess", "AccessDeniedForDependencyException",
-}
 # Denials that are about the region itself (not enabled, or credentials not valid there), whatever the API.
 REGION_DENIED_CODES = {"OptInRequired", "InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure"}
 TAGS_PAGE_SIZE = 100  # GetResources ResourcesPerPage: at most 100 (botocore resourcegroupstaggingapi model)
@@ -145,19 +142,6 @@ class Account:
     session: boto3.Session  # the calling identity's session, shared by every account (it caches the API models)
     partition: str
     credentials: dict[str, str] = field(default_factory=dict)  # an assumed role's keys; empty: the session's own
-
-
-def error_code(exc: Exception) -> str | None:
-    return exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
-
-
-def describe_error(exc: Exception) -> tuple[str, bool]:
-    """A short error text (never credentials) and whether it means access was denied."""
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "ClientError")
-        message = exc.response.get("Error", {}).get("Message", "")
-        return f"{code}: {message}".strip(": "), code in DENIED_CODES
-    return f"{type(exc).__name__}: {exc}", False
 
 
 class RateLimiter:
@@ -220,7 +204,7 @@ class RegionGuard:
 
     def failed(self, region: str, operation: str, exc: Exception) -> None:
         code = error_code(exc)
-        if code not in DENIED_CODES:
+        if code not in AWS_DENIED_CODES:
             return  # throttling, server errors, dead endpoints say nothing about the region
         with self._lock:
             self._denials[region].setdefault(operation, (code, describe_error(exc)[0]))

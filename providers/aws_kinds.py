@@ -20,6 +20,7 @@ from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from providers.base import DiscoveredStore
+from providers.errors import aws_error_code
 from scanner.kinds import StoreKind, kind
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ def _efs_replications(scan: AccountScan, spec: StoreKind, region: str) -> list[d
     try:
         return list(read_all(scan, spec.api, spec.detail_calls[0].operation, "Replications", region))
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ReplicationNotFound":
+        if aws_error_code(exc) == "ReplicationNotFound":
             return []
         raise
 

@@ -61,12 +61,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from azure.core.credentials import AccessToken, TokenCredential
-from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ServiceRequestError
+from azure.core.exceptions import AzureError, ClientAuthenticationError
 from azure.core.pipeline import PipelineRequest, policies
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 
 from policies.yamlfile import Node
 from providers.base import DiscoveredStore, Provider, TargetLog
+from providers.errors import describe_error
 from scanner.catalog import Catalog, Region, is_country
 from scanner.errors import InputError
 from scanner.kinds import services_of
@@ -80,10 +81,6 @@ SERVICES = services_of(NAME)  # the config `services`, from the registry of stor
 GEO_SKUS = {"GRS", "RAGRS", "GZRS", "RAGZRS"}
 GEO_BACKUP = {"geo", "geozone"}
 SECONDARY_ROLES = {"secondary", "nonreadablesecondary", "copy"}
-DENIED_CODES = {
-    "AuthorizationFailed", "AuthenticationFailed", "InvalidAuthenticationToken",
-    "InvalidAuthenticationTokenTenant", "ExpiredAuthenticationToken", "LinkedAuthorizationFailed",
-}
 SUBSCRIPTION_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ANY_REGION = "*"  # ARM lists are subscription-wide, not per region
 
@@ -241,27 +238,6 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def describe_error(exc: BaseException) -> tuple[str, bool]:
-    """A one-line error (status, ARM code, message; never a token) and whether it means access was denied."""
-    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-        code = getattr(exc.error, "code", None) if exc.error else None
-        message = (getattr(exc.error, "message", None) if exc.error else None) or exc.reason or str(exc)
-        denied = exc.status_code in (401, 403) or code in DENIED_CODES
-        return _one_line(f"HTTP {exc.status_code} {code or exc.reason or ''}: {message}"), denied
-    if isinstance(exc, ClientAuthenticationError):
-        return _one_line(f"no usable Azure credential: {exc.message}"), False
-    if isinstance(exc, ServiceRequestError):
-        return _one_line(f"cannot reach the ARM endpoint: {exc.message}"), False
-    if isinstance(exc, AzureError):
-        return _one_line(f"{type(exc).__name__}: {exc.message}"), False
-    return _one_line(f"{type(exc).__name__}: {exc}"), False
-
-
-def _one_line(text: str, limit: int = 400) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 # -- the provider -------------------------------------------------------------------------------------

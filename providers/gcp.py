@@ -52,7 +52,7 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 
 from policies.yamlfile import Node
 from providers.base import DiscoveredStore, Provider, TargetLog
-from scanner.errors import InputError
+from providers.errors import describe_error
 from scanner.kinds import GCP_ASSET_TYPES, services_of
 
 SERVICES = services_of("gcp")  # the config `services`, from the registry of store kinds (scanner/kinds.py)
@@ -249,7 +249,8 @@ class GcpProvider(Provider):
         try:
             found = fetch()
         except Exception as exc:  # one target's failure, whatever it is, must not end the scan
-            log.failed(self.name, account, region, service, describe(exc), denied=is_denied(exc))
+            error, denied = describe_error(exc)
+            log.failed(self.name, account, region, service, error, denied=denied)
             return []
         log.ok(self.name, account, region, service, len(found) if count else 0)
         return found
@@ -433,20 +434,3 @@ def _unique(stores: Iterable[DiscoveredStore]) -> list[DiscoveredStore]:
     for store in stores:
         seen.setdefault(store.id, store)
     return list(seen.values())
-
-
-def is_denied(exc: BaseException) -> bool:
-    """403 (and 401): the cloud refused our identity, as opposed to an outage or a bug."""
-    return isinstance(exc, (gexc.Forbidden, gexc.Unauthorized))
-
-
-def describe(exc: BaseException) -> str:
-    """One line for the scan report."""
-    if isinstance(exc, gexc.GoogleAPICallError):
-        text = f"HTTP {exc.code}: {exc.message}"
-    elif isinstance(exc, InputError):
-        text = str(exc)
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    line = " ".join(text.split())
-    return line if len(line) <= 300 else line[:297] + "..."
