@@ -42,6 +42,7 @@ DYNAMODB_TABLE = "dynamodb-table"
 RDS_INSTANCE = "rds-instance"
 EBS_SNAPSHOT = "ebs-snapshot"
 EFS_FILE_SYSTEM = "efs-file-system"
+REDSHIFT_CLUSTER = "redshift-cluster"
 
 MEMBER_ACCOUNTS = {  # name -> e-mail; the account ids are chosen by moto
     "acme-prod-eu": "aws-prod-eu@acme.example",
@@ -82,6 +83,7 @@ RDS_PRIMARY = ("acme-prod-eu", "acme-prod-eu-orders", "eu-central-1")
 RDS_REPLICA = ("acme-prod-eu-orders-replica-use1", "us-east-1")
 EBS_SOURCE = ("acme-prod-eu", "eu-central-1", "us-west-2")  # account, snapshot region, copy region
 EFS_SOURCE = ("acme-prod-eu", "acme-prod-eu-hr-files", "eu-central-1", "us-east-1")  # account, name, region, copy
+REDSHIFT = ("acme-prod-eu", "acme-prod-eu-dwh", "eu-central-1", "us-east-1")  # account, name, region, snapshot copies
 
 
 class EstateError(RuntimeError):
@@ -92,7 +94,8 @@ class EstateError(RuntimeError):
 class SeededStore:
     """One data store the seed created: what a complete scan must find.
 
-    `replica_regions`: for a primary, the regions other copies of its data were placed in by the seed.
+    `replica_regions`: for a primary, the regions other copies of its data (replicas or backups) were placed in by
+    the seed.
     `replica_of`: for a copy (S3 replication destination, DynamoDB replica table, RDS read replica, copied
     snapshot), the id of its primary; its own `replica_regions` is empty.
     """
@@ -210,6 +213,7 @@ def seed_aws_estate(endpoint_url: str, record_config: bool | None = None) -> Aws
     manifest += _seed_rds(clients[RDS_PRIMARY[0]], accounts[RDS_PRIMARY[0]])
     manifest += _seed_snapshot(clients[EBS_SOURCE[0]], accounts[EBS_SOURCE[0]])
     manifest += seed_efs_replication(clients[EFS_SOURCE[0]], accounts[EFS_SOURCE[0]], *EFS_SOURCE[1:])
+    manifest.append(seed_redshift_snapshot_copy(clients[REDSHIFT[0]], accounts[REDSHIFT[0]], *REDSHIFT[1:]))
     return AwsEstate(endpoint_url, MANAGEMENT_ACCOUNT_ID, members, organization_id, manifest)
 
 
@@ -439,6 +443,18 @@ def seed_efs_replication(clients: Callable[[str, str], Any], account: str, name:
         SeededStore(copy_arn, account, EFS_FILE_SYSTEM, destination["FileSystemId"], copy_region, (), {},
                     source["FileSystemArn"]),
     ]
+
+
+def seed_redshift_snapshot_copy(clients: Callable[[str, str], Any], account: str, name: str, region: str,
+                                copy_region: str, tags: dict[str, str] | None = None) -> SeededStore:
+    """A Redshift cluster whose snapshots are copied to `copy_region` (cross-region snapshot copy)."""
+    tags = {**PERSONAL, "env": "prod"} if tags is None else tags
+    redshift = clients("redshift", region)
+    redshift.create_cluster(ClusterIdentifier=name, NodeType="ra3.xlplus", MasterUsername="dwh_admin",
+                            MasterUserPassword="Not-a-real-secret-1", Tags=_tag_set(tags))
+    redshift.enable_snapshot_copy(ClusterIdentifier=name, DestinationRegion=copy_region, RetentionPeriod=7)
+    arn = f"arn:aws:redshift:{region}:{account}:cluster:{name}"
+    return SeededStore(arn, account, REDSHIFT_CLUSTER, name, region, (copy_region,), tags)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -205,6 +205,25 @@ def _efs_replications(scan: AccountScan, spec: StoreKind, region: str) -> list[d
         raise
 
 
+# -- Redshift clusters: cross-region snapshot copy -----------------------------------------------------
+@reader("redshift")
+def redshift_clusters(scan: AccountScan, region: str) -> list[DiscoveredStore]:
+    """Each provisioned cluster; with cross-region snapshot copy on, its snapshots (automated, and manual ones
+    unless excluded) are copied to `ClusterSnapshotCopyStatus.DestinationRegion`: a backup location there."""
+    spec = kind("redshift-cluster")
+    stores = []
+    for cluster in listing(scan, spec, region):
+        name = cluster["ClusterIdentifier"]
+        arn = f"arn:{scan.account.partition}:redshift:{region}:{scan.account.id}:cluster:{name}"
+        store = scan.store(arn, spec.kind, name, region, tag_list(cluster.get("Tags")))
+        store.add_location(region, "primary", "DescribeClusters.ClusterIdentifier")
+        destination = (cluster.get("ClusterSnapshotCopyStatus") or {}).get("DestinationRegion")
+        if destination:
+            store.add_location(destination, "backup", "DescribeClusters.ClusterSnapshotCopyStatus.DestinationRegion")
+        stores.append(store)
+    return stores
+
+
 def link_copies(stores: list[DiscoveredStore], links: list[CopyLink]) -> list[DiscoveredStore]:
     """A store copied to another region gains that copy's region as a replica location."""
     by_name = {(s.kind, s.name): s for s in stores}

@@ -1,6 +1,6 @@
 """The published least-privilege roles, generated from the registry of store kinds (scanner/kinds.py).
 
-`python scripts/generate_roles.py` rewrites the permission lists of deploy/aws-iam-policy.json,
+`python scripts/generate_from_kinds.py` rewrites the permission lists of deploy/aws-iam-policy.json,
 deploy/azure-role.json and deploy/gcp-role.yaml from `scanner.kinds.permissions(cloud)` and keeps everything
 else in those files (names, descriptions, comments, the AssumeRole statement's resource). tests/test_least_privilege.py
 checks that the committed files are what this renders, and that the scanner's recorded calls need exactly them.

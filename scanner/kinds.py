@@ -6,7 +6,7 @@ permission each call needs), where its id, name and tags come from, which copies
 field that tells), and what it cannot see. The providers execute it (`providers/` holds the readers and the
 hooks for the odd cases); from it come the providers' service lists and API names, config `services`
 validation, policy `applies_to.kinds` and `applies_to.providers` validation, the published least-privilege
-roles (`scripts/generate_roles.py`, checked by `tests/test_least_privilege.py`), `agent.py catalog kinds` and
+roles (`scripts/generate_from_kinds.py`, checked by `tests/test_least_privilege.py`), `agent.py catalog kinds` and
 the README's table of store kinds.
 
 To add a store type: one `StoreKind` below, its reader in `providers/` (`providers/aws_kinds.py` for AWS),
@@ -146,6 +146,17 @@ KINDS: tuple[StoreKind, ...] = (
         detail_calls=(_aws("DescribeReplicationConfigurations", "elasticfilesystem"),),
         cannot_see=("AWS Backup copies of the file system (AWS Backup plans, not read yet)",),
         probe_rank=3, description="EFS file systems and their replication destinations",
+    ),
+    StoreKind(
+        kind="redshift-cluster", cloud="aws", service="redshift", scope="regional", api="redshift",
+        list_call=_aws("DescribeClusters", "redshift"), result_key="Clusters",
+        id_field="arn:{partition}:redshift:{region}:{account}:cluster:{ClusterIdentifier}",
+        name_field="ClusterIdentifier", tags_from="Tags",
+        copies=(Copy("primary", "DescribeClusters.ClusterIdentifier"),
+                Copy("backup", "DescribeClusters.ClusterSnapshotCopyStatus.DestinationRegion")),
+        cannot_see=("Redshift Serverless namespaces and their snapshot copy configurations (not read yet)",
+                    "manual snapshots shared with or copied to other accounts (not read yet)"),
+        probe_rank=4, description="Redshift provisioned clusters and their cross-region snapshot copies",
     ),
     # ---- Azure ----------------------------------------------------------------------------------------
     StoreKind(

@@ -65,3 +65,9 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
+
+
+def with_kinds_table(text: str) -> str:
+    """`text` (the README) with the part between KINDS_BEGIN and KINDS_END replaced by the generated table."""
+    start, end = text.index(KINDS_BEGIN), text.index(KINDS_END) + len(KINDS_END)
+    return text[:start] + markdown_table(kind_rows()).rstrip("\n") + text[end:]

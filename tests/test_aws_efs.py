@@ -3,38 +3,12 @@ in the right countries, and a destination abroad turns a passing file system int
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
-
 from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, Clients, seed_efs_replication
 from demo.moto_server import MotoServer
-from scanner.cli import prepare, scan_once
 from tests.fault_proxy import DENIED_JSON, FaultProxy
+from tests.fixtures_aws import control_reach, places, scan_kinds
 
-
-def scan(tmp_path: Path, waive: set[str] = frozenset()):
-    """Scan EFS in three regions; `waive`: jurisdictions whose reach of any EFS file system is waived."""
-    waivers = [{"store": "arn:aws:elasticfilesystem:*", "jurisdiction": code, "reason": "test: control reach",
-                "approver": "dpo@example.com", "expires": "2099-12-31"} for code in sorted(waive)]
-    (tmp_path / "waivers.yaml").write_text(yaml.safe_dump({"waivers": waivers}))
-    config = {
-        "policies": [str(tmp_path / "waivers.yaml")],
-        "home": "EU",
-        "companies": [{"id": "acme-europe", "name": "Acme Europe GmbH", "country": "DE"}],
-        "accounts": {MANAGEMENT_ACCOUNT_ID: {"owner": "acme-europe"}},
-        "providers": {"aws": {"services": ["efs"], "regions": ["eu-central-1", "eu-west-1", "sa-east-1"],
-                              "max_attempts": 1}},
-    }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    result, stores = scan_once(prepare(str(path), []), state=None)
-    with stores:
-        return result, {store.name: store for store in stores}
-
-
-def places(store) -> set[tuple[str, str, str]]:
-    return {(loc.region, loc.role, loc.country) for loc in store.locations}
+REGIONS = ["eu-central-1", "eu-west-1", "sa-east-1"]
 
 
 def test_efs_replicas_are_found_and_a_copy_abroad_fails(tmp_path, moto_patched: MotoServer, aws_env):
@@ -45,7 +19,7 @@ def test_efs_replicas_are_found_and_a_copy_abroad_fails(tmp_path, moto_patched: 
     [br_source, br_copy] = seed_efs_replication(clients, MANAGEMENT_ACCOUNT_ID, "hr-files", "eu-central-1",
                                                 "sa-east-1")
 
-    result, stores = scan(tmp_path)
+    result, stores = scan_kinds(tmp_path, ["efs"], REGIONS)
 
     assert result.status == "complete"
     assert {(t.region, t.service, t.status) for t in result.targets} >= {
@@ -61,10 +35,9 @@ def test_efs_replicas_are_found_and_a_copy_abroad_fails(tmp_path, moto_patched: 
     assert places(copy) == {("eu-central-1", "primary", "DE"), ("sa-east-1", "replica", "BR")}
     assert stores[eu_copy.name].id == eu_copy.id
 
-    # waive what reaches the EU-only file system through AWS's control: it passes, and the copy in Brazil
+    # with what reaches the EU-only file system through AWS's control waived, it passes, and the copy in Brazil
     # alone makes the other one fail
-    control = {reach.jurisdiction for reach in payroll.reachable_by} - {"EU", "DE", "IE"}
-    _, stores = scan(tmp_path, waive=control)
+    _, stores = scan_kinds(tmp_path, ["efs"], REGIONS, waive=control_reach(payroll))
     payroll, hr = stores["payroll-files"], stores["hr-files"]
     assert payroll.status == "pass", payroll.findings
     assert hr.status == "fail" and {f.jurisdiction for f in hr.findings if not f.waiver} == {"BR"}
@@ -77,7 +50,7 @@ def test_efs_replication_unreadable_is_a_target_not_scanned(tmp_path, moto_patch
     proxy.deny(lambda r: r.service == "elasticfilesystem" and "replication-configurations" in r.path, DENIED_JSON)
     try:
         aws_env(proxy.url)
-        result, stores = scan(tmp_path)
+        result, stores = scan_kinds(tmp_path, ["efs"], REGIONS)
     finally:
         proxy.stop()
     assert result.status == "failed"  # the only kind asked for could not be read: never "no stores"

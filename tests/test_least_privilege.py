@@ -303,7 +303,7 @@ def test_aws_published_policy_is_exactly_what_the_scanner_calls(tmp_path, moto_e
     unknown = sorted(set(recorder.operations) - set(AWS_ACTIONS))
     assert not unknown, (f"the scanner calls operations with no IAM mapping: {unknown} (scenarios: "
                          f"{ {op: sorted(recorder.operations[op]) for op in unknown} }); add each to AWS_ACTIONS "
-                         "with its IAM action to scanner/kinds.py, then run scripts/generate_roles.py")
+                         "with its IAM action to scanner/kinds.py, then run scripts/generate_from_kinds.py")
     bare = {urlsplit(r.path).path for r in recorder.requests if r.service == "s3" and r.method == "GET"
             and not urlsplit(r.path).query}
     assert bare <= {"/"}, f"S3 GETs without a subresource other than ListBuckets: {bare}"
@@ -324,10 +324,10 @@ def test_aws_published_policy_is_exactly_what_the_scanner_calls(tmp_path, moto_e
 
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_published_roles_are_generated_from_the_registry(cloud):
-    """deploy/'s role files list exactly the permissions scanner/kinds.py declares (scripts/generate_roles.py)."""
+    """deploy/'s role files list exactly the permissions scanner/kinds.py declares (scripts/generate_from_kinds.py)."""
     committed = ROLE_FILES[cloud].read_text()
     assert committed == render(cloud, committed), (
-        f"{ROLE_FILES[cloud]} differs from scanner/kinds.py: run .venv/bin/python scripts/generate_roles.py")
+        f"{ROLE_FILES[cloud]} differs from scanner/kinds.py: run .venv/bin/python scripts/generate_from_kinds.py")
 
 
 # ---- Azure ---------------------------------------------------------------------------------------------
