@@ -4,10 +4,11 @@
 `OrganizationAccountAccessRole`, S3 buckets in ten regions on six continents (with the two GetBucketLocation
 traps: null for us-east-1 and "EU" for a legacy eu-west-1 bucket), a cross-continent S3 replication rule,
 a DynamoDB global table, an RDS cross-region read replica, an EBS snapshot copied to another region and an EFS file
-system replicated to another region. Start the server with
-`start_moto(patches=["bucket_region", "dynamodb_replicas", "efs_replication"])`: the global table needs the
-`dynamodb_replicas` patch and the EFS replication the `efs_replication` patch, and seeding fails loudly without them
-rather than return a manifest that lies.
+system replicated to another region (and, by an AWS Backup plan selecting it by tag, copied to a vault in Canada),
+and a Redshift cluster whose snapshots are copied to another region. Start the server with
+`start_moto(patches=["bucket_region", "dynamodb_replicas", "efs_replication", "backup_selections"])`: the global
+table needs the `dynamodb_replicas` patch, the EFS replication the `efs_replication` patch and the backup plan's
+selection `backup_selections`, and seeding fails loudly without them rather than return a manifest that lies.
 
 AWS Config records S3 in the management and acme-prod-eu accounts (every region where they hold buckets) when the
 server can answer replication through Config (`s3_config_replication` patch); the other accounts do not record, so
@@ -43,6 +44,7 @@ RDS_INSTANCE = "rds-instance"
 EBS_SNAPSHOT = "ebs-snapshot"
 EFS_FILE_SYSTEM = "efs-file-system"
 REDSHIFT_CLUSTER = "redshift-cluster"
+BACKUP_VAULT = "backup-vault"
 
 MEMBER_ACCOUNTS = {  # name -> e-mail; the account ids are chosen by moto
     "acme-prod-eu": "aws-prod-eu@acme.example",
@@ -84,6 +86,13 @@ RDS_REPLICA = ("acme-prod-eu-orders-replica-use1", "us-east-1")
 EBS_SOURCE = ("acme-prod-eu", "eu-central-1", "us-west-2")  # account, snapshot region, copy region
 EFS_SOURCE = ("acme-prod-eu", "acme-prod-eu-hr-files", "eu-central-1", "us-east-1")  # account, name, region, copy
 REDSHIFT = ("acme-prod-eu", "acme-prod-eu-dwh", "eu-central-1", "us-east-1")  # account, name, region, snapshot copies
+# account, plan, region, its vault, the copy vault's region and name: copies every EFS file system tagged env=prod
+BACKUP_PLAN = ("acme-prod-eu", "acme-prod-eu-nightly", "eu-central-1", "acme-prod-eu-vault-fra", "ca-central-1",
+               "acme-prod-eu-vault-dr")
+EFS_PROD_SELECTION = {
+    "Resources": ["arn:aws:elasticfilesystem:*:*:file-system/*"],
+    "Conditions": {"StringEquals": [{"ConditionKey": "aws:ResourceTag/env", "ConditionValue": "prod"}]},
+}
 
 
 class EstateError(RuntimeError):
@@ -214,6 +223,11 @@ def seed_aws_estate(endpoint_url: str, record_config: bool | None = None) -> Aws
     manifest += _seed_snapshot(clients[EBS_SOURCE[0]], accounts[EBS_SOURCE[0]])
     manifest += seed_efs_replication(clients[EFS_SOURCE[0]], accounts[EFS_SOURCE[0]], *EFS_SOURCE[1:])
     manifest.append(seed_redshift_snapshot_copy(clients[REDSHIFT[0]], accounts[REDSHIFT[0]], *REDSHIFT[1:]))
+    manifest += seed_backup_plan(clients[BACKUP_PLAN[0]], accounts[BACKUP_PLAN[0]], *BACKUP_PLAN[1:],
+                                 selection=EFS_PROD_SELECTION)
+    # the plan's selection covers the EFS source (an EFS file system in the plan's region, tagged env=prod)
+    efs_prod = next(s for s in manifest if s.kind == EFS_FILE_SYSTEM and s.replica_of is None)
+    efs_prod.replica_regions += (BACKUP_PLAN[4],)
     return AwsEstate(endpoint_url, MANAGEMENT_ACCOUNT_ID, members, organization_id, manifest)
 
 
@@ -455,6 +469,30 @@ def seed_redshift_snapshot_copy(clients: Callable[[str, str], Any], account: str
     redshift.enable_snapshot_copy(ClusterIdentifier=name, DestinationRegion=copy_region, RetentionPeriod=7)
     arn = f"arn:aws:redshift:{region}:{account}:cluster:{name}"
     return SeededStore(arn, account, REDSHIFT_CLUSTER, name, region, (copy_region,), tags)
+
+
+def seed_backup_plan(clients: Callable[[str, str], Any], account: str, plan: str, region: str, vault: str,
+                     copy_region: str, copy_vault: str, selection: dict[str, Any]) -> list[SeededStore]:
+    """An AWS Backup plan in `region` whose rule backs up into `vault` and copies each recovery point to
+    `copy_vault` in `copy_region`, assigned the resources `selection` names; returns the two vaults."""
+    vaults = [(region, vault), (copy_region, copy_vault)]
+    for where, name in vaults:
+        clients("backup", where).create_backup_vault(BackupVaultName=name, BackupVaultTags={"env": "prod"})
+    backup = clients("backup", region)
+    copy_arn = f"arn:aws:backup:{copy_region}:{account}:backup-vault:{copy_vault}"
+    plan_id = backup.create_backup_plan(BackupPlan={"BackupPlanName": plan, "Rules": [{
+        "RuleName": "nightly", "TargetBackupVaultName": vault, "ScheduleExpression": "cron(0 3 * * ? *)",
+        "CopyActions": [{"DestinationBackupVaultArn": copy_arn, "Lifecycle": {"DeleteAfterDays": 35}}],
+    }]})["BackupPlanId"]
+    try:
+        backup.create_backup_selection(BackupPlanId=plan_id, BackupSelection={
+            "SelectionName": f"{plan}-selection", "IamRoleArn": f"arn:aws:iam::{account}:role/service-role/backup",
+            **selection})
+    except ClientError as exc:
+        raise EstateError(f"AWS Backup selection could not be created ({exc}): moto does not implement it; start "
+                          "the server with start_moto(patches=['backup_selections'])") from exc
+    return [SeededStore(f"arn:aws:backup:{where}:{account}:backup-vault:{name}", account, BACKUP_VAULT, name, where,
+                        (), {"env": "prod"}) for where, name in vaults]
 
 
 # ---------------------------------------------------------------------------------------------------------------

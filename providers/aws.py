@@ -89,7 +89,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from policies.yamlfile import Node
-from providers.aws_kinds import READERS, CopyLink, link_copies
+from providers.aws_kinds import READERS, AfterRead
 from providers.aws_kinds import tag_list as _tag_list
 from providers.base import DiscoveredStore, Provider, TargetLog, observed_now, tags_unreadable
 from providers.errors import AWS_DENIED_CODES, describe_error
@@ -431,7 +431,7 @@ class AccountScan:
         self._clients: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
         self._slots: dict[str, threading.Semaphore] = {}
-        self._links: list[CopyLink] = []  # stores that are copies of others, found by the readers
+        self._after_read: list[AfterRead] = []  # facts the readers found about other stores of the account
         self.api_region = account.session.region_name or "us-east-1"
 
     def client(self, service: str, region: str):
@@ -476,7 +476,9 @@ class AccountScan:
             buckets = s3.stores()
             self.log.ok("aws", self.account.id, "global", "s3", len(buckets))
             stores += buckets
-        return link_copies(stores, self._links)
+        for fact in self._after_read:
+            fact.apply(stores)
+        return stores
 
     def _plan(self, regions: list[str], regional: list[str], s3: S3Inventory | None) -> dict[str, list[Task]]:
         """Per region, its tasks in order: S3 tags in bulk, the regional services, then per-bucket reads."""
@@ -555,10 +557,10 @@ class AccountScan:
         return DiscoveredStore(id=arn, provider="aws", account=self.account.id, kind=kind, name=name,
                                region=region, tags=tags)
 
-    def link(self, copy: CopyLink) -> None:
-        """Note a store that is a copy of another of this account's stores (linked once the account is read)."""
+    def after_read(self, fact: AfterRead) -> None:
+        """Keep a fact about other stores of this account, applied once the whole account is read."""
         with self._lock:
-            self._links.append(copy)
+            self._after_read.append(fact)
 
 
 @dataclass(frozen=True)

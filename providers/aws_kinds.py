@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore import xform_name
 from botocore.exceptions import ClientError
@@ -22,6 +23,7 @@ from botocore.exceptions import ClientError
 from providers.base import DiscoveredStore
 from providers.errors import aws_error_code
 from scanner.kinds import StoreKind, kind
+from scanner.model import TAGS_UNREADABLE
 
 if TYPE_CHECKING:
     from providers.aws import AccountScan
@@ -39,15 +41,28 @@ def reader(service: str) -> Callable[[Reader], Reader]:
     return register
 
 
+class AfterRead(Protocol):
+    """A fact a reader found about other stores of the account, applied once the whole account is read."""
+
+    def apply(self, stores: list[DiscoveredStore]) -> None: ...
+
+
 @dataclass(frozen=True)
 class CopyLink:
-    """A store that is a copy of another store of the same account, found by the copy's reader; the source gains
-    the copy's region as a replica once the whole account is read (`link_copies`)."""
+    """A store that is a copy of another store of the same account, found by the copy's reader: the source gains
+    the copy's region as a replica."""
 
     copy_id: str
     source_kind: str
     source_name: str
     learned_from: str
+
+    def apply(self, stores: list[DiscoveredStore]) -> None:
+        source = next((s for s in stores if (s.kind, s.name) == (self.source_kind, self.source_name)), None)
+        copy = next((s for s in stores if s.id == self.copy_id), None)
+        if source is not None and copy is not None:
+            observed_at = next((loc.observed_at for loc in copy.locations if loc.region == copy.region), None)
+            source.add_location(copy.region, "replica", self.learned_from, observed_at)
 
 
 def arn_region(arn: str) -> str | None:
@@ -158,7 +173,7 @@ def ebs_snapshots(scan: AccountScan, region: str) -> list[DiscoveredStore]:
         if copied and copied.group(2) != region:
             store.add_location(copied.group(2), "primary", "DescribeSnapshots.Description copy marker")
             store.add_location(region, "replica", "DescribeSnapshots")
-            scan.link(CopyLink(arn, "ebs-snapshot", copied.group(1),
+            scan.after_read(CopyLink(arn, "ebs-snapshot", copied.group(1),
                                f"DescribeSnapshots.Description of copy {snap['SnapshotId']}"))
         else:
             store.add_location(region, "primary", "DescribeSnapshots")
@@ -224,13 +239,86 @@ def redshift_clusters(scan: AccountScan, region: str) -> list[DiscoveredStore]:
     return stores
 
 
-def link_copies(stores: list[DiscoveredStore], links: list[CopyLink]) -> list[DiscoveredStore]:
-    """A store copied to another region gains that copy's region as a replica location."""
-    by_name = {(s.kind, s.name): s for s in stores}
-    by_id = {s.id: s for s in stores}
-    for link in links:
-        source, copy = by_name.get((link.source_kind, link.source_name)), by_id.get(link.copy_id)
-        if source is not None and copy is not None:
-            observed_at = next((loc.observed_at for loc in copy.locations if loc.region == copy.region), None)
-            source.add_location(copy.region, "replica", link.learned_from, observed_at)
+# -- AWS Backup: vaults, and the copies plans make --------------------------------------------------------
+@reader("backup")
+def backup_vaults(scan: AccountScan, region: str) -> list[DiscoveredStore]:
+    """Each vault of the region; then each plan whose rules copy to a vault in another region: every store of this
+    region that one of the plan's selections covers gains a backup location in each destination's region."""
+    spec = kind("backup-vault")
+    client = scan.client(spec.api, region)
+    stores = []
+    for vault in listing(scan, spec, region):
+        tags = client.list_tags(ResourceArn=vault["BackupVaultArn"]).get("Tags") or {}
+        store = scan.store(vault["BackupVaultArn"], spec.kind, vault["BackupVaultName"], region, dict(tags))
+        store.add_location(region, "primary", "ListBackupVaults.BackupVaultArn")
+        stores.append(store)
+    for plan in read_all(scan, spec.api, "ListBackupPlans", "BackupPlansList", region):
+        rules = client.get_backup_plan(BackupPlanId=plan["BackupPlanId"])["BackupPlan"].get("Rules", [])
+        destinations = {action["DestinationBackupVaultArn"] for rule in rules for action in rule.get("CopyActions", [])
+                        if arn_region(action.get("DestinationBackupVaultArn", "")) not in (None, region)}
+        if not destinations:
+            continue
+        for member in read_all(scan, spec.api, "ListBackupSelections", "BackupSelectionsList", region,
+                               BackupPlanId=plan["BackupPlanId"]):
+            selection = client.get_backup_selection(BackupPlanId=plan["BackupPlanId"],
+                                                    SelectionId=member["SelectionId"])["BackupSelection"]
+            scan.after_read(PlanCopies(scan.account.id, region, plan.get("BackupPlanName", plan["BackupPlanId"]),
+                                       selection, tuple(sorted(destinations))))
     return stores
+
+
+@dataclass(frozen=True)
+class PlanCopies:
+    """A backup plan's selection and the vaults in other regions its rules copy recovery points to."""
+
+    account: str
+    region: str  # the plan's region: AWS Backup backs up resources of its own region
+    plan: str
+    selection: dict[str, Any]
+    destinations: tuple[str, ...]  # destination vault ARNs
+
+    def apply(self, stores: list[DiscoveredStore]) -> None:
+        for store in stores:
+            if store.region != self.region or store.kind == "backup-vault":
+                continue
+            covered = selection_covers(self.selection, store)
+            if covered is None:
+                store.unknowns.append(f"AWS Backup plan {self.plan} selects by tags, which are unreadable: "
+                                      "whether its copies in other regions include this store is unknown")
+            elif covered:
+                for vault in self.destinations:
+                    other = arn_account(vault)
+                    where = f" (account {other})" if other and other != self.account else ""
+                    store.add_location(arn_region(vault) or "unknown", "backup",
+                                       f"GetBackupPlan.Rules.CopyActions.DestinationBackupVaultArn{where} "
+                                       f"(plan {self.plan}, selection {self.selection.get('SelectionName', '?')})")
+
+
+def selection_covers(selection: dict[str, Any], store: DiscoveredStore) -> bool | None:
+    """Whether a BackupSelection assigns the store to its plan (None: it selects by tags the store's are unknown).
+
+    As the BackupSelection reference says: a resource is selected when its ARN matches one of `Resources` (`*`
+    wildcards) or one of `ListOfTags` holds (OR); then every `Conditions` entry must hold (AND), and no
+    `NotResources` may match."""
+    by_arn = any(fnmatchcase(store.id, pattern) for pattern in selection.get("Resources") or [])
+    tag_tests = [(cond.get("ConditionKey", ""), cond.get("ConditionValue", ""), "StringEquals")
+                 for cond in selection.get("ListOfTags") or []]
+    conditions = [(cond.get("ConditionKey", "").removeprefix("aws:ResourceTag/"), cond.get("ConditionValue", ""), op)
+                  for op, listed in (selection.get("Conditions") or {}).items() for cond in listed or []]
+    if ((tag_tests and not by_arn) or conditions) and any(u.startswith(TAGS_UNREADABLE) for u in store.unknowns):
+        return None
+    selected = by_arn or any(_tag_holds(store.tags, *test) for test in tag_tests)
+    return (selected and all(_tag_holds(store.tags, *condition) for condition in conditions)
+            and not any(fnmatchcase(store.id, pattern) for pattern in selection.get("NotResources") or []))
+
+
+def _tag_holds(tags: dict[str, str], key: str, value: str, operator: str) -> bool:
+    present = key in tags
+    matches = {"StringEquals": present and tags[key] == value, "StringLike": present and fnmatchcase(tags[key], value)}
+    negated = {"StringNotEquals": "StringEquals", "StringNotLike": "StringLike"}
+    return not matches[negated[operator]] if operator in negated else matches.get(operator, False)
+
+
+def arn_account(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4] else None

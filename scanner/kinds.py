@@ -158,6 +158,21 @@ KINDS: tuple[StoreKind, ...] = (
                     "manual snapshots shared with or copied to other accounts (not read yet)"),
         probe_rank=4, description="Redshift provisioned clusters and their cross-region snapshot copies",
     ),
+    StoreKind(
+        kind="backup-vault", cloud="aws", service="backup", scope="regional", api="backup",
+        list_call=_aws("ListBackupVaults", "backup"), result_key="BackupVaultList",
+        id_field="BackupVaultArn", name_field="BackupVaultName", tags_from="ListTags",
+        copies=(Copy("primary", "ListBackupVaults.BackupVaultArn"),
+                Copy("backup", "GetBackupPlan.Rules.CopyActions.DestinationBackupVaultArn, on every store of the "
+                               "plan's region its selections cover")),
+        detail_calls=(_aws("ListTags", "backup"), _aws("ListBackupPlans", "backup"), _aws("GetBackupPlan", "backup"),
+                      _aws("ListBackupSelections", "backup", "a plan copies to another region"),
+                      _aws("GetBackupSelection", "backup", "a plan copies to another region")),
+        cannot_see=("recovery points copied by on-demand copy jobs outside a plan (ListRecoveryPointsByBackupVault, "
+                    "not read yet)",
+                    "covered resources of kinds Custody does not inventory (EC2 volumes, EFS access points, ...)"),
+        probe_rank=5, description="AWS Backup vaults, and the copies backup plans make in other regions",
+    ),
     # ---- Azure ----------------------------------------------------------------------------------------
     StoreKind(
         kind="azure-storage-account", cloud="azure", service="storage", scope="subscription", api="Microsoft.Storage",

@@ -23,11 +23,12 @@ import pytest
 import yaml
 
 from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, AwsEstate, seed_aws_estate
+from demo.moto_patches import ESTATE_PATCHES
 from demo.moto_server import MotoServer, start_moto
 from scanner.cli import prepare, scan_once
 from scanner.model import DataStore, ScanResult
 
-PATCHED = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "s3_config_replication", "efs_replication")
+PATCHED = ESTATE_PATCHES
 
 # Variables that would send boto3 elsewhere or give it other credentials.
 AWS_ENV_CLEARED = (

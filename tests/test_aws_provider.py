@@ -272,7 +272,8 @@ def test_scanner_only_calls_read_only_operations(tmp_path, moto_estate, proxy, a
 
 # -- the fewest calls: ListBuckets regions, tags in bulk, replication per bucket -------------------------
 
-CAPABLE = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "efs_replication")
+CAPABLE = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "efs_replication",
+           "backup_selections")
 FIVE_REGIONS = ["us-east-1", "eu-central-1", "ap-northeast-1", "sa-east-1", "af-south-1"]
 
 
