@@ -15,7 +15,9 @@ TABLE_ARN = f"arn:aws:dynamodb:eu-central-1:{MANAGEMENT_ACCOUNT_ID}:table/"
 def create_table(clients: Clients, name: str, tags: dict[str, str]) -> None:
     clients("dynamodb", "eu-central-1").create_table(
         TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        Tags=[{"Key": key, "Value": value} for key, value in tags.items()])
 
 
 def test_backup_plan_copies_are_backup_locations_and_a_copy_abroad_fails(tmp_path, moto_patched: MotoServer,
