@@ -4,7 +4,7 @@
 `OrganizationAccountAccessRole`, S3 buckets in ten regions on six continents (with the two GetBucketLocation
 traps: null for us-east-1 and "EU" for a legacy eu-west-1 bucket), a cross-continent S3 replication rule,
 a DynamoDB global table, an RDS cross-region read replica, an EBS snapshot copied to another region and an EFS file
-system replicated to another region (and, by an AWS Backup plan selecting it by tag, copied to a vault in Canada),
+system replicated to another region (and, by an AWS Backup plan selecting it by tag, copied to a vault in Oregon),
 and a Redshift cluster whose snapshots are copied to another region. Start the server with
 `start_moto(patches=["bucket_region", "dynamodb_replicas", "efs_replication", "backup_selections"])`: the global
 table needs the `dynamodb_replicas` patch, the EFS replication the `efs_replication` patch and the backup plan's
@@ -87,7 +87,7 @@ EBS_SOURCE = ("acme-prod-eu", "eu-central-1", "us-west-2")  # account, snapshot 
 EFS_SOURCE = ("acme-prod-eu", "acme-prod-eu-hr-files", "eu-central-1", "us-east-1")  # account, name, region, copy
 REDSHIFT = ("acme-prod-eu", "acme-prod-eu-dwh", "eu-central-1", "us-east-1")  # account, name, region, snapshot copies
 # account, plan, region, its vault, the copy vault's region and name: copies every EFS file system tagged env=prod
-BACKUP_PLAN = ("acme-prod-eu", "acme-prod-eu-nightly", "eu-central-1", "acme-prod-eu-vault-fra", "ca-central-1",
+BACKUP_PLAN = ("acme-prod-eu", "acme-prod-eu-nightly", "eu-central-1", "acme-prod-eu-vault-fra", "us-west-2",
                "acme-prod-eu-vault-dr")
 EFS_PROD_SELECTION = {
     "Resources": ["arn:aws:elasticfilesystem:*:*:file-system/*"],

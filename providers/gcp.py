@@ -41,7 +41,6 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +51,7 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 
 from policies.yamlfile import Node
 from providers.base import DiscoveredStore, Provider, TargetLog
-from providers.errors import describe_error
+from providers.engine import Target, run_target, run_targets
 from scanner.kinds import GCP_ASSET_TYPES, services_of
 
 SERVICES = services_of("gcp")  # the config `services`, from the registry of store kinds (scanner/kinds.py)
@@ -205,22 +204,23 @@ class GcpProvider(Provider):
         return [*self._projects(log), *scopes]
 
     def discover_unit(self, unit: str, log: TargetLog) -> list[DiscoveredStore]:
-        return self._scan_tasks(log, self._tasks(unit))
+        return self._scan_targets(log, self._tasks(unit))
 
     def discover(self, log: TargetLog) -> list[DiscoveredStore]:
-        return self._scan_tasks(log, [task for unit in self.units(log) for task in self._tasks(unit)])
+        return self._scan_targets(log, [task for unit in self.units(log) for task in self._tasks(unit)])
 
-    def _scan_tasks(self, log: TargetLog, tasks: list[tuple[str, str, str, Callable[[], list[Any]]]]
-                    ) -> list[DiscoveredStore]:
-        with ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="gcp-scan") as pool:
-            batches = list(pool.map(lambda task: self._run(log, *task, count=True), tasks))
-        return _unique(store for batch in batches for store in batch)
+    def _scan_targets(self, log: TargetLog, tasks: list[tuple[str, str, str, Callable[[], list[Any]]]]
+                      ) -> list[DiscoveredStore]:
+        targets = [Target(self.name, *task) for task in tasks]
+        return _unique(run_targets(targets, log, self.settings.workers, "gcp-scan"))
 
     def _projects(self, log: TargetLog) -> list[str]:
         """The configured projects, then every project found under the organization/folder scopes."""
         projects = list(self.settings.projects)
         for scope in self.settings.scopes:
-            for project in self._run(log, ANY, scope, "resourcemanager", lambda s=scope: self._projects_under(s)):
+            listing = Target(self.name, ANY, scope, "resourcemanager", lambda s=scope: self._projects_under(s),
+                             counts_stores=False)
+            for project in run_target(listing, log):
                 if project not in projects:
                     projects.append(project)
         return projects
@@ -235,25 +235,6 @@ class GcpProvider(Provider):
         if "bigquery" in self.settings.services:
             tasks.append((unit, GLOBAL, "bigquery", lambda: self._datasets(unit)))
         return tasks
-
-    def _run(
-        self,
-        log: TargetLog,
-        account: str,
-        region: str,
-        service: str,
-        fetch: Callable[[], list[Any]],
-        count: bool = False,
-    ) -> list[Any]:
-        """Run one target; record its outcome; never let an exception out."""
-        try:
-            found = fetch()
-        except Exception as exc:  # one target's failure, whatever it is, must not end the scan
-            error, denied = describe_error(exc)
-            log.failed(self.name, account, region, service, error, denied=denied)
-            return []
-        log.ok(self.name, account, region, service, len(found) if count else 0)
-        return found
 
     # -- clients -------------------------------------------------------------------------------
     def _credentials_for(self, endpoint: str | None) -> Credentials:

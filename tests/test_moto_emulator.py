@@ -169,8 +169,8 @@ def test_patched_efs_replication_as_the_api_reference_says(moto_patched: MotoSer
 def test_estate_efs_replica_is_in_the_other_region(moto_estate: SeededMoto) -> None:
     [source] = [s for s in moto_estate.estate.stores(EFS_FILE_SYSTEM) if s.replica_of is None]
     [copy] = [s for s in moto_estate.estate.stores(EFS_FILE_SYSTEM) if s.replica_of == source.id]
-    # the EFS replica in us-east-1, and the backup plan's copies in ca-central-1
-    assert (source.region, source.replica_regions, copy.region) == ("eu-central-1", ("us-east-1", "ca-central-1"),
+    # the EFS replica in us-east-1, and the backup plan's copies in us-west-2
+    assert (source.region, source.replica_regions, copy.region) == ("eu-central-1", ("us-east-1", "us-west-2"),
                                                                     "us-east-1")
 
 
