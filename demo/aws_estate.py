@@ -3,9 +3,12 @@
 `seed_aws_estate(url)` builds an AWS Organization with three member accounts reached through
 `OrganizationAccountAccessRole`, S3 buckets in ten regions on six continents (with the two GetBucketLocation
 traps: null for us-east-1 and "EU" for a legacy eu-west-1 bucket), a cross-continent S3 replication rule,
-a DynamoDB global table, an RDS cross-region read replica and an EBS snapshot copied to another region.
-Start the server with `start_moto(patches=["bucket_region", "dynamodb_replicas"])`: the global table needs the
-`dynamodb_replicas` patch, and seeding fails loudly without it rather than return a manifest that lies.
+a DynamoDB global table, an RDS cross-region read replica, an EBS snapshot copied to another region and an EFS file
+system replicated to another region (and, by an AWS Backup plan selecting it by tag, copied to a vault in Oregon),
+and a Redshift cluster whose snapshots are copied to another region. Start the server with
+`start_moto(patches=["bucket_region", "dynamodb_replicas", "efs_replication", "backup_selections"])`: the global
+table needs the `dynamodb_replicas` patch, the EFS replication the `efs_replication` patch and the backup plan's
+selection `backup_selections`, and seeding fails loudly without them rather than return a manifest that lies.
 
 AWS Config records S3 in the management and acme-prod-eu accounts (every region where they hold buckets) when the
 server can answer replication through Config (`s3_config_replication` patch); the other accounts do not record, so
@@ -26,6 +29,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 MANAGEMENT_ACCOUNT_ID = "123456789012"  # moto's default account: the caller of the testing credentials
 ORG_ROLE_NAME = "OrganizationAccountAccessRole"
@@ -38,6 +42,9 @@ S3_BUCKET = "s3-bucket"
 DYNAMODB_TABLE = "dynamodb-table"
 RDS_INSTANCE = "rds-instance"
 EBS_SNAPSHOT = "ebs-snapshot"
+EFS_FILE_SYSTEM = "efs-file-system"
+REDSHIFT_CLUSTER = "redshift-cluster"
+BACKUP_VAULT = "backup-vault"
 
 MEMBER_ACCOUNTS = {  # name -> e-mail; the account ids are chosen by moto
     "acme-prod-eu": "aws-prod-eu@acme.example",
@@ -77,6 +84,15 @@ GLOBAL_TABLE = ("acme-prod-eu", "acme-prod-eu-sessions", "eu-west-1", ("us-east-
 RDS_PRIMARY = ("acme-prod-eu", "acme-prod-eu-orders", "eu-central-1")
 RDS_REPLICA = ("acme-prod-eu-orders-replica-use1", "us-east-1")
 EBS_SOURCE = ("acme-prod-eu", "eu-central-1", "us-west-2")  # account, snapshot region, copy region
+EFS_SOURCE = ("acme-prod-eu", "acme-prod-eu-hr-files", "eu-central-1", "us-east-1")  # account, name, region, copy
+REDSHIFT = ("acme-prod-eu", "acme-prod-eu-dwh", "eu-central-1", "us-east-1")  # account, name, region, snapshot copies
+# account, plan, region, its vault, the copy vault's region and name: copies every EFS file system tagged env=prod
+BACKUP_PLAN = ("acme-prod-eu", "acme-prod-eu-nightly", "eu-central-1", "acme-prod-eu-vault-fra", "us-west-2",
+               "acme-prod-eu-vault-dr")
+EFS_PROD_SELECTION = {
+    "Resources": ["arn:aws:elasticfilesystem:*:*:file-system/*"],
+    "Conditions": {"StringEquals": [{"ConditionKey": "aws:ResourceTag/env", "ConditionValue": "prod"}]},
+}
 
 
 class EstateError(RuntimeError):
@@ -87,7 +103,8 @@ class EstateError(RuntimeError):
 class SeededStore:
     """One data store the seed created: what a complete scan must find.
 
-    `replica_regions`: for a primary, the regions other copies of its data were placed in by the seed.
+    `replica_regions`: for a primary, the regions other copies of its data (replicas or backups) were placed in by
+    the seed.
     `replica_of`: for a copy (S3 replication destination, DynamoDB replica table, RDS read replica, copied
     snapshot), the id of its primary; its own `replica_regions` is empty.
     """
@@ -204,6 +221,13 @@ def seed_aws_estate(endpoint_url: str, record_config: bool | None = None) -> Aws
     manifest += _seed_global_table(clients[GLOBAL_TABLE[0]], accounts[GLOBAL_TABLE[0]])
     manifest += _seed_rds(clients[RDS_PRIMARY[0]], accounts[RDS_PRIMARY[0]])
     manifest += _seed_snapshot(clients[EBS_SOURCE[0]], accounts[EBS_SOURCE[0]])
+    manifest += seed_efs_replication(clients[EFS_SOURCE[0]], accounts[EFS_SOURCE[0]], *EFS_SOURCE[1:])
+    manifest.append(seed_redshift_snapshot_copy(clients[REDSHIFT[0]], accounts[REDSHIFT[0]], *REDSHIFT[1:]))
+    manifest += seed_backup_plan(clients[BACKUP_PLAN[0]], accounts[BACKUP_PLAN[0]], *BACKUP_PLAN[1:],
+                                 selection=EFS_PROD_SELECTION)
+    # the plan's selection covers the EFS source (an EFS file system in the plan's region, tagged env=prod)
+    efs_prod = next(s for s in manifest if s.kind == EFS_FILE_SYSTEM and s.replica_of is None)
+    efs_prod.replica_regions += (BACKUP_PLAN[4],)
     return AwsEstate(endpoint_url, MANAGEMENT_ACCOUNT_ID, members, organization_id, manifest)
 
 
@@ -412,6 +436,63 @@ def _seed_snapshot(clients: Clients, account: str) -> list[SeededStore]:
         snapshot_arn(copy_region, account, copy_id), account, EBS_SNAPSHOT, copy_id, copy_region, (), tags, source.id
     )
     return [source, copy]
+
+
+def seed_efs_replication(clients: Callable[[str, str], Any], account: str, name: str, region: str,
+                         copy_region: str) -> list[SeededStore]:
+    """An EFS file system replicated to `copy_region`: the source and the read-only destination EFS creates."""
+    tags = {**PERSONAL, "env": "prod", "Name": name}
+    efs = clients("efs", region)
+    source = efs.create_file_system(CreationToken=name, Encrypted=True, Tags=_tag_set(tags))
+    try:
+        answer = efs.create_replication_configuration(
+            SourceFileSystemId=source["FileSystemId"], Destinations=[{"Region": copy_region}])
+    except ClientError as exc:
+        raise EstateError(f"EFS replication could not be created ({exc}): moto does not implement it; start the "
+                          "server with start_moto(patches=['efs_replication'])") from exc
+    [destination] = answer["Destinations"]
+    copy_arn = f"arn:aws:elasticfilesystem:{copy_region}:{account}:file-system/{destination['FileSystemId']}"
+    return [
+        SeededStore(source["FileSystemArn"], account, EFS_FILE_SYSTEM, name, region, (copy_region,), tags),
+        SeededStore(copy_arn, account, EFS_FILE_SYSTEM, destination["FileSystemId"], copy_region, (), {},
+                    source["FileSystemArn"]),
+    ]
+
+
+def seed_redshift_snapshot_copy(clients: Callable[[str, str], Any], account: str, name: str, region: str,
+                                copy_region: str, tags: dict[str, str] | None = None) -> SeededStore:
+    """A Redshift cluster whose snapshots are copied to `copy_region` (cross-region snapshot copy)."""
+    tags = {**PERSONAL, "env": "prod"} if tags is None else tags
+    redshift = clients("redshift", region)
+    redshift.create_cluster(ClusterIdentifier=name, NodeType="ra3.xlplus", MasterUsername="dwh_admin",
+                            MasterUserPassword="Not-a-real-secret-1", Tags=_tag_set(tags))
+    redshift.enable_snapshot_copy(ClusterIdentifier=name, DestinationRegion=copy_region, RetentionPeriod=7)
+    arn = f"arn:aws:redshift:{region}:{account}:cluster:{name}"
+    return SeededStore(arn, account, REDSHIFT_CLUSTER, name, region, (copy_region,), tags)
+
+
+def seed_backup_plan(clients: Callable[[str, str], Any], account: str, plan: str, region: str, vault: str,
+                     copy_region: str, copy_vault: str, selection: dict[str, Any]) -> list[SeededStore]:
+    """An AWS Backup plan in `region` whose rule backs up into `vault` and copies each recovery point to
+    `copy_vault` in `copy_region`, assigned the resources `selection` names; returns the two vaults."""
+    vaults = [(region, vault), (copy_region, copy_vault)]
+    for where, name in vaults:
+        clients("backup", where).create_backup_vault(BackupVaultName=name, BackupVaultTags={"env": "prod"})
+    backup = clients("backup", region)
+    copy_arn = f"arn:aws:backup:{copy_region}:{account}:backup-vault:{copy_vault}"
+    plan_id = backup.create_backup_plan(BackupPlan={"BackupPlanName": plan, "Rules": [{
+        "RuleName": "nightly", "TargetBackupVaultName": vault, "ScheduleExpression": "cron(0 3 * * ? *)",
+        "CopyActions": [{"DestinationBackupVaultArn": copy_arn, "Lifecycle": {"DeleteAfterDays": 35}}],
+    }]})["BackupPlanId"]
+    try:
+        backup.create_backup_selection(BackupPlanId=plan_id, BackupSelection={
+            "SelectionName": f"{plan}-selection", "IamRoleArn": f"arn:aws:iam::{account}:role/service-role/backup",
+            **selection})
+    except ClientError as exc:
+        raise EstateError(f"AWS Backup selection could not be created ({exc}): moto does not implement it; start "
+                          "the server with start_moto(patches=['backup_selections'])") from exc
+    return [SeededStore(f"arn:aws:backup:{where}:{account}:backup-vault:{name}", account, BACKUP_VAULT, name, where,
+                        (), {"env": "prod"}) for where, name in vaults]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -409,13 +409,196 @@ def _config_replication(replication: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# efs_replication: EFS replication configurations
+# ---------------------------------------------------------------------------------------------------------------
+
+_EFS_REPLICATIONS = "_custody_replications"  # attribute on moto's EFSBackend: source file system id -> description
+
+
+def patch_efs_replication() -> None:
+    """CreateReplicationConfiguration and DescribeReplicationConfigurations, as EFS answers them.
+
+    Real EFS (botocore `efs/2015-02-01/service-2.json`; API reference "CreateReplicationConfiguration",
+    "DescribeReplicationConfigurations", "ReplicationConfigurationDescription", "Destination"):
+    - `POST /2015-02-01/file-systems/{SourceFileSystemId}/replication-configuration` with `Destinations` (one entry:
+      `Region` or `AvailabilityZoneName`, optional `FileSystemId`, `KmsKeyId`, `RoleArn`) creates a read-only
+      destination file system in the destination region (unless an existing `FileSystemId` is named) and answers
+      the `ReplicationConfigurationDescription`: `SourceFileSystemId`, `SourceFileSystemRegion`,
+      `SourceFileSystemArn`, `OriginalSourceFileSystemArn`, `CreationTime`, `Destinations` (`Status`,
+      `FileSystemId`, `Region`, `OwnerId`), `SourceFileSystemOwnerId`;
+    - `GET /2015-02-01/file-systems/replication-configurations[?FileSystemId=&NextToken=&MaxResults=]` answers
+      `Replications` (and `NextToken`): with no file system, "all of the replication configurations for the
+      Amazon Web Services account in an Amazon Web Services Region"; a named file system without one is
+      `ReplicationNotFound` (404).
+
+    moto 5.2.5 has neither operation. Simplifications: a configuration is listed in its source region and in
+    each destination's region (the destination file system's configuration); the destination's `Status` is
+    `ENABLED` at once; `MaxResults` pages are not issued (every configuration in one answer).
+    """
+    from moto.efs import urls
+    from moto.efs.responses import EFSResponse
+
+    if getattr(EFSResponse, "describe_replication_configurations", None) is not None:
+        return
+    urls.url_paths["/2015-02-01/file-systems/<file_system_id>/replication-configuration"] = urls.response.dispatch
+
+    def create_replication_configuration(self: Any) -> Any:
+        source_id = self.path.split("/")[-2]
+        source = self.efs_backend.file_systems_by_id.get(source_id)
+        if source is None:
+            return _efs_error("FileSystemNotFound", f"File system '{source_id}' does not exist.", 404)
+        description = _efs_replication(self.efs_backend, source, self._get_param("Destinations") or [])
+        for region in {self.region, *(d["Region"] for d in description["Destinations"])}:
+            replications = _efs_replications(_efs_backend_of(self.efs_backend, region))
+            replications[source_id] = description
+        return json.dumps(description), {"Content-Type": "application/json"}
+
+    def describe_replication_configurations(self: Any) -> Any:
+        wanted = self._get_param("FileSystemId")
+        found = list(_efs_replications(self.efs_backend).values())
+        if wanted:
+            found = [r for r in found if wanted == r["SourceFileSystemId"]
+                     or any(d["FileSystemId"] == wanted for d in r["Destinations"])]
+            if not found:
+                return _efs_error("ReplicationNotFound", f"No replication configuration for '{wanted}'.", 404)
+        return json.dumps({"Replications": found}), {"Content-Type": "application/json"}
+
+    EFSResponse.create_replication_configuration = create_replication_configuration
+    EFSResponse.describe_replication_configurations = describe_replication_configurations
+
+
+def _efs_replications(backend: Any) -> dict[str, dict[str, Any]]:
+    if not hasattr(backend, _EFS_REPLICATIONS):
+        setattr(backend, _EFS_REPLICATIONS, {})
+    return getattr(backend, _EFS_REPLICATIONS)
+
+
+def _efs_backend_of(backend: Any, region: str) -> Any:
+    from moto.efs.models import efs_backends
+
+    return efs_backends[backend.account_id][region]
+
+
+def _efs_replication(backend: Any, source: Any, destinations: list[dict[str, Any]]) -> dict[str, Any]:
+    """Create each destination file system (unless named) and describe the configuration."""
+    described = []
+    for destination in destinations:
+        region = destination.get("Region") or destination["AvailabilityZoneName"][:-1]
+        target_id = destination.get("FileSystemId")
+        if not target_id:
+            target = _efs_backend_of(backend, region).create_file_system(
+                creation_token=f"replica-{source.file_system_id}", performance_mode=None, encrypted=False,
+                kms_key_id=None, throughput_mode=None, provisioned_throughput_in_mibps=None,
+                availability_zone_name=None, backup=False, tags=[])
+            target_id = target.file_system_id
+        described.append({"Status": "ENABLED", "FileSystemId": target_id, "Region": region,
+                          "OwnerId": backend.account_id})
+    return {
+        "SourceFileSystemId": source.file_system_id, "SourceFileSystemRegion": backend.region_name,
+        "SourceFileSystemArn": source.file_system_arn, "OriginalSourceFileSystemArn": source.file_system_arn,
+        "SourceFileSystemOwnerId": backend.account_id, "CreationTime": source.creation_time,
+        "Destinations": described,
+    }
+
+
+def _efs_error(code: str, message: str, status: int) -> Any:
+    return json.dumps({"ErrorCode": code, "Message": message}), {"status": status, "x-amzn-ErrorType": code,
+                                                                  "Content-Type": "application/json"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# backup_selections: AWS Backup's resource assignments of a backup plan
+# ---------------------------------------------------------------------------------------------------------------
+
+_BACKUP_SELECTIONS = "_custody_selections"  # attribute on moto's Plan: selection id -> GetBackupSelection answer
+
+
+def patch_backup_selections() -> None:
+    """CreateBackupSelection, ListBackupSelections and GetBackupSelection, as AWS Backup answers them.
+
+    Real AWS Backup (botocore `backup/2018-11-15/service-2.json`; API reference "CreateBackupSelection",
+    "ListBackupSelections", "GetBackupSelection", "BackupSelection"):
+    - `PUT /backup/plans/{backupPlanId}/selections/` with `BackupSelection` (`SelectionName`, `IamRoleArn`,
+      `Resources`, `NotResources`, `ListOfTags`, `Conditions`) and `CreatorRequestId` answers `SelectionId`,
+      `BackupPlanId`, `CreationDate`;
+    - `GET /backup/plans/{backupPlanId}/selections/` answers `BackupSelectionsList` of `BackupSelectionsListMember`
+      (`SelectionId`, `SelectionName`, `BackupPlanId`, `CreationDate`, `CreatorRequestId`, `IamRoleArn`);
+    - `GET /backup/plans/{backupPlanId}/selections/{selectionId}` answers `BackupSelection`, `SelectionId`,
+      `BackupPlanId`, `CreationDate`, `CreatorRequestId`;
+    - an unknown plan or selection is `ResourceNotFoundException` (404).
+
+    moto 5.2.5 has none of the three (it stores a plan's `Rules`, `CopyActions` included, and answers GetBackupPlan
+    with them). Simplification: `NextToken`/`MaxResults` are not paged (every selection in one answer).
+    """
+    from moto.backup.responses import BackupResponse
+
+    if getattr(BackupResponse, "get_backup_selection", None) is not None:
+        return
+
+    def create_backup_selection(self: Any) -> Any:
+        plan = _backup_plan(self)
+        if plan is None:
+            return _backup_not_found(self)
+        params = json.loads(self.body or "{}")
+        selection_id = f"sel-{len(_backup_selections(plan)) + 1:08d}"
+        answer = {"SelectionId": selection_id, "BackupPlanId": plan.backup_plan_id, "CreationDate": plan.creation_date}
+        _backup_selections(plan)[selection_id] = {
+            **answer, "BackupSelection": params.get("BackupSelection") or {},
+            "CreatorRequestId": params.get("CreatorRequestId")}
+        return json.dumps(answer)
+
+    def list_backup_selections(self: Any) -> Any:
+        plan = _backup_plan(self)
+        if plan is None:
+            return _backup_not_found(self)
+        listed = [{"SelectionId": s["SelectionId"], "SelectionName": s["BackupSelection"].get("SelectionName"),
+                   "BackupPlanId": s["BackupPlanId"], "CreationDate": s["CreationDate"],
+                   "IamRoleArn": s["BackupSelection"].get("IamRoleArn")}
+                  for s in _backup_selections(plan).values()]
+        return json.dumps({"BackupSelectionsList": listed})
+
+    def get_backup_selection(self: Any) -> Any:
+        plan = _backup_plan(self)
+        selection = _backup_selections(plan).get(self.path.rstrip("/").split("/")[-1]) if plan else None
+        return _backup_not_found(self) if selection is None else json.dumps(selection)
+
+    BackupResponse.create_backup_selection = create_backup_selection
+    BackupResponse.list_backup_selections = list_backup_selections
+    BackupResponse.get_backup_selection = get_backup_selection
+
+
+def _backup_plan(response: Any) -> Any:
+    plan_id = response.path.split("/plans/", 1)[-1].split("/", 1)[0]
+    return response.backup_backend.plans.get(plan_id)
+
+
+def _backup_selections(plan: Any) -> dict[str, dict[str, Any]]:
+    if not hasattr(plan, _BACKUP_SELECTIONS):
+        setattr(plan, _BACKUP_SELECTIONS, {})
+    return getattr(plan, _BACKUP_SELECTIONS)
+
+
+def _backup_not_found(response: Any) -> Any:
+    body = {"Code": "ResourceNotFoundException", "Message": f"Not found: {response.path}"}
+    return json.dumps(body), {"status": 404, "x-amzn-ErrorType": "ResourceNotFoundException",
+                              "Content-Type": "application/json"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 PATCHES: dict[str, Callable[[], None]] = {
+    "backup_selections": patch_backup_selections,
+    "efs_replication": patch_efs_replication,
     "bucket_region": patch_bucket_region,
     "dynamodb_replicas": patch_dynamodb_replicas,
     "s3_config_replication": patch_s3_config_replication,
     "s3_tagging_regions": patch_s3_tagging_regions,
 }
+
+
+# every patch the demo estate (demo/aws_estate.py) needs: a new kind whose API moto lacks adds its patch here
+ESTATE_PATCHES = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "s3_config_replication",
+                  "efs_replication", "backup_selections")
 
 
 def apply_patches(names: Iterable[str]) -> None:

@@ -22,6 +22,7 @@ from demo.aws_estate import seed_aws_estate
 from demo.azure_estate import BLEU_OWNER, partner_accounts, seed_partner_estate
 from demo.azure_estate import seed_estate as seed_azure_estate
 from demo.gcp_estate import GCP_OWNERS, gcp_accounts, gcp_config_section, start_gcp_estate
+from demo.moto_patches import ESTATE_PATCHES
 from demo.moto_server import start_moto
 from runtime.cli import prepare, scan_once
 from scanner.report import render
@@ -65,8 +66,7 @@ def run_demo(output_dir: Path) -> int:
     state.unlink(missing_ok=True)
     print("starting local emulators on 127.0.0.1 and seeding the demo estate …", file=sys.stderr)
     with ExitStack() as stack:
-        moto = stack.enter_context(start_moto(patches=("bucket_region", "dynamodb_replicas", "s3_tagging_regions",
-                                                       "s3_config_replication")))
+        moto = stack.enter_context(start_moto(patches=ESTATE_PATCHES))
         arm = ArmServer().start()
         stack.callback(arm.stop)
         gcp = start_gcp_estate()

@@ -21,10 +21,12 @@ File format:
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from scanner.catalog import Catalog
 from scanner.errors import InputError
+from scanner.kinds import CLOUDS, kind_names
 from scanner.model import ROUTES
 from scanner.policy import SEVERITIES, Policy, Scope, Waiver
 from scanner.yamlfile import Node, read_yaml
@@ -77,8 +79,8 @@ def _policy(node: Node, catalog: Catalog, home: list[str]) -> Policy:
     scope = Scope(
         tags=scope_node["tags"].str_map(),
         accounts=tuple(scope_node["accounts"].str_list()),
-        kinds=tuple(scope_node["kinds"].str_list()),
-        providers=tuple(scope_node["providers"].str_list()),
+        kinds=_known(scope_node["kinds"], kind_names(), "store kind"),
+        providers=_known(scope_node["providers"], CLOUDS, "provider"),
     )
     return Policy(
         id=node["id"].req_str(),
@@ -97,6 +99,18 @@ def _routes(node: Node) -> tuple[str, ...]:
     if not routes:
         raise node.error(f"{node.name}: expected a list of routes: {', '.join(ROUTES)}")
     return routes
+
+
+def _known(node: Node, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """A list of names each of which must be one of `allowed` (a typo would make the policy match nothing)."""
+    items = [node] if isinstance(node.value, str) else list(node.items())
+    for item in items:
+        name = item.req_str()
+        if name not in allowed:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise item.error(f"{node.name}: unknown {what} '{name}' ({hint}expected one of: {', '.join(allowed)})")
+    return tuple(item.value for item in items)
 
 
 def _waiver(node: Node, catalog: Catalog) -> Waiver:

@@ -1,4 +1,4 @@
-"""AWS: S3 buckets, DynamoDB tables, RDS instances and clusters, EBS snapshots — read-only.
+"""AWS: S3 buckets and the regional kinds of scanner/kinds.py (DynamoDB, RDS, EBS, EFS, ...) — read-only.
 
 Credentials come from boto3's standard chain; `AWS_ENDPOINT_URL` is honoured by boto3 itself.
 Config section `providers.aws` (every key optional):
@@ -10,7 +10,7 @@ Config section `providers.aws` (every key optional):
     exclude_accounts: ["333333333333"]   # never scanned, whatever else names them
     assume_role: OrganizationAccountAccessRole
     external_id: null                    # for assume_role, if the role requires one
-    services: [s3, dynamodb, rds, ebs]
+    services: [s3, dynamodb, rds, ebs, efs]   # default: every AWS service in scanner/kinds.py
     max_accounts: 4                      # accounts scanned at once
     max_workers: 8                       # concurrent API calls per account
     max_workers_per_api: 8               # concurrent calls per account to one service (s3, tagging, rds, ...)
@@ -25,8 +25,9 @@ calling account.
 
 Where a copy lives: an S3 bucket's region comes from ListBuckets' `BucketRegion` where the
 endpoint returns it, else from GetBucketLocation (null means us-east-1, "EU" eu-west-1);
-replication rules give replica buckets; DynamoDB `Replicas`, RDS read replicas (instance and
-cluster) and replicated automated backups, and EBS snapshot copies give the other copies.
+replication rules give replica buckets. The regional kinds are read by their readers in providers/aws_kinds.py
+(DynamoDB `Replicas`, RDS read replicas and replicated automated backups, EBS snapshot copies, EFS replication
+destinations), planned, rate-limited, region-guarded and recorded here by `AccountScan` alike.
 
 The fewest calls for S3: paginated ListBuckets gives every bucket's region; the Resource Groups
 Tagging API (`tag:GetResources`, S3 only, once per region that holds buckets, 100 per page) gives
@@ -73,7 +74,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 import threading
 import time
 from collections import defaultdict
@@ -88,51 +88,35 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from providers.aws_kinds import READERS, AfterRead
+from providers.aws_kinds import tag_list as _tag_list
 from providers.base import Provider, TargetLog, tags_unreadable
+from providers.errors import AWS_DENIED_CODES, describe_error
+from providers.errors import aws_error_code as error_code
 from scanner.clock import now_iso
 from scanner.discovered import DiscoveredStore
+from scanner.kinds import PLATFORM, kind, kinds_of, services_of
 from scanner.model import TargetResult
 from scanner.yamlfile import Node
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("s3", "dynamodb", "rds", "ebs")
-REGIONAL_SERVICES = ("ebs", "rds", "dynamodb")  # in the order a region is probed (EC2 reads are the most permitted)
-DENIED_CODES = {
-    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
-    "InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure", "OptInRequired",
-    "UnauthorizedAccess", "AccessDeniedForDependencyException",
-}
+SERVICES = services_of("aws")  # the config `services`, from the registry of store kinds (scanner/kinds.py)
+# read per region, in the order a region is probed (EC2 reads are the most permitted)
+REGIONAL_SERVICES = tuple(dict.fromkeys(
+    spec.service for spec in sorted(kinds_of("aws"), key=lambda spec: spec.probe_rank) if spec.scope == "regional"))
 # Denials that are about the region itself (not enabled, or credentials not valid there), whatever the API.
 REGION_DENIED_CODES = {"OptInRequired", "InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure"}
-COPIED_SNAPSHOT = re.compile(r"\[Copied (snap-[0-9a-f]+) from ([a-z0-9-]+)\]")
 TAGS_PAGE_SIZE = 100  # GetResources ResourcesPerPage: at most 100 (botocore resourcegroupstaggingapi model)
 BUCKETS_PER_TASK = 25  # per-bucket reads are batched into tasks of this many buckets of one region
-API_OF = {"ebs": "ec2", "rds": "rds", "dynamodb": "dynamodb", "s3": "s3", "tag:GetResources": "tagging"}
-S3_CONFIG_TYPE = "AWS::S3::Bucket"
+# target name -> the API whose concurrency slot it takes
+API_OF = {**{spec.service: spec.api for spec in kinds_of("aws")}, **PLATFORM["aws"].api_of}
+S3_CONFIG_TYPE = kind("s3-bucket").bulk_type
 CONFIG_KEYS_PER_CALL = 100  # BatchGetResourceConfig: at most 100 resource keys (botocore config model)
 CONFIG_CURRENT = {"OK", "ResourceDiscovered"}  # configurationItemStatus of a resource Config still records
 REPLICATION_FROM_CONFIG = "config:BatchGetResourceConfig"
 REPLICATION_READ = "GetBucketReplication.Rules.Destination"
 REPLICATION_CACHED = f"{REPLICATION_READ} (cached)"  # an earlier scan's answer, reused (see ReplicationCache)
-
-
-@dataclass(frozen=True)
-class RdsFields:
-    """Where DescribeDBInstances and DescribeDBClusters put the same facts."""
-
-    api: str
-    kind: str
-    arn: str
-    name: str
-    source: str
-    replicas: str
-
-
-RDS_INSTANCE = RdsFields("DescribeDBInstances", "rds-instance", "DBInstanceArn", "DBInstanceIdentifier",
-                         "ReadReplicaSourceDBInstanceIdentifier", "ReadReplicaDBInstanceIdentifiers")
-RDS_CLUSTER = RdsFields("DescribeDBClusters", "rds-cluster", "DBClusterArn", "DBClusterIdentifier",
-                        "ReplicationSourceIdentifier", "ReadReplicaIdentifiers")
 
 
 @dataclass(frozen=True)
@@ -160,24 +144,6 @@ class Account:
     session: boto3.Session  # the calling identity's session, shared by every account (it caches the API models)
     partition: str
     credentials: dict[str, str] = field(default_factory=dict)  # an assumed role's keys; empty: the session's own
-
-
-def error_code(exc: Exception) -> str | None:
-    return exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
-
-
-def describe_error(exc: Exception) -> tuple[str, bool]:
-    """A short error text (never credentials) and whether it means access was denied."""
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "ClientError")
-        message = exc.response.get("Error", {}).get("Message", "")
-        return f"{code}: {message}".strip(": "), code in DENIED_CODES
-    return f"{type(exc).__name__}: {exc}", False
-
-
-def arn_region(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 5 and parts[0] == "arn" and parts[3] else None
 
 
 class RateLimiter:
@@ -240,7 +206,7 @@ class RegionGuard:
 
     def failed(self, region: str, operation: str, exc: Exception) -> None:
         code = error_code(exc)
-        if code not in DENIED_CODES:
+        if code not in AWS_DENIED_CODES:
             return  # throttling, server errors, dead endpoints say nothing about the region
         with self._lock:
             self._denials[region].setdefault(operation, (code, describe_error(exc)[0]))
@@ -443,7 +409,7 @@ def _rate(node: Node) -> float | None:
 class Task:
     """One unit of work in one region; its outcome is recorded after the whole account is done."""
 
-    service: str  # the target name in the scan record: "tag:GetResources", "ebs", "rds", "dynamodb", "s3"
+    service: str  # the target name in the scan record: "tag:GetResources", "s3", or a regional service ("ebs", ...)
     region: str
     run: Callable[[], list[DiscoveredStore]]
     outcome: str = "pending"  # ok, denied, error, skipped
@@ -467,7 +433,7 @@ class AccountScan:
         self._clients: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
         self._slots: dict[str, threading.Semaphore] = {}
-        self._snapshot_copies: dict[str, str] = {}  # copy's store id -> source snapshot id
+        self._after_read: list[AfterRead] = []  # facts the readers found about other stores of the account
         self.api_region = account.session.region_name or "us-east-1"
 
     def client(self, service: str, region: str):
@@ -512,12 +478,13 @@ class AccountScan:
             buckets = s3.stores()
             self.log.ok("aws", self.account.id, "global", "s3", len(buckets))
             stores += buckets
-        return link_snapshot_copies(stores, self._snapshot_copies)
+        for fact in self._after_read:
+            fact.apply(stores)
+        return stores
 
     def _plan(self, regions: list[str], regional: list[str], s3: S3Inventory | None) -> dict[str, list[Task]]:
         """Per region, its tasks in order: S3 tags in bulk, the regional services, then per-bucket reads."""
         by_region = s3.by_region() if s3 is not None else {}
-        scans = {"ebs": self._ebs, "rds": self._rds, "dynamodb": self._dynamodb}
         plan: dict[str, list[Task]] = {}
         for region in sorted({*regions, *by_region}):
             tasks = []
@@ -525,7 +492,7 @@ class AccountScan:
             if s3 is not None and names:
                 tasks.append(Task("tag:GetResources", region, partial(s3.tags_in_region, region)))
             if region in regions:
-                tasks += [Task(service, region, partial(scans[service], region)) for service in regional]
+                tasks += [Task(service, region, partial(READERS[service], self, region)) for service in regional]
             for start in range(0, len(names), BUCKETS_PER_TASK):
                 chunk = names[start:start + BUCKETS_PER_TASK]
                 tasks.append(Task("s3", region, partial(s3.read_buckets, region, chunk)))  # type: ignore[union-attr]
@@ -592,88 +559,10 @@ class AccountScan:
         return DiscoveredStore(id=arn, provider="aws", account=self.account.id, kind=kind, name=name,
                                region=region, tags=tags)
 
-    # -- DynamoDB ------------------------------------------------------------------------------
-    def _dynamodb(self, region: str) -> list[DiscoveredStore]:
-        client = self.client("dynamodb", region)
-        names = [n for page in client.get_paginator("list_tables").paginate() for n in page["TableNames"]]
-        stores = []
-        for name in names:
-            table = client.describe_table(TableName=name)["Table"]
-            arn = table["TableArn"]
-            tags = {t["Key"]: t["Value"] for t in client.list_tags_of_resource(ResourceArn=arn).get("Tags", [])}
-            store = self.store(arn, "dynamodb-table", name, region, tags)
-            store.add_location(region, "primary", "DescribeTable.TableArn")
-            for replica in table.get("Replicas", []):
-                store.add_location(replica["RegionName"], "replica", "DescribeTable.Replicas")
-            stores.append(store)
-        return stores
-
-    # -- RDS -----------------------------------------------------------------------------------
-    def _rds(self, region: str) -> list[DiscoveredStore]:
-        client = self.client("rds", region)
-        stores = []
-        for page in client.get_paginator("describe_db_instances").paginate():
-            for db in page["DBInstances"]:
-                store = self._rds_store(db, RDS_INSTANCE, region)
-                for backup in db.get("DBInstanceAutomatedBackupsReplications", []):
-                    backup_region = arn_region(backup.get("DBInstanceAutomatedBackupsArn", ""))
-                    if backup_region:
-                        store.add_location(backup_region, "backup",
-                                           "DescribeDBInstances.DBInstanceAutomatedBackupsReplications")
-                stores.append(store)
-        for page in client.get_paginator("describe_db_clusters").paginate():
-            stores.extend(self._rds_store(cluster, RDS_CLUSTER, region) for cluster in page["DBClusters"])
-        return stores
-
-    def _rds_store(self, item: dict, fields: RdsFields, region: str) -> DiscoveredStore:
-        """An RDS instance or cluster, with the source it replicates from and its read replicas."""
-        store = self.store(item[fields.arn], fields.kind, item[fields.name], region, _tag_list(item.get("TagList")))
-        source = item.get(fields.source)
-        if source:
-            store.add_location(arn_region(source) or region, "primary", f"{fields.api}.{fields.source}")
-            store.add_location(region, "replica", f"{fields.api}.{fields.arn}")
-        else:
-            store.add_location(region, "primary", f"{fields.api}.{fields.arn}")
-        for replica in item.get(fields.replicas, []):
-            store.add_location(arn_region(replica) or region, "replica", f"{fields.api}.{fields.replicas}")
-        return store
-
-    # -- EBS snapshots -------------------------------------------------------------------------
-    def _ebs(self, region: str) -> list[DiscoveredStore]:
-        client = self.client("ec2", region)
-        stores = []
-        for page in client.get_paginator("describe_snapshots").paginate(OwnerIds=["self"]):
-            for snap in page["Snapshots"]:
-                arn = f"arn:{self.account.partition}:ec2:{region}:{self.account.id}:snapshot/{snap['SnapshotId']}"
-                store = self.store(arn, "ebs-snapshot", snap["SnapshotId"], region, _tag_list(snap.get("Tags")))
-                copied = COPIED_SNAPSHOT.search(snap.get("Description") or "")
-                if copied and copied.group(2) != region:
-                    store.add_location(copied.group(2), "primary", "DescribeSnapshots.Description copy marker")
-                    store.add_location(region, "replica", "DescribeSnapshots")
-                    with self._lock:
-                        self._snapshot_copies[arn] = copied.group(1)
-                else:
-                    store.add_location(region, "primary", "DescribeSnapshots")
-                stores.append(store)
-        return stores
-
-
-def link_snapshot_copies(stores: list[DiscoveredStore], copies: dict[str, str]) -> list[DiscoveredStore]:
-    """A snapshot copied to another region gains that copy's region as a replica location.
-
-    `copies` maps a copy's store id to the snapshot id it was copied from."""
-    by_snapshot_id = {s.name: s for s in stores if s.kind == "ebs-snapshot"}
-    for store in stores:
-        source = by_snapshot_id.get(copies.get(store.id, ""))
-        if source is not None:
-            observed_at = next((loc.observed_at for loc in store.locations if loc.region == store.region), None)
-            source.add_location(store.region, "replica", f"DescribeSnapshots.Description of copy {store.name}",
-                                observed_at)
-    return stores
-
-
-def _tag_list(tags: list[dict[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags or []}
+    def after_read(self, fact: AfterRead) -> None:
+        """Keep a fact about other stores of this account, applied once the whole account is read."""
+        with self._lock:
+            self._after_read.append(fact)
 
 
 @dataclass(frozen=True)

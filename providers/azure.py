@@ -54,21 +54,24 @@ import re
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 from azure.core.credentials import AccessToken, TokenCredential
-from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ServiceRequestError
+from azure.core.exceptions import AzureError, ClientAuthenticationError
 from azure.core.pipeline import PipelineRequest, policies
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 
 from providers.base import Provider, TargetLog
+from providers.engine import PartialInventory, Target, run_target, run_targets
+from providers.errors import describe_error
 from scanner.catalog import Catalog, Region, is_country
 from scanner.discovered import DiscoveredStore
 from scanner.errors import InputError
+from scanner.kinds import services_of
 from scanner.model import Role
 from scanner.yamlfile import Node
 
@@ -76,14 +79,10 @@ logger = logging.getLogger(__name__)
 
 NAME = "azure"
 TOKEN_ENV = "AZURE_ACCESS_TOKEN"
-SERVICES = ("storage", "cosmosdb", "sql", "disks", "snapshots")
+SERVICES = services_of(NAME)  # the config `services`, from the registry of store kinds (scanner/kinds.py)
 GEO_SKUS = {"GRS", "RAGRS", "GZRS", "RAGZRS"}
 GEO_BACKUP = {"geo", "geozone"}
 SECONDARY_ROLES = {"secondary", "nonreadablesecondary", "copy"}
-DENIED_CODES = {
-    "AuthorizationFailed", "AuthenticationFailed", "InvalidAuthenticationToken",
-    "InvalidAuthenticationTokenTenant", "ExpiredAuthenticationToken", "LinkedAuthorizationFailed",
-}
 SUBSCRIPTION_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ANY_REGION = "*"  # ARM lists are subscription-wide, not per region
 
@@ -243,27 +242,6 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-def describe_error(exc: BaseException) -> tuple[str, bool]:
-    """A one-line error (status, ARM code, message; never a token) and whether it means access was denied."""
-    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-        code = getattr(exc.error, "code", None) if exc.error else None
-        message = (getattr(exc.error, "message", None) if exc.error else None) or exc.reason or str(exc)
-        denied = exc.status_code in (401, 403) or code in DENIED_CODES
-        return _one_line(f"HTTP {exc.status_code} {code or exc.reason or ''}: {message}"), denied
-    if isinstance(exc, ClientAuthenticationError):
-        return _one_line(f"no usable Azure credential: {exc.message}"), False
-    if isinstance(exc, ServiceRequestError):
-        return _one_line(f"cannot reach the ARM endpoint: {exc.message}"), False
-    if isinstance(exc, AzureError):
-        return _one_line(f"{type(exc).__name__}: {exc.message}"), False
-    return _one_line(f"{type(exc).__name__}: {exc}"), False
-
-
-def _one_line(text: str, limit: int = 400) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
 # -- the provider -------------------------------------------------------------------------------------
 class AzureProvider(Provider):
     name = NAME
@@ -384,20 +362,27 @@ class AzureProvider(Provider):
         return self._subscriptions(log)
 
     def discover_unit(self, unit: str, log: TargetLog) -> list[DiscoveredStore]:
-        return [store for service in self.settings.services
-                for store in self._inventory(log, unit, service, self._services()[service])]
+        return [store for target in self._targets(unit) for store in run_target(target, log)]
 
-    def discover(self, log: TargetLog) -> Iterator[DiscoveredStore]:
+    def discover(self, log: TargetLog) -> list[DiscoveredStore]:
         with self._credential_lock:  # tokens and credential failures are remembered per scan, not for ever
             self._scan_credential = None
-        subscriptions = self.units(log)
-        with ThreadPoolExecutor(max_workers=self.settings.max_workers, thread_name_prefix="azure") as pool:
-            futures = [
-                pool.submit(self._inventory, log, sub, service, self._services()[service])
-                for sub in subscriptions for service in self.settings.services
-            ]
-            for future in as_completed(futures):
-                yield from future.result()
+        targets = [target for sub in self.units(log) for target in self._targets(sub)]
+        return run_targets(targets, log, self.settings.max_workers, "azure")
+
+    def _targets(self, sub: str) -> list[Target]:
+        """One target per configured service of a subscription (ARM lists are subscription-wide)."""
+        readers = self._services()
+        return [Target(NAME, sub, ANY_REGION, service, partial(self._read, readers[service], sub))
+                for service in self.settings.services]
+
+    def _read(self, reader: Callable[[str], list[DiscoveredStore]], sub: str) -> list[DiscoveredStore]:
+        try:
+            stores = reader(sub)
+        except PartialInventory as incomplete:
+            incomplete.stores = [self._check_partner_regions(store) for store in incomplete.stores]
+            raise
+        return [self._check_partner_regions(store) for store in stores]
 
     def _services(self) -> dict[str, Callable[[str], list[DiscoveredStore]]]:
         return {"storage": self._storage, "cosmosdb": self._cosmosdb, "sql": self._sql,
@@ -408,29 +393,11 @@ class AzureProvider(Provider):
             return list(self.settings.subscriptions)
         from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-        try:
-            found = [sub.subscription_id for sub in self._client(SubscriptionClient).subscriptions.list()]
-        except Exception as exc:  # one line in the log, never an exception out of discover()
-            error, denied = describe_error(exc)
-            log.failed(NAME, "*", ANY_REGION, "subscriptions", error, denied)
-            return []
-        log.ok(NAME, "*", ANY_REGION, "subscriptions", 0)
-        return [sub for sub in found if sub]
+        def listing() -> list[str]:
+            return [sub.subscription_id for sub in self._client(SubscriptionClient).subscriptions.list()]
 
-    def _inventory(self, log: TargetLog, sub: str, service: str,
-                   inventory: Callable[[str], list[DiscoveredStore]]) -> list[DiscoveredStore]:
-        try:
-            stores = inventory(sub)
-        except PartialInventory as partial:
-            log.failed(NAME, sub, ANY_REGION, service, partial.error, partial.denied)
-            return [self._check_partner_regions(store) for store in partial.stores]
-        except Exception as exc:  # recorded; the other subscriptions and services carry on
-            error, denied = describe_error(exc)
-            logger.debug("azure %s %s failed: %s", sub, service, error)
-            log.failed(NAME, sub, ANY_REGION, service, error, denied)
-            return []
-        log.ok(NAME, sub, ANY_REGION, service, len(stores))
-        return [self._check_partner_regions(store) for store in stores]
+        found = run_target(Target(NAME, "*", ANY_REGION, "subscriptions", listing, counts_stores=False), log)
+        return [sub for sub in found if sub]
 
     def _check_partner_regions(self, store: DiscoveredStore) -> DiscoveredStore:
         partner = self.settings.partner
@@ -561,16 +528,6 @@ class AzureProvider(Provider):
         store = self._new_store(sub, kind, resource)
         store.add_location(store.region, "primary", learned_from)
         return store
-
-
-class PartialInventory(Exception):
-    """Some parts of a service's inventory failed; `stores` holds what was found."""
-
-    def __init__(self, stores: list[DiscoveredStore], error: str, denied: bool):
-        super().__init__(error)
-        self.stores = stores
-        self.error = error
-        self.denied = denied
 
 
 # -- helpers ------------------------------------------------------------------------------------------

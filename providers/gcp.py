@@ -41,7 +41,6 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,11 +50,12 @@ from google.api_core.retry import Retry, if_exception_type
 from google.auth.credentials import AnonymousCredentials, Credentials
 
 from providers.base import Provider, TargetLog
+from providers.engine import Target, run_target, run_targets
 from scanner.discovered import DiscoveredStore
-from scanner.errors import InputError
+from scanner.kinds import GCP_ASSET_TYPES, services_of
 from scanner.yamlfile import Node
 
-SERVICES = ("storage", "bigquery", "asset")
+SERVICES = services_of("gcp")  # the config `services`, from the registry of store kinds (scanner/kinds.py)
 CONFIG_KEYS = {
     "projects", "organization", "folder", "services", "timeout", "retry_seconds", "workers",
     "storage_endpoint", "bigquery_endpoint", "resource_manager_endpoint", "asset_endpoint",
@@ -64,17 +64,9 @@ READ_ONLY_SCOPE = "https://www.googleapis.com/auth/cloud-platform.read-only"
 GLOBAL = "global"  # TargetLog region of a project's listing: per project, not per region
 ANY = "*"  # TargetLog account of an organization/folder-wide call; its region field names the scope
 
-# Cloud Asset Inventory types searched with an organization/folder scope -> our store kind.
+# Cloud Asset Inventory types searched with an organization/folder scope -> our store kind (scanner/kinds.py).
 # Buckets and datasets are listed through their own APIs above (they give more than the search does).
-ASSET_KINDS: dict[str, str] = {
-    "sqladmin.googleapis.com/Instance": "cloudsql-instance",
-    "spanner.googleapis.com/Instance": "spanner-instance",
-    "bigtableadmin.googleapis.com/Cluster": "bigtable-cluster",
-    "firestore.googleapis.com/Database": "firestore-database",
-    "alloydb.googleapis.com/Cluster": "alloydb-cluster",
-    "file.googleapis.com/Instance": "filestore-instance",
-    "redis.googleapis.com/Instance": "memorystore-redis-instance",
-}
+ASSET_KINDS: dict[str, str] = GCP_ASSET_TYPES
 
 _PROJECT_ID = re.compile(r"(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _ZONE = re.compile(r"([a-z]+-[a-z]+\d+)-[a-z]")
@@ -213,22 +205,23 @@ class GcpProvider(Provider):
         return [*self._projects(log), *scopes]
 
     def discover_unit(self, unit: str, log: TargetLog) -> list[DiscoveredStore]:
-        return self._scan_tasks(log, self._tasks(unit))
+        return self._scan_targets(log, self._tasks(unit))
 
     def discover(self, log: TargetLog) -> list[DiscoveredStore]:
-        return self._scan_tasks(log, [task for unit in self.units(log) for task in self._tasks(unit)])
+        return self._scan_targets(log, [task for unit in self.units(log) for task in self._tasks(unit)])
 
-    def _scan_tasks(self, log: TargetLog, tasks: list[tuple[str, str, str, Callable[[], list[Any]]]]
-                    ) -> list[DiscoveredStore]:
-        with ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="gcp-scan") as pool:
-            batches = list(pool.map(lambda task: self._run(log, *task, count=True), tasks))
-        return _unique(store for batch in batches for store in batch)
+    def _scan_targets(self, log: TargetLog, tasks: list[tuple[str, str, str, Callable[[], list[Any]]]]
+                      ) -> list[DiscoveredStore]:
+        targets = [Target(self.name, *task) for task in tasks]
+        return _unique(run_targets(targets, log, self.settings.workers, "gcp-scan"))
 
     def _projects(self, log: TargetLog) -> list[str]:
         """The configured projects, then every project found under the organization/folder scopes."""
         projects = list(self.settings.projects)
         for scope in self.settings.scopes:
-            for project in self._run(log, ANY, scope, "resourcemanager", lambda s=scope: self._projects_under(s)):
+            listing = Target(self.name, ANY, scope, "resourcemanager", lambda s=scope: self._projects_under(s),
+                             counts_stores=False)
+            for project in run_target(listing, log):
                 if project not in projects:
                     projects.append(project)
         return projects
@@ -243,24 +236,6 @@ class GcpProvider(Provider):
         if "bigquery" in self.settings.services:
             tasks.append((unit, GLOBAL, "bigquery", lambda: self._datasets(unit)))
         return tasks
-
-    def _run(
-        self,
-        log: TargetLog,
-        account: str,
-        region: str,
-        service: str,
-        fetch: Callable[[], list[Any]],
-        count: bool = False,
-    ) -> list[Any]:
-        """Run one target; record its outcome; never let an exception out."""
-        try:
-            found = fetch()
-        except Exception as exc:  # one target's failure, whatever it is, must not end the scan
-            log.failed(self.name, account, region, service, describe(exc), denied=is_denied(exc))
-            return []
-        log.ok(self.name, account, region, service, len(found) if count else 0)
-        return found
 
     # -- clients -------------------------------------------------------------------------------
     def _credentials_for(self, endpoint: str | None) -> Credentials:
@@ -441,20 +416,3 @@ def _unique(stores: Iterable[DiscoveredStore]) -> list[DiscoveredStore]:
     for store in stores:
         seen.setdefault(store.id, store)
     return list(seen.values())
-
-
-def is_denied(exc: BaseException) -> bool:
-    """403 (and 401): the cloud refused our identity, as opposed to an outage or a bug."""
-    return isinstance(exc, (gexc.Forbidden, gexc.Unauthorized))
-
-
-def describe(exc: BaseException) -> str:
-    """One line for the scan report."""
-    if isinstance(exc, gexc.GoogleAPICallError):
-        text = f"HTTP {exc.code}: {exc.message}"
-    elif isinstance(exc, InputError):
-        text = str(exc)
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    line = " ".join(text.split())
-    return line if len(line) <= 300 else line[:297] + "..."

@@ -1,7 +1,7 @@
 """The command line: `custody` (the installed command) or `python agent.py`.
 
     custody scan    [--config FILE] [--home EU] [--format table|json|csv] [--output FILE] [--as-of DATE]
-    custody catalog regions|entities|laws|agreements|blocking [--format table|json] [--provider aws]
+    custody catalog regions|entities|laws|agreements|blocking|kinds [--format table|json|markdown] [--provider aws]
     custody demo    [--output-dir DIR]
     custody run     [--config FILE]     the daemon: scheduled scans, alerts, dashboard, health
     custody serve   [--config FILE]     the dashboard alone, from the state store
@@ -119,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     catalog = commands.add_parser("catalog", help="show the sourced facts the control test runs on")
     catalog.add_argument("table", choices=TABLES)
-    catalog.add_argument("--format", choices=("table", "json"), default="table")
-    catalog.add_argument("--provider", help="only this provider's regions")
+    catalog.add_argument("--format", choices=("table", "json", "markdown"), default="table",
+                         help="markdown: the store kinds table of the README (kinds only)")
+    catalog.add_argument("--provider", help="only this provider's regions or kinds")
 
     demo = commands.add_parser("demo", help="scan a built-in demo estate on local emulators")
     demo.add_argument("--output-dir", default="demo-output", help="where the report and state go")

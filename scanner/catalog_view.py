@@ -7,8 +7,9 @@ from dataclasses import asdict
 from typing import Any
 
 from scanner.catalog import Catalog
+from scanner.kinds_view import render_kinds
 
-TABLES = ("regions", "entities", "laws", "agreements", "blocking")
+TABLES = ("regions", "entities", "laws", "agreements", "blocking", "kinds")
 
 
 def catalog_rows(catalog: Catalog, table: str, provider: str | None = None) -> list[dict[str, Any]]:
@@ -38,6 +39,10 @@ COLUMNS = {
 
 
 def render_catalog(catalog: Catalog, table: str, fmt: str, provider: str | None = None) -> str:
+    if table == "kinds":
+        return render_kinds(fmt, provider)
+    if fmt == "markdown":
+        fmt = "table"
     rows = catalog_rows(catalog, table, provider)
     if fmt == "json":
         return json.dumps(rows, indent=2, default=str, ensure_ascii=False) + "\n"

@@ -7,17 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from scanner.clock import now_iso
-from scanner.model import Role
-
-
-@dataclass(frozen=True)
-class SeenLocation:
-    """A place a copy lives, as the provider's API reported it, and when the API said so."""
-
-    region: str
-    role: Role
-    learned_from: str
-    observed_at: str | None = None
+from scanner.model import Location, Role
 
 
 @dataclass
@@ -29,7 +19,9 @@ class DiscoveredStore:
     name: str
     region: str
     tags: dict[str, str] = field(default_factory=dict)
-    locations: list[SeenLocation] = field(default_factory=list)
+    # where its copies live, as the API reported them: only region, role, learned_from and observed_at are filled;
+    # tagging (scanner/tagging.py) fills country, city, partition and operator from the catalog
+    locations: list[Location] = field(default_factory=list)
     unknowns: list[str] = field(default_factory=list)  # facts the API would not tell us
 
     def add_location(self, region: str, role: Role, learned_from: str, observed_at: str | None = None) -> None:
@@ -37,4 +29,4 @@ class DiscoveredStore:
         default now, for a location added as the answer is read. A fact reused from an earlier answer (a cache,
         AWS Config's capture time) must pass the time of that answer, never now."""
         if all(loc.region != region for loc in self.locations):
-            self.locations.append(SeenLocation(region, role, learned_from, observed_at or now_iso()))
+            self.locations.append(Location(region, role, learned_from, observed_at=observed_at or now_iso()))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from scanner.catalog import Catalog, Chain, Region
 from scanner.config import Config
 from scanner.control import StoreChains
-from scanner.discovered import DiscoveredStore, SeenLocation
+from scanner.discovered import DiscoveredStore
 from scanner.model import UNKNOWN, DataStore, Location
 
 
@@ -66,7 +66,7 @@ def _add(ids: list[str], entity: str | None) -> None:
         ids.append(entity)
 
 
-def _resolve(seen: SeenLocation, provider: str, catalog: Catalog,
+def _resolve(seen: Location, provider: str, catalog: Catalog,
              unknowns: list[str]) -> list[tuple[Location, Region | None]]:
     """The catalog locations of what the provider saw (a multi-region: each member), with their regions."""
     region = catalog.region(provider, seen.region)
@@ -80,7 +80,7 @@ def _resolve(seen: SeenLocation, provider: str, catalog: Catalog,
     return [(_location(region, seen, seen.learned_from), region)]
 
 
-def _location(region: Region, seen: SeenLocation, learned_from: str) -> Location:
+def _location(region: Region, seen: Location, learned_from: str) -> Location:
     return Location(
         region=region.id,
         role=seen.role,

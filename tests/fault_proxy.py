@@ -7,6 +7,7 @@ number of requests. Nothing in the scanner's process is patched.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import re
 import threading
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+import botocore.session
 
 CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/")
 
@@ -41,16 +44,44 @@ DENIED_JSON = Fault(403, "AccessDeniedException", json=True)
 
 
 def operation_name(request: Request) -> str:
-    """The API operation of a request: the query protocol's Action, the JSON protocol's target,
-    or for S3's REST protocol the method, with the subresource (`?tagging`) that names it."""
+    """The API operation of a request: the query protocol's Action, the JSON protocol's target, the REST
+    protocols' operation whose method and URI template match (from botocore's model of the service), or for S3
+    the method, with the subresource (`?tagging`) that names it."""
     service = request.service or "?"
     action = re.search(rb"(?:^|&)Action=([A-Za-z]+)", request.body)
     if action:
         return f"{service}:{action.group(1).decode()}"
     if request.target:
         return f"{service}:{request.target.split('.')[-1]}"
+    rest = rest_operation(service, request.method, urlsplit(request.path).path)
+    if rest:
+        return f"{service}:{rest}"
     subresource = urlsplit(request.path).query.split("=")[0].split("&")[0]
     return f"{service}:{request.method}{' ?' + subresource if subresource else ''}"
+
+
+@functools.cache
+def _rest_routes(signing_name: str) -> tuple[tuple[str, re.Pattern[str], str], ...]:
+    """(method, path pattern, operation) of every operation of the REST-JSON/REST-XML service (not S3) that signs
+    as `signing_name`, literal templates first so `/file-systems/replication-configurations` is not `{FileSystemId}`."""
+    session = botocore.session.get_session()
+    for name in session.get_available_services():
+        model = session.get_service_model(name)
+        if model.signing_name != signing_name or model.protocol not in ("rest-json", "rest-xml") or name == "s3":
+            continue
+        routes = []
+        for operation in model.operation_names:
+            http = model.operation_model(operation).http
+            template = http["requestUri"].split("?")[0]
+            pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template))
+            routes.append((template.count("{"), http["method"], re.compile(pattern + "/?"), operation))
+        return tuple((method, pattern, op) for _, method, pattern, op in sorted(routes, key=lambda r: r[0]))
+    return ()
+
+
+def rest_operation(signing_name: str, method: str, path: str) -> str | None:
+    return next((op for verb, pattern, op in _rest_routes(signing_name) if verb == method and pattern.fullmatch(path)),
+                None)
 
 
 class FaultProxy:

@@ -5,6 +5,8 @@
   every test. One process per kind serves the whole session; a test that stops or kills it gets a fresh one next time.
 - `moto_estate`: a patched server of its own, seeded once per module with `demo.aws_estate.seed_aws_estate`;
   yields `SeededMoto(server, estate)`. Tests must not mutate it.
+- `scan_kinds(tmp_path, services, regions, waive)`: scan the management account's `services` in `regions` (home EU,
+  owner Acme Europe GmbH, DE) with the reach of the `waive` jurisdictions waived, for the per-kind tests.
 - `aws_env`: isolates boto3 from the developer's AWS config and credentials (testing/testing, us-east-1, no
   profile, no config files, no instance metadata) and returns a function that points AWS_ENDPOINT_URL at a
   server: `aws_env(moto_patched)`.
@@ -18,11 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
-from demo.aws_estate import AwsEstate, seed_aws_estate
+from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, AwsEstate, seed_aws_estate
+from demo.moto_patches import ESTATE_PATCHES
 from demo.moto_server import MotoServer, start_moto
+from runtime.cli import prepare, scan_once
+from scanner.model import DataStore, ScanResult
 
-PATCHED = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "s3_config_replication")
+PATCHED = ESTATE_PATCHES
 
 # Variables that would send boto3 elsewhere or give it other credentials.
 AWS_ENV_CLEARED = (
@@ -122,3 +128,34 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[MotoSe
         return {**fixed, "AWS_ENDPOINT_URL": url}
 
     return point_at
+
+
+def scan_kinds(tmp_path: Path, services: list[str], regions: list[str], waive: frozenset[str] = frozenset()
+               ) -> tuple[ScanResult, dict[str, DataStore]]:
+    """Scan `services` in `regions` of the management account (owned by Acme Europe GmbH, DE; home EU), with every
+    finding of the `waive` jurisdictions on an AWS store waived; the stores by name."""
+    waivers = [{"store": "arn:aws:*", "jurisdiction": code, "reason": "test: reach through AWS's control",
+                "approver": "dpo@example.com", "expires": "2099-12-31"} for code in sorted(waive)]
+    (tmp_path / "waivers.yaml").write_text(yaml.safe_dump({"waivers": waivers}))
+    config = {
+        "home": "EU",
+        "policies": [str(tmp_path / "waivers.yaml")],
+        "companies": [{"id": "acme-europe", "name": "Acme Europe GmbH", "country": "DE"}],
+        "accounts": {MANAGEMENT_ACCOUNT_ID: {"owner": "acme-europe"}},
+        "providers": {"aws": {"services": services, "regions": regions, "max_attempts": 1}},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result, stores = scan_once(prepare(str(path), []), state=None)
+    with stores:
+        return result, {store.name: store for store in stores}
+
+
+def places(store: DataStore) -> set[tuple[str, str, str]]:
+    """(region, role, country) of each of a store's locations."""
+    return {(loc.region, loc.role, loc.country) for loc in store.locations}
+
+
+def control_reach(store: DataStore, home: frozenset[str] = frozenset({"EU", "DE", "IE"})) -> frozenset[str]:
+    """The jurisdictions other than home that reach a store: waived, they let a store with only EU copies pass."""
+    return frozenset(reach.jurisdiction for reach in store.reachable_by) - home

@@ -168,17 +168,20 @@ def test_estate_control_chains_reach_and_verdicts(estate_report):
     report, estate = estate_report
     stores = {s["name"]: s for s in report["stores"] if s["kind"] == "s3-bucket"}
     fra = stores["acme-prod-eu-customers-fra"]
-    assert [e["name"] for e in fra["operator"]] == ["Amazon Web Services EMEA SARL", "Amazon.com, Inc."]
+    assert [e["name"] for e in fra["operator"]] == ["Amazon Web Services, Inc.", "Amazon.com, Inc."]
+    assert [e["name"] for e in fra["contracting_party"]] == ["Amazon Web Services EMEA SARL", "Amazon.com, Inc."]
     assert [e["name"] for e in fra["owner"]] == ["Acme Europe GmbH", "Acme Inc."]
     reach = {r["jurisdiction"]: r for r in fra["reachable_by"]}
-    assert reach["US"]["basis"] == "control" and reach["US"]["law"] == "us-cloud-act"
-    assert reach["US"]["path"] == ["s3-bucket acme-prod-eu-customers-fra", "Amazon Web Services EMEA SARL (LU)",
-                                   "Amazon.com, Inc. (US)", "18 U.S.C. § 2713"]
-    assert {g["basis"] for g in reach["US"]["grounds"]} >= {"control", "location"}  # the replica in Virginia
+    # the replica in Virginia puts a copy on US soil: the strongest ground, before control
+    assert (reach["US"]["basis"], reach["US"]["route"], reach["US"]["effective"]) == ("location", "direct", True)
+    control = next(g for g in reach["US"]["grounds"] if g["law"] == "us-cloud-act")
+    assert control["path"] == ["s3-bucket acme-prod-eu-customers-fra", "Amazon Web Services, Inc. (US)",
+                               "18 U.S.C. § 2713"]
+    assert control["addressee"] == "amazon-web-services-inc" and control["chain"] == "operator"
     assert reach["DE"]["basis"] == "location"
     assert fra["status"] == "fail" and {f["jurisdiction"] for f in fra["findings"]} >= {"US", "GB"}
     audit = stores["acme-mgmt-audit-logs-use1"]
-    assert audit["operator"][0]["name"] == "Amazon Web Services, Inc."  # US account: US contracting party
+    assert audit["contracting_party"][0]["name"] == "Amazon Web Services, Inc."  # US account: US contracting party
     sandbox = [s for s in report["stores"] if s["account"] == estate.member_account_ids["sandbox"]]
     assert sandbox and all(s["owner"] == [] for s in sandbox)
     assert all(any("owner of account" in u for u in s["unknowns"]) for s in sandbox)
@@ -272,7 +275,8 @@ def test_scanner_only_calls_read_only_operations(tmp_path, moto_estate, proxy, a
 
 # -- the fewest calls: ListBuckets regions, tags in bulk, replication per bucket -------------------------
 
-CAPABLE = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions")
+CAPABLE = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "efs_replication",
+           "backup_selections")
 FIVE_REGIONS = ["us-east-1", "eu-central-1", "ap-northeast-1", "sa-east-1", "af-south-1"]
 
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from providers.base import DiscoveredStore
 from runtime.scan import Judge
 from scanner.catalog import EntityRecord, Region
+from scanner.discovered import DiscoveredStore
 from scanner.model import DataStore
 from scanner.policy import Policy, Scope
 from tests.helpers import TODAY, bucket, catalog, config, judge, reach_of

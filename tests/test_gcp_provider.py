@@ -358,7 +358,9 @@ def test_bucket_without_location_is_an_unknown_not_a_guess(gcp_estate, gcp_secti
 
 
 def gcp_regions(catalog: Catalog):
-    return {region_id: region for (provider, region_id), region in catalog.regions.items() if provider == "gcp"}
+    """Google's own regions (S3NS's partner universe is another operator's: see test_control)."""
+    return {region_id: region for (provider, region_id), region in catalog.regions.items()
+            if provider == "gcp" and region.partition == "gcp"}
 
 
 def test_every_gcp_region_has_a_country_partition_operator_and_source(catalog):
@@ -431,5 +433,6 @@ def test_tagging_turns_the_estate_into_countries_and_google_operators(gcp_estate
     for store in tagged.values():
         assert not any("not in the catalog" in note for note in store.unknowns), store.id
         assert store.operator and store.operator[-1].id == "alphabet-inc"
-    assert tagged[eu_bucket].operator[0].id == "google-cloud-emea"  # DE account contracts with the EMEA entity
-    assert tagged[BUCKET.format("hb-trade-docs")].operator[0].id == "google-llc"
+    assert tagged[eu_bucket].operator[0].id == "google-llc"  # Google LLC runs the region
+    assert tagged[eu_bucket].contracting_party[0].id == "google-cloud-emea"  # a DE account contracts in EMEA
+    assert tagged[BUCKET.format("hb-trade-docs")].contracting_party[0].id == "google-llc"

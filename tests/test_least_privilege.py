@@ -43,7 +43,9 @@ from botocore import xform_name
 
 from demo.aws_estate import seed_buckets
 from demo.moto_server import start_moto
+from providers.roles import ROLE_FILES, render
 from runtime.cli import prepare, scan_once
+from scanner.kinds import CLOUDS, PLATFORM, kinds_of
 from tests.fault_proxy import DENIED_JSON, FaultProxy, Request
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,21 +54,10 @@ DEPLOY = ROOT / "deploy"
 # ---- AWS: recorded operation (tests/fault_proxy.operation_name) -> (API operation, IAM action) ----------
 # The proxy names an operation by its SigV4 service and the query protocol's Action or the JSON
 # protocol's X-Amz-Target; S3's REST calls by method and subresource.
-AWS_ACTIONS: dict[str, tuple[str, str]] = {
-    "sts:GetCallerIdentity": ("GetCallerIdentity", "sts:GetCallerIdentity"),  # AWS requires no permission
-    "sts:AssumeRole": ("AssumeRole", "sts:AssumeRole"),
-    "organizations:ListAccounts": ("ListAccounts", "organizations:ListAccounts"),
-    "organizations:ListAccountsForParent": ("ListAccountsForParent", "organizations:ListAccountsForParent"),
-    "organizations:ListOrganizationalUnitsForParent": (
-        "ListOrganizationalUnitsForParent", "organizations:ListOrganizationalUnitsForParent"),
-    "ec2:DescribeRegions": ("DescribeRegions", "ec2:DescribeRegions"),
-    "ec2:DescribeSnapshots": ("DescribeSnapshots", "ec2:DescribeSnapshots"),
-    "dynamodb:ListTables": ("ListTables", "dynamodb:ListTables"),
-    "dynamodb:DescribeTable": ("DescribeTable", "dynamodb:DescribeTable"),
-    "dynamodb:ListTagsOfResource": ("ListTagsOfResource", "dynamodb:ListTagsOfResource"),
-    "rds:DescribeDBInstances": ("DescribeDBInstances", "rds:DescribeDBInstances"),
-    "rds:DescribeDBClusters": ("DescribeDBClusters", "rds:DescribeDBClusters"),
-    "tagging:GetResources": ("GetResources", "tag:GetResources"),  # Resource Groups Tagging API
+# Every call but S3's is declared with its IAM action in the registry of store kinds (scanner/kinds.py); a call's
+# recorded name is its SigV4 signing name (the IAM prefix, except where they differ) and its operation.
+SIGNING_NAME = {"tag": "tagging"}  # IAM prefix -> SigV4 signing name, where they differ
+S3_REST: dict[str, tuple[str, str]] = {
     # S3 REST: GET / is ListBuckets (asserted below: every bare GET is on the service root)
     "s3:GET": ("ListBuckets", "s3:ListAllMyBuckets"),
     "s3:GET ?max-buckets": ("ListBuckets", "s3:ListAllMyBuckets"),
@@ -75,17 +66,18 @@ AWS_ACTIONS: dict[str, tuple[str, str]] = {
     "s3:GET ?location": ("GetBucketLocation", "s3:GetBucketLocation"),
     "s3:GET ?tagging": ("GetBucketTagging", "s3:GetBucketTagging"),
     "s3:GET ?replication": ("GetBucketReplication", "s3:GetReplicationConfiguration"),
-    # AWS Config, for S3 replication in bulk where the account records S3
-    "config:DescribeConfigurationRecorderStatus": (
-        "DescribeConfigurationRecorderStatus", "config:DescribeConfigurationRecorderStatus"),
-    "config:DescribeConfigurationRecorders": (
-        "DescribeConfigurationRecorders", "config:DescribeConfigurationRecorders"),
-    "config:BatchGetResourceConfig": ("BatchGetResourceConfig", "config:BatchGetResourceConfig"),
+}
+AWS_CALLS = [*PLATFORM["aws"].calls, *(call for spec in kinds_of("aws") for call in spec.calls)]
+AWS_ACTIONS: dict[str, tuple[str, str]] = {
+    **{f"{SIGNING_NAME.get(prefix, prefix)}:{call.operation}": (call.operation, call.permission)
+       for call in AWS_CALLS if (prefix := call.permission.split(":")[0]) != "s3"},
+    **S3_REST,
 }
 # The one published AWS action that is not a read, and why: member accounts are read through a
 # read-only role there, and the statement may name only such roles (never "*").
 AWS_NOT_READ = {"sts:AssumeRole": "assume the read-only CustodyScanner role in member accounts"}
-BOTOCORE_SERVICES = ("s3", "ec2", "rds", "dynamodb", "organizations", "sts", "resourcegroupstaggingapi", "config")
+BOTOCORE_SERVICES = ("s3", "ec2", "rds", "dynamodb", "organizations", "sts", "resourcegroupstaggingapi", "config",
+                     "efs")
 
 # ---- Azure: ARM request path (query removed) -> the RBAC permission ARM checks -----------------------
 SUB = r"/subscriptions/[^/]+"
@@ -311,7 +303,7 @@ def test_aws_published_policy_is_exactly_what_the_scanner_calls(tmp_path, moto_e
     unknown = sorted(set(recorder.operations) - set(AWS_ACTIONS))
     assert not unknown, (f"the scanner calls operations with no IAM mapping: {unknown} (scenarios: "
                          f"{ {op: sorted(recorder.operations[op]) for op in unknown} }); add each to AWS_ACTIONS "
-                         "and its IAM action to deploy/aws-iam-policy.json")
+                         "with its IAM action to scanner/kinds.py, then run scripts/generate_from_kinds.py")
     bare = {urlsplit(r.path).path for r in recorder.requests if r.service == "s3" and r.method == "GET"
             and not urlsplit(r.path).query}
     assert bare <= {"/"}, f"S3 GETs without a subresource other than ListBuckets: {bare}"
@@ -321,10 +313,21 @@ def test_aws_published_policy_is_exactly_what_the_scanner_calls(tmp_path, moto_e
     assert not needed - published, f"missing from deploy/aws-iam-policy.json: {sorted(needed - published)}"
     assert not published - needed, f"published but never called (remove them): {sorted(published - needed)}"
 
-    in_source = operations_in_source(ROOT / "providers" / "aws.py")
+    in_source = operations_in_source(ROOT / "providers" / "aws.py") | operations_in_source(
+        ROOT / "providers" / "aws_kinds.py")
+    declared = {call.operation for call in AWS_CALLS}
     called = {AWS_ACTIONS[op][0] for op in recorder.operations}
-    assert not in_source - called, (f"providers/aws.py names {sorted(in_source - called)} but no scenario here "
-                                    "called it: add a scenario so its permission is proven")
+    assert not (in_source | declared) - called, (
+        f"providers/aws*.py or scanner/kinds.py name {sorted((in_source | declared) - called)} but no scenario here "
+        "called it: add a scenario so its permission is proven")
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_published_roles_are_generated_from_the_registry(cloud):
+    """deploy/'s role files list exactly the permissions scanner/kinds.py declares (scripts/generate_from_kinds.py)."""
+    committed = ROLE_FILES[cloud].read_text()
+    assert committed == render(cloud, committed), (
+        f"{ROLE_FILES[cloud]} differs from scanner/kinds.py: run .venv/bin/python scripts/generate_from_kinds.py")
 
 
 # ---- Azure ---------------------------------------------------------------------------------------------

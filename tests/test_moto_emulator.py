@@ -15,9 +15,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from demo.aws_estate import (
+    BACKUP_VAULT,
     DYNAMODB_TABLE,
     EBS_SNAPSHOT,
+    EFS_FILE_SYSTEM,
     RDS_INSTANCE,
+    REDSHIFT_CLUSTER,
     S3_BUCKET,
     AwsEstate,
     Clients,
@@ -126,6 +129,84 @@ def test_stock_update_table_replicas_are_ignored(moto_stock: MotoServer) -> None
     assert "Replicas" not in table
     assert "GlobalTableVersion" not in table
     assert client(moto_stock, "dynamodb", "us-east-1").list_tables()["TableNames"] == []
+
+
+def test_stock_efs_has_no_replication_configurations(moto_stock: MotoServer) -> None:
+    efs = _efs(moto_stock, "eu-central-1")
+    source = efs.create_file_system(CreationToken="stock")["FileSystemId"]
+    with pytest.raises(ClientError):
+        efs.create_replication_configuration(SourceFileSystemId=source, Destinations=[{"Region": "us-east-1"}])
+    with pytest.raises(ClientError):
+        efs.describe_replication_configurations()
+
+
+def _efs(server: MotoServer, region: str) -> Any:
+    return boto3.client("efs", region_name=region, endpoint_url=server.url, aws_access_key_id="testing",
+                        aws_secret_access_key="testing", config=NO_RETRY)
+
+
+def test_patched_efs_replication_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    """CreateReplicationConfiguration makes a destination file system in the other region; the configuration is
+    listed in both regions, and a file system without one is ReplicationNotFound."""
+    efs, efs_us = _efs(moto_patched, "eu-central-1"), _efs(moto_patched, "us-east-1")
+    source = efs.create_file_system(CreationToken="hr")
+    lone = efs.create_file_system(CreationToken="lone")["FileSystemId"]
+    answer = efs.create_replication_configuration(SourceFileSystemId=source["FileSystemId"],
+                                                  Destinations=[{"Region": "us-east-1"}])
+    [destination] = answer["Destinations"]
+    assert answer["SourceFileSystemRegion"] == "eu-central-1" and answer["SourceFileSystemArn"] == source[
+        "FileSystemArn"]
+    assert destination["Region"] == "us-east-1" and destination["Status"] == "ENABLED"
+    assert [fs["FileSystemId"] for fs in efs_us.describe_file_systems()["FileSystems"]] == [destination["FileSystemId"]]
+    for client in (efs, efs_us):
+        [listed] = client.describe_replication_configurations()["Replications"]
+        assert listed["SourceFileSystemId"] == source["FileSystemId"]
+    with pytest.raises(ClientError) as denied:
+        efs.describe_replication_configurations(FileSystemId=lone)
+    assert denied.value.response["Error"]["Code"] == "ReplicationNotFound"
+
+
+def test_estate_efs_replica_is_in_the_other_region(moto_estate: SeededMoto) -> None:
+    [source] = [s for s in moto_estate.estate.stores(EFS_FILE_SYSTEM) if s.replica_of is None]
+    [copy] = [s for s in moto_estate.estate.stores(EFS_FILE_SYSTEM) if s.replica_of == source.id]
+    # the EFS replica in us-east-1, and the backup plan's copies in us-west-2
+    assert (source.region, source.replica_regions, copy.region) == ("eu-central-1", ("us-east-1", "us-west-2"),
+                                                                    "us-east-1")
+
+
+def _backup_plan(server: MotoServer) -> tuple[Any, str]:
+    backup = client(server, "backup", "eu-central-1")
+    plan = backup.create_backup_plan(BackupPlan={"BackupPlanName": "p", "Rules": [{
+        "RuleName": "r", "TargetBackupVaultName": "v",
+        "CopyActions": [{"DestinationBackupVaultArn": "arn:aws:backup:ca-central-1:123456789012:backup-vault:dr"}]}]})
+    return backup, plan["BackupPlanId"]
+
+
+def test_stock_backup_has_no_selections(moto_stock: MotoServer) -> None:
+    backup, plan_id = _backup_plan(moto_stock)
+    with pytest.raises(ClientError):
+        backup.list_backup_selections(BackupPlanId=plan_id)
+
+
+def test_patched_backup_selections_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    backup, plan_id = _backup_plan(moto_patched)
+    assert backup.list_backup_selections(BackupPlanId=plan_id)["BackupSelectionsList"] == []
+    wanted = {"SelectionName": "prod", "IamRoleArn": "arn:aws:iam::123456789012:role/b", "Resources": ["*"],
+              "Conditions": {"StringEquals": [{"ConditionKey": "aws:ResourceTag/env", "ConditionValue": "prod"}]}}
+    created = backup.create_backup_selection(BackupPlanId=plan_id, BackupSelection=wanted)
+    [listed] = backup.list_backup_selections(BackupPlanId=plan_id)["BackupSelectionsList"]
+    assert (listed["SelectionId"], listed["SelectionName"], listed["BackupPlanId"]) == (
+        created["SelectionId"], "prod", plan_id)
+    answer = backup.get_backup_selection(BackupPlanId=plan_id, SelectionId=created["SelectionId"])
+    assert answer["BackupSelection"] == wanted and answer["BackupPlanId"] == plan_id
+    # GetBackupPlan keeps the rule's CopyActions (stock moto already does)
+    [rule] = backup.get_backup_plan(BackupPlanId=plan_id)["BackupPlan"]["Rules"]
+    assert rule["CopyActions"][0]["DestinationBackupVaultArn"].startswith("arn:aws:backup:ca-central-1:")
+    for call in (lambda: backup.get_backup_selection(BackupPlanId=plan_id, SelectionId="sel-nope"),
+                 lambda: backup.list_backup_selections(BackupPlanId="no-such-plan")):
+        with pytest.raises(ClientError) as missing:
+            call()
+        assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
 def test_stock_legacy_eu_bucket_keeps_region_eu(moto_stock: MotoServer) -> None:
@@ -339,7 +420,8 @@ def test_estate_shape(moto_estate: SeededMoto) -> None:
     assert len({b.region for b in buckets}) >= 8
     assert len({continent(b.region) for b in buckets}) >= 4
     assert {"us-east-1", "eu-west-1", "ap-east-1"} <= {b.region for b in buckets}
-    assert {s.kind for s in estate.manifest} == {S3_BUCKET, DYNAMODB_TABLE, RDS_INSTANCE, EBS_SNAPSHOT}
+    assert {s.kind for s in estate.manifest} == {S3_BUCKET, DYNAMODB_TABLE, RDS_INSTANCE, EBS_SNAPSHOT, EFS_FILE_SYSTEM,
+                                                 REDSHIFT_CLUSTER, BACKUP_VAULT}
     assert any(b.tags.get("data-class") == "personal" for b in buckets)
     assert any("data-class" not in b.tags for b in buckets)
     assert len({s.id for s in estate.manifest}) == len(estate.manifest)

@@ -1,0 +1,324 @@
+"""The readers of AWS's regional store kinds: one function per config service, registered with `@reader`.
+
+Each kind is declared in `scanner/kinds.py` (its calls, fields, copies and permissions); the reader here
+executes it for one region of one account. `AccountScan` (providers/aws.py) plans, rate-limits, guards regions
+and records the targets for every reader alike; a reader only lists and builds stores. A simple kind reads its
+listing with `listing()` and builds each store with `new_store()`; the odd cases (the RDS source fields, the
+EBS copy marker, EFS replication configurations) are the reader's own code.
+
+S3 is not here: it is global, read in bulk across regions by `S3Inventory` in providers/aws.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botocore import xform_name
+from botocore.exceptions import ClientError
+
+from providers.errors import aws_error_code
+from scanner.discovered import DiscoveredStore
+from scanner.kinds import StoreKind, kind
+from scanner.model import TAGS_UNREADABLE
+
+if TYPE_CHECKING:
+    from providers.aws import AccountScan
+
+Reader = Callable[["AccountScan", str], list[DiscoveredStore]]
+READERS: dict[str, Reader] = {}  # config service -> its reader
+COPIED_SNAPSHOT = re.compile(r"\[Copied (snap-[0-9a-f]+) from ([a-z0-9-]+)\]")
+
+
+def reader(service: str) -> Callable[[Reader], Reader]:
+    """Register the reader of a service's kinds (the service must be declared in scanner/kinds.py)."""
+    def register(function: Reader) -> Reader:
+        READERS[service] = function
+        return function
+    return register
+
+
+class AfterRead(Protocol):
+    """A fact a reader found about other stores of the account, applied once the whole account is read."""
+
+    def apply(self, stores: list[DiscoveredStore]) -> None: ...
+
+
+@dataclass(frozen=True)
+class CopyLink:
+    """A store that is a copy of another store of the same account, found by the copy's reader: the source gains
+    the copy's region as a replica."""
+
+    copy_id: str
+    source_kind: str
+    source_name: str
+    learned_from: str
+
+    def apply(self, stores: list[DiscoveredStore]) -> None:
+        source = next((s for s in stores if (s.kind, s.name) == (self.source_kind, self.source_name)), None)
+        copy = next((s for s in stores if s.id == self.copy_id), None)
+        if source is not None and copy is not None:
+            observed_at = next((loc.observed_at for loc in copy.locations if loc.region == copy.region), None)
+            source.add_location(copy.region, "replica", self.learned_from, observed_at)
+
+
+def arn_region(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" and parts[3] else None
+
+
+def tag_list(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags or []}
+
+
+def listing(scan: AccountScan, spec: StoreKind, region: str, **params: Any) -> Iterator[Any]:
+    """Every item of the kind's list call in one region, paginated where the API pages."""
+    return read_all(scan, spec.api, spec.list_call.operation, spec.result_key, region, **params)
+
+
+def read_all(scan: AccountScan, api: str, operation: str, result_key: str, region: str, **params: Any
+             ) -> Iterator[Any]:
+    """Every item under `result_key` of one operation's answers in one region, following its pages."""
+    client = scan.client(api, region)
+    method = xform_name(operation)
+    if client.can_paginate(method):
+        for page in client.get_paginator(method).paginate(**params):
+            yield from page.get(result_key, [])
+    else:
+        yield from getattr(client, method)(**params).get(result_key, [])
+
+
+def new_store(scan: AccountScan, spec: StoreKind, item: dict[str, Any], region: str) -> DiscoveredStore:
+    """A store from a listed item whose id and name are fields of the item, with its tags (a Key/Value list)."""
+    name = next((item[field] for field in spec.name_field.split("|") if item.get(field)), item[spec.id_field])
+    return scan.store(item[spec.id_field], spec.kind, name, region, tag_list(item.get(spec.tags_from)))
+
+
+# -- DynamoDB ------------------------------------------------------------------------------------------
+@reader("dynamodb")
+def dynamodb_tables(scan: AccountScan, region: str) -> list[DiscoveredStore]:
+    client = scan.client("dynamodb", region)
+    stores = []
+    for name in listing(scan, kind("dynamodb-table"), region):
+        table = client.describe_table(TableName=name)["Table"]
+        arn = table["TableArn"]
+        tags = tag_list(client.list_tags_of_resource(ResourceArn=arn).get("Tags", []))
+        store = scan.store(arn, "dynamodb-table", name, region, tags)
+        store.add_location(region, "primary", "DescribeTable.TableArn")
+        for replica in table.get("Replicas", []):
+            store.add_location(replica["RegionName"], "replica", "DescribeTable.Replicas")
+        stores.append(store)
+    return stores
+
+
+# -- RDS -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RdsFields:
+    """Where DescribeDBInstances and DescribeDBClusters put the same facts."""
+
+    kind: str
+    arn: str
+    name: str
+    source: str
+    replicas: str
+
+
+RDS_INSTANCE = RdsFields("rds-instance", "DBInstanceArn", "DBInstanceIdentifier",
+                         "ReadReplicaSourceDBInstanceIdentifier", "ReadReplicaDBInstanceIdentifiers")
+RDS_CLUSTER = RdsFields("rds-cluster", "DBClusterArn", "DBClusterIdentifier",
+                        "ReplicationSourceIdentifier", "ReadReplicaIdentifiers")
+
+
+@reader("rds")
+def rds_databases(scan: AccountScan, region: str) -> list[DiscoveredStore]:
+    stores = []
+    for db in listing(scan, kind("rds-instance"), region):
+        store = _rds_store(scan, db, RDS_INSTANCE, region)
+        for backup in db.get("DBInstanceAutomatedBackupsReplications", []):
+            backup_region = arn_region(backup.get("DBInstanceAutomatedBackupsArn", ""))
+            if backup_region:
+                store.add_location(backup_region, "backup",
+                                   "DescribeDBInstances.DBInstanceAutomatedBackupsReplications")
+        stores.append(store)
+    stores += [_rds_store(scan, cluster, RDS_CLUSTER, region) for cluster in listing(scan, kind("rds-cluster"), region)]
+    return stores
+
+
+def _rds_store(scan: AccountScan, item: dict, fields: RdsFields, region: str) -> DiscoveredStore:
+    """An RDS instance or cluster, with the source it replicates from and its read replicas."""
+    api = kind(fields.kind).list_call.operation
+    store = scan.store(item[fields.arn], fields.kind, item[fields.name], region, tag_list(item.get("TagList")))
+    source = item.get(fields.source)
+    if source:
+        store.add_location(arn_region(source) or region, "primary", f"{api}.{fields.source}")
+        store.add_location(region, "replica", f"{api}.{fields.arn}")
+    else:
+        store.add_location(region, "primary", f"{api}.{fields.arn}")
+    for replica in item.get(fields.replicas, []):
+        store.add_location(arn_region(replica) or region, "replica", f"{api}.{fields.replicas}")
+    return store
+
+
+# -- EBS snapshots: a copy names its source only in its description -------------------------------------
+@reader("ebs")
+def ebs_snapshots(scan: AccountScan, region: str) -> list[DiscoveredStore]:
+    stores = []
+    for snap in listing(scan, kind("ebs-snapshot"), region, OwnerIds=["self"]):
+        arn = f"arn:{scan.account.partition}:ec2:{region}:{scan.account.id}:snapshot/{snap['SnapshotId']}"
+        store = scan.store(arn, "ebs-snapshot", snap["SnapshotId"], region, tag_list(snap.get("Tags")))
+        copied = COPIED_SNAPSHOT.search(snap.get("Description") or "")
+        if copied and copied.group(2) != region:
+            store.add_location(copied.group(2), "primary", "DescribeSnapshots.Description copy marker")
+            store.add_location(region, "replica", "DescribeSnapshots")
+            scan.after_read(CopyLink(arn, "ebs-snapshot", copied.group(1),
+                               f"DescribeSnapshots.Description of copy {snap['SnapshotId']}"))
+        else:
+            store.add_location(region, "primary", "DescribeSnapshots")
+        stores.append(store)
+    return stores
+
+
+# -- EFS file systems and their replication configurations ----------------------------------------------
+@reader("efs")
+def efs_file_systems(scan: AccountScan, region: str) -> list[DiscoveredStore]:
+    """Each file system of the region; a replication source gains its destinations' regions as replicas, and a
+    destination (a read-only replica) names its source's region as the primary."""
+    spec = kind("efs-file-system")
+    replications = _efs_replications(scan, spec, region)
+    sources = {r.get("SourceFileSystemId"): r for r in replications if r.get("SourceFileSystemRegion") == region}
+    destinations = {d.get("FileSystemId"): r for r in replications for d in r.get("Destinations", [])
+                    if d.get("Region") == region}
+    stores = []
+    for item in listing(scan, spec, region):
+        store = new_store(scan, spec, item, region)
+        source = destinations.get(item["FileSystemId"])
+        if source is not None and source.get("SourceFileSystemRegion") != region:
+            store.add_location(source["SourceFileSystemRegion"], "primary",
+                               "DescribeReplicationConfigurations.SourceFileSystemRegion")
+            store.add_location(region, "replica", "DescribeFileSystems.FileSystemArn")
+        else:
+            store.add_location(region, "primary", "DescribeFileSystems.FileSystemArn")
+        for destination in sources.get(item["FileSystemId"], {}).get("Destinations", []):
+            if destination.get("Region"):
+                store.add_location(destination["Region"], "replica",
+                                   "DescribeReplicationConfigurations.Destinations.Region")
+        stores.append(store)
+    return stores
+
+
+def _efs_replications(scan: AccountScan, spec: StoreKind, region: str) -> list[dict[str, Any]]:
+    """Every replication configuration of the region (DescribeReplicationConfigurations without a file system:
+    the account's configurations in the region). ReplicationNotFound: none."""
+    try:
+        return list(read_all(scan, spec.api, spec.detail_calls[0].operation, "Replications", region))
+    except ClientError as exc:
+        if aws_error_code(exc) == "ReplicationNotFound":
+            return []
+        raise
+
+
+# -- Redshift clusters: cross-region snapshot copy -----------------------------------------------------
+@reader("redshift")
+def redshift_clusters(scan: AccountScan, region: str) -> list[DiscoveredStore]:
+    """Each provisioned cluster; with cross-region snapshot copy on, its snapshots (automated, and manual ones
+    unless excluded) are copied to `ClusterSnapshotCopyStatus.DestinationRegion`: a backup location there."""
+    spec = kind("redshift-cluster")
+    stores = []
+    for cluster in listing(scan, spec, region):
+        name = cluster["ClusterIdentifier"]
+        arn = f"arn:{scan.account.partition}:redshift:{region}:{scan.account.id}:cluster:{name}"
+        store = scan.store(arn, spec.kind, name, region, tag_list(cluster.get("Tags")))
+        store.add_location(region, "primary", "DescribeClusters.ClusterIdentifier")
+        destination = (cluster.get("ClusterSnapshotCopyStatus") or {}).get("DestinationRegion")
+        if destination:
+            store.add_location(destination, "backup", "DescribeClusters.ClusterSnapshotCopyStatus.DestinationRegion")
+        stores.append(store)
+    return stores
+
+
+# -- AWS Backup: vaults, and the copies plans make --------------------------------------------------------
+@reader("backup")
+def backup_vaults(scan: AccountScan, region: str) -> list[DiscoveredStore]:
+    """Each vault of the region; then each plan whose rules copy to a vault in another region: every store of this
+    region that one of the plan's selections covers gains a backup location in each destination's region."""
+    spec = kind("backup-vault")
+    client = scan.client(spec.api, region)
+    stores = []
+    for vault in listing(scan, spec, region):
+        tags = client.list_tags(ResourceArn=vault["BackupVaultArn"]).get("Tags") or {}
+        store = scan.store(vault["BackupVaultArn"], spec.kind, vault["BackupVaultName"], region, dict(tags))
+        store.add_location(region, "primary", "ListBackupVaults.BackupVaultArn")
+        stores.append(store)
+    for plan in read_all(scan, spec.api, "ListBackupPlans", "BackupPlansList", region):
+        rules = client.get_backup_plan(BackupPlanId=plan["BackupPlanId"])["BackupPlan"].get("Rules", [])
+        destinations = {action["DestinationBackupVaultArn"] for rule in rules for action in rule.get("CopyActions", [])
+                        if arn_region(action.get("DestinationBackupVaultArn", "")) not in (None, region)}
+        if not destinations:
+            continue
+        for member in read_all(scan, spec.api, "ListBackupSelections", "BackupSelectionsList", region,
+                               BackupPlanId=plan["BackupPlanId"]):
+            selection = client.get_backup_selection(BackupPlanId=plan["BackupPlanId"],
+                                                    SelectionId=member["SelectionId"])["BackupSelection"]
+            scan.after_read(PlanCopies(scan.account.id, region, plan.get("BackupPlanName", plan["BackupPlanId"]),
+                                       selection, tuple(sorted(destinations))))
+    return stores
+
+
+@dataclass(frozen=True)
+class PlanCopies:
+    """A backup plan's selection and the vaults in other regions its rules copy recovery points to."""
+
+    account: str
+    region: str  # the plan's region: AWS Backup backs up resources of its own region
+    plan: str
+    selection: dict[str, Any]
+    destinations: tuple[str, ...]  # destination vault ARNs
+
+    def apply(self, stores: list[DiscoveredStore]) -> None:
+        for store in stores:
+            if store.region != self.region or store.kind == "backup-vault":
+                continue
+            covered = selection_covers(self.selection, store)
+            if covered is None:
+                store.unknowns.append(f"AWS Backup plan {self.plan} selects by tags, which are unreadable: "
+                                      "whether its copies in other regions include this store is unknown")
+            elif covered:
+                for vault in self.destinations:
+                    other = arn_account(vault)
+                    where = f" (account {other})" if other and other != self.account else ""
+                    store.add_location(arn_region(vault) or "unknown", "backup",
+                                       f"GetBackupPlan.Rules.CopyActions.DestinationBackupVaultArn{where} "
+                                       f"(plan {self.plan}, selection {self.selection.get('SelectionName', '?')})")
+
+
+def selection_covers(selection: dict[str, Any], store: DiscoveredStore) -> bool | None:
+    """Whether a BackupSelection assigns the store to its plan (None: it selects by tags the store's are unknown).
+
+    As the BackupSelection reference says: a resource is selected when its ARN matches one of `Resources` (`*`
+    wildcards) or one of `ListOfTags` holds (OR); then every `Conditions` entry must hold (AND), and no
+    `NotResources` may match."""
+    by_arn = any(fnmatchcase(store.id, pattern) for pattern in selection.get("Resources") or [])
+    tag_tests = [(cond.get("ConditionKey", ""), cond.get("ConditionValue", ""), "StringEquals")
+                 for cond in selection.get("ListOfTags") or []]
+    conditions = [(cond.get("ConditionKey", "").removeprefix("aws:ResourceTag/"), cond.get("ConditionValue", ""), op)
+                  for op, listed in (selection.get("Conditions") or {}).items() for cond in listed or []]
+    if ((tag_tests and not by_arn) or conditions) and any(u.startswith(TAGS_UNREADABLE) for u in store.unknowns):
+        return None
+    selected = by_arn or any(_tag_holds(store.tags, *test) for test in tag_tests)
+    return (selected and all(_tag_holds(store.tags, *condition) for condition in conditions)
+            and not any(fnmatchcase(store.id, pattern) for pattern in selection.get("NotResources") or []))
+
+
+def _tag_holds(tags: dict[str, str], key: str, value: str, operator: str) -> bool:
+    present = key in tags
+    matches = {"StringEquals": present and tags[key] == value, "StringLike": present and fnmatchcase(tags[key], value)}
+    negated = {"StringNotEquals": "StringEquals", "StringNotLike": "StringLike"}
+    return not matches[negated[operator]] if operator in negated else matches.get(operator, False)
+
+
+def arn_account(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4] else None

@@ -1,0 +1,72 @@
+"""AWS Backup (scanner/kinds.py `backup-vault`): vaults are found, and a backup plan whose rules copy recovery points
+to a vault in another region gives every store its selections cover a `backup` location there, in the right
+country; a plan copying abroad turns a passing store into a failing one."""
+
+from __future__ import annotations
+
+from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, Clients, seed_backup_plan
+from demo.moto_server import MotoServer
+from tests.fixtures_aws import control_reach, places, scan_kinds
+
+REGIONS = ["eu-central-1", "eu-west-1", "sa-east-1"]
+TABLE_ARN = f"arn:aws:dynamodb:eu-central-1:{MANAGEMENT_ACCOUNT_ID}:table/"
+
+
+def create_table(clients: Clients, name: str, tags: dict[str, str]) -> None:
+    clients("dynamodb", "eu-central-1").create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        Tags=[{"Key": key, "Value": value} for key, value in tags.items()])
+
+
+def test_backup_plan_copies_are_backup_locations_and_a_copy_abroad_fails(tmp_path, moto_patched: MotoServer,
+                                                                          aws_env):
+    aws_env(moto_patched)
+    clients = Clients(moto_patched.url)
+    create_table(clients, "ledger-eu", {"backup": "eu-only"})
+    create_table(clients, "ledger-br", {"backup": "nightly"})
+    create_table(clients, "scratch", {"backup": "nightly"})
+    # plan 1 selects by tag and copies to Ireland; plan 2 selects every table but two and copies to Brazil
+    vaults = seed_backup_plan(clients, MANAGEMENT_ACCOUNT_ID, "eu-plan", "eu-central-1", "vault-fra-1", "eu-west-1",
+                              "vault-dub", {"ListOfTags": [{"ConditionType": "STRINGEQUALS", "ConditionKey": "backup",
+                                                            "ConditionValue": "eu-only"}]})
+    vaults += seed_backup_plan(clients, MANAGEMENT_ACCOUNT_ID, "br-plan", "eu-central-1", "vault-fra-2", "sa-east-1",
+                               "vault-gru", {"Resources": ["arn:aws:dynamodb:*:*:table/*"],
+                                             "NotResources": [f"{TABLE_ARN}ledger-eu", f"{TABLE_ARN}scratch"]})
+
+    result, stores = scan_kinds(tmp_path, ["dynamodb", "backup"], REGIONS)
+
+    assert result.status == "complete"
+    assert {(t.region, t.service, t.status) for t in result.targets} >= {
+        (region, "backup", "ok") for region in REGIONS}
+    assert {(stores[v.name].kind, stores[v.name].id) for v in vaults} == {("backup-vault", v.id) for v in vaults}
+    assert places(stores["vault-gru"]) == {("sa-east-1", "primary", "BR")}
+    assert stores["vault-gru"].tags == {"env": "prod"}
+    eu, br, scratch = stores["ledger-eu"], stores["ledger-br"], stores["scratch"]
+    assert places(eu) == {("eu-central-1", "primary", "DE"), ("eu-west-1", "backup", "IE")}
+    assert places(br) == {("eu-central-1", "primary", "DE"), ("sa-east-1", "backup", "BR")}
+    assert places(scratch) == {("eu-central-1", "primary", "DE")}  # excluded by NotResources
+    [learned] = [loc.learned_from for loc in br.locations if loc.role == "backup"]
+    assert learned.startswith("GetBackupPlan.Rules.CopyActions.DestinationBackupVaultArn") and "br-plan" in learned
+
+    # with what reaches the EU-only table through AWS's control waived, it passes, and the backup copies in
+    # Brazil alone make the other one fail
+    _, stores = scan_kinds(tmp_path, ["dynamodb", "backup"], REGIONS, waive=control_reach(eu))
+    eu, br = stores["ledger-eu"], stores["ledger-br"]
+    assert eu.status == "pass", eu.findings
+    assert br.status == "fail" and {f.jurisdiction for f in br.findings if not f.waiver} == {"BR"}
+
+
+def test_without_the_backup_service_no_backup_locations_are_claimed(tmp_path, moto_patched: MotoServer, aws_env):
+    """AWS Backup not scanned: the table shows only where it is; the kind table says what is not seen."""
+    aws_env(moto_patched)
+    clients = Clients(moto_patched.url)
+    create_table(clients, "ledger-br", {})
+    seed_backup_plan(clients, MANAGEMENT_ACCOUNT_ID, "br-plan", "eu-central-1", "vault-fra", "sa-east-1", "vault-gru",
+                     {"Resources": ["*"]})
+    result, stores = scan_kinds(tmp_path, ["dynamodb"], REGIONS)
+    assert result.status == "complete" and "vault-gru" not in stores
+    assert places(stores["ledger-br"]) == {("eu-central-1", "primary", "DE")}
+    _, stores = scan_kinds(tmp_path, ["dynamodb", "backup"], REGIONS)
+    assert places(stores["ledger-br"]) == {("eu-central-1", "primary", "DE"), ("sa-east-1", "backup", "BR")}
