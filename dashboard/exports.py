@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from dashboard.context import VERSION
 from dashboard.queries import parse_time
 
 STORE_COLUMNS = [
@@ -185,4 +186,16 @@ def ocsf_finding(row: dict, reach: dict | None = None, product_version: str = "0
         )
     if resolved:
         event["end_time"] = resolved
+    return event
+
+
+def ocsf_event(row: dict) -> dict:
+    """A finding row of Queries.finding_rows (its store's document under `document`) as an OCSF event."""
+    document = row.get("document") or {}
+    reach = next((r for r in document.get("reachable_by") or [] if r.get("jurisdiction") == row.get("jurisdiction")),
+                 None)
+    event = ocsf_finding(row, reach, VERSION)
+    if row.get("region"):
+        event["cloud"]["region"] = row["region"]
+        event["resources"][0]["region"] = row["region"]
     return event

@@ -439,6 +439,28 @@ def test_bad_query_parameters_are_400_not_500(signed_in):
         assert reply.status == 400, path
 
 
+def test_one_request_cannot_ask_for_unbounded_work(signed_in):
+    """Too many values in one filter, too long a URL, a page or offset past any row: a 400 naming the problem."""
+    many = urlencode([("jurisdiction", f"J{i}") for i in range(51)])
+    for path in (f"/inventory?{many}", f"/api/stores?{many}", f"/findings?{many}", f"/export/findings.csv?{many}"):
+        reply = signed_in.get(path)
+        assert reply.status == 400, path
+        assert "jurisdiction: at most 50 values in one filter, got 51" in reply.text, path
+    fifty = urlencode([("jurisdiction", f"J{i}") for i in range(50)])
+    assert signed_in.get(f"/api/stores?{fifty}").json()["total"] == 0  # at the cap: answered
+    huge = urlencode([("tag", f"key-{i}=value") for i in range(800)])
+    for path, kind in ((f"/inventory?{huge}", "text/plain"), (f"/api/stores?{huge}", "application/json")):
+        reply = signed_in.get(path)
+        assert reply.status == 400 and reply.headers["content-type"].startswith(kind), path
+        assert "at most 8192 are accepted" in reply.text and reply.headers["x-frame-options"] == "DENY"
+    for path in ("/scans?page=100000000000000000000", "/api/scans?offset=9223372036854775808",
+                 "/api/scans?offset=-1", "/scans?page=1000001"):
+        reply = signed_in.get(path)
+        assert reply.status == 400, path
+    assert signed_in.get("/scans?page=1000000").status == 200  # far past the last scan: an empty page
+    assert signed_in.get("/api/scans?offset=500000000").json()["items"] == []
+
+
 def test_overview_counts_match_the_state(signed_in, estate):
     data = signed_in.get("/api/overview").json()
     stores = estate[1].stores
@@ -590,12 +612,20 @@ def test_evidence_report_of_one_scan(signed_in, estate):
     assert signed_in.get("/scans/nope/report").status == 404
 
 
-def test_facets_are_rebuilt_for_a_database_written_before_they_existed(tmp_path):
+def test_the_dashboard_never_writes_and_serve_fills_a_pre_facet_database(tmp_path):
+    """create_app only reads; `agent.py serve` fills the derived index of a database written before it existed."""
+    from dashboard.serve import fill_derived_index
+
     location = str(tmp_path / "old.db")
     with StateStore(location) as state:
         estate = write_estate(state, 20)
         with state._engine.begin() as conn:
             conn.execute(delete(store_facets_table))
+    served = serve(tmp_path, location)
+    served.stop()
+    with StateStore(location) as state, state.reading() as conn:
+        assert conn.scalar(select(func.count()).select_from(store_facets_table)) == 0  # opening wrote nothing
+    fill_derived_index(location)
     served = serve(tmp_path, location)
     try:
         client = Client(served.port)
@@ -604,5 +634,3 @@ def test_facets_are_rebuilt_for_a_database_written_before_they_existed(tmp_path)
                                                                                              jurisdiction=["US"]))
     finally:
         served.stop()
-    with StateStore(location) as state, state.reading() as conn:
-        assert conn.scalar(select(func.count()).select_from(store_facets_table)) > 0

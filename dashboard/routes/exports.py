@@ -1,0 +1,58 @@
+"""Downloads of the current view, every page of it, streamed: stores CSV/JSON, findings CSV/JSON/OCSF."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from dashboard import exports
+from dashboard.context import Ctx, UserDep
+from dashboard.params import FindingDep, InventoryDep
+
+router = APIRouter(prefix="/export", tags=["exports"])
+CSV = "text/csv; charset=utf-8"
+JSON = "application/json"
+
+
+def download(body: Iterator[str], media_type: str, filename: str) -> StreamingResponse:
+    return StreamingResponse(body, media_type=media_type,
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/stores.csv", summary="The inventory view as CSV (all pages)")
+def export_stores_csv(ctx: Ctx, user: UserDep, query: InventoryDep) -> StreamingResponse:
+    return download(exports.stores_csv(ctx.queries.inventory_documents(query)), CSV, "custody-stores.csv")
+
+
+@router.get("/stores.json", summary="The inventory view as JSON documents (all pages)")
+def export_stores_json(ctx: Ctx, user: UserDep, query: InventoryDep) -> StreamingResponse:
+    meta = {"exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "filters": query.filters,
+            "q": query.q, "sort": query.sort, "order": query.order, "include_gone": query.include_gone}
+    return download(exports.stores_json(ctx.queries.inventory_documents(query), meta), JSON, "custody-stores.json")
+
+
+@router.get("/findings.csv", summary="The findings view as CSV (all pages)")
+def export_findings_csv(ctx: Ctx, user: UserDep, query: FindingDep) -> StreamingResponse:
+    return download(exports.findings_csv(ctx.queries.finding_rows(query)), CSV, "custody-findings.csv")
+
+
+@router.get("/findings.json", summary="The findings view as JSON (all pages)")
+def export_findings_json(ctx: Ctx, user: UserDep, query: FindingDep) -> StreamingResponse:
+    rows = ({k: v for k, v in row.items() if k != "document"} for row in ctx.queries.finding_rows(query))
+    return download(exports.json_array(rows), JSON, "custody-findings.json")
+
+
+@router.get("/findings.ocsf.json", summary="The findings view as OCSF Detection Findings (class 2004), a JSON array")
+def export_findings_ocsf(ctx: Ctx, user: UserDep, query: FindingDep,
+                         lines: Annotated[bool, Query(description="newline-delimited JSON instead")] = False
+                         ) -> StreamingResponse:
+    events = (exports.ocsf_event(row) for row in ctx.queries.finding_rows(query))
+    if lines:
+        body = (json.dumps(event, ensure_ascii=False, default=str) + "\n" for event in events)
+        return StreamingResponse(body, media_type="application/x-ndjson")
+    return download(exports.json_array(events), JSON, "custody-findings.ocsf.json")
