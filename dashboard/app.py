@@ -27,6 +27,7 @@ from fastapi.templating import Jinja2Templates
 from dashboard import errors, templating
 from dashboard.auth import Authenticator
 from dashboard.context import VERSION, Context
+from dashboard.jurisdiction import JurisdictionReach
 from dashboard.middleware import BoundedURL, SecurityHeaders
 from dashboard.queries import Queries
 from dashboard.routes import api, auth, exports, pages
@@ -50,8 +51,9 @@ def create_app(config: Config, state_location: str) -> FastAPI:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     account_names = {account_id: entry.name for account_id, entry in config.accounts.items() if entry.name}
     templating.install(templates, catalog, account_names, settings)
-    ctx = Context(settings=settings, auth=Authenticator(settings), catalog=catalog, queries=Queries(state),
-                  world=WorldMap(), templates=templates)
+    queries = Queries(state)
+    ctx = Context(settings=settings, auth=Authenticator(settings), catalog=catalog, queries=queries,
+                  reach=JurisdictionReach(queries), world=WorldMap(), templates=templates)
 
     app = FastAPI(title="Custody dashboard API", version=VERSION, description=DESCRIPTION, docs_url=None,
                   redoc_url=None, openapi_url=None)  # the spec is served behind sign-in, by routes/api.py

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from dashboard.auth import Authenticator, User
+from dashboard.jurisdiction import JurisdictionReach
 from dashboard.queries import Queries
 from dashboard.settings import DashboardSettings
 from dashboard.worldmap import WorldMap
@@ -40,6 +41,7 @@ class Context:
     auth: Authenticator
     catalog: Catalog
     queries: Queries
+    reach: JurisdictionReach
     world: WorldMap
     templates: Jinja2Templates
 

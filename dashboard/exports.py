@@ -25,6 +25,10 @@ FINDING_COLUMNS = [
     "account", "kind", "first_seen", "last_seen", "resolved_at", "age_days", "waived", "waiver_reason",
     "waiver_approver", "waiver_expires", "message",
 ]
+REACH_COLUMNS = [
+    "jurisdiction", "store_id", "name", "kind", "provider", "account", "region", "status", "basis", "route",
+    "addressee", "law", "citation", "path", "agreement", "effective", "finding", "policies", "gone_at",
+]
 OCSF_VERSION = "1.3.0"
 OCSF_SEVERITY = {"info": 1, "informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 OCSF_PROVIDER = {"aws": "AWS", "azure": "Azure", "gcp": "GCP"}
@@ -108,6 +112,13 @@ def finding_row(row: dict) -> list[Any]:
 
 def findings_csv(rows: Iterable[dict]) -> Iterator[str]:
     return _csv_lines(FINDING_COLUMNS, (finding_row(row) for row in rows))
+
+
+def reach_csv(rows: Iterable[dict]) -> Iterator[str]:
+    """One jurisdiction's view (dashboard.jurisdiction rows) as CSV."""
+    return _csv_lines(REACH_COLUMNS, ([
+        " ".join(row[name]) if name == "policies" else ("yes" if row[name] else "no") if name == "effective"
+        else row[name] for name in REACH_COLUMNS] for row in rows))
 
 
 def _millis(text: str | None) -> int | None:

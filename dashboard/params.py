@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Depends, HTTPException, Query
+from fastapi import Depends, HTTPException, Path, Query
 
 from dashboard.context import Ctx
+from dashboard.jurisdiction import FINDING_STATES as REACH_FINDINGS
+from dashboard.jurisdiction import ReachQuery
 from dashboard.queries import FINDING_STATES, SORTS, FindingQuery, InventoryQuery
 
 MAX_VALUES = 50  # values of one filter: each chip links to the view without it, so a page grows as their square
@@ -82,3 +84,29 @@ def finding_params(
 
 InventoryDep = Annotated[InventoryQuery, Depends(inventory_params)]
 FindingDep = Annotated[FindingQuery, Depends(finding_params)]
+
+
+def reach_params(
+    ctx: Ctx,
+    code: Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,16}$", description="jurisdiction code, e.g. US or EU")],
+    basis: Annotated[list[str] | None, Query(description="location, control, establishment, ...")] = None,
+    route: Annotated[list[str] | None, Query(description="direct, agreement, mutual_legal_assistance")] = None,
+    provider: Annotated[list[str] | None, Query()] = None,
+    status: Annotated[list[str] | None, Query(description="the store's status")] = None,
+    finding: Annotated[list[str] | None, Query(description="open, waived, or none (the reach is accepted)")] = None,
+    q: Annotated[str, Query(max_length=200, description="search in name and id")] = "",
+    include_gone: Annotated[bool, Query(description="also stores no longer seen")] = False,
+    page: PageNumber = 1,
+    per_page: PerPage = None,
+) -> ReachQuery:
+    if not ctx.reach.known(code):
+        raise HTTPException(404, f"no store in the state store is reached by the law of {code!r}")
+    filters = bounded({"basis": basis, "route": route, "provider": provider, "status": status, "finding": finding})
+    wrong = [value for value in filters["finding"] if value not in REACH_FINDINGS]
+    if wrong:
+        raise HTTPException(400, f"finding: expected one of {', '.join(REACH_FINDINGS)}, got {wrong[0]!r}")
+    return ReachQuery(code=code, q=q.strip(), include_gone=include_gone, page=page,
+                      per_page=per_page or ctx.settings.page_size, **filters)
+
+
+ReachDep = Annotated[ReachQuery, Depends(reach_params)]

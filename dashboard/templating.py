@@ -48,3 +48,4 @@ def install(templates: Jinja2Templates, catalog: Catalog, accounts: dict[str, st
         store_href=lambda store_id: "/store?" + urlencode({"id": store_id}),
     )
     env.filters["label"] = lambda text: str(text or "").replace("_", " ")
+    env.filters["num"] = lambda value: f"{value:,}" if isinstance(value, int) else value

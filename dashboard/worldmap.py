@@ -184,11 +184,11 @@ class WorldMap:
             if own:
                 classes += ["has-data", "reach", f"lvl-{level(own, peak)}"]
                 words.append(f"its own law reaches {own} store(s)")
-                shape.href = f"/inventory?jurisdiction={shape.code}"
+                shape.href = f"/jurisdiction/{shape.code}"
             for code, union in member_of:
                 classes.append(f"union union-{code.lower()}")
                 words.append(f"as a member of the {union.name}, {code} law reaches {reach[code]} store(s)")
-                shape.href = shape.href or f"/inventory?jurisdiction={code}"
+                shape.href = shape.href or f"/jurisdiction/{code}"
             if words:
                 shape.title = f"{shape.name} ({shape.code}): " + "; ".join(words)
             shape.value = own
@@ -201,7 +201,7 @@ class WorldMap:
                 "stores": count,
                 "union": bool(union),
                 "members": sorted(union.members) if union else [],
-                "href": f"/inventory?jurisdiction={code}",
+                "href": f"/jurisdiction/{code}",
             })
         for code, union in unions.items():
             view.notes.append(

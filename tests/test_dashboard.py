@@ -499,7 +499,97 @@ def test_map_pages_colour_the_right_countries(signed_in, estate):
     assert reached == {r.jurisdiction for s in estate[1].stores for r in s.reachable_by} - {"EU"}
     outlined = set(re.findall(r'<path class="[^"]*union-eu[^"]*" d="[^"]*" data-code="([A-Z]{2})"', compel))
     assert outlined == set(load_catalog().unions["EU"].members)
-    assert 'href="/inventory?country=DE"' in where and 'href="/inventory?jurisdiction=US"' in compel
+    assert 'href="/inventory?country=DE"' in where and 'href="/jurisdiction/US"' in compel
+
+
+# ---- one jurisdiction: every store it reaches, and why ----------------------------------------------------
+
+
+def reach_expected(estate: Estate, code: str) -> dict[str, dict]:
+    """What the jurisdiction view must say of each store, from the documents the estate wrote."""
+    result = {}
+    for store in estate.stores:
+        entry = next((r for r in store.reachable_by if r.jurisdiction == code), None)
+        if entry is None:
+            continue
+        findings = [f for f in store.findings if f.jurisdiction == code]
+        state = "none" if not findings else "open" if any(f.waiver is None for f in findings) else "waived"
+        result[store.id] = {"basis": entry.basis, "route": "direct", "law": entry.law, "citation": entry.citation,
+                            "path": " → ".join(entry.path), "addressee": "", "finding": state,
+                            "policies": sorted({f.policy for f in findings})}
+    return result
+
+
+def test_jurisdiction_view_lists_every_reached_store_with_its_ground(signed_in, estate):
+    expected = reach_expected(estate[1], "US")
+    rows, page = {}, 1
+    while True:
+        body = signed_in.get(f"/api/jurisdiction/US?per_page=40&page={page}").json()
+        rows.update({row["store_id"]: row for row in body["items"]})
+        if page >= body["pages"]:
+            break
+        page += 1
+    assert body["total"] == body["stores"] == len(expected)
+    assert {sid: {k: row[k] for k in expected[sid]} for sid, row in rows.items()} == expected
+    assert any(row["finding"] == "waived" for row in rows.values())  # waived findings' stores are listed too
+    groups = {(g["basis"], g["route"]): g["stores"] for g in body["groups"]}
+    assert groups == {key: sum(1 for e in expected.values() if (e["basis"], e["route"]) == key)
+                      for key in {(e["basis"], e["route"]) for e in expected.values()}}
+    assert [g["basis"] for g in body["groups"]] == ["location", "control"]  # strongest first, not alphabetical
+    order = list(rows)
+    assert order.index(next(s for s in order if rows[s]["basis"] == "control")) > max(
+        order.index(s) for s in order if rows[s]["basis"] == "location")
+
+
+def test_jurisdiction_view_filters_exports_and_pages(signed_in, estate):
+    expected = reach_expected(estate[1], "US")
+    control_waived = {sid for sid, e in expected.items() if e["basis"] == "control" and e["finding"] == "waived"}
+    query = "basis=control&finding=waived"
+    assert signed_in.get(f"/api/jurisdiction/US?{query}").json()["total"] == len(control_waived) > 0
+    rows = list(csv.DictReader(io.StringIO(signed_in.get(f"/export/jurisdiction/US.csv?{query}").text)))
+    assert {row["store_id"] for row in rows} == control_waived
+    assert all(row["jurisdiction"] == "US" and row["basis"] == "control" and row["citation"] == "18 U.S.C. § 2713"
+               for row in rows)
+    exported = signed_in.get("/export/jurisdiction/US.json").json()
+    assert {row["store_id"] for row in exported["stores"]} == set(expected)
+    assert sum(g["stores"] for g in exported["meta"]["groups"]) == len(expected)
+    page = signed_in.get("/jurisdiction/US?basis=location")
+    assert page.status == 200 and "United States (US)" in page.text
+    shown = set(re.findall(r'<tr data-store-id="([^"]+)">', page.text))
+    assert shown and shown <= {sid for sid, e in expected.items() if e["basis"] == "location"}
+    for cell in ("basis", "route", "addressee", "law", "citation", "path"):
+        assert f'data-col="{cell}"' in page.text
+    assert signed_in.get("/jurisdictions?code=US").headers["location"] == "/jurisdiction/US"
+    assert signed_in.get("/jurisdiction/XX").status == 404
+    assert signed_in.get("/api/jurisdiction/US?finding=maybe").status == 400
+    assert signed_in.get("/api/jurisdiction/U$").status in (400, 404)
+    overview = signed_in.get("/").text
+    assert 'href="/jurisdiction/US"' in overview
+
+
+def test_inventory_reach_column_names_basis_and_route(signed_in, estate):
+    body = signed_in.get("/api/stores?jurisdiction=CN&per_page=5").json()
+    store = next(s for s in estate[1].stores if s.id == body["items"][0]["id"])
+    assert body["items"][0]["reach"] == [{"jurisdiction": r.jurisdiction, "basis": r.basis, "route": "direct"}
+                                         for r in store.reachable_by]
+    page = signed_in.get("/inventory?jurisdiction=CN&per_page=5").text
+    basis = next(r.basis for r in store.reachable_by if r.jurisdiction == "CN").replace("_", " ")
+    assert f'href="/jurisdiction/CN" class="small muted" title="every store China reaches, and why">{basis}, direct<' in page
+
+
+def test_a_reach_is_led_by_its_strongest_ground():
+    from dashboard.reach import columns
+
+    old = {"jurisdiction": "US", "basis": "control", "law": "us-cloud-act", "citation": "18 U.S.C. § 2713",
+           "path": ["bucket", "Amazon (US)", "18 U.S.C. § 2713"],
+           "grounds": [{"basis": "control", "law": "us-cloud-act", "citation": "18 U.S.C. § 2713", "path": ["a"]},
+                       {"basis": "location", "law": "territorial", "citation": "Lotus", "path": ["b", "c"]}]}
+    assert columns(old)["basis"] == "location" and columns(old)["path"] == "b → c"  # the soil before control
+    new = {**old, "route": "agreement", "addressee_name": "Amazon Web Services, Inc. (US)",
+           "agreement": {"id": "us-gb", "name": "US-UK Data Access Agreement"}, "effective": False}
+    led = columns(new)  # under the contract the entry is its strongest ground
+    assert (led["basis"], led["route"], led["addressee"], led["agreement"], led["effective"]) == (
+        "control", "agreement", "Amazon Web Services, Inc. (US)", "US-UK Data Access Agreement", False)
 
 
 def test_store_detail_and_404(signed_in, estate):
@@ -597,6 +687,24 @@ def test_ocsf_export_is_detection_findings(signed_in, estate):
 def test_findings_csv_export(signed_in):
     rows = list(csv.DictReader(io.StringIO(signed_in.get("/export/findings.csv?state=waived").text)))
     assert rows and all(row["state"] == "waived" and row["waiver_approver"] for row in rows)
+
+
+@pytest.mark.parametrize("sort", ["age", "recent", "severity", "store"])
+def test_export_batches_follow_on_by_keyset_in_the_view_order(signed_in, estate, sort):
+    """Small keyset batches give every finding once, in the order the paginated view shows them."""
+    from dashboard.queries import FindingQuery, Queries
+
+    shown, page = [], 1
+    while True:
+        body = signed_in.get(f"/api/findings?state=all&sort={sort}&per_page=500&page={page}").json()
+        shown += [item["fingerprint"] for item in body["items"]]
+        if page >= body["pages"]:
+            break
+        page += 1
+    with StateStore(estate[0]) as state:
+        exported = [row["fingerprint"] for row in Queries(state).finding_rows(FindingQuery(state="all", sort=sort),
+                                                                                 batch=7)]
+    assert len(shown) > 7 * 3 and exported == shown
 
 
 def test_evidence_report_of_one_scan(signed_in, estate):

@@ -8,6 +8,7 @@ on a free port of 127.0.0.1. Screenshots of every page are saved under tests/art
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import socket
@@ -180,11 +181,59 @@ def test_map_shows_the_right_countries_in_both_views(page, agent, demo):
     outlined = set(page.eval_on_selector_all("#world-map path.union-eu", "els => els.map(e => e.dataset.code)"))
     assert outlined == set(load_catalog().unions["EU"].members)
     shot(page, "map-compel")
-    # clicking a country filters the inventory
+    # clicking a country opens the stores its law reaches, and why
     page.click("#world-map a.country-link[data-code=JP] path")
-    page.wait_for_url("**/inventory?jurisdiction=JP")
+    page.wait_for_url("**/jurisdiction/JP")
     expected = sum(1 for d in documents if any(r["jurisdiction"] == "JP" for r in d["reachable_by"]))
-    assert page.text_content("#result-total").strip() == str(expected)
+    assert page.text_content("#reached-total").strip() == f"{expected:,}"
+
+
+BASIS_STRENGTH = ("location", "control", "establishment", "offering_services")
+
+
+def strongest(entry: dict) -> dict:
+    """The ground a jurisdiction's entry is led by: itself under the reach contract, else the strongest basis."""
+    if "route" in entry:
+        return entry
+    grounds = [entry, *(entry.get("grounds") or [])]
+    return min(grounds, key=lambda g: BASIS_STRENGTH.index(g["basis"]) if g["basis"] in BASIS_STRENGTH else 9)
+
+
+def test_jurisdiction_view_matches_the_json_report(page, agent, demo):
+    """Every store the US reaches, with basis, route, addressee, law, citation and path as the scan's report says."""
+    report = json.loads((demo / "report.json").read_text())
+    expected = {}
+    for store in report["stores"]:
+        entry = next((r for r in store["reachable_by"] if r["jurisdiction"] == "US"), None)
+        if entry:
+            ground = strongest(entry)
+            expected[store["id"]] = {
+                "basis": ground["basis"], "route": ground.get("route") or "direct",
+                "addressee": ground.get("addressee_name") or ground.get("addressee") or "", "law": ground["law"],
+                "citation": ground["citation"], "path": ground.get("path_text") or " → ".join(ground["path"]),
+            }
+    assert expected, "the demo estate has stores the US reaches"
+    page.goto(agent.url + "/")
+    page.click("#by-jurisdiction a[href='/jurisdiction/US']")
+    page.wait_for_url("**/jurisdiction/US")
+    page.goto(agent.url + "/jurisdiction/US?per_page=500")
+    shown = page.eval_on_selector_all("#reach-table tbody tr[data-store-id]", """rows => rows.map(r => [
+        r.dataset.storeId,
+        Object.fromEntries([...r.querySelectorAll('td[data-col]')].map(
+            c => [c.dataset.col, c.firstChild ? c.firstChild.textContent.trim() : '']))])""")
+    got = {store_id: {k: v for k, v in cells.items() if k in expected[store_id]} for store_id, cells in shown}
+    assert got == expected
+    groups = {(g.get_attribute("data-basis"), g.get_attribute("data-route")):
+              int(g.locator("td[data-count=stores]").text_content().replace(",", ""))
+              for g in page.locator("#reach-groups tbody tr").all()}
+    assert sum(groups.values()) == len(expected)
+    assert groups == {key: sum(1 for e in expected.values() if (e["basis"], e["route"]) == key) for key in groups}
+    shot(page, "jurisdiction-US")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    with open(download.value.path(), encoding="utf-8") as handle:
+        exported = {row["store_id"]: row for row in csv.DictReader(handle)}
+    assert {sid: {k: row[k] for k in expected[sid]} for sid, row in exported.items()} == expected
 
 
 def test_filter_by_jurisdiction_open_a_store_and_export_csv(page, agent, demo):

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from dashboard import views
 from dashboard.context import Ctx, UserDep
-from dashboard.params import FindingDep, InventoryDep, Offset
+from dashboard.params import FindingDep, InventoryDep, Offset, ReachDep
 from dashboard.routes.pages import CatalogTable
 
 router = APIRouter(prefix="/api")
@@ -59,6 +59,12 @@ def api_store(ctx: Ctx, user: UserDep, id: Annotated[str, Query(max_length=2048)
     if record is None:
         raise HTTPException(404, f"no store with id {id!r}")
     return plain(record)
+
+
+@router.get("/jurisdiction/{code}", tags=["stores"],
+            summary="One jurisdiction: every store its law reaches, by basis and route, with the strongest ground")
+def api_jurisdiction(ctx: Ctx, user: UserDep, query: ReachDep) -> dict:
+    return ctx.reach.view(query)
 
 
 @router.get("/findings", tags=["findings"], summary="Findings: new, open, waived, resolved, with age")

@@ -12,7 +12,8 @@ from fastapi.responses import StreamingResponse
 
 from dashboard import exports
 from dashboard.context import Ctx, UserDep
-from dashboard.params import FindingDep, InventoryDep
+from dashboard.jurisdiction import groups
+from dashboard.params import FindingDep, InventoryDep, ReachDep
 
 router = APIRouter(prefix="/export", tags=["exports"])
 CSV = "text/csv; charset=utf-8"
@@ -56,3 +57,17 @@ def export_findings_ocsf(ctx: Ctx, user: UserDep, query: FindingDep,
         body = (json.dumps(event, ensure_ascii=False, default=str) + "\n" for event in events)
         return StreamingResponse(body, media_type="application/x-ndjson")
     return download(exports.json_array(events), JSON, "custody-findings.ocsf.json")
+
+
+@router.get("/jurisdiction/{code}.csv", summary="One jurisdiction's view as CSV (all pages)")
+def export_reach_csv(ctx: Ctx, user: UserDep, query: ReachDep) -> StreamingResponse:
+    return download(exports.reach_csv(ctx.reach.rows(query)), CSV, f"custody-{query.code}.csv")
+
+
+@router.get("/jurisdiction/{code}.json", summary="One jurisdiction's view as JSON (all pages)")
+def export_reach_json(ctx: Ctx, user: UserDep, query: ReachDep) -> StreamingResponse:
+    everything = ctx.reach.summary(query.code, query.include_gone)
+    meta = {"exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "jurisdiction": query.code,
+            "filters": query.filters(), "q": query.q, "include_gone": query.include_gone,
+            "groups": groups(everything)}
+    return download(exports.stores_json(ctx.reach.rows(query), meta), JSON, f"custody-{query.code}.json")

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from dashboard import views
 from dashboard.context import VERSION, Ctx, UserDep
-from dashboard.params import MAX_PAGE, FindingDep, InventoryDep
+from dashboard.params import MAX_PAGE, FindingDep, InventoryDep, ReachDep
 from dashboard.queries import COLUMN_FILTERS, FINDING_STATES, SORTS
 
 router = APIRouter(include_in_schema=False)
@@ -37,6 +37,17 @@ def inventory_page(request: Request, ctx: Ctx, user: UserDep, query: InventoryDe
     result = ctx.queries.inventory(query)
     return ctx.page(request, "inventory.html", user, result=result, query=query, choices=ctx.queries.choices(),
                     sorts=list(SORTS), column_filters=COLUMN_FILTERS, facet_filters=FACET_PARAMS)
+
+
+@router.get("/jurisdiction/{code}")
+def jurisdiction_page(request: Request, ctx: Ctx, user: UserDep, query: ReachDep) -> HTMLResponse:
+    return ctx.page(request, "jurisdiction.html", user, r=ctx.reach.view(query), query=query)
+
+
+@router.get("/jurisdictions")
+def jurisdictions(user: UserDep, code: Annotated[str, Query(pattern=r"^[A-Za-z0-9-]{0,16}$")] = "") -> Response:
+    """`/jurisdictions?code=US` is `/jurisdiction/US`; without a code, the overview lists them all."""
+    return RedirectResponse(f"/jurisdiction/{code}" if code else "/#by-jurisdiction", status_code=303)
 
 
 @router.get("/store")
