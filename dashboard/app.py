@@ -28,7 +28,7 @@ from dashboard import errors, templating
 from dashboard.auth import Authenticator
 from dashboard.context import VERSION, Context
 from dashboard.jurisdiction import JurisdictionReach
-from dashboard.middleware import BoundedURL, SecurityHeaders
+from dashboard.middleware import BoundedURL, HeadAsGet, SecurityHeaders
 from dashboard.queries import Queries
 from dashboard.routes import api, auth, exports, pages
 from dashboard.settings import settings_from_config
@@ -60,7 +60,8 @@ def create_app(config: Config, state_location: str) -> FastAPI:
     app.state.dashboard = ctx
     app.state.state_store = state
     app.add_middleware(BoundedURL)
-    app.add_middleware(SecurityHeaders)  # added last, runs first: the 400 of BoundedURL carries the headers too
+    app.add_middleware(SecurityHeaders, is_https=ctx.auth.scope_is_https)  # runs before BoundedURL: its 400 too
+    app.add_middleware(HeadAsGet)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     errors.install(app)
     for router in (auth.router, pages.router, api.router, exports.router):

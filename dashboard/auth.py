@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
+from starlette.types import Scope
 
 from dashboard.settings import DashboardSettings
 
@@ -125,11 +126,16 @@ class Authenticator:
         return peer
 
     def is_https(self, request: Request) -> bool:
+        """Served over https: directly, or a trusted proxy says so in X-Forwarded-Proto (its nearest hop)."""
         if request.url.scheme == "https":
             return True
         return self.settings.is_trusted_proxy(self.peer(request)) and (
-            request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower() == "https"
+            request.headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower() == "https"
         )
+
+    def scope_is_https(self, scope: Scope) -> bool:
+        """is_https for an ASGI scope (the security-headers middleware: HSTS)."""
+        return self.is_https(Request(scope))
 
     def secure_cookie(self, request: Request) -> bool:
         if self.settings.secure_cookies == "auto":

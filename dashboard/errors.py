@@ -1,14 +1,21 @@
-"""Errors as pages for people and JSON for /api/ and /export/: never a traceback, bad input is 400."""
+"""Errors as pages (with the navigation bar when signed in) for people and JSON for /api/ and /export/.
+
+Never a traceback: bad input is 400, an unknown path 404, a bug 500 with its details in the log only.
+"""
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
 
 from dashboard.context import NotSignedIn, context
+
+log = logging.getLogger(__name__)
 
 
 def wants_json(request: Request) -> bool:
@@ -19,8 +26,9 @@ def error_response(request: Request, status: int, message: str, headers: dict[st
     """The error as JSON ({"detail": ...}) or as the error page, with the given status."""
     if wants_json(request):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
-    return context(request).page(request, "error.html", None, status_code=status, headers=headers,
-                                 status=status, message=message)
+    ctx = context(request)
+    user = ctx.auth.user(request) if status not in (401, 403) else None
+    return ctx.page(request, "error.html", user, status_code=status, headers=headers, status=status, message=message)
 
 
 async def not_signed_in(request: Request, exc: Exception) -> Response:
@@ -44,7 +52,13 @@ async def bad_request(request: Request, exc: Exception) -> Response:
     return error_response(request, 400, problems if wants_json(request) else f"bad request: {problems}")
 
 
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.error("dashboard: %s %s failed", request.method, request.url.path, exc_info=exc)
+    return error_response(request, 500, "internal error: the dashboard's log has the details")
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(NotSignedIn, not_signed_in)
-    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(HTTPException, http_error)  # Starlette's: FastAPI's and the router's own 404/405
     app.add_exception_handler(RequestValidationError, bad_request)
+    app.add_exception_handler(Exception, server_error)

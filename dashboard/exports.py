@@ -34,6 +34,20 @@ OCSF_SEVERITY = {"info": 1, "informational": 1, "low": 2, "medium": 3, "high": 4
 OCSF_PROVIDER = {"aws": "AWS", "azure": "Azure", "gcp": "GCP"}
 
 
+def buffered(chunks: Iterable[str], size: int = 64 * 1024) -> Iterator[str]:
+    """Small pieces joined into pieces of about `size` characters: one network write each, not one per piece."""
+    pending: list[str] = []
+    length = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield "".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield "".join(pending)
+
+
 def safe_cell(value: Any) -> str:
     """A CSV cell that a spreadsheet will not run as a formula."""
     text = "" if value is None else str(value)

@@ -1,8 +1,10 @@
-"""Pure ASGI middleware (streams stay streams): security headers on every response, a bound on URL size."""
+"""Pure ASGI middleware (streams stay streams): security headers, a bound on URL size, HEAD as GET."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,10 +24,15 @@ HEADERS = [
 
 
 class SecurityHeaders:
-    """CSP, no sniffing, no framing, no referrer, no caching (but /static), HSTS over https."""
+    """CSP, no sniffing, no framing, no referrer, no caching (but /static), HSTS over https.
 
-    def __init__(self, app: ASGIApp) -> None:
+    `is_https(scope)` says whether the client came over https (directly, or through a trusted proxy
+    that says so in X-Forwarded-Proto).
+    """
+
+    def __init__(self, app: ASGIApp, is_https: Callable[[Scope], bool] | None = None) -> None:
         self.app = app
+        self.is_https = is_https or (lambda scope: scope.get("scheme") == "https")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,7 +46,7 @@ class SecurityHeaders:
                 headers += HEADERS
                 if not path.startswith("/static/"):
                     headers.append((b"cache-control", b"no-store"))
-                if scope.get("scheme") == "https":
+                if self.is_https(scope):
                     headers.append((b"strict-transport-security", b"max-age=31536000"))
                 message["headers"] = headers
             await send(message)
@@ -72,3 +79,29 @@ class BoundedURL:
         await send({"type": "http.response.start", "status": 400,
                     "headers": [(b"content-type", media), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+class _HeadAnswered(Exception):
+    """The headers of a HEAD answer are sent: stop producing a body nobody will read."""
+
+
+class HeadAsGet:
+    """Answer HEAD on every page as GET would, headers only (FastAPI's routes declare GET alone)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await send(message)
+                return
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            raise _HeadAnswered
+
+        with contextlib.suppress(_HeadAnswered):
+            await self.app({**scope, "method": "GET"}, receive, headers_only)

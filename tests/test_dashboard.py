@@ -269,6 +269,39 @@ def test_pages_have_no_inline_script_or_style(signed_in, estate):
         assert PASSWORD not in html
 
 
+def test_head_answers_every_page_and_errors_are_pages_with_the_navigation(signed_in, estate):
+    for path in ("/", "/inventory", "/findings", "/jurisdiction/US", "/api/stores", "/export/findings.csv",
+                 "/scans/scan-synthetic-2/report"):
+        head, get = signed_in.request("HEAD", path), signed_in.get(path)
+        assert head.status == get.status == 200 and head.body == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+    assert Client(signed_in.port).request("HEAD", "/inventory").status == 303  # still behind sign-in
+    missing = signed_in.get("/no-such-page")
+    assert missing.status == 404 and missing.headers["content-type"].startswith("text/html")
+    assert 'aria-label="Main"' in missing.text and 'href="/inventory"' in missing.text  # the navigation bar
+    assert signed_in.get("/api/no-such-thing").json() == {"detail": "Not Found"}
+    anonymous = Client(signed_in.port).get("/no-such-page")
+    assert anonymous.status == 404 and 'aria-label="Main"' not in anonymous.text
+
+
+def test_a_failure_inside_is_a_500_page_without_a_traceback(tmp_path):
+    location = str(tmp_path / "broken.db")
+    with StateStore(location) as state:
+        write_estate(state, 5)
+    served = serve(tmp_path, location)
+    try:
+        client = Client(served.port)
+        client.sign_in()
+        with StateStore(location) as state, state._engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE store_index")  # the dashboard's query now fails
+        page = client.get("/inventory")
+        assert page.status == 500 and page.headers["content-type"].startswith("text/html")
+        assert "internal error" in page.text and 'aria-label="Main"' in page.text and "Traceback" not in page.text
+        assert client.get("/api/stores").json() == {"detail": "internal error: the dashboard's log has the details"}
+    finally:
+        served.stop()
+
+
 def test_secure_cookie_when_served_over_https_behind_a_trusted_proxy(estate, tmp_path):
     served = serve(tmp_path, estate[0], f"  trusted_proxies: [{PROXY}]\n")
     try:
@@ -277,11 +310,14 @@ def test_secure_cookie_when_served_over_https_behind_a_trusted_proxy(estate, tmp
         reply = via_proxy.request("POST", "/signin", {"password": PASSWORD, "csrf": token},
                                   headers={"X-Forwarded-Proto": "https"})
         assert reply.status == 303 and "secure" in reply.cookies()["custody_session"].lower()
+        assert reply.headers["strict-transport-security"] == "max-age=31536000"
+        assert via_proxy.get("/", headers={"X-Forwarded-Proto": "https"}).headers["strict-transport-security"]
         direct = Client(served.port)  # the same header from a non-proxy is ignored
         token = direct.csrf()
         reply = direct.request("POST", "/signin", {"password": PASSWORD, "csrf": token},
                                headers={"X-Forwarded-Proto": "https"})
         assert reply.status == 303 and "secure" not in reply.cookies()["custody_session"].lower()
+        assert "strict-transport-security" not in reply.headers
     finally:
         served.stop()
 

@@ -21,7 +21,7 @@ JSON = "application/json"
 
 
 def download(body: Iterator[str], media_type: str, filename: str) -> StreamingResponse:
-    return StreamingResponse(body, media_type=media_type,
+    return StreamingResponse(exports.buffered(body), media_type=media_type,
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
@@ -55,7 +55,7 @@ def export_findings_ocsf(ctx: Ctx, user: UserDep, query: FindingDep,
     events = (exports.ocsf_event(row) for row in ctx.queries.finding_rows(query))
     if lines:
         body = (json.dumps(event, ensure_ascii=False, default=str) + "\n" for event in events)
-        return StreamingResponse(body, media_type="application/x-ndjson")
+        return StreamingResponse(exports.buffered(body), media_type="application/x-ndjson")
     return download(exports.json_array(events), JSON, "custody-findings.ocsf.json")
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from dashboard import views
+from dashboard import exports, views
 from dashboard.context import VERSION, Ctx, UserDep
 from dashboard.params import MAX_PAGE, FindingDep, InventoryDep, ReachDep
 from dashboard.queries import COLUMN_FILTERS, FINDING_STATES, SORTS
@@ -106,7 +106,7 @@ def evidence_report(request: Request, ctx: Ctx, user: UserDep, scan_id: str) -> 
     }
     filename = f"custody-evidence-{views.safe_name(scan_id)}.html"
     return StreamingResponse(
-        template.generate(**context), media_type="text/html; charset=utf-8",
+        exports.buffered(template.generate(**context)), media_type="text/html; charset=utf-8",
         headers={"Content-Disposition": f'inline; filename="{filename}"'},
     )
 
