@@ -228,6 +228,29 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_revokes_it(server):
     assert tampered.get("/api/me").status == 401
 
 
+def test_a_password_change_ends_every_session_signed_before_it(estate, tmp_path, monkeypatch):
+    monkeypatch.setenv("CUSTODY_TEST_SESSION_SECRET", "s" * 40)  # a stable key: sessions outlive a restart
+    section = "  session_secret_env: CUSTODY_TEST_SESSION_SECRET\n"
+    served = serve(tmp_path, estate[0], section)
+    client = Client(served.port)
+    assert client.sign_in().status == 303
+    cookie = dict(client.jar)
+    served.stop()
+    served = serve(tmp_path, estate[0], section)  # the same password again: the session holds
+    try:
+        assert Client(served.port, jar=dict(cookie)).get("/api/me").status == 200
+    finally:
+        served.stop()
+    config = write_config(tmp_path, estate[0], section)
+    (tmp_path / "dashboard-password").write_text("a brand new password 2\n")
+    served = Served(create_app(load_config(str(config), load_catalog()), estate[0]))
+    try:
+        replayed = Client(served.port, jar=dict(cookie)).get("/api/me")
+        assert replayed.status == 401 and replayed.json() == {"detail": "not signed in"}
+    finally:
+        served.stop()
+
+
 def test_redirect_after_sign_in_stays_on_this_site(server):
     client = Client(server.port, source="127.0.0.10")
     token = client.csrf()
@@ -610,7 +633,8 @@ def test_inventory_reach_column_names_basis_and_route(signed_in, estate):
                                          for r in store.reachable_by]
     page = signed_in.get("/inventory?jurisdiction=CN&per_page=5").text
     basis = next(r.basis for r in store.reachable_by if r.jurisdiction == "CN").replace("_", " ")
-    assert f'href="/jurisdiction/CN" class="small muted" title="every store China reaches, and why">{basis}, direct<' in page
+    link = 'href="/jurisdiction/CN" class="small muted" title="every store China reaches, and why">'
+    assert f"{link}{basis}, direct<" in page
 
 
 def test_a_reach_is_led_by_its_strongest_ground():
