@@ -18,7 +18,7 @@ from dashboard.queries import parse_time
 
 STORE_COLUMNS = [
     "id", "provider", "account", "kind", "name", "region", "status", "countries", "locations", "operator",
-    "owner", "reachable_by", "status_reason", "first_seen", "last_seen", "gone_at",
+    "owner", "reachable_by", "status_reason", "first_seen", "last_seen", "gone_at", "tags",
 ]
 FINDING_COLUMNS = [
     "fingerprint", "state", "severity", "policy", "jurisdiction", "basis", "store_id", "store_name", "provider",
@@ -90,7 +90,7 @@ def store_row(doc: dict) -> list[Any]:
         doc.get("id"), doc.get("provider"), doc.get("account"), doc.get("kind"), doc.get("name"), doc.get("region"),
         doc.get("status"), " ".join(countries), where(doc.get("locations")), chain(doc.get("operator")),
         chain(doc.get("owner")), reach, doc.get("status_reason") or "", doc.get("first_seen"), doc.get("last_seen"),
-        doc.get("gone_at") or "",
+        doc.get("gone_at") or "", "; ".join(f"{key}={value}" for key, value in sorted((doc.get("tags") or {}).items())),
     ]
 
 

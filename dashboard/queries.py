@@ -377,6 +377,14 @@ class Queries:
             ]
         return result
 
+    def tag_values(self, prefix: str, limit: int = 20) -> list[str]:
+        """Tag filter values (key=value) starting with `prefix`, in order: an index range, not a scan."""
+        query = select(f.value).where(f.facet == "tag", f.value >= prefix).distinct().order_by(f.value).limit(limit)
+        if prefix:
+            query = query.where(f.value < prefix + "\U0010ffff")
+        with self.connect() as conn:
+            return list(conn.scalars(query))
+
     def inventory(self, query: InventoryQuery) -> dict:
         conds = query.conditions()
         per_page = max(1, min(query.per_page, MAX_PER_PAGE))

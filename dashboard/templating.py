@@ -38,13 +38,18 @@ def install(templates: Jinja2Templates, catalog: Catalog, accounts: dict[str, st
         name = accounts.get(account)
         return f"{name} ({account})" if name else account
 
+    def entity_name(entity_id: str | None) -> str:
+        """A catalog entity's name (its id when the catalog does not know it)."""
+        entity = catalog.entities.get(entity_id or "")
+        return entity.name if entity else (entity_id or "")
+
     def when(text: str | None) -> str:
         value = parse_time(text)
         return value.strftime("%Y-%m-%d %H:%M UTC") if value else (text or "")
 
     env.globals.update(
         url_with=url_with, country_name=country_name, jurisdiction_name=jurisdiction_name,
-        account_label=account_label, when=when, statuses=STATUSES, version=VERSION,
+        account_label=account_label, entity_name=entity_name, when=when, statuses=STATUSES, version=VERSION,
         store_href=lambda store_id: "/store?" + urlencode({"id": store_id}),
     )
     env.filters["label"] = lambda text: str(text or "").replace("_", " ")

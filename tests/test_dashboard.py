@@ -659,6 +659,9 @@ def test_store_detail_and_404(signed_in, estate):
     assert reply.status == 200
     assert "18 U.S.C. § 2713" in reply.text and "United States can compel access under" in reply.text
     assert "<th>Observed</th>" in reply.text  # when each location was seen (synthetic stores: not recorded)
+    operators = {entity.id: entity.name for entity in load_catalog().entities.values()}
+    for loc in store.locations:  # the operator by name, its catalog id only in the title
+        assert f'title="{loc.operator}">{operators.get(loc.operator, loc.operator)}</td>' in reply.text
     assert all((loc.observed_at or "not recorded") in reply.text for loc in store.locations)
     record = signed_in.get("/api/store?" + urlencode({"id": store.id})).json()
     assert record["document"]["id"] == store.id and record["events"][0]["kind"] == "store_new"
@@ -709,6 +712,7 @@ def test_csv_export_is_the_filtered_view_on_every_page(signed_in, estate):
         store = by_id[row["id"]]
         assert row["countries"] == " ".join(sorted({loc.country for loc in store.locations}))
         assert "US:" in row["reachable_by"] and row["status"] == "fail"
+        assert row["tags"] == "; ".join(f"{k}={v}" for k, v in sorted(store.tags.items())) and "env=" in row["tags"]
 
 
 def test_csv_cells_cannot_become_formulas():
@@ -765,6 +769,25 @@ def test_export_batches_follow_on_by_keyset_in_the_view_order(signed_in, estate,
         exported = [row["fingerprint"] for row in Queries(state).finding_rows(FindingQuery(state="all", sort=sort),
                                                                                  batch=7)]
     assert len(shown) > 7 * 3 and exported == shown
+
+
+def test_tag_filter_suggests_values_instead_of_listing_every_one(signed_in, estate):
+    tags = sorted({f"{k}={v}" for s in estate[1].stores for k, v in s.tags.items()})
+    assert signed_in.get("/api/tags?prefix=data-class%3D").json() == [t for t in tags if t.startswith("data-class=")]
+    assert signed_in.get("/api/tags?limit=2").json() == tags[:2]
+    assert signed_in.get("/api/tags?prefix=nothing-like-this").json() == []
+    page = signed_in.get("/inventory?tag=env%3Dprod&tag=data-class%3Dpersonal").text
+    assert '<option value="env=dev"' not in page  # no option per tag value on the page
+    assert 'id="filter-tag" list="tag-values" value="env=prod"' in page
+    assert '<input type="hidden" name="tag" value="data-class=personal">' in page
+
+
+def test_scan_page_lists_failed_targets_first_and_folds_the_ok_ones(signed_in, estate):
+    page = signed_in.get(f"/scans/{estate[1].second_scan}").text
+    main, _, folded = page.partition('<details id="ok-targets">')
+    assert "AccessDenied: rds:DescribeDBInstances" in main and 'class="t-ok"' not in main
+    assert 'class="t-ok"' in folded and "AccessDenied" not in folded
+    assert "target(s) scanned without error" in folded
 
 
 def test_evidence_report_of_one_scan(signed_in, estate):

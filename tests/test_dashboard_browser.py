@@ -272,6 +272,22 @@ def test_filter_by_jurisdiction_open_a_store_and_export_csv(page, agent, demo):
     shot(page, "store")
 
 
+def test_tag_filter_is_search_as_you_type(page, agent, demo):
+    documents = present_documents(demo)
+    tag = next(f"{k}={v}" for d in documents for k, v in sorted((d.get("tags") or {}).items()))
+    page.goto(agent.url + "/inventory")
+    page.fill("#filter-tag", tag[:3])  # the page fetches the values that start so, into the datalist
+    page.wait_for_selector("#tag-values option", state="attached")
+    offered = page.eval_on_selector_all("#tag-values option", "els => els.map(e => e.value)")
+    assert tag in offered and all(value.startswith(tag[:3]) for value in offered)
+    page.fill("#filter-tag", tag)
+    page.press("#filter-tag", "Enter")
+    page.wait_for_url("**/inventory?*tag=*")
+    key, _, value = tag.partition("=")
+    expected = sum(1 for d in documents if (d.get("tags") or {}).get(key) == value)
+    assert page.text_content("#result-total").strip() == f"{expected:,}"
+
+
 def test_other_pages_render(page, agent, demo):
     for name, path, marker in (
         ("findings", "/findings", "#findings-table"),

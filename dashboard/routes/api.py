@@ -48,6 +48,12 @@ def api_filters(ctx: Ctx, user: UserDep) -> dict:
     return ctx.queries.choices()
 
 
+@router.get("/tags", tags=["stores"], summary="Tag filter values (key=value) that start with a prefix")
+def api_tags(ctx: Ctx, user: UserDep, prefix: Annotated[str, Query(max_length=200)] = "",
+             limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[str]:
+    return ctx.queries.tag_values(prefix, limit)
+
+
 @router.get("/stores", tags=["stores"], summary="The inventory: filtered, searched, sorted and paginated")
 def api_stores(ctx: Ctx, user: UserDep, query: InventoryDep) -> dict:
     return ctx.queries.inventory(query)

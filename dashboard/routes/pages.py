@@ -83,6 +83,7 @@ def scan_page(request: Request, ctx: Ctx, user: UserDep, scan_id: str,
     targets = scan["targets"]
     shown = [t for t in targets if status == "all" or t["status"] == status
              or (status == "not_ok" and t["status"] != "ok")]
+    shown.sort(key=lambda target: target["status"] == "ok")  # failed targets first, each group in its order
     return ctx.page(request, "scan.html", user, scan=scan, groups=views.target_groups(targets),
                     shown=shown[:SHOWN_TARGETS], hidden=max(0, len(shown) - SHOWN_TARGETS), status=status)
 
