@@ -102,9 +102,12 @@ def make_store(index: int, rng: random.Random) -> DataStore:
             severity = "critical" if policy == "eu-personal-data" else "high"
             findings.append(Finding(f"fp-{index:06d}-{code}", policy, code, reaches[code].basis, severity,
                                     f"{code} can compel access: {' → '.join(reaches[code].path)}", waiver))
+    reach_list = list(reaches.values())
+    if index % 9 == 0:  # an older document's order, weakest first: the dashboard must still lead with the soil
+        reach_list.reverse()
     return DataStore(
         id=store_id, provider=provider, account=account, kind=kind, name=name, region=primary[1], tags=tags,
-        locations=locations, operator=operator, owner=owner, reachable_by=list(reaches.values()), status=status,
+        locations=locations, operator=operator, owner=owner, reachable_by=reach_list, status=status,
         status_reason=None if status != "not_evaluated" else "region unknown to the catalog",
         findings=findings,
     )

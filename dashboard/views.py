@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard import exports
+from dashboard import exports, reach
 from dashboard.queries import STATUSES
 from scanner.catalog import Catalog
 
@@ -68,23 +68,30 @@ def law_names(catalog: Catalog) -> dict[str, Any]:
 
 
 def store_view(record: dict, catalog: Catalog) -> dict:
-    """A store's facts arranged for reading: each reach with its law, citation, path in words."""
+    """A store's facts arranged for reading: each reach led by its strongest ground, with law, citation, path
+    and route in words; the strongest reach first (documents before the reach contract: by basis)."""
     doc = record.get("document") or {}
     laws = law_names(catalog)
+    entries = doc.get("reachable_by") or []
+    if not any("route" in entry for entry in entries):
+        entries = sorted(entries, key=lambda entry: reach.basis_rank(reach.lead(entry).get("basis")))
     reaches = []
-    for reach in doc.get("reachable_by") or []:
-        law = laws.get(reach.get("law"))
-        code = reach.get("jurisdiction", "")
+    for entry in entries:
+        ground = reach.lead(entry)
+        law = laws.get(ground.get("law"))
+        code = entry.get("jurisdiction", "")
         name = catalog.jurisdiction_name(code) if code else code
-        path = reach.get("path") or []
-        basis = reach.get("basis", "")
-        named = (g.get("law_name") for g in reach.get("grounds") or [] if g.get("law") == reach.get("law"))
-        law_name = (law.name if law else None) or next(named, reach.get("law"))
-        sentence = f"{name} can compel access under {law_name} ({reach.get('citation')}) because " + because(
-            basis, path) + "."
-        others = [g for g in reach.get("grounds") or [] if g.get("path") != path]
-        reaches.append({**reach, "name": name, "law_name": law_name, "sentence": sentence, "others": others,
-                        "law_source": law.source if law else None, "law_unverified": bool(law and law.unverified)})
+        path = ground.get("path") or []
+        named = (g.get("law_name") for g in entry.get("grounds") or [] if g.get("law") == ground.get("law"))
+        law_name = (law.name if law else None) or ground.get("law_name") or next(named, ground.get("law"))
+        sentence = f"{name} can compel access under {law_name} ({ground.get('citation')}) because " + because(
+            ground.get("basis", ""), path) + "."
+        others = [g for g in entry.get("grounds") or [] if g.get("path") != path]
+        reaches.append({**entry, **reach.columns(entry), "basis": ground.get("basis", ""), "law": ground.get("law"),
+                        "citation": ground.get("citation"), "path": path, "name": name, "law_name": law_name,
+                        "sentence": sentence, "others": others, "conditions": ground.get("conditions") or [],
+                        "conflicts": ground.get("conflicts") or [], "law_source": law.source if law else None,
+                        "law_unverified": bool(law and law.unverified)})
     return {
         "doc": doc,
         "reaches": reaches,

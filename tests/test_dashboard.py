@@ -652,6 +652,18 @@ def test_a_reach_is_led_by_its_strongest_ground():
         "control", "agreement", "Amazon Web Services, Inc. (US)", "US-UK Data Access Agreement", False)
 
 
+def test_store_page_leads_with_the_strongest_reach(signed_in, estate):
+    store = next(s for s in estate[1].stores if [r.basis for r in s.reachable_by][-1] == "location"
+                 and any(r.basis == "control" for r in s.reachable_by))  # the document lists control first
+    page = signed_in.get("/store?" + urlencode({"id": store.id})).text
+    shown = re.findall(r'<article class="reach" data-jurisdiction="([A-Z]+)">', page)
+    basis = {r.jurisdiction: r.basis for r in store.reachable_by}
+    assert sorted(shown) == sorted(basis)
+    assert [basis[code] for code in shown] == sorted((basis[code] for code in shown),
+                                                     key=["location", "control"].index)
+    assert '<dd class="route">direct</dd>' in page
+
+
 def test_store_detail_and_404(signed_in, estate):
     store = next(s for s in estate[1].stores if any(r.jurisdiction == "US" and r.basis == "control"
                                                     for r in s.reachable_by))
