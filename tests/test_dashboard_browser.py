@@ -240,7 +240,8 @@ def test_filter_by_jurisdiction_open_a_store_and_export_csv(page, agent, demo):
     documents = present_documents(demo)
     page.goto(agent.url + "/inventory")
     shot(page, "inventory")
-    page.select_option("#filter-jurisdiction", "CN")  # the JS submits the form on change
+    page.select_option("#filter-jurisdiction", ["CN"])  # a multi-select: choose, then apply
+    page.click("#apply-filters")
     page.wait_for_url("**/inventory?*jurisdiction=CN*")
     expected = {d["id"] for d in documents if any(r["jurisdiction"] == "CN" for r in d["reachable_by"])}
     assert expected, "the demo estate has stores in Hong Kong"
@@ -270,6 +271,21 @@ def test_filter_by_jurisdiction_open_a_store_and_export_csv(page, agent, demo):
     assert cn["citation"] in path_text  # the path names the law
     assert cn["citation"] in reach.locator(".sentence").text_content()
     shot(page, "store")
+
+
+def test_filters_take_several_values_at_once(page, agent, demo):
+    documents = present_documents(demo)
+    page.goto(agent.url + "/inventory")
+    page.select_option("#filter-provider", ["azure", "gcp"])
+    page.select_option("#filter-country", ["DE", "US"])
+    page.click("#apply-filters")
+    page.wait_for_url("**/inventory?*provider=gcp*")
+    expected = sum(1 for d in documents if d["provider"] in ("azure", "gcp")
+                   and {loc["country"] for loc in d["locations"]} & {"DE", "US"})
+    assert expected, "the demo has Azure or GCP stores in Germany or the US"
+    assert page.text_content("#result-total").strip() == f"{expected:,}"
+    chips = page.eval_on_selector_all("a.chip", "els => els.map(e => e.textContent.trim())")
+    assert {"provider: azure ✕", "provider: gcp ✕", "country: DE ✕", "country: US ✕"} <= set(chips)
 
 
 def test_tag_filter_is_search_as_you_type(page, agent, demo):
