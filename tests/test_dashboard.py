@@ -27,6 +27,7 @@ from sqlalchemy import delete, func, select
 from dashboard.app import create_app
 from dashboard.serve import uvicorn_options
 from dashboard.synthetic import Estate, write_estate
+from dashboard.worldmap import WorldMap
 from policies.catalog_loader import load_catalog
 from scanner.config import load_config
 from scanner.errors import InputError
@@ -559,6 +560,16 @@ def test_map_pages_colour_the_right_countries(signed_in, estate):
     outlined = set(re.findall(r'<path class="[^"]*union-eu[^"]*" d="[^"]*" data-code="([A-Z]{2})"', compel))
     assert outlined == set(load_catalog().unions["EU"].members)
     assert 'href="/inventory?country=DE"' in where and 'href="/jurisdiction/US"' in compel
+    europe = signed_in.get("/map?view=where&zoom=europe").text
+    world_box = re.search(r'<svg id="world-map"[^>]*viewBox="([^"]+)"', where).group(1).split()
+    x, y, width, height = map(float, re.search(r'<svg id="world-map"[^>]*viewBox="([^"]+)"', europe).group(1).split())
+    assert width < float(world_box[2]) / 3  # zoomed in
+    centres = {code: entry["c"] for code, entry in WorldMap().data["countries"].items()}
+    for code in ("IE", "NL", "BE", "LU", "CH", "DE", "PT", "FI"):  # every European country with data, in the box
+        cx, cy = centres[code]
+        assert x <= cx <= x + width and y <= cy <= y + height, code
+    assert set(re.findall(r'<path class="land has-data[^"]*" d="[^"]*" data-code="([A-Z]{2})"', europe)) == coloured
+    assert signed_in.get("/map?zoom=mars").status == 400
 
 
 # ---- one jurisdiction: every store it reaches, and why ----------------------------------------------------

@@ -181,6 +181,11 @@ def test_map_shows_the_right_countries_in_both_views(page, agent, demo):
     outlined = set(page.eval_on_selector_all("#world-map path.union-eu", "els => els.map(e => e.dataset.code)"))
     assert outlined == set(load_catalog().unions["EU"].members)
     shot(page, "map-compel")
+    page.click("#zoom-europe")
+    page.wait_for_url("**/map?*zoom=europe*")
+    assert set(page.eval_on_selector_all("#world-map path.reach", "els => els.map(e => e.dataset.code)")) == reached
+    shot(page, "map-compel-europe")
+    page.goto(agent.url + "/map?view=compel")
     # clicking a country opens the stores its law reaches, and why
     page.click("#world-map a.country-link[data-code=JP] path")
     page.wait_for_url("**/jurisdiction/JP")

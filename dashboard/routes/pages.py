@@ -26,9 +26,10 @@ def overview_page(request: Request, ctx: Ctx, user: UserDep) -> HTMLResponse:
 
 
 @router.get("/map")
-def map_page(request: Request, ctx: Ctx, user: UserDep, view: Literal["where", "compel"] = "where") -> HTMLResponse:
+def map_page(request: Request, ctx: Ctx, user: UserDep, view: Literal["where", "compel"] = "where",
+             zoom: Literal["world", "europe"] = "world") -> HTMLResponse:
     data = ctx.queries.map_data()
-    drawn = ctx.world.where(data) if view == "where" else ctx.world.compel(data, ctx.catalog)
+    drawn = ctx.world.where(data, zoom) if view == "where" else ctx.world.compel(data, ctx.catalog, zoom)
     return ctx.page(request, "map.html", user, map=drawn, view=view)
 
 
