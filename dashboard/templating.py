@@ -43,13 +43,19 @@ def install(templates: Jinja2Templates, catalog: Catalog, accounts: dict[str, st
         entity = catalog.entities.get(entity_id or "")
         return entity.name if entity else (entity_id or "")
 
+    laws = {law.id: law.name for law in catalog.laws}
+
+    def law_name(law_id: str | None) -> str:
+        return laws.get(law_id or "", law_id or "")
+
     def when(text: str | None) -> str:
         value = parse_time(text)
         return value.strftime("%Y-%m-%d %H:%M UTC") if value else (text or "")
 
     env.globals.update(
         url_with=url_with, country_name=country_name, jurisdiction_name=jurisdiction_name,
-        account_label=account_label, entity_name=entity_name, when=when, statuses=STATUSES, version=VERSION,
+        account_label=account_label, entity_name=entity_name, law_name=law_name, when=when, statuses=STATUSES,
+        version=VERSION,
         store_href=lambda store_id: "/store?" + urlencode({"id": store_id}),
     )
     env.filters["label"] = lambda text: str(text or "").replace("_", " ")
