@@ -5,8 +5,9 @@
   and compared in constant time. Failed attempts are counted per client address; past the
   limit the client gets 429 until the window passes, whatever it sends.
 - A successful sign-in sets a signed session cookie (itsdangerous): HttpOnly, SameSite=Strict,
-  Secure when served over https (or configured), valid for `session_hours`. Signing out
-  revokes the session id in memory, so the same cookie replayed is refused.
+  Secure when served over https (or configured), valid for `session_hours`. The signing key is
+  the session secret bound to the password: a password change ends every earlier session.
+  Signing out revokes the session id in memory, so the same cookie replayed is refused.
 - The sign-in form carries a CSRF token bound to a pre-session cookie (double submit) and
   cross-site posts are refused (Origin / Sec-Fetch-Site).
 - Trusted-header mode: the user named in `user_header` is accepted only when the TCP peer is
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
+from starlette.types import Scope
 
 from dashboard.settings import DashboardSettings
 
@@ -100,8 +102,9 @@ class Authenticator:
     def __init__(self, settings: DashboardSettings) -> None:
         self.settings = settings
         self.mode = settings.auth
-        self.password = PasswordHash(settings.read_password()) if self.mode == "password" else None
-        secret = settings.read_session_secret() or secrets.token_urlsafe(32)
+        password = settings.read_password() if self.mode == "password" else ""
+        self.password = PasswordHash(password) if self.mode == "password" else None
+        secret = session_key(settings.read_session_secret() or secrets.token_urlsafe(32), password)
         self._sessions = URLSafeTimedSerializer(secret, salt="custody-dashboard-session")
         self._signin = URLSafeTimedSerializer(secret, salt="custody-dashboard-signin")
         self.max_age = settings.session_hours * 3600
@@ -125,11 +128,16 @@ class Authenticator:
         return peer
 
     def is_https(self, request: Request) -> bool:
+        """Served over https: directly, or a trusted proxy says so in X-Forwarded-Proto (its nearest hop)."""
         if request.url.scheme == "https":
             return True
         return self.settings.is_trusted_proxy(self.peer(request)) and (
-            request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower() == "https"
+            request.headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower() == "https"
         )
+
+    def scope_is_https(self, scope: Scope) -> bool:
+        """is_https for an ASGI scope (the security-headers middleware: HSTS)."""
+        return self.is_https(Request(scope))
 
     def secure_cookie(self, request: Request) -> bool:
         if self.settings.secure_cookies == "auto":
@@ -190,6 +198,13 @@ class Authenticator:
         with self._lock:
             self._revoked = {sid: until for sid, until in self._revoked.items() if until > now}
             self._revoked[user.session_id] = now + self.max_age
+
+
+def session_key(secret: str, password: str) -> str:
+    """The key sessions are signed with: the session secret bound to the password, so that a new password
+    (read at start-up) ends every session signed before it, even when the session secret stays."""
+    generation = hmac.new(secret.encode("utf-8"), b"password:" + password.encode("utf-8"), hashlib.sha256)
+    return f"{secret}:{generation.hexdigest()}"
 
 
 def same_token(left: str | None, right: str | None) -> bool:

@@ -13,20 +13,39 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from dashboard.context import VERSION
 from dashboard.queries import parse_time
 
 STORE_COLUMNS = [
     "id", "provider", "account", "kind", "name", "region", "status", "countries", "locations", "operator",
-    "owner", "reachable_by", "status_reason", "first_seen", "last_seen", "gone_at",
+    "owner", "reachable_by", "status_reason", "first_seen", "last_seen", "gone_at", "tags",
 ]
 FINDING_COLUMNS = [
     "fingerprint", "state", "severity", "policy", "jurisdiction", "basis", "store_id", "store_name", "provider",
     "account", "kind", "first_seen", "last_seen", "resolved_at", "age_days", "waived", "waiver_reason",
     "waiver_approver", "waiver_expires", "message",
 ]
+REACH_COLUMNS = [
+    "jurisdiction", "store_id", "name", "kind", "provider", "account", "region", "status", "basis", "route",
+    "addressee", "law", "citation", "path", "agreement", "effective", "finding", "policies", "gone_at",
+]
 OCSF_VERSION = "1.3.0"
 OCSF_SEVERITY = {"info": 1, "informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 OCSF_PROVIDER = {"aws": "AWS", "azure": "Azure", "gcp": "GCP"}
+
+
+def buffered(chunks: Iterable[str], size: int = 64 * 1024) -> Iterator[str]:
+    """Small pieces joined into pieces of about `size` characters: one network write each, not one per piece."""
+    pending: list[str] = []
+    length = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield "".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield "".join(pending)
 
 
 def safe_cell(value: Any) -> str:
@@ -71,7 +90,7 @@ def store_row(doc: dict) -> list[Any]:
         doc.get("id"), doc.get("provider"), doc.get("account"), doc.get("kind"), doc.get("name"), doc.get("region"),
         doc.get("status"), " ".join(countries), where(doc.get("locations")), chain(doc.get("operator")),
         chain(doc.get("owner")), reach, doc.get("status_reason") or "", doc.get("first_seen"), doc.get("last_seen"),
-        doc.get("gone_at") or "",
+        doc.get("gone_at") or "", "; ".join(f"{key}={value}" for key, value in sorted((doc.get("tags") or {}).items())),
     ]
 
 
@@ -107,6 +126,13 @@ def finding_row(row: dict) -> list[Any]:
 
 def findings_csv(rows: Iterable[dict]) -> Iterator[str]:
     return _csv_lines(FINDING_COLUMNS, (finding_row(row) for row in rows))
+
+
+def reach_csv(rows: Iterable[dict]) -> Iterator[str]:
+    """One jurisdiction's view (dashboard.jurisdiction rows) as CSV."""
+    return _csv_lines(REACH_COLUMNS, ([
+        " ".join(row[name]) if name == "policies" else ("yes" if row[name] else "no") if name == "effective"
+        else row[name] for name in REACH_COLUMNS] for row in rows))
 
 
 def _millis(text: str | None) -> int | None:
@@ -185,4 +211,16 @@ def ocsf_finding(row: dict, reach: dict | None = None, product_version: str = "0
         )
     if resolved:
         event["end_time"] = resolved
+    return event
+
+
+def ocsf_event(row: dict) -> dict:
+    """A finding row of Queries.finding_rows (its store's document under `document`) as an OCSF event."""
+    document = row.get("document") or {}
+    reach = next((r for r in document.get("reachable_by") or [] if r.get("jurisdiction") == row.get("jurisdiction")),
+                 None)
+    event = ocsf_finding(row, reach, VERSION)
+    if row.get("region"):
+        event["cloud"]["region"] = row["region"]
+        event["resources"][0]["region"] = row["region"]
     return event

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
+from dashboard import keyset, reach
 from scanner import clock
 from state import reads
 from state.schema import (
@@ -372,6 +373,14 @@ class Queries:
             ]
         return result
 
+    def tag_values(self, prefix: str, limit: int = 20) -> list[str]:
+        """Tag filter values (key=value) starting with `prefix`, in order: an index range, not a scan."""
+        query = select(f.value).where(f.facet == "tag", f.value >= prefix).distinct().order_by(f.value).limit(limit)
+        if prefix:
+            query = query.where(f.value < prefix + "\U0010ffff")
+        with self.connect() as conn:
+            return list(conn.scalars(query))
+
     def inventory(self, query: InventoryQuery) -> dict:
         conds = query.conditions()
         per_page = max(1, min(query.per_page, MAX_PER_PAGE))
@@ -390,6 +399,7 @@ class Queries:
                 ).mappings()
             ]
             ids = [row["id"] for row in rows]
+            documents: dict[str, Any] = {}
             facets: dict[tuple[str, str], list[str]] = {}
             open_counts: dict[str, int] = {}
             if ids:
@@ -406,9 +416,12 @@ class Queries:
                 ):
                     if resolved_at is None and not waived:
                         open_counts[store_id] = open_counts.get(store_id, 0) + 1
+                st = stores_table.c
+                documents = dict(conn.execute(select(st.id, st.document).where(st.id.in_(ids))).all())
         for row in rows:
             row["countries"] = facets.get((row["id"], "country"), [])
             row["jurisdictions"] = facets.get((row["id"], "jurisdiction"), [])
+            row["reach"] = reach.summary(documents.get(row["id"]) or {})
             row["open_findings"] = open_counts.get(row["id"], 0)
         pages = max(1, -(-total // per_page))
         return {"total": total, "page": page, "per_page": per_page, "pages": pages, "items": rows}
@@ -460,7 +473,7 @@ class Queries:
                 )
                 .join(store_index_table, s.id == fc.store_id)
                 .where(*conds)
-                .order_by(*_finding_order(query.sort))
+                .order_by(*keyset.sorted_by(_finding_order(query.sort)))
             )
             per_page = max(1, min(query.per_page, MAX_PER_PAGE))
             page = max(1, query.page)
@@ -476,36 +489,45 @@ class Queries:
             "counts": counts, "items": rows, "last_scan": last["id"] if last else None,
         }
 
-    def finding_rows(self, query: FindingQuery, batch: int = 500) -> Iterator[dict]:
-        """Every matching finding (for exports), with its store's document under `document`, in batches."""
+    def finding_rows(self, query: FindingQuery, batch: int = 1000) -> Iterator[dict]:
+        """Every matching finding (for exports), with its store's document under `document`.
+
+        Keyset batches of fingerprints in the view's order (the same cost for the last batch as the
+        first), then those findings with their documents by primary key, each batch on a short read.
+        """
         fc = findings_table.c
-        offset = 0
-        while True:
+        with self.connect() as conn:
+            last = self.latest_scan(conn)
+        last_id = last["id"] if last else None
+        keys = (
+            select(fc.fingerprint)
+            .select_from(findings_table.join(store_index_table, s.id == fc.store_id))
+            .where(*_finding_conditions(query, last_id))
+        )
+        for page in keyset.batches(self.connect, keys, _finding_order(query.sort), batch):
+            fingerprints = [row[0] for row in page]
             with self.connect() as conn:
-                last = self.latest_scan(conn)
-                last_id = last["id"] if last else None
-                rows = conn.execute(
-                    select(
-                        findings_table,
-                        s.provider, s.account, s.kind, s.region, s.name.label("store_name"),
-                        s.gone_at.label("store_gone_at"), stores_table.c.document,
-                    )
-                    .join(store_index_table, s.id == fc.store_id)
-                    .join(stores_table, stores_table.c.id == fc.store_id)
-                    .where(*_finding_conditions(query, last_id))
-                    .order_by(*_finding_order(query.sort))
-                    .limit(batch)
-                    .offset(offset)
-                ).mappings().all()
+                found = {
+                    row["fingerprint"]: dict(row)
+                    for row in conn.execute(
+                        select(
+                            findings_table,
+                            s.provider, s.account, s.kind, s.region, s.name.label("store_name"),
+                            s.gone_at.label("store_gone_at"), stores_table.c.document,
+                        )
+                        .join(store_index_table, s.id == fc.store_id)
+                        .join(stores_table, stores_table.c.id == fc.store_id)
+                        .where(fc.fingerprint.in_(fingerprints))
+                    ).mappings()
+                }
             now = clock.now()
-            for item in rows:
-                row = dict(item)
+            for fingerprint in fingerprints:
+                row = found.get(fingerprint)
+                if row is None:  # gone between the two reads
+                    continue
                 row["state"] = finding_state(row, last_id)
                 row["age_days"] = age_days(row["first_seen"], row["resolved_at"], now)
                 yield row
-            if len(rows) < batch:
-                return
-            offset += batch
 
     def finding_choices(self) -> dict[str, list[str]]:
         fc = findings_table.c
@@ -546,18 +568,17 @@ def _finding_conditions(query: FindingQuery, last_scan: str | None) -> list[Any]
     return conds
 
 
-def _finding_order(sort: str) -> list[Any]:
+def _finding_order(sort: str) -> keyset.Order:
+    """The findings view's order as (expression, descending?), ending in the unique fingerprint."""
     fc = findings_table.c
     if sort == "severity":
-        from sqlalchemy import case
-
-        rank = case(SEVERITY_ORDER, value=fc.severity, else_=9)
-        return [rank, fc.first_seen, fc.fingerprint]
+        return [(case(SEVERITY_ORDER, value=fc.severity, else_=9), False), (fc.first_seen, False),
+                (fc.fingerprint, False)]
     if sort == "store":
-        return [s.name, fc.store_id, fc.fingerprint]
+        return [(s.name, False), (fc.store_id, False), (fc.fingerprint, False)]
     if sort == "recent":
-        return [fc.first_seen.desc(), fc.fingerprint]
-    return [fc.first_seen, fc.fingerprint]
+        return [(fc.first_seen, True), (fc.fingerprint, False)]
+    return [(fc.first_seen, False), (fc.fingerprint, False)]
 
 
 def finding_state(row: dict, last_scan: str | None) -> str:

@@ -13,6 +13,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from scanner.control import strongest_first
 from scanner.model import DataStore, Entity, Finding, Location, Reach, ScanResult, TargetResult
 from state.store import StateStore
 
@@ -102,9 +103,10 @@ def make_store(index: int, rng: random.Random) -> DataStore:
             severity = "critical" if policy == "eu-personal-data" else "high"
             findings.append(Finding(f"fp-{index:06d}-{code}", policy, code, reaches[code].basis, severity,
                                     f"{code} can compel access: {' → '.join(reaches[code].path)}", waiver))
+    reach_list = strongest_first(list(reaches.values()))  # the reach contract's order
     return DataStore(
         id=store_id, provider=provider, account=account, kind=kind, name=name, region=primary[1], tags=tags,
-        locations=locations, operator=operator, owner=owner, reachable_by=list(reaches.values()), status=status,
+        locations=locations, operator=operator, owner=owner, reachable_by=reach_list, status=status,
         status_reason=None if status != "not_evaluated" else "region unknown to the catalog",
         findings=findings,
     )

@@ -20,6 +20,10 @@ from scanner.catalog import Catalog, country_name
 WORLD = Path(__file__).parent / "static" / "world.json"
 STATUS_RANK = ("fail", "not_evaluated", "pass", "not_applicable")
 LEVELS = 5
+# The countries whose centres bound a zoomed map (its box, padded): Europe, where many small countries
+# with data lie close together (Ireland, Benelux, Switzerland) and the world map's arcs would cover them.
+ZOOMS = {"world": (), "europe": ("IS", "PT", "CY", "FI", "NO", "GR", "IE", "TR")}
+MARKER_RADIUS = 3.2
 
 
 @dataclass
@@ -58,10 +62,20 @@ class MapView:
     legend: list[dict[str, Any]] = field(default_factory=list)
     listing: list[dict[str, Any]] = field(default_factory=list)  # every coloured entry, as a table
     notes: list[str] = field(default_factory=list)
+    zoom: str = "world"
+    box: tuple[float, float, float, float] | None = None  # x, y, width, height of a zoomed map
 
     @property
     def view_box(self) -> str:
+        if self.box:
+            return " ".join(f"{value:.1f}" for value in self.box)
         return f"0 {self.top} {self.width} {self.height - self.top}"
+
+    @property
+    def marker_radius(self) -> float:
+        """Markers keep their size on the screen when the map is zoomed."""
+        scale = self.box[2] / self.width if self.box else 1.0
+        return round(MARKER_RADIUS * max(scale, 0.2), 2)
 
     def coloured(self) -> list[str]:
         return sorted(shape.code for shape in self.shapes if shape.value > 0)
@@ -111,16 +125,25 @@ class WorldMap:
             )
         return shapes
 
-    def _view(self, name: str, shapes: list[Shape]) -> MapView:
-        return MapView(name, self.data["width"], self.data["top"], self.data["height"], shapes)
+    def _view(self, name: str, shapes: list[Shape], zoom: str = "world") -> MapView:
+        view = MapView(name, self.data["width"], self.data["top"], self.data["height"], shapes, zoom=zoom)
+        centres = [self.data["countries"][code]["c"] for code in ZOOMS.get(zoom, ()) if code in self.data["countries"]]
+        if centres:
+            xs, ys = [c[0] for c in centres], [c[1] for c in centres]
+            pad = 0.08 * (max(xs) - min(xs))
+            width, height = max(xs) - min(xs) + 2 * pad, max(ys) - min(ys) + 2 * pad
+            aspect = (view.height - view.top) / view.width  # the world map's shape, so the figure keeps its size
+            width, height = max(width, height / aspect), max(height, width * aspect)
+            view.box = ((min(xs) + max(xs) - width) / 2, (min(ys) + max(ys) - height) / 2, width, height)
+        return view
 
-    def where(self, data: dict[str, Any]) -> MapView:
+    def where(self, data: dict[str, Any], zoom: str = "world") -> MapView:
         """Where the bytes are: countries by number of stores with a copy there, hue by worst status."""
         countries: dict[str, dict[str, Any]] = data["countries"]
         peak = max((entry["stores"] for entry in countries.values()), default=0)
         shapes = self._shapes()
         by_code = {shape.code: shape for shape in shapes if shape.code}
-        view = self._view("where", shapes)
+        view = self._view("where", shapes, zoom)
         for code, entry in sorted(countries.items(), key=lambda kv: (-kv[1]["stores"], kv[0])):
             statuses = entry["by_status"]
             worst = next((status for status in STATUS_RANK if statuses.get(status)), "not_evaluated")
@@ -166,13 +189,13 @@ class WorldMap:
         view.legend = [{"level": lvl, "low": low, "high": high} for lvl, low, high in level_ranges(peak)]
         return view
 
-    def compel(self, data: dict[str, Any], catalog: Catalog) -> MapView:
+    def compel(self, data: dict[str, Any], catalog: Catalog, zoom: str = "world") -> MapView:
         """Who can compel them: each jurisdiction by the number of stores its law reaches."""
         reach: dict[str, int] = data["jurisdictions"]
         countries_only = {code: count for code, count in reach.items() if code not in catalog.unions}
         peak = max(reach.values(), default=0)
         shapes = self._shapes()
-        view = self._view("compel", shapes)
+        view = self._view("compel", shapes, zoom)
         unions = {code: catalog.unions[code] for code in reach if code in catalog.unions}
         for shape in shapes:
             if not shape.code:
@@ -184,11 +207,11 @@ class WorldMap:
             if own:
                 classes += ["has-data", "reach", f"lvl-{level(own, peak)}"]
                 words.append(f"its own law reaches {own} store(s)")
-                shape.href = f"/inventory?jurisdiction={shape.code}"
+                shape.href = f"/jurisdiction/{shape.code}"
             for code, union in member_of:
                 classes.append(f"union union-{code.lower()}")
                 words.append(f"as a member of the {union.name}, {code} law reaches {reach[code]} store(s)")
-                shape.href = shape.href or f"/inventory?jurisdiction={code}"
+                shape.href = shape.href or f"/jurisdiction/{code}"
             if words:
                 shape.title = f"{shape.name} ({shape.code}): " + "; ".join(words)
             shape.value = own
@@ -201,7 +224,7 @@ class WorldMap:
                 "stores": count,
                 "union": bool(union),
                 "members": sorted(union.members) if union else [],
-                "href": f"/inventory?jurisdiction={code}",
+                "href": f"/jurisdiction/{code}",
             })
         for code, union in unions.items():
             view.notes.append(

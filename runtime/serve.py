@@ -34,6 +34,14 @@ def uvicorn_options(host: str, port: int) -> dict:
     }
 
 
+def fill_derived_index(state_location: str) -> None:
+    """The facet index of a database written before it existed, filled once (the dashboard itself only reads)."""
+    from state.store import StateStore
+
+    with StateStore(state_location) as state:
+        state.rebuild_facets(only_if_missing=True)
+
+
 def serve_dashboard(config_path: str | None) -> int:
     import uvicorn
 
@@ -42,6 +50,7 @@ def serve_dashboard(config_path: str | None) -> int:
 
     config = load(config_path)
     settings = settings_from_config(config)
+    fill_derived_index(config.state)
     app = create_app(config, config.state)
     where = f"http://{settings.host if ':' not in settings.host else f'[{settings.host}]'}:{settings.port}/"
     print(f"Custody dashboard on {where} (state: {app.state.state_store.display}; sign-in: {settings.auth})",

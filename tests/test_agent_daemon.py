@@ -129,11 +129,13 @@ def write_config(world: World, name: str, waiver_expires: str = "2099-12-31") ->
     (directory / "smtp-password").write_text(SMTP_PASSWORD + "\n")
     port = free_port()
     config = {
-        "home": ["EU", "GB", "US"],  # the operators' control reach is accepted: where the copies are decides
+        # the operators' control reach is accepted: where the copies are decides. A US owner: the UK's and
+        # Australia's agreements with the US may not target it (18 U.S.C. § 2523(b)(4)(A)), so they do not reach
+        "home": ["EU", "GB", "US"],
         "state": "state.db",
         "policies": ["policy.yaml"],
-        "companies": [{"id": "eurobank", "name": "Eurobank SE", "country": "DE"}],
-        "accounts": {ACCOUNT: {"owner": "eurobank"}},
+        "companies": [{"id": "acme-inc", "name": "Acme Inc.", "country": "US"}],
+        "accounts": {ACCOUNT: {"owner": "acme-inc"}},
         "providers": {"aws": {"regions": ["us-east-1"], "services": ["s3"], "max_attempts": 1}},
         "agent": {"schedule": {"interval_seconds": 1}, "listen": f"127.0.0.1:{port}", "stop_timeout_seconds": 20},
         "alerts": {

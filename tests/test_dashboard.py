@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, select
 
 from dashboard.app import create_app
 from dashboard.synthetic import Estate, write_estate
+from dashboard.worldmap import WorldMap
 from policies.catalog_loader import load_catalog
 from runtime.config import load_config
 from runtime.serve import uvicorn_options
@@ -229,6 +230,29 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_revokes_it(server):
     assert tampered.get("/api/me").status == 401
 
 
+def test_a_password_change_ends_every_session_signed_before_it(estate, tmp_path, monkeypatch):
+    monkeypatch.setenv("CUSTODY_TEST_SESSION_SECRET", "s" * 40)  # a stable key: sessions outlive a restart
+    section = "  session_secret_env: CUSTODY_TEST_SESSION_SECRET\n"
+    served = serve(tmp_path, estate[0], section)
+    client = Client(served.port)
+    assert client.sign_in().status == 303
+    cookie = dict(client.jar)
+    served.stop()
+    served = serve(tmp_path, estate[0], section)  # the same password again: the session holds
+    try:
+        assert Client(served.port, jar=dict(cookie)).get("/api/me").status == 200
+    finally:
+        served.stop()
+    config = write_config(tmp_path, estate[0], section)
+    (tmp_path / "dashboard-password").write_text("a brand new password 2\n")
+    served = Served(create_app(load_config(str(config), load_catalog()), estate[0]))
+    try:
+        replayed = Client(served.port, jar=dict(cookie)).get("/api/me")
+        assert replayed.status == 401 and replayed.json() == {"detail": "not signed in"}
+    finally:
+        served.stop()
+
+
 def test_redirect_after_sign_in_stays_on_this_site(server):
     client = Client(server.port, source="127.0.0.10")
     token = client.csrf()
@@ -270,6 +294,39 @@ def test_pages_have_no_inline_script_or_style(signed_in, estate):
         assert PASSWORD not in html
 
 
+def test_head_answers_every_page_and_errors_are_pages_with_the_navigation(signed_in, estate):
+    for path in ("/", "/inventory", "/findings", "/jurisdiction/US", "/api/stores", "/export/findings.csv",
+                 "/scans/scan-synthetic-2/report"):
+        head, get = signed_in.request("HEAD", path), signed_in.get(path)
+        assert head.status == get.status == 200 and head.body == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+    assert Client(signed_in.port).request("HEAD", "/inventory").status == 303  # still behind sign-in
+    missing = signed_in.get("/no-such-page")
+    assert missing.status == 404 and missing.headers["content-type"].startswith("text/html")
+    assert 'aria-label="Main"' in missing.text and 'href="/inventory"' in missing.text  # the navigation bar
+    assert signed_in.get("/api/no-such-thing").json() == {"detail": "Not Found"}
+    anonymous = Client(signed_in.port).get("/no-such-page")
+    assert anonymous.status == 404 and 'aria-label="Main"' not in anonymous.text
+
+
+def test_a_failure_inside_is_a_500_page_without_a_traceback(tmp_path):
+    location = str(tmp_path / "broken.db")
+    with StateStore(location) as state:
+        write_estate(state, 5)
+    served = serve(tmp_path, location)
+    try:
+        client = Client(served.port)
+        client.sign_in()
+        with StateStore(location) as state, state._engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE store_index")  # the dashboard's query now fails
+        page = client.get("/inventory")
+        assert page.status == 500 and page.headers["content-type"].startswith("text/html")
+        assert "internal error" in page.text and 'aria-label="Main"' in page.text and "Traceback" not in page.text
+        assert client.get("/api/stores").json() == {"detail": "internal error: the dashboard's log has the details"}
+    finally:
+        served.stop()
+
+
 def test_secure_cookie_when_served_over_https_behind_a_trusted_proxy(estate, tmp_path):
     served = serve(tmp_path, estate[0], f"  trusted_proxies: [{PROXY}]\n")
     try:
@@ -278,11 +335,14 @@ def test_secure_cookie_when_served_over_https_behind_a_trusted_proxy(estate, tmp
         reply = via_proxy.request("POST", "/signin", {"password": PASSWORD, "csrf": token},
                                   headers={"X-Forwarded-Proto": "https"})
         assert reply.status == 303 and "secure" in reply.cookies()["custody_session"].lower()
+        assert reply.headers["strict-transport-security"] == "max-age=31536000"
+        assert via_proxy.get("/", headers={"X-Forwarded-Proto": "https"}).headers["strict-transport-security"]
         direct = Client(served.port)  # the same header from a non-proxy is ignored
         token = direct.csrf()
         reply = direct.request("POST", "/signin", {"password": PASSWORD, "csrf": token},
                                headers={"X-Forwarded-Proto": "https"})
         assert reply.status == 303 and "secure" not in reply.cookies()["custody_session"].lower()
+        assert "strict-transport-security" not in reply.headers
     finally:
         served.stop()
 
@@ -440,6 +500,28 @@ def test_bad_query_parameters_are_400_not_500(signed_in):
         assert reply.status == 400, path
 
 
+def test_one_request_cannot_ask_for_unbounded_work(signed_in):
+    """Too many values in one filter, too long a URL, a page or offset past any row: a 400 naming the problem."""
+    many = urlencode([("jurisdiction", f"J{i}") for i in range(51)])
+    for path in (f"/inventory?{many}", f"/api/stores?{many}", f"/findings?{many}", f"/export/findings.csv?{many}"):
+        reply = signed_in.get(path)
+        assert reply.status == 400, path
+        assert "jurisdiction: at most 50 values in one filter, got 51" in reply.text, path
+    fifty = urlencode([("jurisdiction", f"J{i}") for i in range(50)])
+    assert signed_in.get(f"/api/stores?{fifty}").json()["total"] == 0  # at the cap: answered
+    huge = urlencode([("tag", f"key-{i}=value") for i in range(800)])
+    for path, kind in ((f"/inventory?{huge}", "text/plain"), (f"/api/stores?{huge}", "application/json")):
+        reply = signed_in.get(path)
+        assert reply.status == 400 and reply.headers["content-type"].startswith(kind), path
+        assert "at most 8192 are accepted" in reply.text and reply.headers["x-frame-options"] == "DENY"
+    for path in ("/scans?page=100000000000000000000", "/api/scans?offset=9223372036854775808",
+                 "/api/scans?offset=-1", "/scans?page=1000001"):
+        reply = signed_in.get(path)
+        assert reply.status == 400, path
+    assert signed_in.get("/scans?page=1000000").status == 200  # far past the last scan: an empty page
+    assert signed_in.get("/api/scans?offset=500000000").json()["items"] == []
+
+
 def test_overview_counts_match_the_state(signed_in, estate):
     data = signed_in.get("/api/overview").json()
     stores = estate[1].stores
@@ -478,7 +560,119 @@ def test_map_pages_colour_the_right_countries(signed_in, estate):
     assert reached == {r.jurisdiction for s in estate[1].stores for r in s.reachable_by} - {"EU"}
     outlined = set(re.findall(r'<path class="[^"]*union-eu[^"]*" d="[^"]*" data-code="([A-Z]{2})"', compel))
     assert outlined == set(load_catalog().unions["EU"].members)
-    assert 'href="/inventory?country=DE"' in where and 'href="/inventory?jurisdiction=US"' in compel
+    assert 'href="/inventory?country=DE"' in where and 'href="/jurisdiction/US"' in compel
+    europe = signed_in.get("/map?view=where&zoom=europe").text
+    world_box = re.search(r'<svg id="world-map"[^>]*viewBox="([^"]+)"', where).group(1).split()
+    x, y, width, height = map(float, re.search(r'<svg id="world-map"[^>]*viewBox="([^"]+)"', europe).group(1).split())
+    assert width < float(world_box[2]) / 3  # zoomed in
+    centres = {code: entry["c"] for code, entry in WorldMap().data["countries"].items()}
+    for code in ("IE", "NL", "BE", "LU", "CH", "DE", "PT", "FI"):  # every European country with data, in the box
+        cx, cy = centres[code]
+        assert x <= cx <= x + width and y <= cy <= y + height, code
+    assert set(re.findall(r'<path class="land has-data[^"]*" d="[^"]*" data-code="([A-Z]{2})"', europe)) == coloured
+    assert signed_in.get("/map?zoom=mars").status == 400
+
+
+# ---- one jurisdiction: every store it reaches, and why ----------------------------------------------------
+
+
+def reach_expected(estate: Estate, code: str) -> dict[str, dict]:
+    """What the jurisdiction view must say of each store, from the documents the estate wrote."""
+    result = {}
+    for store in estate.stores:
+        entry = next((r for r in store.reachable_by if r.jurisdiction == code), None)
+        if entry is None:
+            continue
+        findings = [f for f in store.findings if f.jurisdiction == code]
+        state = "none" if not findings else "open" if any(f.waiver is None for f in findings) else "waived"
+        result[store.id] = {"basis": entry.basis, "route": "direct", "law": entry.law, "citation": entry.citation,
+                            "path": " → ".join(entry.path), "addressee": "", "finding": state,
+                            "policies": sorted({f.policy for f in findings})}
+    return result
+
+
+def test_jurisdiction_view_lists_every_reached_store_with_its_ground(signed_in, estate):
+    expected = reach_expected(estate[1], "US")
+    rows, page = {}, 1
+    while True:
+        body = signed_in.get(f"/api/jurisdiction/US?per_page=40&page={page}").json()
+        rows.update({row["store_id"]: row for row in body["items"]})
+        if page >= body["pages"]:
+            break
+        page += 1
+    assert body["total"] == body["stores"] == len(expected)
+    assert {sid: {k: row[k] for k in expected[sid]} for sid, row in rows.items()} == expected
+    assert any(row["finding"] == "waived" for row in rows.values())  # waived findings' stores are listed too
+    groups = {(g["basis"], g["route"]): g["stores"] for g in body["groups"]}
+    assert groups == {key: sum(1 for e in expected.values() if (e["basis"], e["route"]) == key)
+                      for key in {(e["basis"], e["route"]) for e in expected.values()}}
+    assert [g["basis"] for g in body["groups"]] == ["location", "control"]  # strongest first, not alphabetical
+    order = list(rows)
+    assert order.index(next(s for s in order if rows[s]["basis"] == "control")) > max(
+        order.index(s) for s in order if rows[s]["basis"] == "location")
+
+
+def test_jurisdiction_view_filters_exports_and_pages(signed_in, estate):
+    expected = reach_expected(estate[1], "US")
+    control_waived = {sid for sid, e in expected.items() if e["basis"] == "control" and e["finding"] == "waived"}
+    query = "basis=control&finding=waived"
+    assert signed_in.get(f"/api/jurisdiction/US?{query}").json()["total"] == len(control_waived) > 0
+    rows = list(csv.DictReader(io.StringIO(signed_in.get(f"/export/jurisdiction/US.csv?{query}").text)))
+    assert {row["store_id"] for row in rows} == control_waived
+    assert all(row["jurisdiction"] == "US" and row["basis"] == "control" and row["citation"] == "18 U.S.C. § 2713"
+               for row in rows)
+    exported = signed_in.get("/export/jurisdiction/US.json").json()
+    assert {row["store_id"] for row in exported["stores"]} == set(expected)
+    assert sum(g["stores"] for g in exported["meta"]["groups"]) == len(expected)
+    page = signed_in.get("/jurisdiction/US?basis=location")
+    assert page.status == 200 and "United States (US)" in page.text
+    shown = set(re.findall(r'<tr data-store-id="([^"]+)">', page.text))
+    assert shown and shown <= {sid for sid, e in expected.items() if e["basis"] == "location"}
+    for cell in ("basis", "route", "addressee", "law", "citation", "path"):
+        assert f'data-col="{cell}"' in page.text
+    assert signed_in.get("/jurisdictions?code=US").headers["location"] == "/jurisdiction/US"
+    assert signed_in.get("/jurisdiction/XX").status == 404
+    assert signed_in.get("/api/jurisdiction/US?finding=maybe").status == 400
+    assert signed_in.get("/api/jurisdiction/U$").status in (400, 404)
+    overview = signed_in.get("/").text
+    assert 'href="/jurisdiction/US"' in overview
+
+
+def test_inventory_reach_column_names_basis_and_route(signed_in, estate):
+    body = signed_in.get("/api/stores?jurisdiction=CN&per_page=5").json()
+    store = next(s for s in estate[1].stores if s.id == body["items"][0]["id"])
+    assert body["items"][0]["reach"] == [{"jurisdiction": r.jurisdiction, "basis": r.basis, "route": "direct"}
+                                         for r in store.reachable_by]
+    page = signed_in.get("/inventory?jurisdiction=CN&per_page=5").text
+    basis = next(r.basis for r in store.reachable_by if r.jurisdiction == "CN").replace("_", " ")
+    link = 'href="/jurisdiction/CN" class="small muted" title="every store China reaches, and why">'
+    assert f"{link}{basis}, direct<" in page
+
+
+def test_a_reach_is_led_by_its_strongest_ground():
+    from dashboard.reach import columns
+
+    old = {"jurisdiction": "US", "basis": "control", "law": "us-cloud-act", "citation": "18 U.S.C. § 2713",
+           "path": ["bucket", "Amazon (US)", "18 U.S.C. § 2713"],
+           "grounds": [{"basis": "control", "law": "us-cloud-act", "citation": "18 U.S.C. § 2713", "path": ["a"]},
+                       {"basis": "location", "law": "territorial", "citation": "Lotus", "path": ["b", "c"]}]}
+    assert columns(old)["basis"] == "location" and columns(old)["path"] == "b → c"  # the soil before control
+    new = {**old, "route": "agreement", "addressee_name": "Amazon Web Services, Inc. (US)",
+           "agreement": {"id": "us-gb", "name": "US-UK Data Access Agreement"}, "effective": False}
+    led = columns(new)  # under the contract the entry is its strongest ground
+    assert (led["basis"], led["route"], led["addressee"], led["agreement"], led["effective"]) == (
+        "control", "agreement", "Amazon Web Services, Inc. (US)", "US-UK Data Access Agreement", False)
+
+
+def test_store_page_leads_with_the_strongest_reach(signed_in, estate):
+    store = next(s for s in estate[1].stores if {"location", "control"} <= {r.basis for r in s.reachable_by})
+    page = signed_in.get("/store?" + urlencode({"id": store.id})).text
+    shown = re.findall(r'<article class="reach" data-jurisdiction="([A-Z]+)">', page)
+    basis = {r.jurisdiction: r.basis for r in store.reachable_by}
+    assert sorted(shown) == sorted(basis)
+    assert [basis[code] for code in shown] == sorted((basis[code] for code in shown),
+                                                     key=["location", "control"].index)
+    assert '<dd class="route">direct</dd>' in page
 
 
 def test_store_detail_and_404(signed_in, estate):
@@ -488,6 +682,9 @@ def test_store_detail_and_404(signed_in, estate):
     assert reply.status == 200
     assert "18 U.S.C. § 2713" in reply.text and "United States can compel access under" in reply.text
     assert "<th>Observed</th>" in reply.text  # when each location was seen (synthetic stores: not recorded)
+    operators = {entity.id: entity.name for entity in load_catalog().entities.values()}
+    for loc in store.locations:  # the operator by name, its catalog id only in the title
+        assert f'title="{loc.operator}">{operators.get(loc.operator, loc.operator)}</td>' in reply.text
     assert all((loc.observed_at or "not recorded") in reply.text for loc in store.locations)
     record = signed_in.get("/api/store?" + urlencode({"id": store.id})).json()
     assert record["document"]["id"] == store.id and record["events"][0]["kind"] == "store_new"
@@ -538,6 +735,7 @@ def test_csv_export_is_the_filtered_view_on_every_page(signed_in, estate):
         store = by_id[row["id"]]
         assert row["countries"] == " ".join(sorted({loc.country for loc in store.locations}))
         assert "US:" in row["reachable_by"] and row["status"] == "fail"
+        assert row["tags"] == "; ".join(f"{k}={v}" for k, v in sorted(store.tags.items())) and "env=" in row["tags"]
 
 
 def test_csv_cells_cannot_become_formulas():
@@ -578,6 +776,43 @@ def test_findings_csv_export(signed_in):
     assert rows and all(row["state"] == "waived" and row["waiver_approver"] for row in rows)
 
 
+@pytest.mark.parametrize("sort", ["age", "recent", "severity", "store"])
+def test_export_batches_follow_on_by_keyset_in_the_view_order(signed_in, estate, sort):
+    """Small keyset batches give every finding once, in the order the paginated view shows them."""
+    from dashboard.queries import FindingQuery, Queries
+
+    shown, page = [], 1
+    while True:
+        body = signed_in.get(f"/api/findings?state=all&sort={sort}&per_page=500&page={page}").json()
+        shown += [item["fingerprint"] for item in body["items"]]
+        if page >= body["pages"]:
+            break
+        page += 1
+    with StateStore(estate[0]) as state:
+        exported = [row["fingerprint"] for row in Queries(state).finding_rows(FindingQuery(state="all", sort=sort),
+                                                                                 batch=7)]
+    assert len(shown) > 7 * 3 and exported == shown
+
+
+def test_tag_filter_suggests_values_instead_of_listing_every_one(signed_in, estate):
+    tags = sorted({f"{k}={v}" for s in estate[1].stores for k, v in s.tags.items()})
+    assert signed_in.get("/api/tags?prefix=data-class%3D").json() == [t for t in tags if t.startswith("data-class=")]
+    assert signed_in.get("/api/tags?limit=2").json() == tags[:2]
+    assert signed_in.get("/api/tags?prefix=nothing-like-this").json() == []
+    page = signed_in.get("/inventory?tag=env%3Dprod&tag=data-class%3Dpersonal").text
+    assert '<option value="env=dev"' not in page  # no option per tag value on the page
+    assert 'id="filter-tag" list="tag-values" value="env=prod"' in page
+    assert '<input type="hidden" name="tag" value="data-class=personal">' in page
+
+
+def test_scan_page_lists_failed_targets_first_and_folds_the_ok_ones(signed_in, estate):
+    page = signed_in.get(f"/scans/{estate[1].second_scan}").text
+    main, _, folded = page.partition('<details id="ok-targets">')
+    assert "AccessDenied: rds:DescribeDBInstances" in main and 'class="t-ok"' not in main
+    assert 'class="t-ok"' in folded and "AccessDenied" not in folded
+    assert "target(s) scanned without error" in folded
+
+
 def test_evidence_report_of_one_scan(signed_in, estate):
     reply = signed_in.get(f"/scans/{estate[1].second_scan}/report")
     assert reply.status == 200 and reply.headers["content-type"].startswith("text/html")
@@ -591,12 +826,20 @@ def test_evidence_report_of_one_scan(signed_in, estate):
     assert signed_in.get("/scans/nope/report").status == 404
 
 
-def test_facets_are_rebuilt_for_a_database_written_before_they_existed(tmp_path):
+def test_the_dashboard_never_writes_and_serve_fills_a_pre_facet_database(tmp_path):
+    """create_app only reads; `agent.py serve` fills the derived index of a database written before it existed."""
+    from runtime.serve import fill_derived_index
+
     location = str(tmp_path / "old.db")
     with StateStore(location) as state:
         estate = write_estate(state, 20)
         with state._engine.begin() as conn:
             conn.execute(delete(store_facets_table))
+    served = serve(tmp_path, location)
+    served.stop()
+    with StateStore(location) as state, state.reading() as conn:
+        assert conn.scalar(select(func.count()).select_from(store_facets_table)) == 0  # opening wrote nothing
+    fill_derived_index(location)
     served = serve(tmp_path, location)
     try:
         client = Client(served.port)
@@ -605,5 +848,3 @@ def test_facets_are_rebuilt_for_a_database_written_before_they_existed(tmp_path)
                                                                                              jurisdiction=["US"]))
     finally:
         served.stop()
-    with StateStore(location) as state, state.reading() as conn:
-        assert conn.scalar(select(func.count()).select_from(store_facets_table)) > 0

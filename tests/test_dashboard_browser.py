@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -34,8 +35,6 @@ PASSWORD = "browser-test-password-1"
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 PROXY = "127.0.0.2"
-
-
 
 @pytest.fixture(scope="module", autouse=True)
 def _browser_installed() -> None:
@@ -190,26 +189,80 @@ def test_map_shows_the_right_countries_in_both_views(page, agent, demo):
     outlined = set(page.eval_on_selector_all("#world-map path.union-eu", "els => els.map(e => e.dataset.code)"))
     assert outlined == set(load_catalog().unions["EU"].members)
     shot(page, "map-compel")
-    # clicking a country filters the inventory
+    page.click("#zoom-europe")
+    page.wait_for_url("**/map?*zoom=europe*")
+    assert set(page.eval_on_selector_all("#world-map path.reach", "els => els.map(e => e.dataset.code)")) == reached
+    shot(page, "map-compel-europe")
+    page.goto(agent.url + "/map?view=compel")
+    # clicking a country opens the stores its law reaches, and why
     page.click("#world-map a.country-link[data-code=JP] path")
-    page.wait_for_url("**/inventory?jurisdiction=JP")
+    page.wait_for_url("**/jurisdiction/JP")
     expected = sum(1 for d in documents if any(r["jurisdiction"] == "JP" for r in d["reachable_by"]))
-    assert page.text_content("#result-total").strip() == str(expected)
+    assert page.text_content("#reached-total").strip() == f"{expected:,}"
+
+
+BASIS_STRENGTH = ("location", "control", "establishment", "offering_services")
+
+
+def strongest(entry: dict) -> dict:
+    """The ground a jurisdiction's entry is led by: itself under the reach contract, else the strongest basis."""
+    if "route" in entry:
+        return entry
+    grounds = [entry, *(entry.get("grounds") or [])]
+    return min(grounds, key=lambda g: BASIS_STRENGTH.index(g["basis"]) if g["basis"] in BASIS_STRENGTH else 9)
+
+
+def test_jurisdiction_view_matches_the_json_report(page, agent, demo):
+    """Every store the US reaches, with basis, route, addressee, law, citation and path as the scan's report says."""
+    report = json.loads((demo / "report.json").read_text())
+    expected = {}
+    for store in report["stores"]:
+        entry = next((r for r in store["reachable_by"] if r["jurisdiction"] == "US"), None)
+        if entry:
+            ground = strongest(entry)
+            expected[store["id"]] = {
+                "basis": ground["basis"], "route": ground.get("route") or "direct",
+                "addressee": ground.get("addressee_name") or ground.get("addressee") or "", "law": ground["law"],
+                "citation": ground["citation"], "path": ground.get("path_text") or " → ".join(ground["path"]),
+            }
+    assert expected, "the demo estate has stores the US reaches"
+    page.goto(agent.url + "/")
+    page.click("#by-jurisdiction a[href='/jurisdiction/US']")
+    page.wait_for_url("**/jurisdiction/US")
+    page.goto(agent.url + "/jurisdiction/US?per_page=500")
+    shown = page.eval_on_selector_all("#reach-table tbody tr[data-store-id]", """rows => rows.map(r => [
+        r.dataset.storeId,
+        Object.fromEntries([...r.querySelectorAll('td[data-col]')].map(
+            c => [c.dataset.col, c.firstChild ? c.firstChild.textContent.trim() : '']))])""")
+    got = {store_id: {k: v for k, v in cells.items() if k in expected[store_id]} for store_id, cells in shown}
+    assert got == expected
+    groups = {(g.get_attribute("data-basis"), g.get_attribute("data-route")):
+              int(g.locator("td[data-count=stores]").text_content().replace(",", ""))
+              for g in page.locator("#reach-groups tbody tr").all()}
+    assert sum(groups.values()) == len(expected)
+    assert groups == {key: sum(1 for e in expected.values() if (e["basis"], e["route"]) == key) for key in groups}
+    shot(page, "jurisdiction-US")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    with open(download.value.path(), encoding="utf-8") as handle:
+        exported = {row["store_id"]: row for row in csv.DictReader(handle)}
+    assert {sid: {k: row[k] for k in expected[sid]} for sid, row in exported.items()} == expected
 
 
 def test_filter_by_jurisdiction_open_a_store_and_export_csv(page, agent, demo):
     documents = present_documents(demo)
     page.goto(agent.url + "/inventory")
     shot(page, "inventory")
-    page.select_option("#filter-jurisdiction", "CN")  # the JS submits the form on change
-    page.wait_for_url("**/inventory?*jurisdiction=CN*")
-    expected = {d["id"] for d in documents if any(r["jurisdiction"] == "CN" for r in d["reachable_by"])}
+    page.select_option("#filter-jurisdiction", ["HK"])  # a multi-select: choose, then apply
+    page.click("#apply-filters")
+    page.wait_for_url("**/inventory?*jurisdiction=HK*")
+    expected = {d["id"] for d in documents if any(r["jurisdiction"] == "HK" for r in d["reachable_by"])}
     assert expected, "the demo estate has stores in Hong Kong"
     assert page.text_content("#result-total").strip() == str(len(expected))
     rows = set(page.eval_on_selector_all("#inventory-table tbody tr[data-store-id]",
                                          "els => els.map(e => e.dataset.storeId)"))
     assert rows == expected
-    shot(page, "inventory-filtered-CN")
+    shot(page, "inventory-filtered-HK")
 
     with page.expect_download() as download:
         page.click("#export-csv")
@@ -217,20 +270,51 @@ def test_filter_by_jurisdiction_open_a_store_and_export_csv(page, agent, demo):
     with open(path, encoding="utf-8") as handle:
         exported = list(csv.DictReader(handle))
     assert {row["id"] for row in exported} == expected
-    assert all("CN:" in row["reachable_by"] for row in exported)
-    shutil.copy(path, ARTIFACTS / "inventory-CN.csv")
+    assert all("HK:" in row["reachable_by"] for row in exported)
+    shutil.copy(path, ARTIFACTS / "inventory-HK.csv")
 
     page.click("#inventory-table a.store-link >> nth=0")
     page.wait_for_url("**/store?id=*")
-    reach = page.locator("article.reach[data-jurisdiction=CN]")
+    reach = page.locator("article.reach[data-jurisdiction=HK]")
     path_text = reach.locator(".path").text_content()
-    assert "China" in reach.locator("h3").text_content()
+    assert "Hong Kong" in reach.locator("h3").text_content()
     store_id = page.text_content("#store-id").strip()
     document = next(d for d in documents if d["id"] == store_id)
-    [cn] = [r for r in document["reachable_by"] if r["jurisdiction"] == "CN"]
-    assert cn["citation"] in path_text  # the path names the law
-    assert cn["citation"] in reach.locator(".sentence").text_content()
+    [hk] = [r for r in document["reachable_by"] if r["jurisdiction"] == "HK"]
+    assert hk["citation"] in path_text  # the path names the law
+    assert hk["citation"] in reach.locator(".sentence").text_content()
     shot(page, "store")
+
+
+def test_filters_take_several_values_at_once(page, agent, demo):
+    documents = present_documents(demo)
+    page.goto(agent.url + "/inventory")
+    page.select_option("#filter-provider", ["azure", "gcp"])
+    page.select_option("#filter-country", ["DE", "US"])
+    page.click("#apply-filters")
+    page.wait_for_url("**/inventory?*provider=gcp*")
+    expected = sum(1 for d in documents if d["provider"] in ("azure", "gcp")
+                   and {loc["country"] for loc in d["locations"]} & {"DE", "US"})
+    assert expected, "the demo has Azure or GCP stores in Germany or the US"
+    assert page.text_content("#result-total").strip() == f"{expected:,}"
+    chips = page.eval_on_selector_all("a.chip", "els => els.map(e => e.textContent.trim())")
+    assert {"provider: azure ✕", "provider: gcp ✕", "country: DE ✕", "country: US ✕"} <= set(chips)
+
+
+def test_tag_filter_is_search_as_you_type(page, agent, demo):
+    documents = present_documents(demo)
+    tag = next(f"{k}={v}" for d in documents for k, v in sorted((d.get("tags") or {}).items()))
+    page.goto(agent.url + "/inventory")
+    page.fill("#filter-tag", tag[:3])  # the page fetches the values that start so, into the datalist
+    page.wait_for_selector("#tag-values option", state="attached")
+    offered = page.eval_on_selector_all("#tag-values option", "els => els.map(e => e.value)")
+    assert tag in offered and all(value.startswith(tag[:3]) for value in offered)
+    page.fill("#filter-tag", tag)
+    page.press("#filter-tag", "Enter")
+    page.wait_for_url("**/inventory?*tag=*")
+    key, _, value = tag.partition("=")
+    expected = sum(1 for d in documents if (d.get("tags") or {}).get(key) == value)
+    assert page.text_content("#result-total").strip() == f"{expected:,}"
 
 
 def test_other_pages_render(page, agent, demo):

@@ -1,0 +1,65 @@
+"""One jurisdiction's reach over a store, as the columns people read: basis, route, addressee, law, citation, path.
+
+Documents follow the reach contract (docs: each store's `reachable_by` holds one entry per
+jurisdiction, strongest first, each with its strongest ground). Documents written before that
+contract have no `route`: their entry is led by its strongest ground among `grounds`, by
+basis (a copy on the soil, then control, then establishment, then the rest), never by the
+alphabet. Keys a document may lack are read with defaults: route "direct", effective true.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+BASIS_ORDER = ("location", "control", "establishment", "offering_services", "records_control", "all_organizations")
+ROUTE_ORDER = ("direct", "agreement", "mutual_legal_assistance")
+COLUMNS = ("basis", "route", "addressee", "law", "citation", "path")
+
+
+def basis_rank(basis: str | None) -> int:
+    return BASIS_ORDER.index(basis) if basis in BASIS_ORDER else len(BASIS_ORDER)
+
+
+def route_rank(route: str | None) -> int:
+    return ROUTE_ORDER.index(route) if route in ROUTE_ORDER else len(ROUTE_ORDER)
+
+
+def entry(document: dict, code: str) -> dict | None:
+    """The document's reach entry for one jurisdiction, or None when its law does not reach the store."""
+    return next((r for r in document.get("reachable_by") or [] if r.get("jurisdiction") == code), None)
+
+
+def lead(reach: dict) -> dict:
+    """The strongest ground of one jurisdiction's entry: the entry itself under the contract, else by basis."""
+    if "route" in reach:
+        return reach
+    grounds = [reach, *(reach.get("grounds") or [])]
+    return min(grounds, key=lambda ground: basis_rank(ground.get("basis")))  # min keeps the first of equals
+
+
+def columns(reach: dict) -> dict[str, Any]:
+    """The lead ground of an entry as flat, readable columns (path as text, addressee by name)."""
+    ground = lead(reach)
+    path = [str(step) for step in ground.get("path") or []]
+    agreement = ground.get("agreement") or {}
+    return {
+        "basis": ground.get("basis") or "",
+        "route": ground.get("route") or "direct",
+        "addressee": ground.get("addressee_name") or ground.get("addressee") or "",
+        "law": ground.get("law") or "",
+        "citation": ground.get("citation") or "",
+        "path": ground.get("path_text") or " → ".join(path),
+        "agreement": agreement.get("name") or agreement.get("id") or "",
+        "effective": ground.get("effective", True) is not False,
+        "grounds": len(reach.get("grounds") or []) or 1,
+    }
+
+
+def summary(document: dict) -> list[dict[str, str]]:
+    """Each reaching jurisdiction with the basis and route of its strongest ground, in the document's order."""
+    result = []
+    for entry in document.get("reachable_by") or []:
+        ground = lead(entry)
+        result.append({"jurisdiction": str(entry.get("jurisdiction") or ""), "basis": ground.get("basis") or "",
+                       "route": ground.get("route") or "direct"})
+    return result
