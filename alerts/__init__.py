@@ -6,8 +6,8 @@
     detect.py     changes (+ stores, findings, waivers) -> alerts
     quiet.py      summaries above a threshold, the first scan's summary, the daily digest
     routing.py    which channels an alert goes to
-    outbox.py     the outbox tables (in the state store's database) and their operations
-    db.py         transactions on the state store's database; text timestamps
+    outbox.py     the outbox operations (its tables are in state/schema.py)
+    db.py         transactions on the state store's database
     pipeline.py   after each scan: detect, route, quiet, enqueue — in one transaction
     content.py    an alert as titled sections, shared by the Slack and e-mail renderers
     slack.py      Block Kit messages through slack-sdk (incoming webhook or bot token)
