@@ -10,6 +10,7 @@ File format:
         accept: [CH]               # further jurisdictions whose reach is acceptable
         severity: high             # low | medium | high | critical
         count_routes: [direct, agreement, mutual_legal_assistance]   # optional; default: effective reach only
+        accept_access: [ciphertext_only]   # optional: reach acceptable when the addressee could hand over only this
     waivers:
       - store: "arn:aws:s3:::legacy-*"   # exact store id or glob
         policy: eu-personal-data         # optional
@@ -25,14 +26,16 @@ import difflib
 from pathlib import Path
 
 from scanner.catalog import Catalog
+from scanner.custody import ACCESS, UNKNOWN
 from scanner.errors import InputError
 from scanner.kinds import CLOUDS, kind_names
 from scanner.model import ROUTES
 from scanner.policy import SEVERITIES, Policy, Scope, Waiver
 from scanner.yamlfile import Node, read_yaml
 
+ACCEPTABLE = tuple(level for level in ACCESS if level != UNKNOWN)  # accepting "unknown" would fail open
 DEFAULT_POLICY = Path(__file__).parent / "default.yaml"
-POLICY_KEYS = {"id", "description", "home", "applies_to", "accept", "severity", "count_routes"}
+POLICY_KEYS = {"id", "description", "home", "applies_to", "accept", "severity", "count_routes", "accept_access"}
 SCOPE_KEYS = {"tags", "accounts", "kinds", "providers"}
 WAIVER_KEYS = {"store", "policy", "jurisdiction", "reason", "approver", "expires"}
 
@@ -91,6 +94,7 @@ def _policy(node: Node, catalog: Catalog, home: list[str]) -> Policy:
         description=node["description"].str("") or "",
         source=f"{node.file}:{node.line}",
         count_routes=_routes(node["count_routes"]) if node.has("count_routes") else None,
+        accept_access=tuple(item.req_str(ACCEPTABLE) for item in node["accept_access"].items()),
     )
 
 

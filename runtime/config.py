@@ -22,13 +22,14 @@ from pathlib import Path
 from policies.catalog_loader import entity_record
 from providers import PROVIDERS, provider_kind
 from scanner.catalog import Catalog
-from scanner.config import Account, Config
+from scanner.config import Account, Config, KeyStore
 from scanner.errors import InputError
 from scanner.yamlfile import Node, read_yaml
 
 # sections parsed by the package that owns them (agent daemon, alerts, dashboard), like providers
 OWNED_SECTIONS = ("agent", "alerts", "dashboard")
-CONFIG_KEYS = {"home", "state", "policies", "companies", "accounts", "providers", *OWNED_SECTIONS}
+CONFIG_KEYS = {"home", "state", "policies", "companies", "accounts", "providers", "key_stores", *OWNED_SECTIONS}
+KEY_STORE_KEYS = {"country", "operator"}
 ACCOUNT_KEYS = {"owner", "country", "name"}
 
 
@@ -74,6 +75,12 @@ def load_config(path: str, catalog: Catalog) -> Config:
         config.providers[name] = node
     if not config.providers:
         config.providers = default_config().providers
+    for host, node in doc["key_stores"].entries():
+        node.mapping(KEY_STORE_KEYS, {"country"})
+        operator = node["operator"].str()
+        if operator and operator not in config.companies and operator not in catalog.entities:
+            raise node["operator"].error(f"{node.name}.operator: unknown company or entity '{operator}'")
+        config.key_stores[host] = KeyStore(host, _jurisdiction(node["country"], catalog), operator)
     for name in OWNED_SECTIONS:
         if doc.has(name):
             config.sections[name] = doc[name]

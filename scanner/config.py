@@ -18,6 +18,16 @@ class Account:
     name: str | None = None
 
 
+@dataclass(frozen=True)
+class KeyStore:
+    """A key manager outside the provider (an AWS external key store's proxy, a Cloud EKM manager): where it is
+    and who runs it, as the customer declares them (no API tells)."""
+
+    host: str
+    country: str
+    operator: str | None = None  # a company id (companies) or catalog entity id
+
+
 @dataclass
 class Config:
     path: str | None = None
@@ -28,6 +38,7 @@ class Config:
     accounts: dict[str, Account] = field(default_factory=dict)
     providers: dict[str, Node] = field(default_factory=dict)  # raw sections, parsed by each provider
     sections: dict[str, Node] = field(default_factory=dict)  # agent, alerts, dashboard: raw, parsed by their owners
+    key_stores: dict[str, KeyStore] = field(default_factory=dict)  # by endpoint host
 
     def section(self, name: str) -> Node:
         """A raw owned section (`agent`, `alerts`, `dashboard`); an empty mapping when absent."""

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from scanner.catalog import PROVIDER_CHAINS, WILDCARD, Agreement, Catalog, Chain, Law
+from scanner.custody import access
 from scanner.model import UNKNOWN, DataStore, Entity, Location, Reach
 
 # A lawyer argues the strongest ground first: an effective route before one that is not, direct
@@ -49,6 +50,7 @@ class StoreChains:
     operator: tuple[Chain, ...] = ()
     contracting_party: tuple[Chain, ...] = ()
     owner: Chain | None = None
+    key_operator: Chain | None = None  # who runs the store's key store, to its ultimate parent
 
     def binding(self, roles: tuple[str, ...]) -> Iterator[Chain]:
         """The chains a law binds, in the order operator, contracting party, owner."""
@@ -80,6 +82,7 @@ class Ground:
     conditions: list[dict[str, object]] = field(default_factory=list)
     conflicts: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    access: str = UNKNOWN  # what the addressee could be made to hand over (scanner/custody.py)
 
     @property
     def effective(self) -> bool:
@@ -107,6 +110,7 @@ class Ground:
             "conditions": self.conditions,
             "conflicts": self.conflicts,
             "effective": self.effective,
+            "access": self.access,
             "notes": self.notes,
         }
 
@@ -119,6 +123,7 @@ def reachable_by(store: DataStore, chains: StoreChains, catalog: Catalog, on: dt
             continue
         for power in _powers(law, store, chains, catalog):
             ground = _ground(power, store, chains, catalog, on)
+            ground.access = _access(power, store, chains, catalog)
             found = by_jurisdiction.setdefault(power.jurisdiction, [])
             if not any(_same(ground, other) for other in found):
                 found.append(ground)
@@ -161,6 +166,7 @@ def _reach(jurisdiction: str, grounds: list[Ground]) -> Reach:
         conditions=head.conditions,
         conflicts=head.conflicts,
         effective=head.effective,
+        access=head.access,
     )
 
 
@@ -250,6 +256,17 @@ def _ground(power: Power, store: DataStore, chains: StoreChains, catalog: Catalo
         return Ground(power, "agreement", agreement, conditions, conflicts, notes)
     direct = power.law.foreign_addressees == "direct" and not forbidding
     return Ground(power, "direct" if direct else "mutual_legal_assistance", conflicts=conflicts, notes=notes)
+
+
+def _access(power: Power, store: DataStore, chains: StoreChains, catalog: Catalog) -> str:
+    """What the addressee (or the state, for a copy on its soil) could obtain, given who holds the keys."""
+    encryption = store.encryption
+    if encryption is None:
+        return UNKNOWN
+    key_holders = {entity.id for entity in chains.key_operator.entities} if chains.key_operator else set()
+    controls_key = power.addressee is not None and power.addressee.id in key_holders
+    on_soil = bool(encryption.key_country) and catalog.within(encryption.key_country, power.jurisdiction)
+    return access(encryption.custody, power.chain, controls_key, on_soil)
 
 
 def _condition(text: str, citation: str, test: str, addressee: Entity, chains: StoreChains,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from scanner.clock import now_iso
+from scanner.custody import KeyFacts
 from scanner.model import Location, Role
 
 
@@ -23,6 +24,7 @@ class DiscoveredStore:
     # tagging (scanner/tagging.py) fills country, city, partition and operator from the catalog
     locations: list[Location] = field(default_factory=list)
     unknowns: list[str] = field(default_factory=list)  # facts the API would not tell us
+    encryption: KeyFacts | None = None  # what the provider read of its encryption; None: this kind does not read it
 
     def add_location(self, region: str, role: Role, learned_from: str, observed_at: str | None = None) -> None:
         """Record a place a copy lives (the first one per region counts). `observed_at`: when the API answered;

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Role = Literal["primary", "replica", "backup"]
+from scanner.custody import Encryption
+
+Role = Literal["primary", "replica", "backup", "key"]  # key: where the store's key material is
 Basis = Literal["location", "control", "establishment", "offering_services", "all_organizations"]
 BASES: tuple[str, ...] = ("location", "control", "establishment", "offering_services", "all_organizations")
 Route = Literal["direct", "agreement", "mutual_legal_assistance"]
@@ -74,6 +76,7 @@ class Reach:
     conditions: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, str]] = field(default_factory=list)
     effective: bool = True
+    access: str = "unknown"  # plaintext | plaintext_while_key_released | ciphertext_only | unknown (scanner/custody.py)
 
     @property
     def path_text(self) -> str:
@@ -94,6 +97,7 @@ class Finding:
     route: str = "direct"
     effective: bool = True
     policies: list[str] = field(default_factory=list)  # every covering policy that does not accept this reach
+    access: str = "unknown"  # what the addressee could hand over
 
 
 @dataclass
@@ -111,6 +115,7 @@ class DataStore:
     operator: list[Entity] = field(default_factory=list)  # who runs the infrastructure, to its ultimate parent
     contracting_party: list[Entity] = field(default_factory=list)  # whom the account contracts with
     owner: list[Entity] = field(default_factory=list)  # the customer company that owns the account
+    encryption: Encryption | None = None  # who holds the keys; None when this kind's encryption is not read
     reachable_by: list[Reach] = field(default_factory=list)
     status: Status = "not_evaluated"
     status_reason: str | None = None
@@ -136,6 +141,8 @@ class DataStore:
         fields["locations"] = [Location(**item) for item in doc.get("locations", [])]
         for chain in ("operator", "contracting_party", "owner"):
             fields[chain] = [Entity.from_dict(item) for item in doc.get(chain, [])]
+        if doc.get("encryption"):
+            fields["encryption"] = Encryption(**doc["encryption"])
         fields["reachable_by"] = [Reach(**{k: v for k, v in item.items() if k != "path_text"})
                                   for item in doc.get("reachable_by", [])]
         fields["findings"] = [Finding(**item) for item in doc.get("findings", [])]

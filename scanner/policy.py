@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.catalog import Catalog
-from scanner.model import DataStore, Finding, Reach
+from scanner.model import UNKNOWN, DataStore, Finding, Reach
 
 SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -54,11 +54,13 @@ class Policy:
     description: str = ""
     source: str = ""  # the file and line it was declared at
     count_routes: tuple[str, ...] | None = None  # None: effective reach only
+    accept_access: tuple[str, ...] = ()  # reach acceptable at these access levels (e.g. ciphertext_only)
 
     def counted(self, reach: Reach) -> dict[str, Any] | None:
         """The strongest ground of `reach` this policy counts, or None."""
         for ground in reach.grounds:
-            if (ground["effective"] if self.count_routes is None else ground["route"] in self.count_routes):
+            counts = ground["effective"] if self.count_routes is None else ground["route"] in self.count_routes
+            if counts and ground.get("access", UNKNOWN) not in self.accept_access:
                 return ground
         return None
 
@@ -149,6 +151,7 @@ def _finding(store: DataStore, reach: Reach, objections: list[tuple[Policy, dict
         waiver=waived[policy.id],
         route=ground["route"],
         effective=ground["effective"],
+        access=ground.get("access", UNKNOWN),
         policies=[p.id for p, _ in objections],
     )
 
