@@ -50,7 +50,7 @@ def create_app(config: Config, state_location: str) -> FastAPI:
     state = StateStore(state_location)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     account_names = {account_id: entry.name for account_id, entry in config.accounts.items() if entry.name}
-    templating.install(templates, catalog, account_names, settings)
+    templating.install(templates, catalog, account_names)
     queries = Queries(state)
     ctx = Context(settings=settings, auth=Authenticator(settings), catalog=catalog, queries=queries,
                   reach=JurisdictionReach(queries), world=WorldMap(), templates=templates)

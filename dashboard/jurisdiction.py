@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dashboard import reach
+from dashboard import keyset, reach
 from dashboard.queries import MAX_PER_PAGE, Queries
 from state.schema import findings_table, store_facets_table, store_index_table, stores_table
 
@@ -115,29 +115,22 @@ class JurisdictionReach:
                 select(fc.store_id, fc.waived).where(fc.jurisdiction == code, fc.resolved_at.is_(None))
             ):
                 findings[store_id] = "open" if not waived or findings.get(store_id) == "open" else "waived"
-        last = ""
-        while True:  # keyset on id: each batch a short read, none slower than the first
-            with self.queries.connect() as conn:
-                rows = conn.execute(
-                    select(s.id, s.name, s.kind, s.provider, s.account, s.region, s.status, s.gone_at, st.document)
-                    .join(stores_table, st.id == s.id)
-                    .where(*conds, s.id > last)
-                    .order_by(s.id)
-                    .limit(BATCH)
-                ).mappings().all()
-            for row in rows:
-                entry = reach.entry(row["document"] or {}, code)
+        query = (
+            select(s.id, s.name, s.kind, s.provider, s.account, s.region, s.status, s.gone_at, st.document)
+            .join(stores_table, st.id == s.id)
+            .where(*conds)
+        )
+        for batch in keyset.batches(self.queries.connect, query, [(s.id, False)], BATCH):
+            for row in batch:
+                entry = reach.entry(row.document or {}, code)
                 if entry is None:
                     continue
                 cols = reach.columns(entry)
                 yield Reached(
-                    row["id"], row["name"], sys.intern(row["kind"]), sys.intern(row["provider"]),
-                    sys.intern(row["account"]), sys.intern(row["region"]), sys.intern(row["status"]), row["gone_at"],
-                    sys.intern(cols["basis"]), sys.intern(cols["route"]), findings.get(row["id"], "none"),
+                    row.id, row.name, sys.intern(row.kind), sys.intern(row.provider), sys.intern(row.account),
+                    sys.intern(row.region), sys.intern(row.status), row.gone_at, sys.intern(cols["basis"]),
+                    sys.intern(cols["route"]), findings.get(row.id, "none"),
                 )
-            if len(rows) < BATCH:
-                return
-            last = rows[-1]["id"]
 
     # ---- views ---------------------------------------------------------------------------------
 

@@ -10,12 +10,11 @@ from fastapi.templating import Jinja2Templates
 
 from dashboard.context import VERSION
 from dashboard.queries import STATUSES, parse_time
-from dashboard.settings import DashboardSettings
 from scanner.catalog import Catalog, country_name
 
 
-def install(templates: Jinja2Templates, catalog: Catalog, accounts: dict[str, str],
-                      settings: DashboardSettings) -> None:
+def install(templates: Jinja2Templates, catalog: Catalog, accounts: dict[str, str]) -> None:
+    """Add the helpers every template may call; `accounts` maps account ids to their configured names."""
     env = templates.env
 
     def url_with(request: Request, path: str | None = None, drop: tuple[str, ...] = (), **changes: Any) -> str:

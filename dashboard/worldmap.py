@@ -24,6 +24,7 @@ LEVELS = 5
 # with data lie close together (Ireland, Benelux, Switzerland) and the world map's arcs would cover them.
 ZOOMS = {"world": (), "europe": ("IS", "PT", "CY", "FI", "NO", "GR", "IE", "TR")}
 MARKER_RADIUS = 3.2
+TOP_MARGIN = 8.0
 
 
 @dataclass
@@ -69,7 +70,8 @@ class MapView:
     def view_box(self) -> str:
         if self.box:
             return " ".join(f"{value:.1f}" for value in self.box)
-        return f"0 {self.top} {self.width} {self.height - self.top}"
+        top = self.top - TOP_MARGIN  # sea above Greenland and the Arctic islands: they do not touch the frame
+        return f"0 {top} {self.width} {self.height - top}"
 
     @property
     def marker_radius(self) -> float:

@@ -638,6 +638,21 @@ def test_jurisdiction_view_filters_exports_and_pages(signed_in, estate):
     assert 'href="/jurisdiction/US"' in overview
 
 
+def test_jurisdiction_summary_reads_documents_in_keyset_batches(estate, monkeypatch):
+    from dashboard import jurisdiction
+    from dashboard.queries import Queries
+
+    monkeypatch.setattr(jurisdiction, "BATCH", 7)  # many batches over the 150-store estate
+    with StateStore(estate[0]) as state:
+        view = jurisdiction.JurisdictionReach(Queries(state))
+        reached = view.summary("US", include_gone=False)
+        rows = list(view.rows(jurisdiction.ReachQuery(code="US")))
+    expected = reach_expected(estate[1], "US")
+    assert sorted(item.store_id for item in reached) == sorted(expected)  # each store once
+    assert [row["store_id"] for row in rows] == [item.store_id for item in reached]
+    assert [item.order()[:2] for item in reached] == sorted(item.order()[:2] for item in reached)
+
+
 def test_inventory_reach_column_names_basis_and_route(signed_in, estate):
     body = signed_in.get("/api/stores?jurisdiction=CN&per_page=5").json()
     store = next(s for s in estate[1].stores if s.id == body["items"][0]["id"])

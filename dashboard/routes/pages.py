@@ -14,7 +14,6 @@ from dashboard.params import MAX_PAGE, FindingDep, InventoryDep, ReachDep
 from dashboard.queries import COLUMN_FILTERS, FINDING_STATES, SORTS
 
 router = APIRouter(include_in_schema=False)
-FACET_PARAMS = ("country", "primary", "replica", "jurisdiction", "law", "policy", "tag")
 CatalogTable = Literal["regions", "entities", "laws", "jurisdictions"]
 SHOWN_TARGETS = 2000
 
@@ -37,7 +36,7 @@ def map_page(request: Request, ctx: Ctx, user: UserDep, view: Literal["where", "
 def inventory_page(request: Request, ctx: Ctx, user: UserDep, query: InventoryDep) -> HTMLResponse:
     result = ctx.queries.inventory(query)
     return ctx.page(request, "inventory.html", user, result=result, query=query, choices=ctx.queries.choices(),
-                    sorts=list(SORTS), column_filters=COLUMN_FILTERS, facet_filters=FACET_PARAMS)
+                    sorts=list(SORTS), column_filters=COLUMN_FILTERS)
 
 
 @router.get("/jurisdiction/{code}")
