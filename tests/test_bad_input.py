@@ -48,6 +48,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *expected: str) -
     (GOOD_CONFIG + "  aws: {}\n", ("config.yaml:8", "duplicate key 'aws'")),
     (GOOD_CONFIG.replace("accounts:\n", "accounts:\n  - x\n   y: [\n"), ("config.yaml:", "invalid YAML")),
     ("", ("config.yaml", "empty config file")),
+    (GOOD_CONFIG + "key_stores:\n  xks.example.eu: {country: Germany}\n", ("config.yaml:9", "unknown jurisdiction 'Germany'")),
+    (GOOD_CONFIG + "key_stores:\n  xks.example.eu: {country: DE, operator: nobody}\n",
+     ("config.yaml:9", "unknown company or entity 'nobody'")),
 ])
 def test_bad_config(tmp_path, config, expected):
     (tmp_path / "config.yaml").write_text(config)
@@ -77,6 +80,10 @@ waivers:
      ("policy.yaml:3", "unknown store kind 's3-buckets'", "did you mean 's3-bucket'?", "efs-file-system")),
     (POLICY.replace("applies_to: {tags: {data-class: personal}}", "applies_to:\n      providers: [aws, awz]"),
      ("policy.yaml:4", "applies_to.providers: unknown provider 'awz'", "expected one of: aws, azure, gcp")),
+    (POLICY.replace("severity: high", "severity: high\n    count_routes: [direct, treaty]"),
+     ("policy.yaml:6", "'treaty' is not one of: direct, agreement, mutual_legal_assistance")),
+    (POLICY.replace("severity: high", "severity: high\n    accept_access: [unknown]"),
+     ("policy.yaml:6", "'unknown' is not one of: plaintext, plaintext_while_key_released, ciphertext_only")),
     (POLICY.replace("    expires: 2027-03-31\n", ""), ("policy.yaml:7", "missing required key 'expires'")),
     (POLICY.replace("2027-03-31", "next spring"), ("policy.yaml:10", "expected a date")),
     (POLICY.replace("  - id: eu-personal", "  - id: eu-personal\n\tbad"), ("policy.yaml:", "invalid YAML")),
