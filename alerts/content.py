@@ -71,4 +71,6 @@ def _clip(lines: list[str]) -> list[str]:
 def _route(item: dict) -> str:
     """How an order would travel: `direct`, `agreement`, `mutual legal assistance (not effective)`."""
     route = str(item.get("route") or "direct").replace("_", " ")
-    return route if item.get("effective", True) else f"{route} (not effective)"
+    route = route if item.get("effective", True) else f"{route} (not effective)"
+    access = str(item.get("access") or "unknown").replace("_", " ")
+    return f"{route}, {access}" if access != "unknown" else route

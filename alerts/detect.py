@@ -213,6 +213,7 @@ def _store_alert(facts: ScanFacts, store_id: str, record: dict[str, Any], news: 
         reach=[{"jurisdiction": r.get("jurisdiction"), "name": name_of(r.get("jurisdiction") or ""),
                 "basis": r.get("basis"), "law": r.get("law"), "citation": r.get("citation"),
                 "route": r.get("route", "direct"), "effective": r.get("effective", True),
+                "access": r.get("access", "unknown"),
                 "addressee": r.get("addressee_name"),
                 "path": r.get("path_text") or " → ".join(r.get("path") or [])} for r in reach],
         findings=[{key: row.get(key) for key in ("fingerprint", "policy", "jurisdiction", "basis", "severity",

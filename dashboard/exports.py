@@ -18,7 +18,8 @@ from dashboard.queries import parse_time
 
 STORE_COLUMNS = [
     "id", "provider", "account", "kind", "name", "region", "status", "countries", "locations", "operator",
-    "owner", "reachable_by", "status_reason", "first_seen", "last_seen", "gone_at", "tags",
+    "contracting_party", "owner", "reachable_by", "key_custody", "key", "key_country", "status_reason", "first_seen",
+    "last_seen", "gone_at", "tags",
 ]
 FINDING_COLUMNS = [
     "fingerprint", "state", "severity", "policy", "jurisdiction", "basis", "store_id", "store_name", "provider",
@@ -27,7 +28,7 @@ FINDING_COLUMNS = [
 ]
 REACH_COLUMNS = [
     "jurisdiction", "store_id", "name", "kind", "provider", "account", "region", "status", "basis", "route",
-    "addressee", "law", "citation", "path", "agreement", "effective", "finding", "policies", "gone_at",
+    "addressee", "law", "citation", "path", "agreement", "effective", "access", "finding", "policies", "gone_at",
 ]
 OCSF_VERSION = "1.3.0"
 OCSF_SEVERITY = {"info": 1, "informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
@@ -84,12 +85,15 @@ def where(locations: list[dict] | None) -> str:
 def store_row(doc: dict) -> list[Any]:
     countries = sorted({str(loc.get("country")) for loc in doc.get("locations") or []})
     reach = "; ".join(
-        f"{r.get('jurisdiction')}:{r.get('basis')}:{r.get('law')}" for r in doc.get("reachable_by") or []
+        f"{r.get('jurisdiction')}:{r.get('basis')}:{r.get('route', 'direct')}:{r.get('law')}"
+        + ("" if r.get("effective", True) else ":not-effective") for r in doc.get("reachable_by") or []
     )
+    encryption = doc.get("encryption") or {}
     return [
         doc.get("id"), doc.get("provider"), doc.get("account"), doc.get("kind"), doc.get("name"), doc.get("region"),
         doc.get("status"), " ".join(countries), where(doc.get("locations")), chain(doc.get("operator")),
-        chain(doc.get("owner")), reach, doc.get("status_reason") or "", doc.get("first_seen"), doc.get("last_seen"),
+        chain(doc.get("contracting_party")), chain(doc.get("owner")), reach, encryption.get("custody", "not read"),
+        encryption.get("key") or "", encryption.get("key_country") or "", doc.get("status_reason") or "", doc.get("first_seen"), doc.get("last_seen"),
         doc.get("gone_at") or "", "; ".join(f"{key}={value}" for key, value in sorted((doc.get("tags") or {}).items())),
     ]
 

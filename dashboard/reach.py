@@ -51,6 +51,7 @@ def columns(reach: dict) -> dict[str, Any]:
         "path": ground.get("path_text") or " → ".join(path),
         "agreement": agreement.get("name") or agreement.get("id") or "",
         "effective": ground.get("effective", True) is not False,
+        "access": ground.get("access") or "unknown",
         "grounds": len(reach.get("grounds") or []) or 1,
     }
 
