@@ -93,7 +93,8 @@ def store_row(doc: dict) -> list[Any]:
         doc.get("id"), doc.get("provider"), doc.get("account"), doc.get("kind"), doc.get("name"), doc.get("region"),
         doc.get("status"), " ".join(countries), where(doc.get("locations")), chain(doc.get("operator")),
         chain(doc.get("contracting_party")), chain(doc.get("owner")), reach, encryption.get("custody", "not read"),
-        encryption.get("key") or "", encryption.get("key_country") or "", doc.get("status_reason") or "", doc.get("first_seen"), doc.get("last_seen"),
+        encryption.get("key") or "", encryption.get("key_country") or "", doc.get("status_reason") or "",
+        doc.get("first_seen"), doc.get("last_seen"),
         doc.get("gone_at") or "", "; ".join(f"{key}={value}" for key, value in sorted((doc.get("tags") or {}).items())),
     ]
 

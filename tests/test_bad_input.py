@@ -48,7 +48,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *expected: str) -
     (GOOD_CONFIG + "  aws: {}\n", ("config.yaml:8", "duplicate key 'aws'")),
     (GOOD_CONFIG.replace("accounts:\n", "accounts:\n  - x\n   y: [\n"), ("config.yaml:", "invalid YAML")),
     ("", ("config.yaml", "empty config file")),
-    (GOOD_CONFIG + "key_stores:\n  xks.example.eu: {country: Germany}\n", ("config.yaml:9", "unknown jurisdiction 'Germany'")),
+    (GOOD_CONFIG + "key_stores:\n  xks.example.eu: {country: Germany}\n",
+     ("config.yaml:9", "unknown jurisdiction 'Germany'")),
     (GOOD_CONFIG + "key_stores:\n  xks.example.eu: {country: DE, operator: nobody}\n",
      ("config.yaml:9", "unknown company or entity 'nobody'")),
 ])
