@@ -144,7 +144,8 @@ KINDS: tuple[StoreKind, ...] = (
         copies=(Copy("primary", "DescribeFileSystems.FileSystemArn"),
                 Copy("replica", "DescribeReplicationConfigurations.Destinations.Region")),
         detail_calls=(_aws("DescribeReplicationConfigurations", "elasticfilesystem"),),
-        cannot_see=("AWS Backup copies of the file system (AWS Backup plans, not read yet)",),
+        cannot_see=("copies in other regions made by AWS Backup: read only with the `backup` service "
+                    "(its plans' copy actions)",),
         probe_rank=3, description="EFS file systems and their replication destinations",
     ),
     StoreKind(
