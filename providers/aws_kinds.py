@@ -151,14 +151,38 @@ def rds_databases(scan: AccountScan, region: str) -> list[DiscoveredStore]:
                 store.add_location(backup_region, "backup",
                                    "DescribeDBInstances.DBInstanceAutomatedBackupsReplications")
         stores.append(store)
-    stores += [_rds_store(scan, cluster, RDS_CLUSTER, region) for cluster in listing(scan, kind("rds-cluster"), region)]
+    clusters = list(listing(scan, kind("rds-cluster"), region))
+    members = _global_members(scan, region) if any(c.get("GlobalClusterIdentifier") for c in clusters) else {}
+    for cluster in clusters:
+        store = scan.store(cluster["DBClusterArn"], "rds-cluster", cluster["DBClusterIdentifier"], region,
+                           tag_list(cluster.get("TagList")))
+        for member_region, writer in members.get(cluster["DBClusterArn"], ()):  # before its own: writer is primary
+            store.add_location(member_region, "primary" if writer else "replica",
+                               "DescribeGlobalClusters.GlobalClusterMembers" + (".IsWriter" if writer else ""))
+        stores.append(_rds_locations(store, cluster, RDS_CLUSTER, region))
     return stores
 
 
+def _global_members(scan: AccountScan, region: str) -> dict[str, list[tuple[str, bool]]]:
+    """Aurora global databases: each member cluster's ARN -> (region, is writer) of every member, writer first."""
+    members: dict[str, list[tuple[str, bool]]] = {}
+    for global_cluster in read_all(scan, "rds", "DescribeGlobalClusters", "GlobalClusters", region):
+        listed = sorted(((arn_region(m.get("DBClusterArn", "")), bool(m.get("IsWriter")))
+                         for m in global_cluster.get("GlobalClusterMembers", [])), key=lambda m: not m[1])
+        regions = [(member_region, writer) for member_region, writer in listed if member_region]
+        for member in global_cluster.get("GlobalClusterMembers", []):
+            members[member.get("DBClusterArn", "")] = regions
+    return members
+
+
 def _rds_store(scan: AccountScan, item: dict, fields: RdsFields, region: str) -> DiscoveredStore:
-    """An RDS instance or cluster, with the source it replicates from and its read replicas."""
-    api = kind(fields.kind).list_call.operation
     store = scan.store(item[fields.arn], fields.kind, item[fields.name], region, tag_list(item.get("TagList")))
+    return _rds_locations(store, item, fields, region)
+
+
+def _rds_locations(store: DiscoveredStore, item: dict, fields: RdsFields, region: str) -> DiscoveredStore:
+    """An RDS instance's or cluster's locations: the source it replicates from and its read replicas."""
+    api = kind(fields.kind).list_call.operation
     source = item.get(fields.source)
     if source:
         store.add_location(arn_region(source) or region, "primary", f"{api}.{fields.source}")

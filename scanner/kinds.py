@@ -122,10 +122,14 @@ KINDS: tuple[StoreKind, ...] = (
         kind="rds-cluster", cloud="aws", service="rds", scope="regional", api="rds",
         list_call=_aws("DescribeDBClusters", "rds"), result_key="DBClusters",
         id_field="DBClusterArn", name_field="DBClusterIdentifier", tags_from="TagList",
-        copies=(Copy("primary", "DescribeDBClusters.DBClusterArn (or ReplicationSourceIdentifier)"),
-                Copy("replica", "DescribeDBClusters.ReadReplicaIdentifiers")),
-        cannot_see=("Aurora global database secondaries in other regions (DescribeGlobalClusters, not read yet)",),
-        probe_rank=1, description="RDS and Aurora DB clusters and their cross-region read replicas",
+        copies=(Copy("primary", "DescribeDBClusters.DBClusterArn (or ReplicationSourceIdentifier, or the global "
+                                "database's writer: DescribeGlobalClusters.GlobalClusterMembers.IsWriter)"),
+                Copy("replica", "DescribeDBClusters.ReadReplicaIdentifiers, "
+                                "DescribeGlobalClusters.GlobalClusterMembers")),
+        detail_calls=(_aws("DescribeGlobalClusters", "rds", "a cluster of the region is in a global database"),),
+        cannot_see=("DocumentDB and Neptune global clusters (not read yet)",),
+        probe_rank=1,
+        description="RDS and Aurora DB clusters, their cross-region read replicas and Aurora global databases",
     ),
     StoreKind(
         kind="ebs-snapshot", cloud="aws", service="ebs", scope="regional", api="ec2",

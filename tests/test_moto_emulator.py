@@ -419,8 +419,8 @@ def test_estate_shape(moto_estate: SeededMoto) -> None:
     assert len({b.region for b in buckets}) >= 8
     assert len({continent(b.region) for b in buckets}) >= 4
     assert {"us-east-1", "eu-west-1", "ap-east-1"} <= {b.region for b in buckets}
-    # every AWS kind of the registry is seeded (a new kind comes with its seed), but RDS clusters
-    assert {s.kind for s in estate.manifest} == set(kind_names("aws")) - {"rds-cluster"}
+    # every AWS kind of the registry is seeded (a new kind comes with its seed)
+    assert {s.kind for s in estate.manifest} == set(kind_names("aws"))
     assert {S3_BUCKET, DYNAMODB_TABLE, RDS_INSTANCE, EBS_SNAPSHOT, EFS_FILE_SYSTEM} <= {s.kind for s in estate.manifest}
     assert any(b.tags.get("data-class") == "personal" for b in buckets)
     assert any("data-class" not in b.tags for b in buckets)
