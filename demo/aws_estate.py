@@ -5,7 +5,8 @@
 traps: null for us-east-1 and "EU" for a legacy eu-west-1 bucket), a cross-continent S3 replication rule,
 a DynamoDB global table, an RDS cross-region read replica, an EBS snapshot copied to another region and an EFS file
 system replicated to another region (and, by an AWS Backup plan selecting it by tag, copied to a vault in Oregon),
-and a Redshift cluster whose snapshots are copied to another region. Start the server with
+a Redshift cluster whose snapshots are copied to another region, and an Aurora global database with a secondary
+cluster in another region. Start the server with
 `start_moto(patches=["bucket_region", "dynamodb_replicas", "efs_replication", "backup_selections"])`: the global
 table needs the `dynamodb_replicas` patch, the EFS replication the `efs_replication` patch and the backup plan's
 selection `backup_selections`, and seeding fails loudly without them rather than return a manifest that lies.
@@ -41,6 +42,7 @@ PERSONAL = {"data-class": "personal"}
 S3_BUCKET = "s3-bucket"
 DYNAMODB_TABLE = "dynamodb-table"
 RDS_INSTANCE = "rds-instance"
+RDS_CLUSTER = "rds-cluster"
 EBS_SNAPSHOT = "ebs-snapshot"
 EFS_FILE_SYSTEM = "efs-file-system"
 REDSHIFT_CLUSTER = "redshift-cluster"
@@ -86,6 +88,7 @@ RDS_REPLICA = ("acme-prod-eu-orders-replica-use1", "us-east-1")
 EBS_SOURCE = ("acme-prod-eu", "eu-central-1", "us-west-2")  # account, snapshot region, copy region
 EFS_SOURCE = ("acme-prod-eu", "acme-prod-eu-hr-files", "eu-central-1", "us-east-1")  # account, name, region, copy
 REDSHIFT = ("acme-prod-eu", "acme-prod-eu-dwh", "eu-central-1", "us-east-1")  # account, name, region, snapshot copies
+AURORA_GLOBAL = ("acme-prod-eu", "acme-prod-eu-ledger", "eu-central-1", "us-east-1")  # account, name, writer, secondary
 # account, plan, region, its vault, the copy vault's region and name: copies every EFS file system tagged env=prod
 BACKUP_PLAN = ("acme-prod-eu", "acme-prod-eu-nightly", "eu-central-1", "acme-prod-eu-vault-fra", "us-west-2",
                "acme-prod-eu-vault-dr")
@@ -223,6 +226,7 @@ def seed_aws_estate(endpoint_url: str, record_config: bool | None = None) -> Aws
     manifest += _seed_snapshot(clients[EBS_SOURCE[0]], accounts[EBS_SOURCE[0]])
     manifest += seed_efs_replication(clients[EFS_SOURCE[0]], accounts[EFS_SOURCE[0]], *EFS_SOURCE[1:])
     manifest.append(seed_redshift_snapshot_copy(clients[REDSHIFT[0]], accounts[REDSHIFT[0]], *REDSHIFT[1:]))
+    manifest += seed_aurora_global(clients[AURORA_GLOBAL[0]], accounts[AURORA_GLOBAL[0]], *AURORA_GLOBAL[1:])
     manifest += seed_backup_plan(clients[BACKUP_PLAN[0]], accounts[BACKUP_PLAN[0]], *BACKUP_PLAN[1:],
                                  selection=EFS_PROD_SELECTION)
     # the plan's selection covers the EFS source (an EFS file system in the plan's region, tagged env=prod)
@@ -469,6 +473,23 @@ def seed_redshift_snapshot_copy(clients: Callable[[str, str], Any], account: str
     redshift.enable_snapshot_copy(ClusterIdentifier=name, DestinationRegion=copy_region, RetentionPeriod=7)
     arn = f"arn:aws:redshift:{region}:{account}:cluster:{name}"
     return SeededStore(arn, account, REDSHIFT_CLUSTER, name, region, (copy_region,), tags)
+
+
+def seed_aurora_global(clients: Callable[[str, str], Any], account: str, name: str, region: str,
+                       secondary_region: str, tags: dict[str, str] | None = None) -> list[SeededStore]:
+    """An Aurora global database: its writer cluster `<name>-<region>` and a secondary cluster in the other region."""
+    tags = {**PERSONAL, "env": "prod"} if tags is None else tags
+    clients("rds", region).create_global_cluster(GlobalClusterIdentifier=name, Engine="aurora-postgresql")
+    seeded = []
+    for where in (region, secondary_region):
+        cluster = clients("rds", where).create_db_cluster(
+            DBClusterIdentifier=f"{name}-{where}", Engine="aurora-postgresql", GlobalClusterIdentifier=name,
+            Tags=_tag_set(tags), **({"MasterUsername": "ledger_admin", "MasterUserPassword": "Not-a-real-secret-1"}
+                                    if where == region else {}))["DBCluster"]
+        seeded.append(SeededStore(cluster["DBClusterArn"], account, RDS_CLUSTER, cluster["DBClusterIdentifier"], where,
+                                  (secondary_region,) if where == region else (), tags,
+                                  seeded[0].id if seeded else None))
+    return seeded
 
 
 def seed_backup_plan(clients: Callable[[str, str], Any], account: str, plan: str, region: str, vault: str,

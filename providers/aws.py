@@ -10,7 +10,7 @@ Config section `providers.aws` (every key optional):
     exclude_accounts: ["333333333333"]   # never scanned, whatever else names them
     assume_role: OrganizationAccountAccessRole
     external_id: null                    # for assume_role, if the role requires one
-    services: [s3, dynamodb, rds, ebs, efs]   # default: every AWS service in scanner/kinds.py
+    services: [s3, dynamodb]             # default: every AWS service of scanner/kinds.py (`catalog kinds`)
     max_accounts: 4                      # accounts scanned at once
     max_workers: 8                       # concurrent API calls per account
     max_workers_per_api: 8               # concurrent calls per account to one service (s3, tagging, rds, ...)

@@ -49,20 +49,28 @@ class AfterRead(Protocol):
 
 @dataclass(frozen=True)
 class CopyLink:
-    """A store that is a copy of another store of the same account, found by the copy's reader: the source gains
-    the copy's region as a replica."""
+    """A store that is a copy of another store of the same account, found by the copy's reader."""
 
     copy_id: str
     source_kind: str
     source_name: str
     learned_from: str
 
+
+@dataclass(frozen=True)
+class CopyLinks:
+    """Copies found in one region: each source gains its copy's region as a replica."""
+
+    links: tuple[CopyLink, ...]
+
     def apply(self, stores: list[DiscoveredStore]) -> None:
-        source = next((s for s in stores if (s.kind, s.name) == (self.source_kind, self.source_name)), None)
-        copy = next((s for s in stores if s.id == self.copy_id), None)
-        if source is not None and copy is not None:
-            observed_at = next((loc.observed_at for loc in copy.locations if loc.region == copy.region), None)
-            source.add_location(copy.region, "replica", self.learned_from, observed_at)
+        by_name = {(s.kind, s.name): s for s in stores}
+        by_id = {s.id: s for s in stores}
+        for link in self.links:
+            source, copy = by_name.get((link.source_kind, link.source_name)), by_id.get(link.copy_id)
+            if source is not None and copy is not None:
+                observed_at = next((loc.observed_at for loc in copy.locations if loc.region == copy.region), None)
+                source.add_location(copy.region, "replica", link.learned_from, observed_at)
 
 
 def arn_region(arn: str) -> str | None:
@@ -143,14 +151,38 @@ def rds_databases(scan: AccountScan, region: str) -> list[DiscoveredStore]:
                 store.add_location(backup_region, "backup",
                                    "DescribeDBInstances.DBInstanceAutomatedBackupsReplications")
         stores.append(store)
-    stores += [_rds_store(scan, cluster, RDS_CLUSTER, region) for cluster in listing(scan, kind("rds-cluster"), region)]
+    clusters = list(listing(scan, kind("rds-cluster"), region))
+    members = _global_members(scan, region) if any(c.get("GlobalClusterIdentifier") for c in clusters) else {}
+    for cluster in clusters:
+        store = scan.store(cluster["DBClusterArn"], "rds-cluster", cluster["DBClusterIdentifier"], region,
+                           tag_list(cluster.get("TagList")))
+        for member_region, writer in members.get(cluster["DBClusterArn"], ()):  # before its own: writer is primary
+            store.add_location(member_region, "primary" if writer else "replica",
+                               "DescribeGlobalClusters.GlobalClusterMembers" + (".IsWriter" if writer else ""))
+        stores.append(_rds_locations(store, cluster, RDS_CLUSTER, region))
     return stores
 
 
+def _global_members(scan: AccountScan, region: str) -> dict[str, list[tuple[str, bool]]]:
+    """Aurora global databases: each member cluster's ARN -> (region, is writer) of every member, writer first."""
+    members: dict[str, list[tuple[str, bool]]] = {}
+    for global_cluster in read_all(scan, "rds", "DescribeGlobalClusters", "GlobalClusters", region):
+        listed = sorted(((arn_region(m.get("DBClusterArn", "")), bool(m.get("IsWriter")))
+                         for m in global_cluster.get("GlobalClusterMembers", [])), key=lambda m: not m[1])
+        regions = [(member_region, writer) for member_region, writer in listed if member_region]
+        for member in global_cluster.get("GlobalClusterMembers", []):
+            members[member.get("DBClusterArn", "")] = regions
+    return members
+
+
 def _rds_store(scan: AccountScan, item: dict, fields: RdsFields, region: str) -> DiscoveredStore:
-    """An RDS instance or cluster, with the source it replicates from and its read replicas."""
-    api = kind(fields.kind).list_call.operation
     store = scan.store(item[fields.arn], fields.kind, item[fields.name], region, tag_list(item.get("TagList")))
+    return _rds_locations(store, item, fields, region)
+
+
+def _rds_locations(store: DiscoveredStore, item: dict, fields: RdsFields, region: str) -> DiscoveredStore:
+    """An RDS instance's or cluster's locations: the source it replicates from and its read replicas."""
+    api = kind(fields.kind).list_call.operation
     source = item.get(fields.source)
     if source:
         store.add_location(arn_region(source) or region, "primary", f"{api}.{fields.source}")
@@ -165,7 +197,7 @@ def _rds_store(scan: AccountScan, item: dict, fields: RdsFields, region: str) ->
 # -- EBS snapshots: a copy names its source only in its description -------------------------------------
 @reader("ebs")
 def ebs_snapshots(scan: AccountScan, region: str) -> list[DiscoveredStore]:
-    stores = []
+    stores, links = [], []
     for snap in listing(scan, kind("ebs-snapshot"), region, OwnerIds=["self"]):
         arn = f"arn:{scan.account.partition}:ec2:{region}:{scan.account.id}:snapshot/{snap['SnapshotId']}"
         store = scan.store(arn, "ebs-snapshot", snap["SnapshotId"], region, tag_list(snap.get("Tags")))
@@ -173,11 +205,13 @@ def ebs_snapshots(scan: AccountScan, region: str) -> list[DiscoveredStore]:
         if copied and copied.group(2) != region:
             store.add_location(copied.group(2), "primary", "DescribeSnapshots.Description copy marker")
             store.add_location(region, "replica", "DescribeSnapshots")
-            scan.after_read(CopyLink(arn, "ebs-snapshot", copied.group(1),
-                               f"DescribeSnapshots.Description of copy {snap['SnapshotId']}"))
+            links.append(CopyLink(arn, "ebs-snapshot", copied.group(1),
+                                  f"DescribeSnapshots.Description of copy {snap['SnapshotId']}"))
         else:
             store.add_location(region, "primary", "DescribeSnapshots")
         stores.append(store)
+    if links:
+        scan.after_read(CopyLinks(tuple(links)))
     return stores
 
 

@@ -48,7 +48,6 @@ subscription-wide); 401/403 and AuthorizationFailed are recorded as denied.
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import re
 import threading
@@ -74,8 +73,6 @@ from scanner.errors import InputError
 from scanner.kinds import services_of
 from scanner.model import Role
 from scanner.yamlfile import Node
-
-logger = logging.getLogger(__name__)
 
 NAME = "azure"
 TOKEN_ENV = "AZURE_ACCESS_TOKEN"

@@ -122,10 +122,14 @@ KINDS: tuple[StoreKind, ...] = (
         kind="rds-cluster", cloud="aws", service="rds", scope="regional", api="rds",
         list_call=_aws("DescribeDBClusters", "rds"), result_key="DBClusters",
         id_field="DBClusterArn", name_field="DBClusterIdentifier", tags_from="TagList",
-        copies=(Copy("primary", "DescribeDBClusters.DBClusterArn (or ReplicationSourceIdentifier)"),
-                Copy("replica", "DescribeDBClusters.ReadReplicaIdentifiers")),
-        cannot_see=("Aurora global database secondaries in other regions (DescribeGlobalClusters, not read yet)",),
-        probe_rank=1, description="RDS and Aurora DB clusters and their cross-region read replicas",
+        copies=(Copy("primary", "DescribeDBClusters.DBClusterArn (or ReplicationSourceIdentifier, or the global "
+                                "database's writer: DescribeGlobalClusters.GlobalClusterMembers.IsWriter)"),
+                Copy("replica", "DescribeDBClusters.ReadReplicaIdentifiers, "
+                                "DescribeGlobalClusters.GlobalClusterMembers")),
+        detail_calls=(_aws("DescribeGlobalClusters", "rds", "a cluster of the region is in a global database"),),
+        cannot_see=("DocumentDB and Neptune global clusters (not read yet)",),
+        probe_rank=1,
+        description="RDS and Aurora DB clusters, their cross-region read replicas and Aurora global databases",
     ),
     StoreKind(
         kind="ebs-snapshot", cloud="aws", service="ebs", scope="regional", api="ec2",
@@ -144,7 +148,8 @@ KINDS: tuple[StoreKind, ...] = (
         copies=(Copy("primary", "DescribeFileSystems.FileSystemArn"),
                 Copy("replica", "DescribeReplicationConfigurations.Destinations.Region")),
         detail_calls=(_aws("DescribeReplicationConfigurations", "elasticfilesystem"),),
-        cannot_see=("AWS Backup copies of the file system (AWS Backup plans, not read yet)",),
+        cannot_see=("copies in other regions made by AWS Backup: read only with the `backup` service "
+                    "(its plans' copy actions)",),
         probe_rank=3, description="EFS file systems and their replication destinations",
     ),
     StoreKind(

@@ -4,8 +4,12 @@ country; a plan copying abroad turns a passing store into a failing one."""
 
 from __future__ import annotations
 
+import pytest
+
 from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, Clients, seed_backup_plan
 from demo.moto_server import MotoServer
+from providers.aws_kinds import PlanCopies, selection_covers
+from providers.base import DiscoveredStore, tags_unreadable
 from tests.fixtures_aws import control_reach, places, scan_kinds
 
 REGIONS = ["eu-central-1", "eu-west-1", "sa-east-1"]
@@ -70,3 +74,40 @@ def test_without_the_backup_service_no_backup_locations_are_claimed(tmp_path, mo
     assert places(stores["ledger-br"]) == {("eu-central-1", "primary", "DE")}
     _, stores = scan_kinds(tmp_path, ["dynamodb", "backup"], REGIONS)
     assert places(stores["ledger-br"]) == {("eu-central-1", "primary", "DE"), ("sa-east-1", "backup", "BR")}
+
+
+def _table(name: str, tags: dict[str, str], unknowns: list[str] | None = None) -> DiscoveredStore:
+    return DiscoveredStore(f"{TABLE_ARN}{name}", "aws", MANAGEMENT_ACCOUNT_ID, "dynamodb-table", name,
+                           "eu-central-1", tags, unknowns=unknowns or [])
+
+
+@pytest.mark.parametrize(("selection", "covered"), [
+    ({"Resources": ["*"], "Conditions": {"StringLike": [{"ConditionKey": "aws:ResourceTag/env",
+                                                         "ConditionValue": "pro*"}]}}, {"prod"}),
+    ({"Resources": ["*"], "Conditions": {"StringNotEquals": [{"ConditionKey": "aws:ResourceTag/env",
+                                                              "ConditionValue": "prod"}]}}, {"dev", "untagged"}),
+    ({"Resources": ["*"], "Conditions": {"StringNotLike": [{"ConditionKey": "aws:ResourceTag/env",
+                                                            "ConditionValue": "*"}]}}, {"untagged"}),
+    ({"ListOfTags": [{"ConditionType": "STRINGEQUALS", "ConditionKey": "env", "ConditionValue": "dev"}],
+      "Resources": [f"{TABLE_ARN}prod"]}, {"prod", "dev"}),  # ARNs OR tags
+    ({"Resources": [f"{TABLE_ARN}*"], "NotResources": [f"{TABLE_ARN}d*"]}, {"prod", "untagged"}),
+])
+def test_selection_covers_as_the_backup_selection_reference_says(selection, covered):
+    tables = [_table("prod", {"env": "prod"}), _table("dev", {"env": "dev"}), _table("untagged", {})]
+    assert {t.name for t in tables if selection_covers(selection, t)} == covered
+
+
+def test_a_tag_selection_over_unreadable_tags_is_unknown_never_assumed():
+    unreadable = _table("secret", {}, [tags_unreadable("AccessDenied")])
+    by_tags = {"ListOfTags": [{"ConditionType": "STRINGEQUALS", "ConditionKey": "env", "ConditionValue": "prod"}]}
+    assert selection_covers(by_tags, unreadable) is None
+    assert selection_covers({"Resources": [f"{TABLE_ARN}secret"]}, unreadable) is True  # by ARN: tags not needed
+    plan = PlanCopies(MANAGEMENT_ACCOUNT_ID, "eu-central-1", "nightly", by_tags,
+                      ("arn:aws:backup:sa-east-1:111111111111:backup-vault:dr",))
+    plan.apply([unreadable])
+    assert [loc.region for loc in unreadable.locations] == []
+    assert any("AWS Backup plan nightly selects by tags" in u for u in unreadable.unknowns)
+    covered = _table("prod", {"env": "prod"})
+    plan.apply([covered])
+    [copy] = covered.locations
+    assert (copy.region, copy.role) == ("sa-east-1", "backup") and "(account 111111111111)" in copy.learned_from

@@ -7,10 +7,11 @@ by the emulator side, never by the scanner itself:
 - Azure: demo/arm_server.py's request log (`ArmServer.requests`);
 - Google Cloud: the request logs of demo/gcs_server.py's fakes (`.requests`).
 
-Each recorded operation is mapped, through the explicit tables below, to the permission the cloud
-checks for it. The tests fail when
+Each recorded operation is mapped to the permission the cloud checks for it: for AWS through the calls the
+registry of store kinds declares (scanner/kinds.py, plus S3's REST table below), for Azure and Google Cloud
+through the explicit tables below. The tests fail when
 
-- an operation is not in its table (a new call: add it to the table and to the published role),
+- an operation is not mapped (a new call: declare it in scanner/kinds.py, or add it to the table),
 - a needed permission is missing from the published role (the scanner would be denied),
 - a published permission is never needed (more than the scanner uses: remove it),
 - a published permission is not read-only (Put, Create, Delete, Update, Set, Write, Tag/Untag, Modify,
@@ -19,10 +20,11 @@ checks for it. The tests fail when
 Besides the full scan of each estate, a few scenarios drive the fallbacks that a healthy estate never
 takes (GetBucketLocation when ListBuckets has no BucketRegion, GetBucketTagging when the tagging API is
 denied, OU-scoped organizations, datasets.get when a listing lacks the location, the subscription
-listing). For AWS, a static check adds that every botocore operation named in providers/aws.py was
-called in some scenario, so no code path escapes the proof.
+listing). For AWS, a static check adds that every botocore operation named in providers/aws*.py or declared in
+the registry was called in some scenario, so no code path escapes the proof.
 
-Published roles: deploy/aws-iam-policy.json, deploy/azure-role.json, deploy/gcp-role.yaml.
+Published roles: deploy/aws-iam-policy.json, deploy/azure-role.json, deploy/gcp-role.yaml, generated from the
+registry by scripts/generate_from_kinds.py (checked below: the committed files are the generated ones).
 """
 
 from __future__ import annotations
