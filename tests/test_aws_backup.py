@@ -9,7 +9,8 @@ import pytest
 from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, Clients, seed_backup_plan
 from demo.moto_server import MotoServer
 from providers.aws_kinds import PlanCopies, selection_covers
-from providers.base import DiscoveredStore, tags_unreadable
+from providers.base import tags_unreadable
+from scanner.discovered import DiscoveredStore
 from tests.fixtures_aws import control_reach, places, scan_kinds
 
 REGIONS = ["eu-central-1", "eu-west-1", "sa-east-1"]
