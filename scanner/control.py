@@ -296,7 +296,9 @@ def _conflicts(power: Power, store: DataStore, chains: StoreChains, catalog: Cat
     }
     found = []
     for rule in catalog.blocking:
-        if not rule.validity.applies(on) or catalog.within(power.jurisdiction, rule.jurisdiction):
+        own = catalog.within(power.jurisdiction, rule.jurisdiction) or catalog.within(rule.jurisdiction,
+                                                                                     power.jurisdiction)
+        if own or not rule.validity.applies(on):  # a state's own blocking rule, or its union's, is no conflict
             continue
         if any(catalog.within(country, rule.jurisdiction) for scope in rule.applies_to for country in places[scope]):
             found.append({"law": rule.id, "name": rule.name, "jurisdiction": rule.jurisdiction,

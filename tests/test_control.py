@@ -306,6 +306,9 @@ def test_conflicts_are_listed_beside_the_order():
     assert "us-sca-2702" in {c["law"] for c in reach_of(eu, "CA").conflicts}
     # an agreement is the exception § 2702 allows, so it is no conflict of the UK's route
     assert "us-sca-2702" not in {c["law"] for c in reach_of(eu, "GB").conflicts}
+    # a union's order meets no blocking rule of its own members: e-Evidence served on Bleu (FR)
+    bleu = judge(store("azure", ("AzureBleuCloud/bleufrancecentral", "primary")), config(owner="eurobank"))
+    assert reach_of(bleu, "EU").conflicts == []
 
 
 @pytest.mark.parametrize(("on", "expected"), [(dt.date(2026, 8, 17), False), (dt.date(2026, 8, 18), True)])
