@@ -73,7 +73,7 @@ def test_required_laws_are_present():
 RECORDS_JURISDICTIONS = {"US", "DE", "FR", "IE", "IT", "ES", "NL", "SE", "PL", "AT", "BE", "FI", "DK", "GB", "CH",
                          "JP", "AU", "CA", "IN", "SG", "KR", "BR", "HK", "CN"}
 PROVIDER_ONLY = {"us-sca", "us-cloud-act", "us-fisa-702", "gb-ipa-2016", "gb-copo-2019", "eu-e-evidence",
-                 "au-ipo-2021", "ru-yarovaya", "hk-nsl-art43"}
+                 "au-ipo-2021", "ru-yarovaya", "hk-nsl-art43", "cn-nil-art7", "cn-dsl-35"}
 
 
 def test_owners_home_states_have_a_records_law_and_provider_laws_bind_only_providers():

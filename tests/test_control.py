@@ -18,7 +18,7 @@ from scanner.policy import Policy, Scope
 from tests.helpers import TODAY, bucket, catalog, config, judge, reach_of
 
 PROVIDER_ONLY_LAWS = {"us-sca", "us-cloud-act", "us-fisa-702", "gb-ipa-2016", "gb-copo-2019", "eu-e-evidence",
-                      "au-ipo-2021", "hk-nsl-art43", "ru-yarovaya"}
+                      "au-ipo-2021", "hk-nsl-art43", "ru-yarovaya", "cn-nil-art7", "cn-dsl-35"}
 
 
 def store(provider: str, *locations: tuple[str, str], account: str = "111111111111") -> DiscoveredStore:
@@ -102,10 +102,10 @@ CASES = [
           "DE": Expect("direct", True, "de-stpo-95", "eurobank")},
          effective={"CN", "DE"}, absent={"US", "GB", "EU"}),
     Case("chinese-owner-in-frankfurt",
-         "PRC National Intelligence Law Art. 7 (all organizations must assist: the owner is a PRC company); PRC "
-         "Criminal Procedure Law Art. 54",
+         "PRC Criminal Procedure Law Art. 54 (units must provide evidence: the owner is a PRC company); national "
+         "intelligence laws are counted as provider laws, never applied to the customer",
          bucket(("eu-central-1", "primary")), "zhongguo-co",
-         {"CN": Expect("direct", True, addressee="zhongguo-co", basis="all_organizations")}),
+         {"CN": Expect("direct", True, "cn-cpl-54", "zhongguo-co", "establishment")}),
     Case("aws-european-sovereign-cloud",
          "botocore partition aws-eusc; AWS European Sovereign Cloud GmbH is reported wholly owned by A100 ROW, Inc. "
          "(Delaware): 18 U.S.C. § 2713 reaches what a US parent controls",
