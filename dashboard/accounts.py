@@ -78,10 +78,14 @@ class Accounts:
             self._audit(conn, by, "revoke_sessions", f"generation {new}")
         return new
 
-    def signed_out(self, session_id: str) -> bool:
-        s = dashboard_signouts_table.c
+    def session_valid(self, session_id: str, generation: object) -> bool:
+        """Whether a session made under `generation` still holds: the generation is current, not signed out."""
+        g, s = dashboard_generation_table.c, dashboard_signouts_table.c
         with self.state.reading() as conn:
-            return conn.scalar(select(s.session_id).where(s.session_id == session_id)) is not None
+            current = int(conn.scalar(select(g.generation).where(g.id == 1)) or 0)
+            if generation != current:
+                return False
+            return conn.scalar(select(s.session_id).where(s.session_id == session_id)) is None
 
     def sign_out(self, session_id: str, user: str, max_age_seconds: int) -> None:
         """Remember a signed-out session until its cookie expires; forget the ones already expired."""

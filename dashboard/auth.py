@@ -184,7 +184,7 @@ class Authenticator:
             return None
         if not isinstance(data, dict) or not all(isinstance(data.get(key), str) for key in ("u", "s")):
             return None
-        if data.get("g") != self.accounts.generation() or self.accounts.signed_out(data["s"]):
+        if not self.accounts.session_valid(data["s"], data.get("g")):
             return None
         return User(data["u"], str(data.get("c", "")), data["s"])
 
