@@ -141,15 +141,15 @@ class Accounts:
         t = dashboard_tokens_table.c
         digest = token_hash(token)
         with self.state.reading() as conn:
-            name = conn.scalar(select(t.name).where(t.token_hash == digest, t.revoked_at.is_(None)))
-        if name is None:
+            found = conn.execute(select(t.name, t.last_used_at).where(t.token_hash == digest,
+                                                                       t.revoked_at.is_(None))).first()
+        if found is None:
             return None
         used = now_iso()
-        with self.state.writing() as conn:  # at most one write a second per token
-            conn.execute(update(dashboard_tokens_table)
-                         .where(t.name == name, (t.last_used_at.is_(None)) | (t.last_used_at < used))
-                         .values(last_used_at=used))
-        return name
+        if found.last_used_at != used:  # at most one write a second per token
+            with self.state.writing() as conn:
+                conn.execute(update(dashboard_tokens_table).where(t.name == found.name).values(last_used_at=used))
+        return found.name
 
     # ---- the audit trail ---------------------------------------------------------------------------
 
@@ -161,10 +161,11 @@ class Accounts:
         """The latest audit entries, newest first."""
         a = dashboard_audit_table.c
         with self.state.reading() as conn:
-            rows = conn.execute(select(a.at, a.user, a.action, a.detail).order_by(a.id.desc()).limit(limit))
+            rows = conn.execute(select(a.at, a.actor.label("user"), a.action, a.detail).order_by(a.id.desc())
+                                .limit(limit))
             return [dict(row._mapping) for row in rows]
 
     @staticmethod
     def _audit(conn, user: str, action: str, detail: str | None) -> None:
         conn.execute(insert(dashboard_audit_table).values(
-            at=now_iso(), user=user[:256], action=action, detail=detail[:MAX_DETAIL] if detail else None))
+            at=now_iso(), actor=user[:256], action=action, detail=detail[:MAX_DETAIL] if detail else None))

@@ -10,6 +10,7 @@ read once, and its issuer must be the configured one (OpenID Connect Discovery 4
 
 from __future__ import annotations
 
+import hmac
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -86,7 +87,7 @@ class OpenIDConnect:
         if params.get("error"):
             raise SignInFailed(f"the OpenID provider refused: {params['error'][:100]}"
                                + (f" ({params['error_description'][:200]})" if params.get("error_description") else ""))
-        if not params.get("code") or params.get("state") != pending.state:
+        if not params.get("code") or not hmac.compare_digest(params.get("state", "").encode(), pending.state.encode()):
             raise SignInFailed("the sign-in answer does not match the request this browser made (state); "
                                "please sign in again")
         self._metadata()

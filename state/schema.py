@@ -276,7 +276,7 @@ dashboard_audit_table = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", String, nullable=False, index=True),
-    Column("user", String, nullable=False),  # the signed-in name, "token:<name>", or "cli"
+    Column("actor", String, nullable=False),  # the signed-in name, "token:<name>", or "cli"
     Column("action", String, nullable=False),
     Column("detail", Text),
 )

@@ -130,6 +130,9 @@ def test_oidc_callback_refuses_a_foreign_state_a_replayed_code_and_a_forged_sign
     # this browser, but a state it did not make: refused before the code is redeemed
     forged = client.get(f"{callback.path}?{urlencode({'code': params['code'][0], 'state': 'forged'})}")
     assert forged.status == 401 and "custody_session" not in client.jar
+    odd = Client(served.port)  # a state that is not even ASCII: refused, not a 500
+    odd.get("/signin/oidc")
+    assert odd.get(f"{callback.path}?{urlencode({'code': 'x', 'state': 'é'})}").status == 401
     # the pending request is spent: the genuine answer replayed after it finds nothing to match
     assert client.get(f"{callback.path}?{callback.query}").status == 401
     # a signed-in session with a tampered ID token signature never happens

@@ -59,7 +59,7 @@ def upgrade() -> None:
             "dashboard_audit",
             sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
             sa.Column("at", sa.String(), nullable=False),
-            sa.Column("user", sa.String(), nullable=False),
+            sa.Column("actor", sa.String(), nullable=False),
             sa.Column("action", sa.String(), nullable=False),
             sa.Column("detail", sa.Text(), nullable=True),
             sa.PrimaryKeyConstraint("id", name="pk_dashboard_audit"),
