@@ -6,10 +6,11 @@ sign-in, sign-out and /static needs a signed-in user; nothing but sign-in and si
 accepts anything other than GET/HEAD. The OpenAPI description is at /api/openapi.json and
 listed for people at /api/docs (no CDN-hosted Swagger UI: the dashboard runs air-gapped).
 
-The app only reads: it opens the state store and never writes to it (the scanner and the
-agent own every write). Where things live:
+The app reads the state store and writes only its own sign-in rows (dashboard.accounts: sign-outs,
+API token use, the audit trail); the scanner and the agent own every other write. Where things live:
 
     context.py     what handlers share (settings, sign-in, catalog, queries, templates), `UserDep`
+    auth.py        who is asking; oidc.py: OpenID Connect; accounts.py: sessions, tokens, audit trail
     params.py      the inventory and findings query strings, parsed and bounded
     routes/        auth (sign-in/out), pages, api (/api/...), exports (/export/...)
     errors.py      errors as pages or JSON; middleware.py: security headers
@@ -25,6 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from dashboard import errors, templating
+from dashboard.accounts import Accounts
 from dashboard.auth import Authenticator
 from dashboard.context import VERSION, Context
 from dashboard.jurisdiction import JurisdictionReach
@@ -40,7 +42,8 @@ from state.store import StateStore
 HERE = Path(__file__).parent
 DESCRIPTION = (
     "Read-only: where each data store's copies live, who controls them, which jurisdictions can compel access "
-    "and why. Sign in first (session cookie) or come through the SSO proxy."
+    "and why. Sign in first (session cookie), come through the SSO proxy, or send a read-only API token "
+    "(`custody dashboard token create`) as `Authorization: Bearer <token>` to /api/ and /export/."
 )
 
 
@@ -52,7 +55,7 @@ def create_app(config: Config, state_location: str) -> FastAPI:
     account_names = {account_id: entry.name for account_id, entry in config.accounts.items() if entry.name}
     templating.install(templates, catalog, account_names)
     queries = Queries(state)
-    ctx = Context(settings=settings, auth=Authenticator(settings), catalog=catalog, queries=queries,
+    ctx = Context(settings=settings, auth=Authenticator(settings, Accounts(state)), catalog=catalog, queries=queries,
                   reach=JurisdictionReach(queries), world=WorldMap(), templates=templates)
 
     app = FastAPI(title="Custody dashboard API", version=VERSION, description=DESCRIPTION, docs_url=None,

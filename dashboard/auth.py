@@ -1,13 +1,21 @@
-"""Who may look: built-in password sign-in or a trusted SSO header, never anonymous.
+"""Who may look: password or OpenID Connect sign-in, a trusted SSO header, or (for /api/ and /export/
+only) a read-only API token; never anonymous.
 
 - Password mode: the password (from the environment or a secret file) is hashed with scrypt
   and a random salt at start-up; only the hash is kept. Each attempt is hashed the same way
-  and compared in constant time. Failed attempts are counted per client address; past the
-  limit the client gets 429 until the window passes, whatever it sends.
+  and compared in constant time. The form also takes a name, which the audit trail and the
+  evidence report show. Failed attempts are counted per client address and per account name;
+  past the limit of either, the attempt gets 429 until the window passes, whatever it sends.
+- OIDC mode: sign-in at the organisation's OpenID provider (dashboard.oidc): the user is named
+  by a claim of the verified ID token.
 - A successful sign-in sets a signed session cookie (itsdangerous): HttpOnly, SameSite=Strict,
   Secure when served over https (or configured), valid for `session_hours`. The signing key is
-  the session secret bound to the password: a password change ends every earlier session.
-  Signing out revokes the session id in memory, so the same cookie replayed is refused.
+  the session secret bound to the password: a password change ends every earlier session. The
+  cookie carries the session generation it was made under: `custody dashboard revoke-sessions`
+  raises it and every session ends. Sign-outs are kept in the state store (dashboard.accounts),
+  so the same cookie replayed is refused, after a restart and in other replicas too.
+- API tokens: `Authorization: Bearer <token>` on /api/ and /export/ (everything there is read-only),
+  named `token:<name>`; ignored everywhere else.
 - The sign-in form carries a CSRF token bound to a pre-session cookie (double submit) and
   cross-site posts are refused (Origin / Sec-Fetch-Site).
 - Trusted-header mode: the user named in `user_header` is accepted only when the TCP peer is
@@ -28,10 +36,14 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.types import Scope
 
+from dashboard.accounts import Accounts
+from dashboard.oidc import OpenIDConnect, Pending
 from dashboard.settings import DashboardSettings
 
 SESSION_COOKIE = "custody_session"
 CSRF_COOKIE = "custody_signin"
+OIDC_COOKIE = "custody_oidc"  # the pending authorization request, SameSite=Lax: the provider redirects back
+TOKEN_PATHS = ("/api/", "/export/")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 
 
@@ -98,19 +110,32 @@ class User:
     session_id: str | None = None
 
 
+MAX_NAME = 128
+
+
+def clean_name(name: str) -> str | None:
+    """A user's name as typed or claimed: trimmed, printable, at most MAX_NAME characters; None otherwise."""
+    name = (name or "").strip()
+    if not name or len(name) > MAX_NAME or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        return None
+    return name
+
+
 class Authenticator:
-    def __init__(self, settings: DashboardSettings) -> None:
+    def __init__(self, settings: DashboardSettings, accounts: Accounts) -> None:
         self.settings = settings
+        self.accounts = accounts
         self.mode = settings.auth
         password = settings.read_password() if self.mode == "password" else ""
         self.password = PasswordHash(password) if self.mode == "password" else None
+        self.oidc = OpenIDConnect(settings) if self.mode == "oidc" else None
         secret = session_key(settings.read_session_secret() or secrets.token_urlsafe(32), password)
         self._sessions = URLSafeTimedSerializer(secret, salt="custody-dashboard-session")
-        self._signin = URLSafeTimedSerializer(secret, salt="custody-dashboard-signin")
+        self._pending = URLSafeTimedSerializer(secret, salt="custody-dashboard-oidc")
         self.max_age = settings.session_hours * 3600
-        self.limiter = RateLimiter(settings.max_failed_signins, settings.signin_window_minutes * 60)
-        self._revoked: dict[str, float] = {}
-        self._lock = threading.Lock()
+        window = settings.signin_window_minutes * 60
+        self.limiter = RateLimiter(settings.max_failed_signins, window)  # per client address
+        self.account_limiter = RateLimiter(settings.max_failed_signins, window)  # per account name
 
     # ---- who is asking --------------------------------------------------------------------
 
@@ -145,7 +170,9 @@ class Authenticator:
         return self.settings.secure_cookies == "true"
 
     def user(self, request: Request) -> User | None:
-        """The signed-in user, or None."""
+        """The signed-in user (or API token), or None."""
+        if request.url.path.startswith(TOKEN_PATHS) and "authorization" in request.headers:
+            return self._token_user(request)
         if self.mode == "trusted_header":
             return self._header_user(request)
         token = request.cookies.get(SESSION_COOKIE)
@@ -155,12 +182,18 @@ class Authenticator:
             data = self._sessions.loads(token, max_age=self.max_age)
         except BadSignature:
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("u"), str) or not isinstance(data.get("s"), str):
+        if not isinstance(data, dict) or not all(isinstance(data.get(key), str) for key in ("u", "s")):
             return None
-        with self._lock:
-            if data["s"] in self._revoked:
-                return None
+        if not self.accounts.session_valid(data["s"], data.get("g")):
+            return None
         return User(data["u"], str(data.get("c", "")), data["s"])
+
+    def _token_user(self, request: Request) -> User | None:
+        scheme, _, token = request.headers["authorization"].partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        name = self.accounts.token_name(token.strip())
+        return User(f"token:{name}", csrf="") if name else None
 
     def _header_user(self, request: Request) -> User | None:
         if not self.settings.is_trusted_proxy(self.peer(request)):
@@ -176,6 +209,8 @@ class Authenticator:
             if not self.settings.is_trusted_proxy(self.peer(request)):
                 return 403, "forbidden: this dashboard accepts requests only through its single sign-on proxy"
             return 401, f"not signed in: the sign-on proxy sent no {self.settings.user_header} header"
+        if request.url.path.startswith(TOKEN_PATHS) and "authorization" in request.headers:
+            return 401, "not signed in: the API token is unknown or revoked"
         return 401, "not signed in"
 
     # ---- sign-in ----------------------------------------------------------------------------
@@ -183,21 +218,44 @@ class Authenticator:
     def new_signin_token(self) -> str:
         return secrets.token_urlsafe(24)
 
-    def check_password(self, attempt: str) -> bool:
-        return self.password is not None and self.password.matches(attempt)
+    def retry_after(self, client: str, account: str) -> int:
+        """Seconds until this client may try this account again (0: now): the longer of both limits."""
+        return max(self.limiter.retry_after(client), self.account_limiter.retry_after(account.casefold()))
+
+    def check_password(self, client: str, account: str, attempt: str) -> bool:
+        """Whether the password is right; a wrong one counts against the client and the account name."""
+        if self.password is not None and self.password.matches(attempt):
+            self.limiter.succeeded(client)
+            self.account_limiter.succeeded(account.casefold())
+            return True
+        self.limiter.failed(client)
+        self.account_limiter.failed(account.casefold())
+        return False
 
     def new_session(self, name: str) -> tuple[str, str]:
-        """(cookie value, csrf token) for a fresh session."""
+        """(cookie value, csrf token) for a fresh session under the current generation."""
         csrf = secrets.token_urlsafe(24)
-        return self._sessions.dumps({"u": name, "s": secrets.token_urlsafe(16), "c": csrf}), csrf
+        data = {"u": name, "s": secrets.token_urlsafe(16), "c": csrf, "g": self.accounts.generation()}
+        return self._sessions.dumps(data), csrf
 
     def revoke(self, user: User) -> None:
-        if not user.session_id:
-            return
-        now = time.time()
-        with self._lock:
-            self._revoked = {sid: until for sid, until in self._revoked.items() if until > now}
-            self._revoked[user.session_id] = now + self.max_age
+        if user.session_id:
+            self.accounts.sign_out(user.session_id, user.name, self.max_age)
+
+    # ---- OpenID Connect -------------------------------------------------------------------------
+
+    def pending_cookie(self, pending: Pending) -> str:
+        return self._pending.dumps([pending.state, pending.nonce, pending.code_verifier, pending.next])
+
+    def pending(self, cookie: str | None) -> Pending | None:
+        """The authorization request this browser made, at most 10 minutes ago; None otherwise."""
+        try:
+            data = self._pending.loads(cookie or "", max_age=600)
+        except BadSignature:
+            return None
+        if not isinstance(data, list) or len(data) != 4 or not all(isinstance(item, str) for item in data):
+            return None
+        return Pending(*data)
 
 
 def session_key(secret: str, password: str) -> str:

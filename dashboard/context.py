@@ -70,3 +70,9 @@ def current_user(request: Request, ctx: Ctx) -> User:
 
 
 UserDep = Annotated[User, Depends(current_user)]
+
+
+def audited(request: Request, ctx: Ctx, user: UserDep) -> None:
+    """Record in the audit trail who asked for this download or report (a router dependency)."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    ctx.auth.accounts.audit(user.name, "export", (request.url.path + query)[:2000])

@@ -33,7 +33,7 @@ def error_response(request: Request, status: int, message: str, headers: dict[st
 
 async def not_signed_in(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NotSignedIn)
-    if wants_json(request) or exc.status == 403 or context(request).auth.mode != "password":
+    if wants_json(request) or exc.status == 403 or context(request).auth.mode not in ("password", "oidc"):
         return error_response(request, exc.status, exc.message)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/signin?{urlencode({'next': target})}", status_code=303)

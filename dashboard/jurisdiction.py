@@ -1,10 +1,10 @@
 """One jurisdiction's view: every store its law reaches, led by the strongest ground, grouped by basis and route.
 
-Filtering by basis or route needs each store's reach entry, which lives in its JSON document.
-So for one jurisdiction a light summary of every reached store (ids, names, basis, route,
-finding state) is built once per state version, reading the documents in keyset batches, and
-kept for a few jurisdictions at a time; pages, counts and filters then work on the summary,
-and only the rows shown (or exported, in batches) read their documents again.
+Filtering by basis or route needs each store's strongest ground, which the state store writes
+beside its other facets (`reach`: jurisdiction|basis|route). So for one jurisdiction a light
+summary of every reached store (ids, names, basis, route, finding state) is built once per state
+version in SQL alone, and kept for a few jurisdictions at a time; pages, counts and filters then
+work on the summary, and only the rows shown (or exported, in batches) read their documents.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from sqlalchemy import select
 
 from dashboard import keyset, reach
 from dashboard.queries import MAX_PER_PAGE, Queries
+from state.documents import reach_value
 from state.schema import findings_table, store_facets_table, store_index_table, stores_table
 
 FINDING_STATES = ("open", "waived", "none")  # of the store's finding for this jurisdiction; none: accepted
-BATCH = 500
+BATCH = 500  # documents read at a time (rows shown or exported)
+SUMMARY_BATCH = 5000  # summary rows (narrow index and facet rows) read at a time
 
 
 @dataclass(slots=True)
@@ -106,9 +108,12 @@ class JurisdictionReach:
         return built
 
     def _build(self, code: str, include_gone: bool) -> Iterator[Reached]:
-        s, f, fc, st = store_index_table.c, store_facets_table.c, findings_table.c, stores_table.c
-        reached = select(f.store_id).where(f.facet == "jurisdiction", f.value == code)
-        conds = [s.id.in_(reached)] + ([] if include_gone else [s.gone_at.is_(None)])
+        """Every reached store with its strongest ground's basis and route, from the `reach` facet: SQL only."""
+        s, f, fc = store_index_table.c, store_facets_table.c, findings_table.c
+        prefix = reach_value(code, "", "")[:-1]  # "US|": the facet values of this jurisdiction, an index range
+        conds = [f.facet == "reach", f.value >= prefix, f.value < prefix + "\U0010ffff"]
+        if not include_gone:
+            conds.append(s.gone_at.is_(None))
         with self.queries.connect() as conn:
             findings: dict[str, str] = {}
             for store_id, waived in conn.execute(
@@ -116,20 +121,19 @@ class JurisdictionReach:
             ):
                 findings[store_id] = "open" if not waived or findings.get(store_id) == "open" else "waived"
         query = (
-            select(s.id, s.name, s.kind, s.provider, s.account, s.region, s.status, s.gone_at, st.document)
-            .join(stores_table, st.id == s.id)
+            select(s.id, s.name, s.kind, s.provider, s.account, s.region, s.status, s.gone_at, f.value)
+            .join(store_facets_table, f.store_id == s.id)
             .where(*conds)
         )
-        for batch in keyset.batches(self.queries.connect, query, [(s.id, False)], BATCH):
+        for batch in keyset.batches(self.queries.connect, query, [(s.id, False)], SUMMARY_BATCH):
             for row in batch:
-                entry = reach.entry(row.document or {}, code)
-                if entry is None:
+                if not row.value.startswith(prefix):  # a collation that orders "|" elsewhere
                     continue
-                cols = reach.columns(entry)
+                _, basis, route = row.value.split("|", 2)
                 yield Reached(
                     row.id, row.name, sys.intern(row.kind), sys.intern(row.provider), sys.intern(row.account),
-                    sys.intern(row.region), sys.intern(row.status), row.gone_at, sys.intern(cols["basis"]),
-                    sys.intern(cols["route"]), findings.get(row.id, "none"),
+                    sys.intern(row.region), sys.intern(row.status), row.gone_at, sys.intern(basis),
+                    sys.intern(route), findings.get(row.id, "none"),
                 )
 
     # ---- views ---------------------------------------------------------------------------------

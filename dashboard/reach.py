@@ -2,39 +2,24 @@
 
 Documents follow the reach contract (docs: each store's `reachable_by` holds one entry per
 jurisdiction, strongest first, each with its strongest ground). Documents written before that
-contract have no `route`: their entry is led by its strongest ground among `grounds`, by
-basis (a copy on the soil, then control, then establishment, then the rest), never by the
-alphabet. Keys a document may lack are read with defaults: route "direct", effective true.
+contract have no `route`: their entry is led by its strongest ground (state.documents.lead, the
+rule the `reach` facet is written with). Keys a document may lack are read with defaults:
+route "direct", effective true.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-BASIS_ORDER = ("location", "control", "establishment", "offering_services", "records_control", "all_organizations")
-ROUTE_ORDER = ("direct", "agreement", "mutual_legal_assistance")
+from state.documents import BASIS_ORDER, ROUTE_ORDER, basis_rank, lead, route_rank
+
+__all__ = ["BASIS_ORDER", "COLUMNS", "ROUTE_ORDER", "basis_rank", "columns", "entry", "lead", "route_rank", "summary"]
 COLUMNS = ("basis", "route", "addressee", "law", "citation", "path")
-
-
-def basis_rank(basis: str | None) -> int:
-    return BASIS_ORDER.index(basis) if basis in BASIS_ORDER else len(BASIS_ORDER)
-
-
-def route_rank(route: str | None) -> int:
-    return ROUTE_ORDER.index(route) if route in ROUTE_ORDER else len(ROUTE_ORDER)
 
 
 def entry(document: dict, code: str) -> dict | None:
     """The document's reach entry for one jurisdiction, or None when its law does not reach the store."""
     return next((r for r in document.get("reachable_by") or [] if r.get("jurisdiction") == code), None)
-
-
-def lead(reach: dict) -> dict:
-    """The strongest ground of one jurisdiction's entry: the entry itself under the contract, else by basis."""
-    if "route" in reach:
-        return reach
-    grounds = [reach, *(reach.get("grounds") or [])]
-    return min(grounds, key=lambda ground: basis_rank(ground.get("basis")))  # min keeps the first of equals
 
 
 def columns(reach: dict) -> dict[str, Any]:

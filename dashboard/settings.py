@@ -3,15 +3,20 @@
     dashboard:
       host: 127.0.0.1                 # address to listen on
       port: 8080
-      auth: password                  # password (built-in sign-in) | trusted_header (SSO proxy)
+      auth: password                  # password (built-in sign-in) | oidc (OpenID Connect) | trusted_header (SSO proxy)
       password_env: CUSTODY_DASHBOARD_PASSWORD   # environment variable holding the password
       password_file: /run/secrets/custody-dashboard   # or a secret file (overrides password_env)
+      public_url: https://custody.example.com   # where people reach the dashboard (oidc: the redirect URI's base)
+      oidc_issuer: https://login.example.com/realms/corp   # the OpenID provider (its discovery document)
+      oidc_client_id: custody-dashboard
+      oidc_client_secret_env: CUSTODY_OIDC_CLIENT_SECRET   # or oidc_client_secret_file
+      oidc_user_claim: email          # the ID token claim that names the user (audit trail, reports)
       trusted_proxies: [127.0.0.1]    # addresses/networks of the OIDC proxy (trusted_header mode)
       user_header: X-Forwarded-User   # the header the proxy sets to the signed-in user
       session_hours: 12
       session_secret_env: null        # env var with a session signing key; default: random per process
       secure_cookies: auto            # auto (when served over https) | true | false
-      max_failed_signins: 5           # per client address within signin_window_minutes
+      max_failed_signins: 5           # per client address, and per account name, within signin_window_minutes
       signin_window_minutes: 15
       page_size: 50
 
@@ -25,6 +30,7 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from scanner.config import Config
 from scanner.errors import InputError
@@ -33,8 +39,11 @@ from scanner.yamlfile import Node
 KEYS = {
     "host", "port", "auth", "password_env", "password_file", "trusted_proxies", "user_header", "session_hours",
     "session_secret_env", "secure_cookies", "max_failed_signins", "signin_window_minutes", "page_size",
+    "public_url", "oidc_issuer", "oidc_client_id", "oidc_client_secret_env", "oidc_client_secret_file",
+    "oidc_user_claim",
 }
-AUTH_MODES = ("password", "trusted_header")
+AUTH_MODES = ("password", "oidc", "trusted_header")
+DEFAULT_OIDC_SECRET_ENV = "CUSTODY_OIDC_CLIENT_SECRET"
 DEFAULT_PASSWORD_ENV = "CUSTODY_DASHBOARD_PASSWORD"
 MIN_PASSWORD_LENGTH = 12
 
@@ -56,6 +65,12 @@ class DashboardSettings:
     max_failed_signins: int = 5
     signin_window_minutes: int = 15
     page_size: int = 50
+    public_url: str | None = None
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret_env: str = DEFAULT_OIDC_SECRET_ENV
+    oidc_client_secret_file: str | None = None
+    oidc_user_claim: str = "email"
     source: str = "<default config>"  # where these settings came from, for error messages
 
     def is_trusted_proxy(self, address: str | None) -> bool:
@@ -94,6 +109,16 @@ class DashboardSettings:
             )
         return secret
 
+    def read_oidc_client_secret(self) -> str:
+        """The OIDC client secret from its file or the environment; "" for a public client (PKCE alone)."""
+        if self.oidc_client_secret_file:
+            try:
+                return Path(self.oidc_client_secret_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise InputError(f"dashboard.oidc_client_secret_file: cannot read '{self.oidc_client_secret_file}': "
+                                 f"{exc.strerror or exc}", self.source) from None
+        return os.environ.get(self.oidc_client_secret_env, "")
+
     def read_session_secret(self) -> str | None:
         if not self.session_secret_env:
             return None
@@ -117,10 +142,7 @@ def parse_settings(node: Node) -> DashboardSettings:
         raise node["port"].error(f"{node['port'].name}: expected a port number 0-65535, got {settings.port}")
     settings.auth = node["auth"].str(settings.auth, choices=AUTH_MODES) or settings.auth
     settings.password_env = node["password_env"].str(settings.password_env) or settings.password_env
-    password_file = node["password_file"].str()
-    if password_file and node.file and not Path(password_file).is_absolute() and node.file != "<default config>":
-        password_file = str(Path(node.file).parent / password_file)
-    settings.password_file = password_file
+    settings.password_file = _path(node, "password_file")
     for item in node["trusted_proxies"].items() if not isinstance(node["trusted_proxies"].value, str) else [
         node["trusted_proxies"]
     ]:
@@ -143,12 +165,52 @@ def parse_settings(node: Node) -> DashboardSettings:
     settings.page_size = node["page_size"].int(settings.page_size, minimum=1)
     if settings.page_size > 500:
         raise node["page_size"].error(f"{node['page_size'].name}: at most 500, got {settings.page_size}")
+    _parse_oidc(node, settings)
     if settings.auth == "trusted_header" and not settings.trusted_proxies:
         raise node.error(
             f"{node.name}: auth: trusted_header needs trusted_proxies (the addresses of the SSO proxy); "
             "without them any client could name itself"
         )
     return settings
+
+
+def _path(node: Node, key: str) -> str | None:
+    """A file path setting, relative to the config file's folder."""
+    path = node[key].str()
+    if path and node.file and not Path(path).is_absolute() and node.file != "<default config>":
+        path = str(Path(node.file).parent / path)
+    return path
+
+
+def _parse_oidc(node: Node, settings: DashboardSettings) -> None:
+    settings.public_url = _url(node["public_url"], loopback_http=True)
+    settings.oidc_issuer = _url(node["oidc_issuer"], loopback_http=True)
+    settings.oidc_client_id = node["oidc_client_id"].str()
+    settings.oidc_client_secret_env = node["oidc_client_secret_env"].str(DEFAULT_OIDC_SECRET_ENV) or (
+        DEFAULT_OIDC_SECRET_ENV)
+    settings.oidc_client_secret_file = _path(node, "oidc_client_secret_file")
+    settings.oidc_user_claim = node["oidc_user_claim"].str(settings.oidc_user_claim) or settings.oidc_user_claim
+    if settings.auth != "oidc":
+        return
+    for key in ("oidc_issuer", "oidc_client_id", "public_url"):
+        if not getattr(settings, key):
+            why = " (where people reach the dashboard; the redirect URI is <public_url>/signin/oidc/callback)"
+            raise node.error(f"{node.name}: auth: oidc needs {key}" + (why if key == "public_url" else ""))
+
+
+def _url(node: Node, loopback_http: bool) -> str | None:
+    """An https URL without query or fragment (http only to a loopback host); trailing slash dropped."""
+    text = node.str()
+    if not text:
+        return None
+    parsed = urlsplit(text)
+    loopback = parsed.hostname in ("127.0.0.1", "localhost", "::1")
+    if parsed.scheme not in ("https", "http") or not parsed.hostname or parsed.query or parsed.fragment or (
+        parsed.scheme == "http" and not (loopback and loopback_http)
+    ):
+        raise node.error(f"{node.name}: '{text}' is not an https URL without query or fragment "
+                         "(http is accepted only for 127.0.0.1 or localhost)")
+    return text.rstrip("/")
 
 
 def settings_from_config(config: Config) -> DashboardSettings:

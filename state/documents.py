@@ -1,5 +1,10 @@
 """A store's stored document (DataStore.to_dict(), built fast) and what is derived from it: the
-reach and location sets changes are compared on, the dashboard's facets and its narrow index rows."""
+reach and location sets changes are compared on, the dashboard's facets and its narrow index rows.
+
+Each reaching jurisdiction is also read for its strongest ground (`lead`): documents follow the reach
+contract (one entry per jurisdiction, strongest first, led by its strongest ground); those written
+before it have no `route`, and their entry is led by the strongest ground among `grounds` by basis
+(a copy on the soil, then control, then establishment, then the rest), never by the alphabet."""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from sqlalchemy.engine import Connection
 from scanner.model import DataStore, lists_for_parents
 from state.schema import INDEX_COLUMNS, store_facets_table, store_index_table, stores_table
 
+BASIS_ORDER = ("location", "control", "establishment", "offering_services", "records_control", "all_organizations")
+ROUTE_ORDER = ("direct", "agreement", "mutual_legal_assistance")
 _ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
@@ -66,6 +73,37 @@ def location_set(store: DataStore) -> list[list[str]]:
     return [list(pair) for pair in sorted({(loc.region, loc.role) for loc in store.locations})]
 
 
+def basis_rank(basis: str | None) -> int:
+    return BASIS_ORDER.index(basis) if basis in BASIS_ORDER else len(BASIS_ORDER)
+
+
+def route_rank(route: str | None) -> int:
+    return ROUTE_ORDER.index(route) if route in ROUTE_ORDER else len(ROUTE_ORDER)
+
+
+def lead(reach: dict) -> dict:
+    """The strongest ground of one jurisdiction's entry: the entry itself under the contract, else by basis."""
+    if "route" in reach:
+        return reach
+    grounds = [reach, *(reach.get("grounds") or [])]
+    return min(grounds, key=lambda ground: basis_rank(ground.get("basis")))  # min keeps the first of equals
+
+
+def reach_value(code: str, basis: str, route: str) -> str:
+    """The `reach` facet's value: jurisdiction|basis|route of the strongest ground ('|' is in none of them)."""
+    return f"{code}|{basis}|{route}"
+
+
+def reach_values(document: dict) -> set[str]:
+    """The `reach` facet values of a document: one per reaching jurisdiction, its strongest ground."""
+    found = set()
+    for entry in document.get("reachable_by") or []:
+        ground = lead(entry)
+        found.add(reach_value(str(entry.get("jurisdiction") or ""), str(ground.get("basis") or ""),
+                              str(ground.get("route") or "direct")))
+    return found
+
+
 def refresh_index(conn: Connection, where: Any) -> None:
     """Rewrite the store_index rows of the stores matching `where` (None: all) from `stores`, in SQL."""
     columns = [stores_table.c[name] for name in INDEX_COLUMNS]
@@ -87,6 +125,7 @@ def facet_rows(store_id: str, values: Any) -> list[dict[str, str]]:
         found |= {("law", str(ground["law"])) for ground in reach.get("grounds") or [] if ground.get("law")}
         if reach.get("law"):
             found.add(("law", str(reach["law"])))
+    found |= {("reach", value) for value in reach_values(document)}
     found |= {("policy", str(item["policy"])) for item in document.get("findings") or [] if item.get("policy")}
     found |= {("tag", f"{key}={value}") for key, value in (document.get("tags") or {}).items()}
     return [{"store_id": store_id, "facet": facet, "value": value} for facet, value in sorted(found)]

@@ -113,7 +113,8 @@ findings_table = Table(
 # so that the dashboard filters 100,000 stores by country, reaching jurisdiction, law, policy or
 # tag with an index lookup instead of reading every JSON document. Never a source of truth:
 # StateStore.rebuild_facets() recomputes it from the documents.
-FACETS = ("country", "primary", "replica", "jurisdiction", "law", "policy", "tag")
+# reach: jurisdiction|basis|route of each reaching jurisdiction's strongest ground (state.documents.reach_value).
+FACETS = ("country", "primary", "replica", "jurisdiction", "reach", "law", "policy", "tag")
 store_facets_table = Table(
     "store_facets",
     metadata,
@@ -235,4 +236,47 @@ alert_finding_state_table = Table(
     Column("muted", Boolean, nullable=False),
     Column("waiver_expires", String),
     Column("scan_id", String, nullable=False),
+)
+
+
+# ---- the dashboard's sign-in (dashboard.accounts) ------------------------------------------------------
+# The session generation: a session cookie carries the generation it was signed in; `custody dashboard
+# revoke-sessions` raises it, which ends every session at once, in every replica. One row (id 1).
+dashboard_generation_table = Table(
+    "dashboard_generation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("generation", Integer, nullable=False),
+    Column("changed_at", String, nullable=False),
+)
+
+# Sessions signed out before they expired: the same cookie replayed is refused, after a restart too.
+dashboard_signouts_table = Table(
+    "dashboard_signouts",
+    metadata,
+    Column("session_id", String, primary_key=True),
+    Column("expires_at", String, nullable=False, index=True),  # when the cookie would have expired anyway
+)
+
+# Read-only API tokens (SIEMs pulling OCSF): only a SHA-256 of each token is kept; shown once at creation.
+dashboard_tokens_table = Table(
+    "dashboard_tokens",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("token_hash", String, nullable=False, unique=True),
+    Column("created_at", String, nullable=False),
+    Column("last_used_at", String),
+    Column("revoked_at", String),  # null while valid
+)
+
+# Who did what on the dashboard: sign-ins (and failures), sign-outs, exports, evidence reports, token
+# and session administration, each with the named user (or token) that did it.
+dashboard_audit_table = Table(
+    "dashboard_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String, nullable=False, index=True),
+    Column("actor", String, nullable=False),  # the signed-in name, "token:<name>", or "cli"
+    Column("action", String, nullable=False),
+    Column("detail", Text),
 )

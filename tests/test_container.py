@@ -533,7 +533,7 @@ def test_the_dashboard_answers_and_signs_in_with_the_secret_from_the_env_file(ag
     assert status == 200 and "<form" in page, (status, page[:500], agent.logs())
     form = _Form()
     form.feed(page)
-    fields = {**form.hidden, "password": agent.password, "next": "/"}
+    fields = {**form.hidden, "username": "operator@example.com", "password": agent.password, "next": "/"}
     request = urllib.request.Request(agent.url + "/signin", data=urllib.parse.urlencode(fields).encode(),
                                      method="POST")
     with opener.open(request, timeout=10) as response:  # follows the 303 to the overview

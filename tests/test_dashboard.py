@@ -35,6 +35,7 @@ from state.schema import store_facets_table
 from state.store import StateStore
 
 PASSWORD = "correct horse battery staple"
+USER = "dpo@example.com"
 PROXY = "127.0.0.2"  # the SSO proxy's address in trusted-header tests
 STORES = 150
 
@@ -42,11 +43,15 @@ STORES = 150
 # ---- serving ---------------------------------------------------------------------------------------
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 class Served:
-    def __init__(self, app) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+    def __init__(self, app, port: int | None = None) -> None:
+        self.port = port or free_port()
         options = uvicorn_options("127.0.0.1", self.port)
         self.server = uvicorn.Server(uvicorn.Config(app, **options, lifespan="off"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -114,12 +119,12 @@ class Client:
         page = self.get("/signin")
         return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
 
-    def sign_in(self, password: str = PASSWORD, origin: str | None = "self") -> Reply:
+    def sign_in(self, password: str = PASSWORD, origin: str | None = "self", name: str = USER) -> Reply:
         token = self.csrf()
         headers = {"Origin": f"http://127.0.0.1:{self.port}"} if origin == "self" else (
             {"Origin": origin} if origin else {})
-        return self.request("POST", "/signin", {"password": password, "csrf": token, "next": "/inventory"},
-                            headers=headers)
+        form = {"username": name, "password": password, "csrf": token, "next": "/inventory"}
+        return self.request("POST", "/signin", form, headers=headers)
 
 
 def write_config(tmp: Path, state: str, dashboard: str) -> Path:
@@ -175,7 +180,7 @@ def test_nothing_is_served_anonymously(server):
 
 def test_wrong_password_is_refused_and_sets_no_session(server):
     client = Client(server.port, source="127.0.0.5")
-    reply = client.sign_in("not the password at all")
+    reply = client.sign_in("not the password at all", name="wrong@example.com")
     assert reply.status == 401 and "Wrong password" in reply.text
     assert "custody_session" not in reply.cookies()
     assert client.get("/api/stores").status == 401
@@ -184,31 +189,42 @@ def test_wrong_password_is_refused_and_sets_no_session(server):
 def test_sign_in_needs_the_form_token_and_a_same_site_origin(server):
     client = Client(server.port, source="127.0.0.6")
     client.get("/signin")
-    missing = client.request("POST", "/signin", {"password": PASSWORD, "csrf": "forged", "next": "/"},
+    missing = client.request("POST", "/signin", {"username": USER, "password": PASSWORD, "csrf": "forged", "next": "/"},
                              headers={"Origin": f"http://127.0.0.1:{server.port}"})
     assert missing.status == 400 and "custody_session" not in missing.cookies()
     cross = Client(server.port, source="127.0.0.6").sign_in(origin="https://evil.example")
     assert cross.status == 403 and "custody_session" not in cross.cookies()
     cross_fetch = Client(server.port, source="127.0.0.6")
     token = cross_fetch.csrf()
-    reply = cross_fetch.request("POST", "/signin", {"password": PASSWORD, "csrf": token},
+    reply = cross_fetch.request("POST", "/signin", {"username": USER, "password": PASSWORD, "csrf": token},
                                 headers={"Sec-Fetch-Site": "cross-site"})
     assert reply.status == 403
 
 
 def test_failed_sign_ins_are_rate_limited_per_client(server):
     attacker = Client(server.port, source="127.0.0.7")
-    for _ in range(3):
-        assert attacker.sign_in("guess " * 3).status == 401
-    blocked = attacker.sign_in(PASSWORD)  # even the right password, once over the limit
+    for index in range(3):
+        assert attacker.sign_in("guess " * 3, name=f"guesser{index}").status == 401
+    blocked = attacker.sign_in(PASSWORD, name="someone@example.com")  # even the right password, once over the limit
     assert blocked.status == 429 and int(blocked.headers["retry-after"]) > 0
     assert "custody_session" not in blocked.cookies()
     # a forwarded-for header from a client that is not a trusted proxy changes nothing
-    forged = attacker.request("POST", "/signin", {"password": PASSWORD, "csrf": attacker.csrf()},
+    forged = attacker.request("POST", "/signin", {"username": USER, "password": PASSWORD, "csrf": attacker.csrf()},
                               headers={"X-Forwarded-For": "10.9.9.9", "Origin": f"http://127.0.0.1:{server.port}"})
     assert forged.status == 429
     other = Client(server.port, source="127.0.0.8")  # another address is not locked out
-    assert other.sign_in().status == 303
+    assert other.sign_in(name="other@example.com").status == 303
+
+
+def test_failed_sign_ins_are_rate_limited_per_account_name(server):
+    """Guesses for one name from many addresses lock that name (whatever its case), and no other."""
+    for source in ("127.0.0.11", "127.0.0.12", "127.0.0.13"):
+        assert Client(server.port, source=source).sign_in("wrong " * 3, name="cfo@example.com").status == 401
+    locked = Client(server.port, source="127.0.0.14").sign_in(name="CFO@example.com")
+    assert locked.status == 429 and "for this name" in locked.text and "custody_session" not in locked.cookies()
+    assert Client(server.port, source="127.0.0.14").sign_in(name="ciso@example.com").status == 303
+    nameless = Client(server.port, source="127.0.0.15").sign_in(name="  ")
+    assert nameless.status == 400 and "Type your name" in nameless.text
 
 
 def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_revokes_it(server):
@@ -219,7 +235,7 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_revokes_it(server):
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
     assert "secure" not in cookie  # plain http on loopback; see the https test below
     session = client.jar["custody_session"]
-    assert client.get("/api/me").json() == {"user": "dashboard", "auth": "password"}
+    assert client.get("/api/me").json() == {"user": USER, "auth": "password"}
     page = client.get("/")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     assert client.request("POST", "/signout", {"csrf": "wrong"}).status == 403
@@ -256,8 +272,8 @@ def test_a_password_change_ends_every_session_signed_before_it(estate, tmp_path,
 def test_redirect_after_sign_in_stays_on_this_site(server):
     client = Client(server.port, source="127.0.0.10")
     token = client.csrf()
-    reply = client.request("POST", "/signin", {"password": PASSWORD, "csrf": token, "next": "//evil.example/x"},
-                           headers={"Origin": f"http://127.0.0.1:{server.port}"})
+    form = {"username": USER, "password": PASSWORD, "csrf": token, "next": "//evil.example/x"}
+    reply = client.request("POST", "/signin", form, headers={"Origin": f"http://127.0.0.1:{server.port}"})
     assert reply.status == 303 and reply.headers["location"] == "/"
 
 
@@ -332,14 +348,14 @@ def test_secure_cookie_when_served_over_https_behind_a_trusted_proxy(estate, tmp
     try:
         via_proxy = Client(served.port, source=PROXY)
         token = via_proxy.csrf()
-        reply = via_proxy.request("POST", "/signin", {"password": PASSWORD, "csrf": token},
+        reply = via_proxy.request("POST", "/signin", {"username": USER, "password": PASSWORD, "csrf": token},
                                   headers={"X-Forwarded-Proto": "https"})
         assert reply.status == 303 and "secure" in reply.cookies()["custody_session"].lower()
         assert reply.headers["strict-transport-security"] == "max-age=31536000"
         assert via_proxy.get("/", headers={"X-Forwarded-Proto": "https"}).headers["strict-transport-security"]
         direct = Client(served.port)  # the same header from a non-proxy is ignored
         token = direct.csrf()
-        reply = direct.request("POST", "/signin", {"password": PASSWORD, "csrf": token},
+        reply = direct.request("POST", "/signin", {"username": USER, "password": PASSWORD, "csrf": token},
                                headers={"X-Forwarded-Proto": "https"})
         assert reply.status == 303 and "secure" not in reply.cookies()["custody_session"].lower()
         assert "strict-transport-security" not in reply.headers
@@ -374,7 +390,11 @@ def test_trusted_header_is_accepted_only_from_the_proxy(estate, tmp_path):
         ("  trusted_proxies: [not-an-ip]\n", r"config.yaml:\d+: dashboard.trusted_proxies\[0\]: 'not-an-ip'"),
         ("  port: 70000\n", r"config.yaml:\d+: dashboard.port: expected a port number"),
         ("  listen: 1\n", r"config.yaml:\d+: dashboard: unknown key 'listen'"),
-        ("  auth: none\n", r"config.yaml:\d+: dashboard.auth: 'none' is not one of: password, trusted_header"),
+        ("  auth: none\n", r"config.yaml:\d+: dashboard.auth: 'none' is not one of: password, oidc, trusted_header"),
+        ("  auth: oidc\n  oidc_issuer: https://login.example.com\n  oidc_client_id: custody\n",
+         r"config.yaml:\d+: dashboard: auth: oidc needs public_url \(where people reach the dashboard"),
+        ("  auth: oidc\n  oidc_issuer: http://login.example.com\n",
+         r"config.yaml:\d+: dashboard.oidc_issuer: 'http://login.example.com' is not an https URL"),
     ],
 )
 def test_bad_dashboard_config_is_one_line_naming_file_and_line(tmp_path, estate, section, problem):
@@ -638,11 +658,12 @@ def test_jurisdiction_view_filters_exports_and_pages(signed_in, estate):
     assert 'href="/jurisdiction/US"' in overview
 
 
-def test_jurisdiction_summary_reads_documents_in_keyset_batches(estate, monkeypatch):
+def test_jurisdiction_summary_reads_the_reach_facet_in_keyset_batches(estate, monkeypatch):
     from dashboard import jurisdiction
     from dashboard.queries import Queries
 
     monkeypatch.setattr(jurisdiction, "BATCH", 7)  # many batches over the 150-store estate
+    monkeypatch.setattr(jurisdiction, "SUMMARY_BATCH", 7)
     with StateStore(estate[0]) as state:
         view = jurisdiction.JurisdictionReach(Queries(state))
         reached = view.summary("US", include_gone=False)
@@ -651,6 +672,25 @@ def test_jurisdiction_summary_reads_documents_in_keyset_batches(estate, monkeypa
     assert sorted(item.store_id for item in reached) == sorted(expected)  # each store once
     assert [row["store_id"] for row in rows] == [item.store_id for item in reached]
     assert [item.order()[:2] for item in reached] == sorted(item.order()[:2] for item in reached)
+
+
+def test_the_reach_facet_holds_each_jurisdictions_strongest_ground(estate):
+    """The state store writes, per store and reaching jurisdiction, the basis and route the view leads with."""
+    from dashboard import reach
+    from state.documents import facet_rows
+    from state.schema import stores_table
+
+    f = store_facets_table.c
+    with StateStore(estate[0]) as state, state.reading() as conn:
+        written = set(conn.execute(select(f.store_id, f.value).where(f.facet == "reach")).all())
+        documents = dict(conn.execute(select(stores_table.c.id, stores_table.c.document)).all())
+    expected = {(store_id, f"{entry['jurisdiction']}|{reach.columns(entry)['basis']}|{reach.columns(entry)['route']}")
+                for store_id, document in documents.items() for entry in document.get("reachable_by") or []}
+    assert written == expected and len({value.split("|")[1] for _, value in written}) > 1
+    legacy = {"reachable_by": [{"jurisdiction": "US", "basis": "establishment", "grounds": [
+        {"basis": "establishment"}, {"basis": "location"}, {"basis": "control"}]}]}  # before the reach contract
+    rows = facet_rows("s1", {"document": legacy, "jurisdictions": ["US"]})
+    assert {"store_id": "s1", "facet": "reach", "value": "US|location|direct"} in rows
 
 
 def test_inventory_reach_column_names_basis_and_route(signed_in, estate):

@@ -137,6 +137,7 @@ def page(browser, agent):
     opened.goto(agent.url + "/")
     assert "/signin" in opened.url
     opened.screenshot(path=str(ARTIFACTS / "signin.png"), full_page=True)
+    opened.fill("#username", "dpo@example.com")
     opened.fill("#password", PASSWORD)
     opened.click("button[type=submit]")
     opened.wait_for_url(agent.url + "/")
@@ -347,6 +348,7 @@ def test_wrong_password_is_refused(browser, agent):
     context = browser.new_context()
     opened = context.new_page()
     opened.goto(agent.url + "/signin")
+    opened.fill("#username", "dpo@example.com")
     opened.fill("#password", "not-the-password")
     opened.click("button[type=submit]")
     opened.wait_for_selector("#signin-error")
@@ -367,3 +369,35 @@ def test_forged_trusted_header_is_refused(browser, sso_agent):
     assert "ceo@example.com" not in opened.content()
     shot(opened, "sso-forged-header")
     context.close()
+
+
+def test_sign_in_through_an_openid_provider_on_another_site(browser, demo, monkeypatch):
+    """auth: oidc in Chromium: to the provider (another site: localhost), back with a code, signed in by name.
+    The session cookie is SameSite=Strict, so the return from the provider must still leave the browser signed in."""
+    from tests.oidc_provider import provider
+
+    monkeypatch.setenv("CUSTODY_TEST_OIDC_SECRET", "browser-client-secret")
+    port = free_port()
+    with provider(host="localhost") as (issuer, front):
+        section = (f"  port: {port}\n  auth: oidc\n  oidc_issuer: {issuer}\n  oidc_client_id: custody\n"
+                   f"  oidc_client_secret_env: CUSTODY_TEST_OIDC_SECRET\n  public_url: http://127.0.0.1:{port}\n")
+        served = Agent(config_with(demo, "oidc.yaml", section), port, demo / "oidc.log")
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        try:
+            opened = context.new_page()
+            opened.goto(served.url + "/inventory")
+            assert "/signin" in opened.url
+            opened.click("#signin-oidc")
+            opened.wait_for_url(issuer + "/oauth2/authorize*")
+            opened.fill("input[name=sub]", "dpo@example.com")
+            opened.click("form button[type=submit]:not([value=deny])")
+            opened.wait_for_url(served.url + "/inventory")
+            assert opened.text_content("#signed-in-user") == "dpo@example.com"
+            assert front.authorize_requests[-1]["code_challenge_method"] == "S256"
+            shot(opened, "signed-in-with-oidc")
+            opened.click("text=Sign out")
+            opened.wait_for_url(served.url + "/signin")
+            assert opened.goto(served.url + "/inventory").url.startswith(served.url + "/signin")
+        finally:
+            context.close()
+            served.stop()

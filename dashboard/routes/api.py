@@ -31,6 +31,12 @@ def api_me(ctx: Ctx, user: UserDep) -> dict:
     return {"user": user.name, "auth": ctx.auth.mode}
 
 
+@router.get("/audit", tags=["session"],
+            summary="The audit trail, newest first: sign-ins, sign-outs, exports, reports, tokens, by named user")
+def api_audit(ctx: Ctx, user: UserDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
+    return ctx.auth.accounts.trail(limit)
+
+
 @router.get("/overview", tags=["stores"],
             summary="Stores by status, provider and reaching jurisdiction; trend; last scan health")
 def api_overview(ctx: Ctx, user: UserDep) -> dict:

@@ -7,15 +7,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from dashboard import exports
-from dashboard.context import Ctx, UserDep
+from dashboard.context import Ctx, UserDep, audited
 from dashboard.jurisdiction import groups
 from dashboard.params import FindingDep, InventoryDep, ReachDep
 
-router = APIRouter(prefix="/export", tags=["exports"])
+router = APIRouter(prefix="/export", tags=["exports"], dependencies=[Depends(audited)])
 CSV = "text/csv; charset=utf-8"
 JSON = "application/json"
 

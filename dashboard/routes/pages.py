@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from dashboard import exports, views
-from dashboard.context import VERSION, Ctx, UserDep
+from dashboard.context import VERSION, Ctx, UserDep, audited
 from dashboard.params import MAX_PAGE, FindingDep, InventoryDep, ReachDep
 from dashboard.queries import COLUMN_FILTERS, FINDING_STATES, SORTS
 
@@ -88,7 +88,7 @@ def scan_page(request: Request, ctx: Ctx, user: UserDep, scan_id: str,
                     shown=shown[:SHOWN_TARGETS], hidden=max(0, len(shown) - SHOWN_TARGETS), status=status)
 
 
-@router.get("/scans/{scan_id}/report")
+@router.get("/scans/{scan_id}/report", dependencies=[Depends(audited)])
 def evidence_report(request: Request, ctx: Ctx, user: UserDep, scan_id: str) -> StreamingResponse:
     scan = ctx.queries.scan(scan_id)
     if scan is None:
