@@ -124,7 +124,7 @@ class Agent:
         db = Database(self.state)
         self.pipeline = AlertPipeline(db, self.alert_settings, self.dashboard_url,
                                       name_of=self.setup.judge.catalog.jurisdiction_name)
-        self.metrics = AgentMetrics(db, self.alert_settings.channels)
+        self.metrics = AgentMetrics(db, self.alert_settings.channels, blocked=lambda: self.deliverer.blocked())
         self.deliverer = Deliverer(db, build_senders(self.alert_settings), self.alert_settings.delivery,
                                    self.metrics.on_delivery)
         self._queue_alerts()  # a scan recorded before a crash, not yet alerted
@@ -178,7 +178,10 @@ class Agent:
         return listener
 
     def _start_http(self, listener: socket.socket, db: Database) -> tuple[uvicorn.Server, threading.Thread]:
-        app = create_agent_app(Readiness(db, self.settings.ready_max_age).check, self.metrics,
+        readiness = Readiness(db, self.settings.ready_max_age, blocked=self.deliverer.blocked,
+                              failed_scans=lambda: self.metrics.consecutive_failures,
+                              max_failed_scans=self.settings.ready_max_failed_scans)
+        app = create_agent_app(readiness.check, self.metrics,
                                self.setup.config, self.setup.config.state)
         # X-Forwarded-For is trusted only from dashboard.trusted_proxies, never by uvicorn itself
         config = uvicorn.Config(app, log_config=None, access_log=False, server_header=False, lifespan="off",
@@ -192,7 +195,7 @@ class Agent:
         if self.settings.distributed is None:
             return None
         replica = Replica(self.state, self._reload, self.settings.distributed, self.setup.config.state,
-                          on_finished=self._queue_alerts, cancel=self.cancel)
+                          on_finished=self._queue_alerts, cancel=self.cancel, observe=self.metrics.observe_scan)
         replica.start()
         log.info("replica started", extra={"replica": replica.name})
         return replica
@@ -249,7 +252,11 @@ class Agent:
                                              "duration_seconds": round(seconds, 3)})
             stores.close()  # the spool's temporary file: recorded, so no longer needed
             self._queue_alerts()
+        except InputError as exc:  # the state store refused the scan's start
+            self.metrics.scan_failed("not_recorded")
+            log.error("scan job failed: %s", exc)
         except Exception:
+            self.metrics.scan_failed("error")
             log.exception("scan job failed")
         finally:
             self._scan_lock.release()

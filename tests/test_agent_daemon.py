@@ -177,14 +177,40 @@ class Agent:
             "AWS_EC2_METADATA_DISABLED": "true", "CUSTODY_SLACK_WEBHOOK": world.slack.url + HOOK_SECRET,
             **extra_env,
         }
+        # the log goes through a pipe that this process copies to a file, so that an agent whose own file
+        # writes fail (a full volume, emulated with RLIMIT_FSIZE) still logs
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "agent.py"), "run", "--config", str(config)],
+                                        cwd=config.parent, env=env, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._copier = threading.Thread(target=self._copy_log, daemon=True)
+        self._copier.start()
+
+    def _copy_log(self) -> None:
+        assert self.process.stderr is not None
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, str(ROOT / "agent.py"), "run", "--config", str(config)],
-                                            cwd=config.parent, env=env, stdin=subprocess.DEVNULL,
-                                            stdout=subprocess.DEVNULL, stderr=log)
+            for line in self.process.stderr:
+                log.write(line)
+                log.flush()
 
     def signal(self, signum: int) -> int:
         self.process.send_signal(signum)
-        return self.process.wait(timeout=DEADLINE_S)
+        code = self.process.wait(timeout=DEADLINE_S)
+        self._copier.join(timeout=5)
+        return code
+
+    def metric(self, name: str) -> float | None:
+        """One sample's value from /metrics (`name` with its labels, as Prometheus writes it)."""
+        for line in self.get("/metrics")[1].splitlines():
+            if line.startswith(name + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    def can_write_files(self, allowed: bool) -> None:
+        """Emulate a full volume: no write of the agent may grow a file (the state database's journal)."""
+        import resource
+
+        limit = resource.RLIM_INFINITY if allowed else 0
+        resource.prlimit(self.process.pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
 
     def get(self, path: str) -> tuple[int, str]:
         try:
@@ -209,6 +235,10 @@ class Agent:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self._copier.join(timeout=5)
+
+    def messages(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.log_lines() if line.startswith("{")]
 
 
 def wait_for(what: str, check: Callable[[], Any], agent: Agent | None = None) -> Any:
@@ -416,3 +446,63 @@ def test_a_missing_secret_stops_the_agent_with_one_line(world):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"error: {config}:{line}: webhook_url_env: environment variable CUSTODY_SLACK_WEBHOOK is not set or empty"]
+
+
+def test_a_state_store_that_cannot_be_written_stops_delivery_and_never_repeats_a_send(world):
+    """Issue 15.1: a send whose outcome cannot be recorded stops that channel (logs, metrics, /readyz) and is
+    never repeated; once the state store can be written again the held outcome is recorded and nothing is resent."""
+    slack = SlackReceiver()
+    config, port = write_config(world, "storm")
+    agent = Agent(world, config, port, CUSTODY_SLACK_WEBHOOK=slack.url + HOOK_SECRET)
+    try:
+        wait_for("the baseline summary", lambda: len(slack.accepted()) == 1, agent)
+        slack.answer(500)
+        world.mail.failing = True
+        storm = change_between_scans(world, agent, lambda: world.bucket("acme-bom-storm", "ap-south-1", PERSONAL))
+        wait_for("a failed attempt on both channels", lambda: {row[0] for row in outbox(agent, storm)
+                                                               if row[2] == "pending" and row[3] >= 1}
+                 == {"secops", "dpo"}, agent)
+        sent_before = agent.metric('custody_alerts_sent_total{channel="secops"}')
+        key = next(row[0] for row in agent.query("SELECT alert_key FROM alert_outbox WHERE scan_id = ?", storm))
+
+        def mails() -> int:
+            return sum(1 for message in world.mail.received() if message["X-Custody-Alert"] == key)
+
+        def stormed() -> list[dict[str, Any]]:
+            return [payload for payload in slack.accepted() if "acme-bom-storm" in payload["text"]]
+
+        agent.can_write_files(False)  # the state store's volume is full from now on
+        slack.answer(200)
+        world.mail.failing = False
+        wait_for("both channels to stop", lambda: agent.metric('custody_alert_delivery_blocked{channel="secops"}')
+                 == 1.0 and agent.metric('custody_alert_delivery_blocked{channel="dpo"}') == 1.0, agent)
+        # scans run every second and cannot be recorded either: wait for several of them (the old loop resent
+        # every 2 s), then count what arrived
+        wait_for("six scans not recorded", lambda: (agent.metric(
+            'custody_scan_failures_total{reason="not_recorded"}') or 0) >= 6, agent)
+        assert len(stormed()) == 1 and mails() == 1
+        assert agent.metric('custody_alerts_sent_total{channel="secops"}') == sent_before + 1
+        assert agent.metric("custody_state_up") == 0.0 and agent.metric("custody_state_writable") == 0.0
+        assert (agent.metric("custody_consecutive_failed_scans") or 0) >= 6
+        status, body = agent.get("/readyz")
+        reason = json.loads(body)["reason"]
+        assert status == 503 and "alert delivery to dpo stopped: the state store cannot be written" in reason
+        assert "alert delivery to secops stopped" in reason
+        stopped = [doc for doc in agent.messages() if doc["message"].startswith("alert delivery to secops stopped")]
+        assert len(stopped) == 1 and key in stopped[0]["message"]
+        assert {row[2] for row in outbox(agent, storm)} == {"pending"}  # nothing could be recorded
+
+        agent.can_write_files(True)  # space again: the held outcomes are recorded, nothing is sent again
+        wait_for("the held outcomes to be recorded", lambda: {row[2] for row in outbox(agent, storm)}
+                 == {"delivered"}, agent)
+        wait_for("a scan to be recorded again", lambda: agent.get("/readyz")[0] == 200, agent)
+        assert len(stormed()) == 1 and mails() == 1
+        assert agent.metric('custody_alert_delivery_blocked{channel="secops"}') == 0.0
+        assert agent.metric("custody_state_up") == 1.0 and agent.metric("custody_consecutive_failed_scans") == 0.0
+        assert any(doc["message"] == "alert delivery to secops resumes: the held outcome was recorded"
+                   for doc in agent.messages())
+        assert agent.signal(signal.SIGTERM) == 0
+    finally:
+        world.mail.failing = False
+        agent.kill()
+        slack.stop()
