@@ -90,7 +90,8 @@ def scan_alerts(facts: ScanFacts) -> list[Alert]:
             key=alert_key(scan_id, kind, scan_id), kind=kind, subject=scan_id, scan_id=scan_id,
             severity="high" if status == "failed" else "medium", title=title,
             changes=[f"Previous scan: {before or 'none'}; this scan: {status}. "
-                     "Stores in the parts not read keep their last known state; nothing is resolved."],
+                     "Stores in the parts not read keep their last verdict, marked stale with the scan that last "
+                     "judged them; nothing is resolved."],
             lines=lines, link=_link(facts.dashboard_url, None),
         )]
     if status == "complete" and before in ("failed", "partial"):

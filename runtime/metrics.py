@@ -47,6 +47,7 @@ from alerts.detect import muted
 from alerts.outbox import PENDING, backlog
 from scanner.clock import now, parse_time
 from scanner.model import ScanResult
+from state.reads import stale_stores
 from state.schema import findings_table, outbox_table, scan_targets_table, scans_table, stores_table
 
 FAILURE_REASONS = ("nothing_read", "not_recorded", "error")
@@ -181,10 +182,7 @@ class StateCollector(Collector):
                 finished.add_metric([], parse_time(read).timestamp())
             for (channel, status), count in sorted(backlog(conn).items()):
                 outbox.add_metric([channel, status], count)
-            latest = conn.execute(select(scans_table.c.id).where(scans_table.c.status.in_(("complete", "partial")))
-                                  .order_by(scans_table.c.seq.desc()).limit(1)).scalar()
-            stale.add_metric([], conn.scalar(select(func.count()).select_from(stores_table).where(
-                stores_table.c.gone_at.is_(None), stores_table.c.last_scan_id != latest)) if latest else 0)
+            stale.add_metric([], stale_stores(conn))
             for severity, policy, count in _open_findings(conn):
                 findings.add_metric([severity, policy], count)
             waiting = select(outbox_table.c.channel, func.min(outbox_table.c.created_at)).where(

@@ -12,6 +12,10 @@ Stores and findings follow one lifecycle (`Tracked`), written by one upsert and 
   fixing. For the same reason an empty reach (or location) set on such a store is taken as
   unknown, not as "reach dropped": it is neither reported as a change nor kept as the baseline
   for the next comparison;
+- a scan that is not complete never overwrites a verdict with "not_evaluated": a store it met
+  but could not judge (its target failed half way) keeps its last verdict, document and
+  findings, untouched; its `last_scan_id` still names the scan that last judged it, so it is
+  stale (state.reads.is_stale) until a scan judges it again;
 - every change is also appended to `events`, so a reappearance or a reopening does not erase the
   earlier gone/resolved interval.
 
@@ -138,6 +142,7 @@ class ScanWriter:
         self.scan = scan
         self.at = _text_time(scan.started_at)
         self.changes = ScanChanges(scan_id=scan.id, status=scan.status)
+        self.kept_verdicts = 0  # stores met but not judged, whose earlier verdict stays (stale)
         self.events: list[dict[str, Any]] = []
         row = scan_row(scan)
         row["finished_at"] = _text_time(scan.finished_at) if scan.finished_at else now_iso()
@@ -146,6 +151,7 @@ class ScanWriter:
 
     def write(self, batch: dict[str, DataStore]) -> None:
         """Diff and write one batch of stores (by id) and their findings."""
+        batch = self._keep_verdicts(batch)
         stores = {store_id: _store_values(store) for store_id, store in batch.items()}
         inserts, updates = self._upsert(STORES, stores, lambda key, old, values: self._compare(batch[key], old, values))
         self._facets(inserts, updates)
@@ -179,6 +185,19 @@ class ScanWriter:
         update_scan = update(scans_table).where(scans_table.c.id == self.scan.id)
         self.conn.execute(update_scan.values(changes=self.changes.counts()))
         return self.changes
+
+    def _keep_verdicts(self, batch: dict[str, DataStore]) -> dict[str, DataStore]:
+        """Leave out the stores an incomplete scan could not judge that carry an earlier verdict."""
+        if self.scan.status == "complete":
+            return batch
+        unjudged = [store_id for store_id, store in batch.items() if store.status == NOT_EVALUATED]
+        if not unjudged:
+            return batch
+        judged = rows_by_key(self.conn, stores_table.c.id, [stores_table.c.id, stores_table.c.status,
+                                                             stores_table.c.gone_at], unjudged)
+        keep = {key for key, row in judged.items() if row["status"] != NOT_EVALUATED and row["gone_at"] is None}
+        self.kept_verdicts += len(keep)
+        return {store_id: store for store_id, store in batch.items() if store_id not in keep}
 
     # -- the lifecycle shared by stores and findings
 

@@ -506,3 +506,51 @@ def test_a_state_store_that_cannot_be_written_stops_delivery_and_never_repeats_a
         world.mail.failing = False
         agent.kill()
         slack.stop()
+
+
+def test_a_partial_scan_keeps_the_last_verdicts_marked_stale(world):
+    """Issue 15.4: stores a partial scan met but could not judge keep their last verdict (stale) in the state and
+    the metrics; the next complete scan judges them again, and nothing was resolved in between."""
+    world.bucket("acme-gru-stale", "sa-east-1", PERSONAL)  # fails
+    world.bucket("acme-fra-stale", "eu-central-1")  # passes
+    slack = SlackReceiver()
+    broken = threading.Event()
+    # the endpoint goes away after the bucket listing: every bucket is met, none can be read or judged
+    world.proxy.deny(lambda r: broken.is_set() and r.service != "sts" and r.path.split("?")[0] != "/",
+                     True)  # type: ignore[arg-type] - True: the connection drops
+    config, port = write_config(world, "stale")
+    agent = Agent(world, config, port, CUSTODY_SLACK_WEBHOOK=slack.url + HOOK_SECRET)
+    try:
+        wait_for("the baseline summary", lambda: len(slack.accepted()) == 1, agent)
+        verdicts = dict(agent.query("SELECT id, status FROM stores WHERE gone_at IS NULL"))
+        assert verdicts["arn:aws:s3:::acme-gru-stale"] == "fail" and verdicts["arn:aws:s3:::acme-fra-stale"] == "pass"
+        fail, passing = agent.metric('custody_stores{status="fail"}'), agent.metric('custody_stores{status="pass"}')
+        assert fail and passing and agent.metric("custody_stale_stores") == 0.0
+
+        partial = change_between_scans(world, agent, broken.set)
+        assert agent.query("SELECT status, counts FROM scans WHERE id = ?", partial)[0][0] == "partial"
+        counts = json.loads(agent.query("SELECT counts FROM scans WHERE id = ?", partial)[0][0])
+        unjudged = counts["not_evaluated"]
+        assert unjudged >= 1  # the scan's own report: the passing bucket could not be judged ...
+        assert dict(agent.query("SELECT id, status FROM stores WHERE gone_at IS NULL")) == verdicts  # ... kept
+        assert agent.query("SELECT last_scan_id FROM stores WHERE id = 'arn:aws:s3:::acme-fra-stale'") != [(partial,)]
+        assert agent.metric('custody_stores{status="fail"}') == fail
+        assert agent.metric('custody_stores{status="pass"}') == passing
+        assert agent.metric("custody_stale_stores") == unjudged
+        assert not agent.query("SELECT kind FROM events WHERE scan_id = ?", partial)  # nothing changed
+        told = wait_for("the partial scan's alert", lambda: [p["text"] for p in slack.accepted()[1:]], agent)
+        assert told == [f"[medium] Scan {partial} is partial: 2 part(s) of the estate could not be read"]
+        body = "\n".join(b["text"]["text"] for b in slack.accepted()[1]["blocks"] if b["type"] == "section")
+        assert "keep their last verdict, marked stale with the scan that last judged them" in body
+
+        recovered = change_between_scans(world, agent, broken.clear)
+        assert agent.query("SELECT status FROM scans WHERE id = ?", recovered) == [("complete",)]
+        assert dict(agent.query("SELECT id, status FROM stores WHERE gone_at IS NULL")) == verdicts
+        assert agent.metric("custody_stale_stores") == 0.0
+        wait_for("the recovery alert", lambda: len(slack.accepted()) == 3, agent)
+        assert slack.accepted()[2]["text"] == f"[info] Scan {recovered} is complete again"
+        assert agent.signal(signal.SIGTERM) == 0
+    finally:
+        broken.clear()
+        agent.kill()
+        slack.stop()
