@@ -49,7 +49,7 @@ def sections(alert: Alert) -> list[Section]:
         result.append(Section("Where the copies are", _clip(copies)))
     if alert.reach:
         reach = [f"{item.get('name') or item.get('jurisdiction')} ({item.get('jurisdiction')}), "
-                 f"{str(item.get('basis')).replace('_', ' ')}, {_route(item)}: {item.get('path')}"
+                 f"{_grounds(item)}, {_route(item)}: {item.get('path')}"
                  for item in alert.reach]
         result.append(Section("Who can compel access, and through which path", _clip(reach)))
     if alert.lines:
@@ -66,6 +66,12 @@ def _clip(lines: list[str]) -> list[str]:
     if len(lines) <= MAX_ITEMS:
         return list(lines)
     return [*lines[:MAX_ITEMS], f"… and {len(lines) - MAX_ITEMS} more"]
+
+
+def _grounds(item: dict) -> str:
+    """The strongest ground, then the others beside it: `control + location`."""
+    bases = [str(item.get("basis")), *[str(basis) for basis in item.get("grounds") or []]]
+    return " + ".join(basis.replace("_", " ") for basis in bases)
 
 
 def _route(item: dict) -> str:

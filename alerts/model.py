@@ -4,8 +4,11 @@ Kinds (the headline; an alert about one store lists every change to that store i
 
     store_failing      a store newly fails: a new or reopened finding that no live waiver mutes
     waiver_expired     a waiver that muted a finding has expired (or was removed)
+    scope_changed      a store left a policy's scope (a tag changed, the policy was edited) while the
+                       reach it objected to is still there: not a fix, told at the policy's severity
     reach_added        a store became reachable by another jurisdiction
-    location_added     a copy appeared somewhere new (a replica abroad, a region moved)
+    location_added     a copy appeared somewhere new (a replica abroad, a region moved); at least the
+                       severity of the store's open findings on the new copy's jurisdiction
     finding_resolved   a failing finding went away (the store changed or was deleted)
     scan_failed        the scan could read nothing (told when the previous scan was not failed)
     scan_partial       parts of the estate could not be read (told when the previous scan was complete)
@@ -23,10 +26,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 KINDS = (
-    "store_failing", "waiver_expired", "reach_added", "location_added", "finding_resolved",
+    "store_failing", "waiver_expired", "scope_changed", "reach_added", "location_added", "finding_resolved",
     "scan_failed", "scan_partial", "scan_recovered", "summary", "digest",
 )
-STORE_KINDS = KINDS[:5]  # in headline priority order
+STORE_KINDS = KINDS[:6]  # in headline priority order
 SEVERITY_ORDER = ("info", "low", "medium", "high", "critical")
 
 

@@ -117,7 +117,8 @@ class AlertPipeline:
         scan = {**scan, "targets": [dict(row) for row in conn.execute(
             select(scan_targets_table).where(scan_targets_table.c.scan_id == scan["id"])).mappings()]}
         changes = changes_of(conn, scan["id"], scan["status"])
-        wanted = set(changes.new_findings) | set(changes.resolved_findings) | set(changes.reopened_findings)
+        wanted = (set(changes.new_findings) | set(changes.resolved_findings) | set(changes.reopened_findings)
+                  | set(changes.changed_findings))
         were_muted = {fingerprint for fingerprint, state in mute_state.items() if state.muted}
         findings = {**waiver_rows(conn, scan["id"], were_muted), **finding_rows(conn, wanted)}
         unmuted = self._update_mutes(conn, scan["id"], findings, mute_state)

@@ -19,8 +19,8 @@ from alerts.routing import channels_for
 
 MAX_LINES = 15
 KIND_WORDS = {
-    "store_failing": "newly failing", "waiver_expired": "waiver expired", "reach_added": "newly reachable",
-    "location_added": "new copy location", "finding_resolved": "resolved",
+    "store_failing": "newly failing", "waiver_expired": "waiver expired", "scope_changed": "no longer covered",
+    "reach_added": "newly reachable", "location_added": "new copy location", "finding_resolved": "resolved",
 }
 
 

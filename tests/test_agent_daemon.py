@@ -121,7 +121,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             stop()
 
 
-def write_config(world: World, name: str, waiver_expires: str = "2099-12-31") -> tuple[Path, int]:
+def write_config(world: World, name: str, waiver_expires: str = "2099-12-31",
+                 home: tuple[str, ...] = ("EU", "GB", "US")) -> tuple[Path, int]:
     """The agent's config and policy file, in a directory of its own; returns (config path, HTTP port)."""
     directory = world.tmp / name
     directory.mkdir(exist_ok=True)
@@ -131,7 +132,7 @@ def write_config(world: World, name: str, waiver_expires: str = "2099-12-31") ->
     config = {
         # the operators' control reach is accepted: where the copies are decides. A US owner: the UK's and
         # Australia's agreements with the US may not target it (18 U.S.C. § 2523(b)(4)(A)), so they do not reach
-        "home": ["EU", "GB", "US"],
+        "home": list(home),
         "state": "state.db",
         "policies": ["policy.yaml"],
         "companies": [{"id": "acme-inc", "name": "Acme Inc.", "country": "US"}],
@@ -455,7 +456,8 @@ def test_a_state_store_that_cannot_be_written_stops_delivery_and_never_repeats_a
     config, port = write_config(world, "storm")
     agent = Agent(world, config, port, CUSTODY_SLACK_WEBHOOK=slack.url + HOOK_SECRET)
     try:
-        wait_for("the baseline summary", lambda: len(slack.accepted()) == 1, agent)
+        wait_for("the baseline summary on both channels", lambda: len(slack.accepted()) == 1 and {
+            row[2] for row in outbox(agent)} == {"delivered"}, agent)
         slack.answer(500)
         world.mail.failing = True
         storm = change_between_scans(world, agent, lambda: world.bucket("acme-bom-storm", "ap-south-1", PERSONAL))
@@ -539,7 +541,8 @@ def test_a_partial_scan_keeps_the_last_verdicts_marked_stale(world):
         assert agent.metric("custody_stale_stores") == unjudged
         assert not agent.query("SELECT kind FROM events WHERE scan_id = ?", partial)  # nothing changed
         told = wait_for("the partial scan's alert", lambda: [p["text"] for p in slack.accepted()[1:]], agent)
-        assert told == [f"[medium] Scan {partial} is partial: 2 part(s) of the estate could not be read"]
+        regions = {row[0] for row in agent.query("SELECT region FROM stores WHERE gone_at IS NULL")}
+        assert told == [f"[medium] Scan {partial} is partial: {len(regions)} part(s) of the estate could not be read"]
         body = "\n".join(b["text"]["text"] for b in slack.accepted()[1]["blocks"] if b["type"] == "section")
         assert "keep their last verdict, marked stale with the scan that last judged them" in body
 
@@ -552,5 +555,61 @@ def test_a_partial_scan_keeps_the_last_verdicts_marked_stale(world):
         assert agent.signal(signal.SIGTERM) == 0
     finally:
         broken.clear()
+        agent.kill()
+        slack.stop()
+
+
+def test_a_scope_change_is_not_a_fix_and_a_copy_on_foreign_soil_keeps_the_policy_severity(world):
+    """Issues 15.2 and 15.3, with the US outside home: the US reaches every bucket through AWS's control, so a
+    personal bucket fails. A replica to the US is told at the policy's severity with the new location ground
+    beside control; retagging the bucket out of the policy's scope is told as a scope change, not a fix."""
+    world.bucket("acme-fra-people", "eu-central-1", PERSONAL)
+    world.bucket("acme-dub-people", "eu-west-1", PERSONAL)
+    world.bucket("acme-iad-people", "us-east-1")
+    slack = SlackReceiver()
+    config, port = write_config(world, "scope", home=("EU",))
+    agent = Agent(world, config, port, CUSTODY_SLACK_WEBHOOK=slack.url + HOOK_SECRET)
+    fra = "arn:aws:s3:::acme-fra-people"
+    try:
+        wait_for("the baseline summary", lambda: len(slack.accepted()) == 1, agent)
+        assert agent.query("SELECT status FROM stores WHERE id = ?", fra) == [("fail",)]
+
+        replica = change_between_scans(world, agent, lambda: world.replicate(
+            "acme-fra-people", "eu-central-1", "acme-iad-people", "us-east-1"))
+        copy = wait_for("the new copy's alert", lambda: [p for p in slack.accepted() if "acme-fra-people" in p["text"]],
+                        agent)
+        assert [p["text"] for p in copy] == [
+            "[critical] New copy in us-east-1 (Northern Virginia, United States): s3-bucket acme-fra-people"]
+        sections = "\n".join(b["text"]["text"] for b in copy[0]["blocks"] if b["type"] == "section")
+        assert "• United States (US), location + control + " in sections  # the new ground beside control
+        assert "direct: s3-bucket acme-fra-people → replica copy in us-east-1 (Northern Virginia" in sections
+        assert "United States now reaches it by location (before: control); still fails eu-personal" in sections
+        subjects = wait_for("the mail", lambda: [str(m["Subject"]) for m in world.mail.received()
+                                                 if m["X-Custody-Alert"].startswith(replica)], agent)
+        assert subjects == ["[Custody] [critical] New copy in us-east-1 (Northern Virginia, United States): "
+                            "s3-bucket acme-fra-people"]  # the route with min_severity high gets it
+
+        def retag() -> None:  # both personal buckets: the one with a US copy, the one the US reaches by control
+            for name, region in (("acme-fra-people", "eu-central-1"), ("acme-dub-people", "eu-west-1")):
+                world.s3(region).put_bucket_tagging(Bucket=name, Tagging={"TagSet": [
+                    {"Key": "data-class", "Value": "internal"}]})
+
+        scoped = change_between_scans(world, agent, retag)
+        told = wait_for("the scope changes", lambda: sorted(
+            (p["text"], "\n".join(b["text"]["text"] for b in p["blocks"] if b["type"] == "section"))
+            for p in slack.accepted()[2:]) if len(slack.accepted()) >= 4 else None, agent)
+        assert [text for text, _ in told] == [
+            "[critical] No longer covered by eu-personal: s3-bucket acme-dub-people — "
+            "tag data-class changed from personal to internal",
+            "[critical] No longer covered by eu-personal: s3-bucket acme-fra-people — "
+            "tag data-class changed from personal to internal"]
+        # dub: its finding was resolved although the US still reaches it; fra: the default policy objects instead
+        assert "This is not a fix: United States (control) still reaches it." in told[0][1]
+        assert "This is not a fix: United States (location) still reaches it." in told[1][1]
+        assert not any("Resolved" in p["text"] for p in slack.accepted())
+        assert agent.query("SELECT kind FROM alert_outbox WHERE scan_id = ? AND channel = 'secops'", scoped) == [
+            ("scope_changed",), ("scope_changed",)]
+        assert agent.signal(signal.SIGTERM) == 0
+    finally:
         agent.kill()
         slack.stop()
