@@ -14,6 +14,9 @@ sends it, and records the outcome in the statement right after the send returns.
   few seconds, and nothing more is sent on the channel until it is written (so nothing is sent
   twice while the process lives). Meanwhile `blocked()` names the channel and the reason, for
   the logs, /readyz and the metrics.
+- A row that fails for good is told on every other channel (`channel_failed`, at most once a
+  day per channel), so a bad secret or a removed webhook is noticed; `custody alerts retry
+  --failed` queues the failed rows again once it is fixed.
 - Guarantee: at least once. A row is marked delivered only after the channel accepted it, so a
   crash never drops one; the one remaining window is a crash (or a lost reply, e.g. a timeout)
   after the receiver accepted a message and before the row was marked: that message is sent
@@ -31,12 +34,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 
 from alerts.config import DeliverySettings
 from alerts.db import Database
 from alerts.model import Alert
-from alerts.outbox import PENDING, mark_delivered, mark_failed, mark_retry
+from alerts.outbox import FAILED, PENDING, enqueue, mark_delivered, mark_failed, mark_retry
 from alerts.sending import Sender, SendResult
 from scanner.clock import now, now_text, parse_time
 from scanner.secrets import mask
@@ -68,8 +72,9 @@ class ChannelWorker:
     def __init__(self, db: Database, sender: Sender, settings: DeliverySettings,
                  on_result: Callable[[str, str], None] | None = None,
                  clock: Callable[[], dt.datetime] = now,
-                 rng: Callable[[], float] = random.random) -> None:
+                 rng: Callable[[], float] = random.random, others: tuple[str, ...] = ()) -> None:
         self.db = db
+        self.others = others  # the other channels: told when this one fails for good
         self.sender = sender
         self.settings = settings
         self.on_result = on_result or (lambda channel, outcome: None)
@@ -173,6 +178,9 @@ class ChannelWorker:
                 mark_retry(conn, row["id"], attempts, now_text(at), next_at, result.error or "unknown error")
             else:
                 mark_failed(conn, row["id"], attempts, now_text(at), result.error or "unknown error")
+                if row["kind"] != "channel_failed" and self.others:
+                    alert = channel_failed_alert(conn, self.sender.name, result.error or "unknown error", at)
+                    enqueue(conn, [(alert, other) for other in self.others], now_text(at))
         return result
 
     def _log(self, row: dict[str, Any], attempts: int, result: SendResult) -> None:
@@ -191,12 +199,28 @@ class ChannelWorker:
         return age > dt.timedelta(hours=self.settings.give_up_after_hours)
 
 
+def channel_failed_alert(conn: Connection, channel: str, error: str, at: dt.datetime) -> Alert:
+    """The alert told on the other channels when `channel` fails for good (one a day per channel)."""
+    failed = conn.scalar(select(func.count()).select_from(outbox_table).where(
+        outbox_table.c.channel == channel, outbox_table.c.status == FAILED)) or 0
+    day = at.date().isoformat()
+    return Alert(
+        key=f"channel:{channel}:failed:{day}", kind="channel_failed", subject=channel, severity="high",
+        title=f"Alert channel {channel} failed for good: {error}",
+        changes=[f"{failed} alert(s) could not be delivered to {channel} and will not be retried on their own.",
+                 "Fix the channel (its secret, address or webhook), then run `custody alerts retry --failed` "
+                 "(`custody alerts list --state failed` shows them)."],
+    )
+
+
 class Deliverer:
     """One worker thread per channel."""
 
     def __init__(self, db: Database, senders: dict[str, Sender], settings: DeliverySettings,
                  on_result: Callable[[str, str], None] | None = None) -> None:
-        self.workers = {name: ChannelWorker(db, sender, settings, on_result) for name, sender in senders.items()}
+        self.workers = {name: ChannelWorker(db, sender, settings, on_result,
+                                            others=tuple(other for other in senders if other != name))
+                        for name, sender in senders.items()}
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
 

@@ -13,6 +13,7 @@ Kinds (the headline; an alert about one store lists every change to that store i
     scan_failed        the scan could read nothing (told when the previous scan was not failed)
     scan_partial       parts of the estate could not be read (told when the previous scan was complete)
     scan_recovered     a complete scan after a failed or partial one
+    channel_failed     a channel failed for good (a bad secret, a removed webhook), told on the others
     summary            one message instead of many (the first scan; more than the threshold)
     digest             the optional daily digest
 
@@ -27,7 +28,7 @@ from typing import Any
 
 KINDS = (
     "store_failing", "waiver_expired", "scope_changed", "reach_added", "location_added", "finding_resolved",
-    "scan_failed", "scan_partial", "scan_recovered", "summary", "digest",
+    "scan_failed", "scan_partial", "scan_recovered", "channel_failed", "summary", "digest",
 )
 STORE_KINDS = KINDS[:6]  # in headline priority order
 SEVERITY_ORDER = ("info", "low", "medium", "high", "critical")

@@ -5,6 +5,7 @@
     custody demo    [--output-dir DIR]
     custody run     [--config FILE]     the daemon: scheduled scans, alerts, dashboard, health
     custody serve   [--config FILE]     the dashboard alone, from the state store
+    custody alerts  list [--state pending|failed|delivered] | retry (--failed | ID ...)   the alert outbox
 
 Exit codes: 0 the scan ran (complete or partial), whatever it found; 1 stores failed and
 --fail-on-findings was given; 2 bad input (config, policy, catalog, arguments); 3 nothing
@@ -131,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the dashboard alone from the state store")
     serve.add_argument("--config", help="config file (YAML)")
+
+    from runtime.alerts_cli import add_parser
+
+    add_parser(commands, _Parser)
     return parser
 
 
@@ -164,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             from runtime.daemon import run_agent
 
             return run_agent(args.config)
+        if args.command == "alerts":
+            from runtime.alerts_cli import alerts_command
+
+            return alerts_command(args)
         if args.command == "serve":
             from runtime.serve import serve_dashboard
 

@@ -613,3 +613,57 @@ def test_a_scope_change_is_not_a_fix_and_a_copy_on_foreign_soil_keeps_the_policy
     finally:
         agent.kill()
         slack.stop()
+
+
+def custody(config: Path, *args: str) -> subprocess.CompletedProcess:
+    """`agent.py ARGS --config FILE`, as an operator runs it beside the agent."""
+    return subprocess.run([sys.executable, str(ROOT / "agent.py"), *args, "--config", str(config)], cwd=config.parent,
+                          env={"PATH": os.environ.get("PATH", "")}, capture_output=True, text=True, timeout=DEADLINE_S)
+
+
+def test_a_channel_that_fails_for_good_is_told_elsewhere_and_its_alerts_can_be_retried(world):
+    """Issue 15.6: Slack answers 404 (a removed webhook): the alert fails for good, the mail channel is told once;
+    `alerts list --state failed` shows it, and `alerts retry --failed` sends it once Slack is back."""
+    slack = SlackReceiver()
+    config, port = write_config(world, "retry")
+    agent = Agent(world, config, port, CUSTODY_SLACK_WEBHOOK=slack.url + HOOK_SECRET)
+    try:
+        wait_for("the baseline summary on both channels", lambda: len(slack.accepted()) == 1 and {
+            row[2] for row in outbox(agent)} == {"delivered"}, agent)
+        slack.answer(404)
+        lost = change_between_scans(world, agent, lambda: world.bucket("acme-cpt-lost", "af-south-1", PERSONAL))
+        wait_for("the alert to fail for good on Slack", lambda: ("secops", "store_failing", "failed", 1) in
+                 outbox(agent, lost), agent)
+        told = wait_for("the mail about the channel", lambda: [m for m in world.mail.received()
+                                                                if m["X-Custody-Alert"].startswith("channel:secops:")],
+                        agent)
+        assert len(told) == 1
+        assert str(told[0]["Subject"]) == "[Custody] [high] Alert channel secops failed for good: HTTP 404: " \
+                                          "invalid_payload"
+        assert "custody alerts retry --failed" in told[0].get_body(("plain",)).get_content()
+        assert HOOK_SECRET not in told[0].as_string()
+
+        listing = custody(config, "alerts", "list", "--state", "failed", "--format", "json")
+        assert listing.returncode == 0, listing.stderr
+        rows = json.loads(listing.stdout)
+        assert [(row["channel"], row["kind"], row["status"], row["last_error"]) for row in rows] == [
+            ("secops", "store_failing", "failed", "HTTP 404: invalid_payload")]
+        assert "acme-cpt-lost" in rows[0]["title"]
+        table = custody(config, "alerts", "list", "--state", "failed").stdout.splitlines()
+        assert table[0].split()[:3] == ["id", "status", "channel"] and "acme-cpt-lost" in table[1]
+        assert custody(config, "alerts", "retry").returncode == 2  # neither --failed nor ids: one line
+        assert custody(config, "alerts", "retry").stderr.startswith("error: alerts retry: give --failed or")
+
+        slack.answer(200)
+        retried = custody(config, "alerts", "retry", "--failed")
+        assert retried.returncode == 0 and retried.stdout.strip() == f"1 alert(s) queued again: {rows[0]['id']}"
+        wait_for("the retried alert", lambda: ("secops", "store_failing", "delivered", 2) in outbox(agent, lost),
+                 agent)
+        assert [p["text"] for p in slack.accepted()[1:]] == [
+            "[critical] New failing store: s3-bucket acme-cpt-lost — reachable by South Africa"]
+        assert custody(config, "alerts", "retry", str(rows[0]["id"])).returncode == 1  # delivered: never again
+        assert len([m for m in world.mail.received() if m["X-Custody-Alert"].startswith("channel:secops:")]) == 1
+        assert agent.signal(signal.SIGTERM) == 0
+    finally:
+        agent.kill()
+        slack.stop()
