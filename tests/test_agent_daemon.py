@@ -122,7 +122,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def write_config(world: World, name: str, waiver_expires: str = "2099-12-31",
-                 home: tuple[str, ...] = ("EU", "GB", "US")) -> tuple[Path, int]:
+                 home: tuple[str, ...] = ("EU", "GB", "US"), agent: dict[str, Any] | None = None,
+                 alerts: dict[str, Any] | None = None) -> tuple[Path, int]:
     """The agent's config and policy file, in a directory of its own; returns (config path, HTTP port)."""
     directory = world.tmp / name
     directory.mkdir(exist_ok=True)
@@ -151,6 +152,8 @@ def write_config(world: World, name: str, waiver_expires: str = "2099-12-31",
             "routes": [{"channels": ["secops"]}, {"channels": ["dpo"], "min_severity": "high"}],
         },
     }
+    config["agent"].update(agent or {})
+    config["alerts"].update(alerts or {})
     path = directory / "custody.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path, port
@@ -665,5 +668,51 @@ def test_a_channel_that_fails_for_good_is_told_elsewhere_and_its_alerts_can_be_r
         assert len([m for m in world.mail.received() if m["X-Custody-Alert"].startswith("channel:secops:")]) == 1
         assert agent.signal(signal.SIGTERM) == 0
     finally:
+        agent.kill()
+        slack.stop()
+
+
+def test_readiness_and_metrics_follow_failed_scans_open_findings_and_the_backlog(world):
+    """Issue 15.7: /readyz turns 503 after `ready_max_failed_scans` failed scans in a row and back after one that
+    reads; failures are counted by reason; open findings by severity and policy, the oldest pending alert's age,
+    build info and the process collectors are exported."""
+    world.bucket("acme-nrt-ready", "ap-northeast-1", PERSONAL)
+    slack = SlackReceiver()
+    down = threading.Event()
+    world.proxy.deny(lambda r: down.is_set(), True)  # type: ignore[arg-type] - True: the connection drops
+    config, port = write_config(world, "ready", agent={"ready_max_failed_scans": 2})
+    agent = Agent(world, config, port, CUSTODY_SLACK_WEBHOOK=slack.url + HOOK_SECRET)
+    try:
+        wait_for("the baseline summary", lambda: len(slack.accepted()) == 1, agent)
+        assert agent.get("/readyz")[0] == 200
+        metrics = agent.get("/metrics")[1]
+        assert 'custody_build_info{python="' in metrics and 'version="' in metrics
+        assert "process_resident_memory_bytes" in metrics and "process_open_fds" in metrics
+        assert agent.metric('custody_scan_failures_total{reason="nothing_read"}') == 0.0
+        open_findings = dict(agent.query(
+            "SELECT f.policy, count(*) FROM findings f JOIN stores s ON s.id = f.store_id WHERE f.resolved_at IS NULL "
+            "AND s.gone_at IS NULL AND f.severity = 'critical' AND f.waived = 0 GROUP BY f.policy"))
+        assert agent.metric('custody_open_findings{policy="eu-personal",severity="critical"}') \
+            == open_findings["eu-personal"] >= 1
+        assert agent.metric('custody_alert_oldest_pending_age_seconds{channel="secops"}') == 0.0
+
+        slack.answer(500)  # an alert waits: its age shows
+        change_between_scans(world, agent, lambda: world.bucket("acme-icn-ready", "ap-northeast-2", PERSONAL))
+        wait_for("a pending alert with an age", lambda: (agent.metric(
+            'custody_alert_oldest_pending_age_seconds{channel="secops"}') or 0) > 0, agent)
+        slack.answer(200)
+
+        down.set()  # nothing can be read: each scan fails
+        wait_for("two failed scans", lambda: (agent.metric('custody_scan_failures_total{reason="nothing_read"}') or 0)
+                 >= 2, agent)
+        status, body = agent.get("/readyz")
+        assert status == 503 and "scan jobs failed" in json.loads(body)["reason"]
+        assert agent.metric("custody_consecutive_failed_scans") >= 2
+        down.clear()
+        wait_for("a scan that reads", lambda: agent.get("/readyz")[0] == 200, agent)
+        assert agent.metric("custody_consecutive_failed_scans") == 0.0
+        assert agent.signal(signal.SIGTERM) == 0
+    finally:
+        down.clear()
         agent.kill()
         slack.stop()
