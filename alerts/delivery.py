@@ -238,6 +238,10 @@ class Deliverer:
         for worker in self.workers.values():
             worker.wake.set()
 
+    def running(self) -> bool:
+        """Is a worker still running (a send in progress past the stop timeout)?"""
+        return any(thread.is_alive() for thread in self._threads)
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop after the sends in progress (each bounded by its channel's timeout) are recorded."""
         self._stop.set()
@@ -245,5 +249,6 @@ class Deliverer:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
-        for worker in self.workers.values():
-            worker.leadership.release()
+        for name, worker in self.workers.items():
+            if not any(thread.is_alive() and thread.name == f"deliver-{name}" for thread in self._threads):
+                worker.leadership.release()  # (a worker still sending keeps it until the process exits)

@@ -17,10 +17,12 @@ What it does:
    With `agent.distributed` (PostgreSQL only), the schedule only plans: one replica starts each
    scan, every replica's job-queue worker scans its units, and the replica that records the last
    unit finishes the scan and queues its alerts (runtime.workqueue, docs/scaling.md).
-5. SIGTERM or SIGINT: the scan in flight stops at its next store or account boundary and is
-   recorded as "interrupted" (nothing is resolved or gone on its account), pending alerts stay
-   queued for the next start, exit code 0. A scan that does not stop within
-   `agent.stop_timeout_seconds` is marked interrupted and the process exits anyway.
+5. SIGTERM or SIGINT: the scan in flight stops within a fraction of a second, even inside an
+   account (runtime.scan.cancellable), and is recorded as "interrupted" (nothing is resolved or
+   gone on its account); pending alerts stay queued for the next start; exit code 0. The whole
+   stop (scan, sends in progress, the HTTP server) is bounded by `agent.stop_timeout_seconds`:
+   what has not finished by then is abandoned (a scan still running is marked interrupted) and
+   the process exits. Orchestrators' grace periods must exceed it (deploy/: 45 s for 30 s).
 
 Logs are JSON lines on stderr (runtime.logging_json); secrets never appear in them.
 
@@ -45,6 +47,7 @@ import socket
 import threading
 import time
 import zoneinfo
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
@@ -72,6 +75,7 @@ from state.store import StateStore
 
 log = logging.getLogger("custody.agent")
 EXIT_OK = 0
+EXIT_RESERVE_SECONDS = 0.5  # of stop_timeout_seconds: for the last log lines and the exit itself
 
 
 def run_agent(config_path: str | None) -> int:
@@ -137,13 +141,22 @@ class Agent:
                                          "channels": list(self.alert_settings.channels)})
         while not self.stopping.wait(timeout=1.0):
             pass
-        log.info("agent stopping")
-        self._stop_scheduler(scheduler)
+        log.info("agent stopping", extra={"stop_timeout_seconds": self.settings.stop_timeout_seconds})
+        deadline = time.monotonic() + self.settings.stop_timeout_seconds - EXIT_RESERVE_SECONDS
+        server.should_exit = True  # no new requests; in-flight ones finish while the rest stops
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
+        self._stop_scheduler(scheduler, left)
         if self.replica is not None:
-            self.replica.stop(timeout=self.settings.stop_timeout_seconds)
-        self.deliverer.stop(timeout=self.settings.stop_timeout_seconds)
-        server.should_exit = True
-        server_thread.join(timeout=5)
+            self.replica.stop(timeout=left())
+        self.deliverer.stop(timeout=left())
+        server_thread.join(timeout=left())
+        if self.deliverer.running() or server_thread.is_alive():
+            log.warning("stop timeout reached: abandoning what is still running (sends in progress are retried "
+                        "after the restart)", extra={"stop_timeout_seconds": self.settings.stop_timeout_seconds})
+            self._exit_now()
         log.info("agent stopped")
         return EXIT_OK
 
@@ -217,18 +230,26 @@ class Agent:
         scheduler.start()
         return scheduler
 
-    def _stop_scheduler(self, scheduler: BackgroundScheduler) -> None:
-        """Wait for the scan in flight (told to stop) to be recorded; give up after the stop timeout."""
+    def _stop_scheduler(self, scheduler: BackgroundScheduler, left: Callable[[], float]) -> None:
+        """Wait for the scan in flight (told to stop) to be recorded; give up at the stop deadline."""
         waiter = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
         waiter.start()
-        waiter.join(timeout=self.settings.stop_timeout_seconds)
+        waiter.join(timeout=left())
         if waiter.is_alive():
-            marked = self.state.interrupt_running()
+            try:
+                marked = self.state.interrupt_running()
+            except InputError as exc:
+                marked = [f"none (the state store refused: {exc})"]
             log.error("the scan in flight did not stop within %s s; marked interrupted: %s",
                       self.settings.stop_timeout_seconds, ", ".join(marked) or "none")
-            self.deliverer.stop(timeout=5)
-            logging.shutdown()
-            os._exit(EXIT_OK)
+            self.deliverer.stop(timeout=left())
+            self._exit_now()
+
+    def _exit_now(self) -> None:
+        """Exit at once, abandoning daemon threads stuck in a call (a hung scan or send)."""
+        log.info("agent stopped")
+        logging.shutdown()
+        os._exit(EXIT_OK)
 
     # ---- jobs -----------------------------------------------------------------------------
 

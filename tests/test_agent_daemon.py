@@ -716,3 +716,96 @@ def test_readiness_and_metrics_follow_failed_scans_open_findings_and_the_backlog
         down.clear()
         agent.kill()
         slack.stop()
+
+
+class SilentServer:
+    """A TCP server that accepts connections and never answers: a hung mail server."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[Any] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(connection)
+
+    def stop(self) -> None:
+        self.sock.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+def test_shutdown_with_a_hung_scan_and_a_hung_mail_server_is_bounded_by_the_stop_timeout(world):
+    """Issue 15.5: SIGTERM while a scan hangs inside an account (its first call held) and a send hangs on a mail
+    server that never answers: the scan is recorded interrupted and the process exits 0 within
+    stop_timeout_seconds (plus the interpreter's own exit)."""
+    stop_timeout = 3
+    hung = SilentServer()
+    slack = SlackReceiver()
+    channels = {
+        "secops": {"type": "slack", "webhook_url_env": "CUSTODY_SLACK_WEBHOOK", "min_interval_seconds": 0.1},
+        "dpo": {"type": "email", "host": "127.0.0.1", "port": hung.port, "security": "none",
+                "from": "custody@example.com", "to": ["dpo@example.com"], "timeout_seconds": 120},
+    }
+    config, port = write_config(world, "bounded", agent={"stop_timeout_seconds": stop_timeout},
+                                alerts={"channels": channels, "routes": []})
+    agent = Agent(world, config, port, CUSTODY_SLACK_WEBHOOK=slack.url + HOOK_SECRET)
+    try:
+        wait_for("the baseline summary on Slack", lambda: len(slack.accepted()) == 1, agent)
+        wait_for("the mail channel to hang", lambda: hung.accepted, agent)
+        world.gate.close()
+        wait_for("a scan to hang inside the account", world.gate.holding.is_set, agent)
+        running = wait_for("the hung scan's row", lambda: agent.query("SELECT id FROM scans WHERE status = 'running'"),
+                           agent)
+        started = time.monotonic()
+        agent.process.send_signal(signal.SIGTERM)
+        code = agent.process.wait(timeout=DEADLINE_S)
+        elapsed = time.monotonic() - started
+        print(f"shutdown took {elapsed:.2f} s (stop_timeout_seconds {stop_timeout})")
+        agent.kill()
+        assert code == 0
+        assert elapsed < stop_timeout + 2.0, f"stopped in {elapsed:.1f} s with stop_timeout_seconds {stop_timeout}"
+        assert agent.query("SELECT status FROM scans WHERE id = ?", running[0][0]) == [("interrupted",)]
+        messages = [doc["message"] for doc in agent.messages()]
+        assert messages[-1] == "agent stopped"
+        assert any(m.startswith("stop timeout reached: abandoning") for m in messages)  # the hung send
+        assert not any(m.startswith("the scan in flight did not stop") for m in messages)  # cancelled inside
+        assert ("dpo", "summary", "pending", 0) in outbox(agent)  # the hung send stays queued
+    finally:
+        world.gate.open()
+        agent.kill()
+        hung.stop()
+        slack.stop()
+
+
+def test_the_deploy_manifests_grace_periods_exceed_the_agents_stop_timeout():
+    """Issue 15.5: the orchestrator must not kill the agent before its own bound on stopping is up."""
+    from runtime.agent_config import load_agent_settings
+    from scanner.yamlfile import Node
+
+    deploy = ROOT / "deploy"
+
+    def stop_timeout(text: str) -> int:
+        agent_section = (yaml.safe_load(text) or {}).get("agent")
+        return load_agent_settings(Node(agent_section, "custody.yaml", 1, "agent")).stop_timeout_seconds
+
+    kubernetes = list(yaml.safe_load_all((deploy / "kubernetes" / "deployment.yaml").read_text()))
+    grace = next(doc for doc in kubernetes if doc and doc.get("kind") == "Deployment")["spec"]["template"]["spec"][
+        "terminationGracePeriodSeconds"]
+    configmap = yaml.safe_load((deploy / "kubernetes" / "configmap.yaml").read_text())
+    assert grace > stop_timeout(configmap["data"]["custody.yaml"]) + 5
+    for compose, mounted in (("compose.yaml", "custody.example.yaml"), ("compose.replicas.yaml",
+                                                                        "custody.replicas.yaml")):
+        services = yaml.safe_load((deploy / compose).read_text())["services"]
+        periods = [int(str(s["stop_grace_period"]).rstrip("s")) for s in services.values() if "stop_grace_period" in s]
+        assert periods and min(periods) > stop_timeout((deploy / mounted).read_text()) + 5, compose
