@@ -56,6 +56,12 @@ SLACK_KEYS = {"type", "webhook_url_env", "webhook_url_file", "token_env", "token
               "min_interval_seconds", "timeout_seconds", "webhook_url", "token"}
 EMAIL_KEYS = {"type", "host", "port", "security", "username", "password_env", "password_file", "from", "to",
               "ca_file", "timeout_seconds", "min_interval_seconds", "password"}
+WEBHOOK_KEYS = {"type", "url_env", "url_file", "url", "secret_env", "secret_file", "secret", "timeout_seconds",
+                "min_interval_seconds"}
+TEAMS_KEYS = {"type", "url_env", "url_file", "url", "timeout_seconds", "min_interval_seconds"}
+PAGERDUTY_KEYS = {"type", "routing_key_env", "routing_key_file", "routing_key", "events_url", "min_severity",
+                  "timeout_seconds", "min_interval_seconds"}
+CHANNEL_TYPES = ("slack", "email", "teams", "pagerduty", "webhook")
 ROUTE_KEYS = {"channels", "min_severity", "policies", "accounts", "kinds"}
 SECURITY_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
@@ -88,7 +94,43 @@ class EmailSettings:
     type: str = "email"
 
 
-ChannelSettings = SlackSettings | EmailSettings
+@dataclass(frozen=True)
+class WebhookSettings:
+    """A generic HTTPS endpoint: the alert as JSON, signed with HMAC-SHA256 (alerts.webhook)."""
+
+    name: str
+    url: SecretRef
+    secret: SecretRef
+    timeout_seconds: int = 15
+    min_interval_seconds: float = 0.0
+    type: str = "webhook"
+
+
+@dataclass(frozen=True)
+class TeamsSettings:
+    """A Microsoft Teams workflow webhook ("Post to a channel when a webhook request is received")."""
+
+    name: str
+    url: SecretRef
+    timeout_seconds: int = 15
+    min_interval_seconds: float = 1.0
+    type: str = "teams"
+
+
+@dataclass(frozen=True)
+class PagerDutySettings:
+    """PagerDuty Events API v2: trigger per new finding at or above `min_severity`, resolve on resolution."""
+
+    name: str
+    routing_key: SecretRef
+    events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    min_severity: str = "critical"
+    timeout_seconds: int = 15
+    min_interval_seconds: float = 0.0
+    type: str = "pagerduty"
+
+
+ChannelSettings = SlackSettings | EmailSettings | WebhookSettings | TeamsSettings | PagerDutySettings
 
 
 @dataclass(frozen=True)
@@ -138,9 +180,9 @@ def load_alert_settings(section: Node) -> AlertSettings:
     if section["delivery"].value is not None:
         settings.delivery = _delivery(section["delivery"])
     for name, node in section["channels"].entries():
-        node.mapping(SLACK_KEYS | EMAIL_KEYS, {"type"})
-        kind = node["type"].req_str(("slack", "email"))
-        settings.channels[name] = _slack(name, node) if kind == "slack" else _email(name, node)
+        node.mapping(SLACK_KEYS | EMAIL_KEYS | WEBHOOK_KEYS | TEAMS_KEYS | PAGERDUTY_KEYS, {"type"})
+        kind = node["type"].req_str(CHANNEL_TYPES)
+        settings.channels[name] = CHANNEL_PARSERS[kind](name, node)
     for node in section["routes"].items():
         settings.routes.append(_route(node, settings.channels))
     return settings
@@ -150,7 +192,8 @@ def read_secrets(settings: AlertSettings) -> None:
     """Read every channel's secret once at start, so a missing one stops the agent with one line."""
     for channel in settings.channels.values():
         for ref in (getattr(channel, "webhook_url", None), getattr(channel, "token", None),
-                    getattr(channel, "password", None)):
+                    getattr(channel, "password", None), getattr(channel, "url", None),
+                    getattr(channel, "secret", None), getattr(channel, "routing_key", None)):
             if ref is not None:
                 ref.read()
 
@@ -245,6 +288,42 @@ def _email(name: str, node: Node) -> EmailSettings:
     )
 
 
+def _url(node: Node, key: str, default: str | None = None) -> str | None:
+    url = node[key].str(default) or default
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise node[key].error(f"{node.name}.{key}: expected an http(s) URL, got {url!r}")
+    return url
+
+
+def _webhook(name: str, node: Node) -> WebhookSettings:
+    _only(node, WEBHOOK_KEYS, "webhook")
+    url, secret = secret_ref(node, "url"), secret_ref(node, "secret")
+    assert url is not None and secret is not None
+    return WebhookSettings(name=name, url=url, secret=secret,
+                           timeout_seconds=node["timeout_seconds"].int(15, minimum=1),
+                           min_interval_seconds=number(node["min_interval_seconds"], 0.0))
+
+
+def _teams(name: str, node: Node) -> TeamsSettings:
+    _only(node, TEAMS_KEYS, "teams")
+    url = secret_ref(node, "url")
+    assert url is not None
+    return TeamsSettings(name=name, url=url, timeout_seconds=node["timeout_seconds"].int(15, minimum=1),
+                         min_interval_seconds=number(node["min_interval_seconds"], 1.0))
+
+
+def _pagerduty(name: str, node: Node) -> PagerDutySettings:
+    _only(node, PAGERDUTY_KEYS, "pagerduty")
+    key = secret_ref(node, "routing_key")
+    assert key is not None
+    return PagerDutySettings(
+        name=name, routing_key=key,
+        events_url=_url(node, "events_url", "https://events.pagerduty.com/v2/enqueue") or "",
+        min_severity=node["min_severity"].str("critical", choices=SEVERITY_ORDER) or "critical",
+        timeout_seconds=node["timeout_seconds"].int(15, minimum=1),
+        min_interval_seconds=number(node["min_interval_seconds"], 0.0))
+
+
 def _route(node: Node, channels: dict[str, ChannelSettings]) -> Route:
     node.mapping(ROUTE_KEYS, {"channels"})
     names = tuple(node["channels"].str_list())
@@ -268,3 +347,4 @@ def _route(node: Node, channels: dict[str, ChannelSettings]) -> Route:
     )
 
 
+CHANNEL_PARSERS = {"slack": _slack, "email": _email, "webhook": _webhook, "teams": _teams, "pagerduty": _pagerduty}

@@ -30,8 +30,9 @@ def facts_line(alert: Alert) -> str:
         parts.append(f"Policy: {', '.join(alert.policies)}")
     store = alert.store or {}
     if store:
+        owner = f" of {store['owner']}" if store.get("owner") else ""
         parts.append(f"Store: {store.get('kind')} {store.get('name')} ({store.get('provider')} account "
-                     f"{store.get('account')}, {store.get('region')})")
+                     f"{store.get('account')}{owner}, {store.get('region')})")
     elif alert.accounts:
         parts.append(f"Account: {', '.join(alert.accounts)}")
     return mask(" · ".join(parts))
@@ -52,8 +53,12 @@ def sections(alert: Alert) -> list[Section]:
                  f"{_grounds(item)}, {_route(item)}: {item.get('path')}"
                  for item in alert.reach]
         result.append(Section("Who can compel access, and through which path", _clip(reach)))
+    if alert.scope:
+        result.append(Section("Why it is covered", list(alert.scope)))
     if alert.lines:
         result.append(Section("Details" if alert.kind != "summary" else "Stores", list(alert.lines)))
+    if alert.next_steps:
+        result.append(Section("What to do next", list(alert.next_steps)))
     return [Section(mask(section.title), [mask(line) for line in section.lines]) for section in result]
 
 

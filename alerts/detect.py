@@ -45,6 +45,7 @@ class ScanFacts:
     unmuted: list[str] = field(default_factory=list)  # fingerprints a waiver stopped muting in this scan
     dashboard_url: str | None = None
     name_of: Callable[[str], str] = str  # jurisdiction code -> name
+    scopes: dict[str, dict[str, str]] = field(default_factory=dict)  # policy id -> the tags its scope requires
 
 
 @dataclass
@@ -308,7 +309,9 @@ def _store_alert(facts: ScanFacts, store_id: str, record: dict[str, Any], news: 
         policies=sorted(policies),
         accounts=[str(doc.get("account"))] if doc.get("account") is not None else [],
         store={key: doc.get(key) for key in ("id", "name", "kind", "provider", "account", "region", "status")}
-        | {"gone": gone},
+        | {"gone": gone, "owner": _owner(doc)},
+        scope=_scope_lines(sorted(policies), doc, facts.scopes),
+        next_steps=[NEXT_STEPS[kind]],
         changes=changes,
         copies=[{"country": loc.get("country"), "country_name": name_of(loc.get("country") or ""),
                  "city": loc.get("city"), "region": loc.get("region"), "role": loc.get("role")}
@@ -320,10 +323,54 @@ def _store_alert(facts: ScanFacts, store_id: str, record: dict[str, Any], news: 
                             if basis != r.get("basis")],  # the other grounds, strongest first
                 "addressee": r.get("addressee_name"),
                 "path": r.get("path_text") or " → ".join(r.get("path") or [])} for r in reach],
-        findings=[{key: row.get(key) for key in ("fingerprint", "policy", "jurisdiction", "basis", "severity",
-                                                  "message")} for row in involved],
+        findings=_finding_items(news),
         link=_link(facts.dashboard_url, store_id),
     )
+
+
+NEXT_STEPS = {
+    "store_failing": "Move the copies that the objecting jurisdiction reaches (or stop the replication or backup "
+                     "that put them there), or, if the reach is accepted, record a waiver with an approver and an "
+                     "expiry in the policy file. The dashboard shows every path.",
+    "waiver_expired": "Fix the store as its waiver planned, or have the approver renew the waiver with a new expiry.",
+    "scope_changed": "Ask the store's owner why it left the policy's scope. If its data is still in scope, restore "
+                     "the tag (the finding reopens); if not, nothing more to do.",
+    "reach_added": "Check that the new path (operator, contract, owner or copy) is intended; if the policy accepts "
+                   "it, nothing more to do, otherwise move or waive as for a failing store.",
+    "location_added": "Check that the new copy (replica or backup) is intended and allowed for this data; remove it "
+                      "or move it to an accepted region if not.",
+    "finding_resolved": "Nothing to do: this is for the record.",
+}
+
+
+def _owner(doc: dict[str, Any]) -> str | None:
+    """The company that owns the store's account (the start of its owner chain), by name."""
+    owners = doc.get("owner") or []
+    return (owners[0].get("name") or owners[0].get("id")) if owners else None
+
+
+def _scope_lines(policies: list[str], doc: dict[str, Any], scopes: dict[str, dict[str, str]]) -> list[str]:
+    """Which tags bring the store into each policy's scope (or brought it, for a store that left it)."""
+    lines = []
+    for policy in policies:
+        required = scopes.get(policy)
+        if required:
+            held = ", ".join(f"{key}={value}" for key, value in sorted(required.items()))
+            now = all((doc.get("tags") or {}).get(key) == value for key, value in required.items())
+            lines.append(f"{policy}: tag {held}" + ("" if now else " (no longer on the store)"))
+        elif required is not None:
+            lines.append(f"{policy}: every store of its accounts, kinds and providers")
+    return lines
+
+
+def _finding_items(news: _StoreNews) -> list[dict[str, Any]]:
+    """The findings an alert is about, each with its `state`: open (failing now), resolved, or uncovered (the
+    policy no longer covers the store; the reach is still there)."""
+    states = ([(row, "open") for row, _ in news.failing] + [(row, "open") for row in news.unmuted]
+              + [(new, "open") for _, new in news.regrounded] + [(old, "resolved") for old, _ in news.regrounded]
+              + [(row, "uncovered") for row in news.uncovered] + [(row, "resolved") for row in news.resolved])
+    keys = ("fingerprint", "policy", "jurisdiction", "basis", "severity", "message")
+    return [{**{key: row.get(key) for key in keys}, "state": state} for row, state in states]
 
 
 def _names(codes: list[str], name_of: Callable[[str], str]) -> str:

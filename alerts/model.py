@@ -64,6 +64,8 @@ class Alert:
     reach: list[dict[str, Any]] = field(default_factory=list)  # jurisdiction, basis, law, citation, path
     findings: list[dict[str, Any]] = field(default_factory=list)  # policy, jurisdiction, basis, severity, ...
     lines: list[str] = field(default_factory=list)  # summaries and digests: the items
+    scope: list[str] = field(default_factory=list)  # why the store is covered: "eu-personal: tag data-class=personal"
+    next_steps: list[str] = field(default_factory=list)  # what to do about it
     link: str | None = None  # the dashboard page, when `dashboard.url` is configured
 
     def to_dict(self) -> dict[str, Any]:

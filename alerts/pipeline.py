@@ -59,8 +59,10 @@ class Processed:
 
 class AlertPipeline:
     def __init__(self, db: Database, settings: AlertSettings, dashboard_url: str | None = None,
-                 name_of: Callable[[str], str] = str, clock: Callable[[], str] = now_text) -> None:
+                 name_of: Callable[[str], str] = str, clock: Callable[[], str] = now_text,
+                 scopes: Callable[[], dict[str, dict[str, str]]] = dict) -> None:
         self.db = db
+        self.scopes = scopes  # policy id -> the tags its scope requires (read again with each reloaded config)
         self.settings = settings
         self.dashboard_url = dashboard_url.rstrip("/") if dashboard_url else None
         self.name_of = name_of
@@ -128,6 +130,7 @@ class AlertPipeline:
         facts = ScanFacts(
             scan=scan, previous_status=previous, changes=changes, stores=store_documents(conn, store_ids),
             findings=findings, unmuted=unmuted, dashboard_url=self.dashboard_url, name_of=self.name_of,
+            scopes=self.scopes(),
         )
         alerts = detect(facts)
         link = f"{self.dashboard_url}/" if self.dashboard_url else None

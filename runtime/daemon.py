@@ -49,6 +49,7 @@ import time
 import zoneinfo
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -59,9 +60,12 @@ from alerts.config import AlertSettings, load_alert_settings, read_secrets
 from alerts.db import Database
 from alerts.delivery import Deliverer
 from alerts.email import EmailSender
+from alerts.pagerduty import PagerDutySender
 from alerts.pipeline import AlertPipeline
 from alerts.sending import Sender
 from alerts.slack import SlackSender
+from alerts.teams import TeamsSender
+from alerts.webhook import WebhookSender
 from runtime import logging_json
 from runtime.agent_config import AgentSettings, load_agent_settings
 from runtime.cli import ScanSetup, prepare
@@ -88,9 +92,14 @@ def run_agent(config_path: str | None) -> int:
     return Agent(config_path, setup, agent_settings, alert_settings, alert_settings.dashboard_url).run()
 
 
+SENDERS: dict[str, Callable[[Any], Sender]] = {
+    "slack": SlackSender, "email": EmailSender, "webhook": WebhookSender, "teams": TeamsSender,
+    "pagerduty": PagerDutySender,
+}
+
+
 def build_senders(settings: AlertSettings) -> dict[str, Sender]:
-    return {name: SlackSender(channel) if channel.type == "slack" else EmailSender(channel)  # type: ignore[arg-type]
-            for name, channel in settings.channels.items()}
+    return {name: SENDERS[channel.type](channel) for name, channel in settings.channels.items()}
 
 
 class Agent:
@@ -127,7 +136,9 @@ class Agent:
                             extra={"scan_ids": interrupted})
         db = Database(self.state)
         self.pipeline = AlertPipeline(db, self.alert_settings, self.dashboard_url,
-                                      name_of=self.setup.judge.catalog.jurisdiction_name)
+                                      name_of=self.setup.judge.catalog.jurisdiction_name,
+                                      scopes=lambda: {policy.id: dict(policy.scope.tags)
+                                                      for policy in self.setup.judge.policies})
         self.metrics = AgentMetrics(db, self.alert_settings.channels, blocked=lambda: self.deliverer.blocked())
         self.deliverer = Deliverer(db, build_senders(self.alert_settings), self.alert_settings.delivery,
                                    self.metrics.on_delivery)
