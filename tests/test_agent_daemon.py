@@ -809,3 +809,83 @@ def test_the_deploy_manifests_grace_periods_exceed_the_agents_stop_timeout():
         services = yaml.safe_load((deploy / compose).read_text())["services"]
         periods = [int(str(s["stop_grace_period"]).rstrip("s")) for s in services.values() if "stop_grace_period" in s]
         assert periods and min(periods) > stop_timeout((deploy / mounted).read_text()) + 5, compose
+
+
+def test_teams_pagerduty_and_a_signed_webhook_go_through_the_outbox(world):
+    """Issue 15.8: a Teams workflow gets an Adaptive Card, PagerDuty a trigger per new critical finding and a resolve
+    with the same dedup key when it is fixed, a generic webhook a body signed with HMAC-SHA256 (retried after a 500
+    like every channel); e-mails carry Auto-Submitted and the store alert names the owner, the scope tag and what
+    to do next."""
+    from alerts.webhook import verify_signature
+
+    teams, pagerduty, hook = SlackReceiver(), SlackReceiver(), SlackReceiver()
+    pagerduty.answer(202)
+    teams.answer(202)
+    hook.answer(500)  # the first attempt fails: retried with backoff
+    hook_secret = "whsec-" + uuid.uuid4().hex
+    routing_key = "R0" + uuid.uuid4().hex
+    channels = {
+        "teams": {"type": "teams", "url_env": "CUSTODY_TEAMS_URL", "min_interval_seconds": 0.1},
+        "oncall": {"type": "pagerduty", "routing_key_env": "CUSTODY_PD_KEY", "events_url": pagerduty.url
+                   + "/v2/enqueue"},
+        "hook": {"type": "webhook", "url_env": "CUSTODY_HOOK_URL", "secret_env": "CUSTODY_HOOK_SECRET"},
+        "dpo": {"type": "email", "host": "127.0.0.1", "port": world.mail.port, "security": "starttls",
+                "username": "custody", "password_file": "smtp-password", "from": "custody@example.com",
+                "to": ["dpo@example.com"], "ca_file": str(world.mail.cert)},
+    }
+    config, port = write_config(world, "channels", alerts={"channels": channels, "routes": []})
+    agent = Agent(world, config, port, CUSTODY_TEAMS_URL=teams.url + "/workflows/custody",
+                  CUSTODY_PD_KEY=routing_key, CUSTODY_HOOK_URL=hook.url + "/custody", CUSTODY_HOOK_SECRET=hook_secret)
+    try:
+        wait_for("the baseline on every channel", lambda: {row[0] for row in outbox(agent) if row[2] == "delivered"}
+                 == {"teams", "oncall", "dpo"} and len(hook.all_posts()) >= 1, agent)
+        assert pagerduty.all_posts() == []  # a summary pages nobody
+        hook.answer(200)
+        wait_for("the webhook's retry", lambda: ("hook", "summary", "delivered", 2) in outbox(agent), agent)
+
+        opened = change_between_scans(world, agent, lambda: world.bucket("acme-cpt-paged", "af-south-1", PERSONAL))
+        wait_for("the alert on every channel", lambda: {row[2] for row in outbox(agent, opened)} == {"delivered"}
+                 and len(outbox(agent, opened)) == 4, agent)
+        title = "[critical] New failing store: s3-bucket acme-cpt-paged — reachable by South Africa"
+
+        card = teams.accepted()[-1]["attachments"][0]
+        assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
+        assert card["content"]["type"] == "AdaptiveCard" and card["content"]["body"][0]["text"] == title
+        texts = [block["text"] for block in card["content"]["body"]]
+        assert "What to do next" in texts and "Why it is covered" in texts
+        assert card["content"]["actions"][0]["url"].startswith("https://custody.example.com/store?id=")
+
+        [trigger] = pagerduty.accepted()
+        assert trigger["routing_key"] == routing_key and trigger["event_action"] == "trigger"
+        assert trigger["payload"]["severity"] == "critical" and trigger["payload"]["class"] == "eu-personal"
+        fingerprint = agent.query("SELECT fingerprint FROM findings WHERE store_id = 'arn:aws:s3:::acme-cpt-paged'")
+        assert trigger["dedup_key"] == f"custody:{fingerprint[0][0]}"
+
+        post = hook.all_posts()[-1]
+        assert post.status == 200 and post.payload["alert"]["title"] == title[len("[critical] "):]
+        assert post.headers["X-Custody-Alert"] == post.payload["key"]
+        assert verify_signature(hook_secret, post.headers["X-Custody-Signature"], post.raw)
+        assert not verify_signature("another secret", post.headers["X-Custody-Signature"], post.raw)
+        assert not verify_signature(hook_secret, post.headers["X-Custody-Signature"], post.raw + b" ")
+
+        mail = next(m for m in world.mail.received() if m["X-Custody-Alert"] == post.payload["key"])
+        assert mail["Auto-Submitted"] == "auto-generated"
+        text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        assert "(aws account 123456789012 of Acme Inc., af-south-1)" in text
+        assert "Why it is covered\n" in text and "\n  - eu-personal: tag data-class=personal\n" in text
+        assert "What to do next\n  - Move the copies" in text
+
+        resolved = change_between_scans(world, agent, lambda: world.delete("acme-cpt-paged", "af-south-1"))
+        wait_for("the resolution", lambda: len(pagerduty.accepted()) == 2, agent)
+        assert pagerduty.accepted()[1] == {"routing_key": routing_key, "event_action": "resolve",
+                                           "dedup_key": trigger["dedup_key"]}
+        wait_for("the resolution everywhere", lambda: {row[2] for row in outbox(agent, resolved)} == {"delivered"},
+                 agent)
+        everything = "".join(p.raw.decode() for r in (teams, pagerduty, hook) for p in r.all_posts())
+        assert hook_secret not in everything and HOOK_SECRET not in everything
+        assert agent.signal(signal.SIGTERM) == 0
+        assert hook_secret not in agent.log.read_text() and routing_key not in agent.log.read_text()
+    finally:
+        agent.kill()
+        for receiver in (teams, pagerduty, hook):
+            receiver.stop()
