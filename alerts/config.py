@@ -4,6 +4,8 @@ outbox stays empty) but changes are still computed and logged.
     alerts:
       summary_threshold: 20          # per scan and channel: more alerts than this -> one summary
       dashboard_url: https://custody.example.com   # links in alerts: {url}/store?id={store id}
+      remind_after_hours: 24         # remind of critical findings open longer than this, this often
+      repeat_failed_scan_minutes: 60 # a scan still failed or partial is told again this often (0: once)
       digest: {at: "08:00", timezone: UTC}   # optional daily digest to every channel
       delivery:
         backoff_initial_seconds: 5   # first retry after ~5 s, then doubling (with jitter) ...
@@ -30,11 +32,12 @@ outbox stays empty) but changes are still computed and logged.
           timeout_seconds: 30
       routes:                        # an alert goes to the channels of every route it matches
         - {channels: [secops]}                         # no condition: everything
-        - {channels: [dpo], min_severity: high, policies: [eu-personal-data], accounts: ["1111"]}
+        - {channels: [dpo], min_severity: high, policies: [eu-personal-data], accounts: ["1111"], group: true}
 
 A route matches when all the conditions it gives hold: `min_severity` (info < low < medium <
 high < critical), `policies` and `accounts` (any one of the alert's), `kinds` (alert kinds, see
-alerts.model). Alerts about the scan itself name no policy or account, so they match only
+alerts.model); `group: true` sends the store alerts of one scan as one message to the route's
+channels. Alerts about the scan itself name no policy or account, so they match only
 routes without `policies` and `accounts`. With no routes at all, every alert goes to every
 channel. Secrets are never read from this file: see scanner.secrets.
 """
@@ -49,7 +52,8 @@ from alerts.model import KINDS, SEVERITY_ORDER
 from scanner.secrets import SecretRef, secret_ref
 from scanner.yamlfile import Node
 
-SECTION_KEYS = {"summary_threshold", "dashboard_url", "digest", "delivery", "channels", "routes"}
+SECTION_KEYS = {"summary_threshold", "dashboard_url", "digest", "delivery", "channels", "routes",
+                "remind_after_hours", "repeat_failed_scan_minutes"}
 DELIVERY_KEYS = {"backoff_initial_seconds", "backoff_max_seconds", "give_up_after_hours"}
 DIGEST_KEYS = {"at", "timezone"}
 SLACK_KEYS = {"type", "webhook_url_env", "webhook_url_file", "token_env", "token_file", "channel", "api_url",
@@ -62,7 +66,7 @@ TEAMS_KEYS = {"type", "url_env", "url_file", "url", "timeout_seconds", "min_inte
 PAGERDUTY_KEYS = {"type", "routing_key_env", "routing_key_file", "routing_key", "events_url", "min_severity",
                   "timeout_seconds", "min_interval_seconds"}
 CHANNEL_TYPES = ("slack", "email", "teams", "pagerduty", "webhook")
-ROUTE_KEYS = {"channels", "min_severity", "policies", "accounts", "kinds"}
+ROUTE_KEYS = {"channels", "min_severity", "policies", "accounts", "kinds", "group"}
 SECURITY_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
 
@@ -140,6 +144,7 @@ class Route:
     policies: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
+    group: bool = False  # the store alerts of one scan as one message on this route's channels
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,8 @@ class AlertSettings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     channels: dict[str, ChannelSettings] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
+    remind_after_hours: float | None = None  # remind of critical findings open longer than this, this often
+    repeat_failed_scan_minutes: float = 60.0  # a scan still failed (or partial) is told again this often; 0: never
 
 
 def load_alert_settings(section: Node) -> AlertSettings:
@@ -171,6 +178,9 @@ def load_alert_settings(section: Node) -> AlertSettings:
         return AlertSettings()
     section.mapping(SECTION_KEYS)
     settings = AlertSettings(summary_threshold=section["summary_threshold"].int(20, minimum=1))
+    if section["remind_after_hours"].value is not None:
+        settings.remind_after_hours = number(section["remind_after_hours"], 24.0, 0.01)
+    settings.repeat_failed_scan_minutes = number(section["repeat_failed_scan_minutes"], 60.0)
     url = section["dashboard_url"].str()
     if url and not url.startswith(("https://", "http://")):
         raise section["dashboard_url"].error(f"{section.name}.dashboard_url: expected an http(s) URL, got {url!r}")
@@ -344,7 +354,16 @@ def _route(node: Node, channels: dict[str, ChannelSettings]) -> Route:
         policies=tuple(node["policies"].str_list()),
         accounts=tuple(node["accounts"].str_list()),
         kinds=kinds,
+        group=_flag(node["group"]),
     )
+
+
+def _flag(node: Node) -> bool:
+    if node.value is None:
+        return False
+    if not isinstance(node.value, bool):
+        raise node.error(f"{node.name}: expected true or false, got {node.value!r}")
+    return node.value
 
 
 CHANNEL_PARSERS = {"slack": _slack, "email": _email, "webhook": _webhook, "teams": _teams, "pagerduty": _pagerduty}

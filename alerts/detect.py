@@ -46,6 +46,7 @@ class ScanFacts:
     dashboard_url: str | None = None
     name_of: Callable[[str], str] = str  # jurisdiction code -> name
     scopes: dict[str, dict[str, str]] = field(default_factory=dict)  # policy id -> the tags its scope requires
+    repeat: bool = False  # the scan is still failed or partial, and was last told longer ago than the interval
 
 
 @dataclass
@@ -85,7 +86,7 @@ def store_alerts(facts: ScanFacts) -> list[Alert]:
 def scan_alerts(facts: ScanFacts) -> list[Alert]:
     scan, status, before = facts.scan, facts.scan["status"], facts.previous_status
     scan_id = scan["id"]
-    if status in ("failed", "partial") and status != before:
+    if status in ("failed", "partial") and (status != before or facts.repeat):
         failed = [t for t in scan.get("targets", []) if t.get("status") != "ok"]
         lines = [_target_line(t) for t in failed[:MAX_TARGET_LINES]]
         if len(failed) > MAX_TARGET_LINES:
@@ -94,6 +95,8 @@ def scan_alerts(facts: ScanFacts) -> list[Alert]:
             title = f"Scan {scan_id} failed: nothing could be read"
         else:
             title = f"Scan {scan_id} is partial: {len(failed)} part(s) of the estate could not be read"
+        if status == before:
+            title += " (still)"
         kind = f"scan_{status}"
         return [Alert(
             key=alert_key(scan_id, kind, scan_id), kind=kind, subject=scan_id, scan_id=scan_id,

@@ -10,9 +10,11 @@ Kinds (the headline; an alert about one store lists every change to that store i
     location_added     a copy appeared somewhere new (a replica abroad, a region moved); at least the
                        severity of the store's open findings on the new copy's jurisdiction
     finding_resolved   a failing finding went away (the store changed or was deleted)
-    scan_failed        the scan could read nothing (told when the previous scan was not failed)
-    scan_partial       parts of the estate could not be read (told when the previous scan was complete)
+    scan_failed        the scan could read nothing (told when the previous scan was not failed, and
+                       again every `repeat_failed_scan_minutes` while it stays so)
+    scan_partial       parts of the estate could not be read (likewise)
     scan_recovered     a complete scan after a failed or partial one
+    reminder           critical findings still open after `remind_after_hours`, told again that often
     channel_failed     a channel failed for good (a bad secret, a removed webhook), told on the others
     summary            one message instead of many (the first scan; more than the threshold)
     digest             the optional daily digest
@@ -28,7 +30,7 @@ from typing import Any
 
 KINDS = (
     "store_failing", "waiver_expired", "scope_changed", "reach_added", "location_added", "finding_resolved",
-    "scan_failed", "scan_partial", "scan_recovered", "channel_failed", "summary", "digest",
+    "scan_failed", "scan_partial", "scan_recovered", "channel_failed", "reminder", "summary", "digest",
 )
 STORE_KINDS = KINDS[:6]  # in headline priority order
 SEVERITY_ORDER = ("info", "low", "medium", "high", "critical")
