@@ -17,7 +17,7 @@ from state.scan_writer import ScanChanges
 from state.schema import EVENT_KINDS, events_table, findings_table, stores_table
 
 FIELD_OF_KIND = {kind: name for name, kind in EVENT_KINDS.items()}
-DETAIL_KEY = {"reach_changed": "reach", "locations_changed": "locations"}
+DETAIL_KEY = {"reach_changed": "reach", "locations_changed": "locations", "tags_changed": "tags"}
 
 
 def changes_of(conn: Connection, scan_id: str, status: str) -> ScanChanges:
@@ -30,7 +30,9 @@ def changes_of(conn: Connection, scan_id: str, status: str) -> ScanChanges:
             continue
         subject = event["fingerprint"] if name.endswith("_findings") else event["store_id"]
         getattr(changes, name).append(subject)
-        if event["kind"] in DETAIL_KEY and event["detail"] is not None:
+        if event["kind"] == "finding_changed" and event["detail"] is not None:
+            changes.details.setdefault(event["store_id"], {}).setdefault("findings", {})[subject] = event["detail"]
+        elif event["kind"] in DETAIL_KEY and event["detail"] is not None:
             changes.details.setdefault(event["store_id"], {})[DETAIL_KEY[event["kind"]]] = event["detail"]
     for name in EVENT_KINDS:
         getattr(changes, name).sort()

@@ -4,6 +4,8 @@ outbox stays empty) but changes are still computed and logged.
     alerts:
       summary_threshold: 20          # per scan and channel: more alerts than this -> one summary
       dashboard_url: https://custody.example.com   # links in alerts: {url}/store?id={store id}
+      remind_after_hours: 24         # remind of critical findings open longer than this, this often
+      repeat_failed_scan_minutes: 60 # a scan still failed or partial is told again this often (0: once)
       digest: {at: "08:00", timezone: UTC}   # optional daily digest to every channel
       delivery:
         backoff_initial_seconds: 5   # first retry after ~5 s, then doubling (with jitter) ...
@@ -30,11 +32,12 @@ outbox stays empty) but changes are still computed and logged.
           timeout_seconds: 30
       routes:                        # an alert goes to the channels of every route it matches
         - {channels: [secops]}                         # no condition: everything
-        - {channels: [dpo], min_severity: high, policies: [eu-personal-data], accounts: ["1111"]}
+        - {channels: [dpo], min_severity: high, policies: [eu-personal-data], accounts: ["1111"], group: true}
 
 A route matches when all the conditions it gives hold: `min_severity` (info < low < medium <
 high < critical), `policies` and `accounts` (any one of the alert's), `kinds` (alert kinds, see
-alerts.model). Alerts about the scan itself name no policy or account, so they match only
+alerts.model); `group: true` sends the store alerts of one scan as one message to the route's
+channels. Alerts about the scan itself name no policy or account, so they match only
 routes without `policies` and `accounts`. With no routes at all, every alert goes to every
 channel. Secrets are never read from this file: see scanner.secrets.
 """
@@ -49,14 +52,21 @@ from alerts.model import KINDS, SEVERITY_ORDER
 from scanner.secrets import SecretRef, secret_ref
 from scanner.yamlfile import Node
 
-SECTION_KEYS = {"summary_threshold", "dashboard_url", "digest", "delivery", "channels", "routes"}
+SECTION_KEYS = {"summary_threshold", "dashboard_url", "digest", "delivery", "channels", "routes",
+                "remind_after_hours", "repeat_failed_scan_minutes"}
 DELIVERY_KEYS = {"backoff_initial_seconds", "backoff_max_seconds", "give_up_after_hours"}
 DIGEST_KEYS = {"at", "timezone"}
 SLACK_KEYS = {"type", "webhook_url_env", "webhook_url_file", "token_env", "token_file", "channel", "api_url",
               "min_interval_seconds", "timeout_seconds", "webhook_url", "token"}
 EMAIL_KEYS = {"type", "host", "port", "security", "username", "password_env", "password_file", "from", "to",
               "ca_file", "timeout_seconds", "min_interval_seconds", "password"}
-ROUTE_KEYS = {"channels", "min_severity", "policies", "accounts", "kinds"}
+WEBHOOK_KEYS = {"type", "url_env", "url_file", "url", "secret_env", "secret_file", "secret", "timeout_seconds",
+                "min_interval_seconds"}
+TEAMS_KEYS = {"type", "url_env", "url_file", "url", "timeout_seconds", "min_interval_seconds"}
+PAGERDUTY_KEYS = {"type", "routing_key_env", "routing_key_file", "routing_key", "events_url", "min_severity",
+                  "timeout_seconds", "min_interval_seconds"}
+CHANNEL_TYPES = ("slack", "email", "teams", "pagerduty", "webhook")
+ROUTE_KEYS = {"channels", "min_severity", "policies", "accounts", "kinds", "group"}
 SECURITY_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
 
@@ -88,7 +98,43 @@ class EmailSettings:
     type: str = "email"
 
 
-ChannelSettings = SlackSettings | EmailSettings
+@dataclass(frozen=True)
+class WebhookSettings:
+    """A generic HTTPS endpoint: the alert as JSON, signed with HMAC-SHA256 (alerts.webhook)."""
+
+    name: str
+    url: SecretRef
+    secret: SecretRef
+    timeout_seconds: int = 15
+    min_interval_seconds: float = 0.0
+    type: str = "webhook"
+
+
+@dataclass(frozen=True)
+class TeamsSettings:
+    """A Microsoft Teams workflow webhook ("Post to a channel when a webhook request is received")."""
+
+    name: str
+    url: SecretRef
+    timeout_seconds: int = 15
+    min_interval_seconds: float = 1.0
+    type: str = "teams"
+
+
+@dataclass(frozen=True)
+class PagerDutySettings:
+    """PagerDuty Events API v2: trigger per new finding at or above `min_severity`, resolve on resolution."""
+
+    name: str
+    routing_key: SecretRef
+    events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    min_severity: str = "critical"
+    timeout_seconds: int = 15
+    min_interval_seconds: float = 0.0
+    type: str = "pagerduty"
+
+
+ChannelSettings = SlackSettings | EmailSettings | WebhookSettings | TeamsSettings | PagerDutySettings
 
 
 @dataclass(frozen=True)
@@ -98,6 +144,7 @@ class Route:
     policies: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
+    group: bool = False  # the store alerts of one scan as one message on this route's channels
 
 
 @dataclass(frozen=True)
@@ -121,6 +168,8 @@ class AlertSettings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     channels: dict[str, ChannelSettings] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
+    remind_after_hours: float | None = None  # remind of critical findings open longer than this, this often
+    repeat_failed_scan_minutes: float = 60.0  # a scan still failed (or partial) is told again this often; 0: never
 
 
 def load_alert_settings(section: Node) -> AlertSettings:
@@ -129,6 +178,9 @@ def load_alert_settings(section: Node) -> AlertSettings:
         return AlertSettings()
     section.mapping(SECTION_KEYS)
     settings = AlertSettings(summary_threshold=section["summary_threshold"].int(20, minimum=1))
+    if section["remind_after_hours"].value is not None:
+        settings.remind_after_hours = number(section["remind_after_hours"], 24.0, 0.01)
+    settings.repeat_failed_scan_minutes = number(section["repeat_failed_scan_minutes"], 60.0)
     url = section["dashboard_url"].str()
     if url and not url.startswith(("https://", "http://")):
         raise section["dashboard_url"].error(f"{section.name}.dashboard_url: expected an http(s) URL, got {url!r}")
@@ -138,9 +190,9 @@ def load_alert_settings(section: Node) -> AlertSettings:
     if section["delivery"].value is not None:
         settings.delivery = _delivery(section["delivery"])
     for name, node in section["channels"].entries():
-        node.mapping(SLACK_KEYS | EMAIL_KEYS, {"type"})
-        kind = node["type"].req_str(("slack", "email"))
-        settings.channels[name] = _slack(name, node) if kind == "slack" else _email(name, node)
+        node.mapping(SLACK_KEYS | EMAIL_KEYS | WEBHOOK_KEYS | TEAMS_KEYS | PAGERDUTY_KEYS, {"type"})
+        kind = node["type"].req_str(CHANNEL_TYPES)
+        settings.channels[name] = CHANNEL_PARSERS[kind](name, node)
     for node in section["routes"].items():
         settings.routes.append(_route(node, settings.channels))
     return settings
@@ -150,7 +202,8 @@ def read_secrets(settings: AlertSettings) -> None:
     """Read every channel's secret once at start, so a missing one stops the agent with one line."""
     for channel in settings.channels.values():
         for ref in (getattr(channel, "webhook_url", None), getattr(channel, "token", None),
-                    getattr(channel, "password", None)):
+                    getattr(channel, "password", None), getattr(channel, "url", None),
+                    getattr(channel, "secret", None), getattr(channel, "routing_key", None)):
             if ref is not None:
                 ref.read()
 
@@ -245,6 +298,42 @@ def _email(name: str, node: Node) -> EmailSettings:
     )
 
 
+def _url(node: Node, key: str, default: str | None = None) -> str | None:
+    url = node[key].str(default) or default
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise node[key].error(f"{node.name}.{key}: expected an http(s) URL, got {url!r}")
+    return url
+
+
+def _webhook(name: str, node: Node) -> WebhookSettings:
+    _only(node, WEBHOOK_KEYS, "webhook")
+    url, secret = secret_ref(node, "url"), secret_ref(node, "secret")
+    assert url is not None and secret is not None
+    return WebhookSettings(name=name, url=url, secret=secret,
+                           timeout_seconds=node["timeout_seconds"].int(15, minimum=1),
+                           min_interval_seconds=number(node["min_interval_seconds"], 0.0))
+
+
+def _teams(name: str, node: Node) -> TeamsSettings:
+    _only(node, TEAMS_KEYS, "teams")
+    url = secret_ref(node, "url")
+    assert url is not None
+    return TeamsSettings(name=name, url=url, timeout_seconds=node["timeout_seconds"].int(15, minimum=1),
+                         min_interval_seconds=number(node["min_interval_seconds"], 1.0))
+
+
+def _pagerduty(name: str, node: Node) -> PagerDutySettings:
+    _only(node, PAGERDUTY_KEYS, "pagerduty")
+    key = secret_ref(node, "routing_key")
+    assert key is not None
+    return PagerDutySettings(
+        name=name, routing_key=key,
+        events_url=_url(node, "events_url", "https://events.pagerduty.com/v2/enqueue") or "",
+        min_severity=node["min_severity"].str("critical", choices=SEVERITY_ORDER) or "critical",
+        timeout_seconds=node["timeout_seconds"].int(15, minimum=1),
+        min_interval_seconds=number(node["min_interval_seconds"], 0.0))
+
+
 def _route(node: Node, channels: dict[str, ChannelSettings]) -> Route:
     node.mapping(ROUTE_KEYS, {"channels"})
     names = tuple(node["channels"].str_list())
@@ -265,6 +354,16 @@ def _route(node: Node, channels: dict[str, ChannelSettings]) -> Route:
         policies=tuple(node["policies"].str_list()),
         accounts=tuple(node["accounts"].str_list()),
         kinds=kinds,
+        group=_flag(node["group"]),
     )
 
 
+def _flag(node: Node) -> bool:
+    if node.value is None:
+        return False
+    if not isinstance(node.value, bool):
+        raise node.error(f"{node.name}: expected true or false, got {node.value!r}")
+    return node.value
+
+
+CHANNEL_PARSERS = {"slack": _slack, "email": _email, "webhook": _webhook, "teams": _teams, "pagerduty": _pagerduty}

@@ -30,8 +30,9 @@ def facts_line(alert: Alert) -> str:
         parts.append(f"Policy: {', '.join(alert.policies)}")
     store = alert.store or {}
     if store:
+        owner = f" of {store['owner']}" if store.get("owner") else ""
         parts.append(f"Store: {store.get('kind')} {store.get('name')} ({store.get('provider')} account "
-                     f"{store.get('account')}, {store.get('region')})")
+                     f"{store.get('account')}{owner}, {store.get('region')})")
     elif alert.accounts:
         parts.append(f"Account: {', '.join(alert.accounts)}")
     return mask(" · ".join(parts))
@@ -49,11 +50,15 @@ def sections(alert: Alert) -> list[Section]:
         result.append(Section("Where the copies are", _clip(copies)))
     if alert.reach:
         reach = [f"{item.get('name') or item.get('jurisdiction')} ({item.get('jurisdiction')}), "
-                 f"{str(item.get('basis')).replace('_', ' ')}, {_route(item)}: {item.get('path')}"
+                 f"{_grounds(item)}, {_route(item)}: {item.get('path')}"
                  for item in alert.reach]
         result.append(Section("Who can compel access, and through which path", _clip(reach)))
+    if alert.scope:
+        result.append(Section("Why it is covered", list(alert.scope)))
     if alert.lines:
         result.append(Section("Details" if alert.kind != "summary" else "Stores", list(alert.lines)))
+    if alert.next_steps:
+        result.append(Section("What to do next", list(alert.next_steps)))
     return [Section(mask(section.title), [mask(line) for line in section.lines]) for section in result]
 
 
@@ -66,6 +71,12 @@ def _clip(lines: list[str]) -> list[str]:
     if len(lines) <= MAX_ITEMS:
         return list(lines)
     return [*lines[:MAX_ITEMS], f"… and {len(lines) - MAX_ITEMS} more"]
+
+
+def _grounds(item: dict) -> str:
+    """The strongest ground, then the others beside it: `control + location`."""
+    bases = [str(item.get("basis")), *[str(basis) for basis in item.get("grounds") or []]]
+    return " + ".join(basis.replace("_", " ") for basis in bases)
 
 
 def _route(item: dict) -> str:

@@ -8,10 +8,12 @@ errors for a database that went away.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy.engine import Connection
 
+from scanner.errors import InputError
 from state.store import StateStore
 
 
@@ -20,11 +22,22 @@ class Database:
 
     def __init__(self, state: StateStore) -> None:
         self.state = state
+        self.write_error: str | None = None  # the last write's database error; None once one succeeds
 
-    def write(self) -> AbstractContextManager[Connection]:
-        """One write transaction (committed on exit, rolled back on an exception)."""
-        return self.state.writing()
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (committed on exit, rolled back on an exception). Whether the last
+        one reached the database is kept in `write_error` (metrics and readiness report it)."""
+        try:
+            with self.state.writing() as conn:
+                yield conn
+        except InputError as exc:  # the state store's one-line database errors
+            self.write_error = str(exc)
+            raise
+        self.write_error = None
 
-    def read(self) -> AbstractContextManager[Connection]:
-        return self.state.reading()
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.state.reading() as conn:
+            yield conn
 

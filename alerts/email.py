@@ -74,6 +74,7 @@ def build_message(alert: Alert, key: str, settings: EmailSettings) -> EmailMessa
     message["To"] = ", ".join(settings.to)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id(key, settings.name)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation or out-of-office replies
     message["X-Custody-Alert"] = key
     message["X-Custody-Severity"] = alert.severity
     message.set_content(text_body(alert))

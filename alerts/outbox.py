@@ -73,6 +73,33 @@ def mark_failed(conn: Connection, row_id: int, attempts: int, now: str, error: s
     )
 
 
+def listed(conn: Connection, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Outbox rows, newest first (of one status): id, channel, status, kind, severity, attempts, times, error, title."""
+    query = select(outbox_table).order_by(outbox_table.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(outbox_table.c.status == status)
+    rows = []
+    for row in conn.execute(query).mappings():
+        item = {key: row[key] for key in ("id", "alert_key", "channel", "status", "kind", "severity", "attempts",
+                                          "created_at", "last_attempt_at", "delivered_at", "last_error")}
+        item["title"] = (row["payload"] or {}).get("title", "")
+        rows.append(item)
+    return rows
+
+
+def requeue(conn: Connection, now: str, ids: list[int] | None = None) -> list[int]:
+    """Make failed rows pending again, due now, with a fresh give-up window (`ids`, or every failed row).
+    Delivered rows are never sent again. Returns the ids requeued."""
+    query = select(outbox_table.c.id).where(outbox_table.c.status == FAILED)
+    if ids is not None:
+        query = query.where(outbox_table.c.id.in_(ids))
+    chosen = sorted(conn.scalars(query))
+    if chosen:
+        conn.execute(update(outbox_table).where(outbox_table.c.id.in_(chosen)).values(
+            status=PENDING, created_at=now, next_attempt_at=now))
+    return chosen
+
+
 def backlog(conn: Connection) -> dict[tuple[str, str], int]:
     """(channel, status) -> number of rows."""
     query = select(outbox_table.c.channel, outbox_table.c.status, func.count()).group_by(

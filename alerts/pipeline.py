@@ -27,8 +27,10 @@ from alerts.changes import changes_of, finding_rows, store_documents, waiver_row
 from alerts.config import AlertSettings
 from alerts.db import Database
 from alerts.detect import ScanFacts, detect, muted
+from alerts.model import Alert
 from alerts.outbox import FAILED, enqueue
 from alerts.quiet import DigestFacts, digest_alert, plan
+from alerts.routing import channels_for
 from scanner.clock import now_text
 from state.locks import transaction_lock
 from state.schema import (
@@ -59,8 +61,10 @@ class Processed:
 
 class AlertPipeline:
     def __init__(self, db: Database, settings: AlertSettings, dashboard_url: str | None = None,
-                 name_of: Callable[[str], str] = str, clock: Callable[[], str] = now_text) -> None:
+                 name_of: Callable[[str], str] = str, clock: Callable[[], str] = now_text,
+                 scopes: Callable[[], dict[str, dict[str, str]]] = dict) -> None:
         self.db = db
+        self.scopes = scopes  # policy id -> the tags its scope requires (read again with each reloaded config)
         self.settings = settings
         self.dashboard_url = dashboard_url.rstrip("/") if dashboard_url else None
         self.name_of = name_of
@@ -81,6 +85,7 @@ class AlertPipeline:
                        scans_table.c.finished_at, scans_table.c.counts)
                 .where(scans_table.c.status.in_(FINAL_STATUSES)).order_by(scans_table.c.seq)).mappings()]
             todo = [scan for scan in scans if scan["id"] not in done]
+            self._remind(conn)
             if not todo:
                 return []
             baseline_id = None
@@ -117,7 +122,8 @@ class AlertPipeline:
         scan = {**scan, "targets": [dict(row) for row in conn.execute(
             select(scan_targets_table).where(scan_targets_table.c.scan_id == scan["id"])).mappings()]}
         changes = changes_of(conn, scan["id"], scan["status"])
-        wanted = set(changes.new_findings) | set(changes.resolved_findings) | set(changes.reopened_findings)
+        wanted = (set(changes.new_findings) | set(changes.resolved_findings) | set(changes.reopened_findings)
+                  | set(changes.changed_findings))
         were_muted = {fingerprint for fingerprint, state in mute_state.items() if state.muted}
         findings = {**waiver_rows(conn, scan["id"], were_muted), **finding_rows(conn, wanted)}
         unmuted = self._update_mutes(conn, scan["id"], findings, mute_state)
@@ -127,6 +133,7 @@ class AlertPipeline:
         facts = ScanFacts(
             scan=scan, previous_status=previous, changes=changes, stores=store_documents(conn, store_ids),
             findings=findings, unmuted=unmuted, dashboard_url=self.dashboard_url, name_of=self.name_of,
+            scopes=self.scopes(), repeat=self._repeat_due(conn, scan["status"], previous),
         )
         alerts = detect(facts)
         link = f"{self.dashboard_url}/" if self.dashboard_url else None
@@ -138,6 +145,26 @@ class AlertPipeline:
             log.info("alert: %s", alert.title, extra={"scan_id": scan["id"], "alert_key": alert.key,
                                                       "alert_kind": alert.kind, "severity": alert.severity})
         return Processed(scan["id"], scan["status"], len(alerts), queued, baseline)
+
+    def _repeat_due(self, conn: Connection, status: str, previous: str | None) -> bool:
+        """Still failed (or partial), and told longer ago than `repeat_failed_scan_minutes`?"""
+        minutes = self.settings.repeat_failed_scan_minutes
+        if status not in ("failed", "partial") or status != previous or minutes <= 0:
+            return False
+        last = conn.scalar(select(func.max(outbox_table.c.created_at)).where(outbox_table.c.kind == f"scan_{status}"))
+        return last is None or _age_seconds(self.clock(), last) >= minutes * 60
+
+    def _remind(self, conn: Connection) -> int:
+        """Queue a reminder of the critical findings open longer than `remind_after_hours` (once per period)."""
+        hours = self.settings.remind_after_hours
+        if not hours or not self.channels:
+            return 0
+        now = self.clock()
+        alert = reminder_alert(conn, now, hours, f"{self.dashboard_url}/findings" if self.dashboard_url else None)
+        if alert is None:
+            return 0
+        items = [(alert, channel) for channel in channels_for(alert, self.settings.routes, self.channels)]
+        return enqueue(conn, items, now)
 
     def _update_mutes(self, conn: Connection, scan_id: str, findings: dict[str, dict[str, Any]],
                       mute_state: dict[str, Any]) -> list[str]:
@@ -177,6 +204,40 @@ class AlertPipeline:
 class _State:
     muted: bool
     waiver_expires: str | None
+
+
+def _age_seconds(now: str, then: str) -> float:
+    return (dt.datetime.fromisoformat(now) - dt.datetime.fromisoformat(then)).total_seconds()
+
+
+def reminder_alert(conn: Connection, now: str, hours: float, link: str | None) -> Alert | None:
+    """One alert listing the critical findings (unmuted, on present stores) first seen more than `hours` ago;
+    its key names the period, so it is queued once per `hours`."""
+    since = (dt.datetime.fromisoformat(now) - dt.timedelta(hours=hours)).isoformat()
+    rows = conn.execute(
+        select(findings_table.c.policy, findings_table.c.jurisdiction, findings_table.c.basis,
+               findings_table.c.first_seen, findings_table.c.waiver, stores_table.c.kind, stores_table.c.name,
+               stores_table.c.account)
+        .join(stores_table, stores_table.c.id == findings_table.c.store_id)
+        .where(findings_table.c.resolved_at.is_(None), stores_table.c.gone_at.is_(None),
+               findings_table.c.severity == "critical", findings_table.c.first_seen <= since[:19] + "+00:00")
+        .order_by(findings_table.c.first_seen)).mappings().all()
+    rows = [row for row in rows if not muted({"waiver": row["waiver"]})]
+    if not rows:
+        return None
+    period = int(dt.datetime.fromisoformat(now).timestamp() // (hours * 3600))
+    lines = [f"{row['policy']}: {row['kind']} {row['name']} (account {row['account']}) — {row['jurisdiction']} "
+             f"({row['basis'].replace('_', ' ')}), open since {row['first_seen']}" for row in rows[:15]]
+    if len(rows) > 15:
+        lines.append(f"… and {len(rows) - 15} more: see the dashboard.")
+    return Alert(
+        key=f"remind:{hours:g}h:{period}", kind="reminder", subject=str(period), severity="critical",
+        title=f"Reminder: {len(rows)} critical finding(s) still open after more than {hours:g} h",
+        policies=sorted({row["policy"] for row in rows}), accounts=sorted({str(row["account"]) for row in rows}),
+        lines=lines, link=link,
+        next_steps=["Fix each store, or record a waiver with an approver and an expiry; the reminder repeats "
+                    f"every {hours:g} h while any stays open."],
+    )
 
 
 def digest_facts(conn: Connection, day: str, now: str) -> DigestFacts:

@@ -19,8 +19,8 @@ from alerts.routing import channels_for
 
 MAX_LINES = 15
 KIND_WORDS = {
-    "store_failing": "newly failing", "waiver_expired": "waiver expired", "reach_added": "newly reachable",
-    "location_added": "new copy location", "finding_resolved": "resolved",
+    "store_failing": "newly failing", "waiver_expired": "waiver expired", "scope_changed": "no longer covered",
+    "reach_added": "newly reachable", "location_added": "new copy location", "finding_resolved": "resolved",
 }
 
 
@@ -41,6 +41,7 @@ def plan(alerts: list[Alert], routes: list[Route], channels: list[str], threshol
     store_level = [alert for alert in alerts if alert.kind in STORE_KINDS]
     scan_level = [alert for alert in alerts if alert.kind not in STORE_KINDS]
     routed = {alert.key: channels_for(alert, routes, channels) for alert in alerts}
+    grouped = {name for route in routes if route.group for name in route.channels}
     result: list[tuple[Alert, str]] = []
     for channel in channels:
         mine = [alert for alert in store_level if channel in routed[alert.key]]
@@ -49,6 +50,8 @@ def plan(alerts: list[Alert], routes: list[Route], channels: list[str], threshol
             continue
         if len(mine) > threshold:
             result.append((threshold_summary(scan, mine, link), channel))
+        elif channel in grouped and len(mine) > 1:
+            result.append((group_alert(scan, mine, link), channel))
         else:
             result.extend((alert, channel) for alert in mine)
         result.extend((alert, channel) for alert in scan_level if channel in routed[alert.key])
@@ -84,6 +87,28 @@ def threshold_summary(scan: dict[str, Any], alerts: list[Alert], link: str | Non
         changes=[f"More than the summary threshold in one scan, so one message instead of {len(alerts)}. "
                  "The worst first:"],
         lines=_top(alerts), link=link,
+        policies=sorted({p for alert in alerts for p in alert.policies}),
+        accounts=sorted({a for alert in alerts for a in alert.accounts}),
+    )
+
+
+def group_alert(scan: dict[str, Any], alerts: list[Alert], link: str | None) -> Alert:
+    """The store alerts of one scan as one message (a route with `group: true`): each with what changed."""
+    ordered = sorted(alerts, key=lambda alert: (-severity_rank(alert.severity), alert.title))
+    lines = []
+    for alert in ordered[:MAX_LINES]:
+        lines.append(f"[{alert.severity}] {alert.title}" + (f": {alert.changes[-1]}" if alert.changes else "")
+                     + (f" {alert.link}" if alert.link else ""))
+    if len(ordered) > MAX_LINES:
+        lines.append(f"… and {len(ordered) - MAX_LINES} more: see the dashboard.")
+    by_kind = Counter(alert.kind for alert in alerts)
+    counted = ", ".join(f"{by_kind[kind]} {KIND_WORDS[kind]}" for kind in STORE_KINDS if by_kind[kind])
+    return Alert(
+        key=alert_key(scan["id"], "summary", scan["id"]), kind="summary", subject=scan["id"], scan_id=scan["id"],
+        severity=worst([alert.severity for alert in alerts]),
+        title=f"{len(alerts)} stores changed in scan {scan['id']}: {counted}",
+        changes=["Grouped for this route: one message per scan, the worst first."],
+        lines=lines, link=link,
         policies=sorted({p for alert in alerts for p in alert.policies}),
         accounts=sorted({a for alert in alerts for a in alert.accounts}),
     )

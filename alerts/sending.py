@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from alerts.model import Alert
+from scanner.secrets import mask
 
 Outcome = Literal["delivered", "retry", "failed"]
 
@@ -38,3 +42,29 @@ def retry_after_seconds(value: str | None) -> float | None:
     except ValueError:
         return None
     return seconds if seconds >= 0 else None
+
+
+def classify_http(status: int, body: str, headers: Mapping[str, str]) -> SendResult:
+    """Every HTTP channel's rule: 2xx delivered; 429 retry after Retry-After; 5xx retry; any other 4xx failed."""
+    if 200 <= status < 300:
+        return DELIVERED
+    error = mask(f"HTTP {status}: {' '.join(str(body or '').split())[:200]}")
+    if status == 429:
+        lowered = {key.lower(): value for key, value in headers.items()}
+        return SendResult("retry", error, retry_after_seconds(lowered.get("retry-after")))
+    if status >= 500:
+        return SendResult("retry", error)
+    return SendResult("failed", error)
+
+
+def post_json(url: str, body: bytes, timeout: float, headers: Mapping[str, str] | None = None) -> SendResult:
+    """POST a JSON body once and classify the answer; a connection problem is retried. Never raises."""
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": "custody-alerts", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return classify_http(response.status, response.read(2000).decode("utf-8", "replace"), response.headers)
+    except urllib.error.HTTPError as exc:
+        return classify_http(exc.code, exc.read(2000).decode("utf-8", "replace"), exc.headers or {})
+    except Exception as exc:  # refused, reset, timeout, DNS, TLS: the receiver may come back
+        return SendResult("retry", mask(f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"))

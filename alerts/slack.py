@@ -8,7 +8,6 @@ server-side error) fails for good.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk import WebClient
@@ -18,7 +17,7 @@ from slack_sdk.webhook import WebhookClient
 from alerts.config import SlackSettings
 from alerts.content import facts_line, footer, sections
 from alerts.model import Alert
-from alerts.sending import DELIVERED, SendResult, retry_after_seconds
+from alerts.sending import DELIVERED, SendResult, classify_http
 from scanner.secrets import mask
 
 TRANSIENT_API_ERRORS = {"ratelimited", "internal_error", "service_unavailable", "fatal_error", "request_timeout"}
@@ -49,18 +48,6 @@ def blocks(alert: Alert) -> list[dict[str, Any]]:
             {"type": "button", "text": {"type": "plain_text", "text": label}, "url": alert.link}]})
     result.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(footer(alert))}]})
     return result
-
-
-def classify_http(status: int, body: str, headers: Mapping[str, str]) -> SendResult:
-    if 200 <= status < 300:
-        return DELIVERED
-    error = mask(f"HTTP {status}: {' '.join(str(body or '').split())[:200]}")
-    if status == 429:
-        lowered = {key.lower(): value for key, value in headers.items()}
-        return SendResult("retry", error, retry_after_seconds(lowered.get("retry-after")))
-    if status >= 500:
-        return SendResult("retry", error)
-    return SendResult("failed", error)
 
 
 class SlackSender:

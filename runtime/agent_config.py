@@ -8,6 +8,8 @@
       listen: "127.0.0.1:8080"     # health, metrics and dashboard; "0.0.0.0:8080" in a container
       ready_max_age_minutes: 125   # /readyz is 503 when the last finished scan is older
                                    # (default: twice the schedule's period plus 5 minutes)
+      ready_max_failed_scans: 3    # /readyz is 503 once this many scan jobs in a row failed
+                                   # (nothing read, not recorded, or crashed)
       misfire_grace_seconds: 3600  # a scan due while the agent was busy or asleep still runs if
                                    # no later than this (default: the period, at most an hour)
       stop_timeout_seconds: 30     # on SIGTERM, how long an in-flight scan may take to stop
@@ -35,8 +37,8 @@ from scanner import clock
 from scanner.errors import InputError
 from scanner.yamlfile import Node
 
-AGENT_KEYS = {"schedule", "listen", "ready_max_age_minutes", "misfire_grace_seconds", "stop_timeout_seconds",
-              "log_level", "distributed"}
+AGENT_KEYS = {"schedule", "listen", "ready_max_age_minutes", "ready_max_failed_scans", "misfire_grace_seconds",
+              "stop_timeout_seconds", "log_level", "distributed"}
 DISTRIBUTED_KEYS = {"worker_concurrency", "heartbeat_seconds", "stalled_after_seconds", "max_attempts",
                     "scan_timeout_minutes"}
 SCHEDULE_KEYS = {"interval_minutes", "interval_seconds", "cron", "timezone"}
@@ -64,6 +66,7 @@ class AgentSettings:
     host: str = DEFAULT_LISTEN[0]
     port: int = DEFAULT_LISTEN[1]
     ready_max_age: dt.timedelta = dt.timedelta(minutes=125)
+    ready_max_failed_scans: int = 3
     misfire_grace_seconds: int = 3600
     stop_timeout_seconds: int = 30
     log_level: str = "info"
@@ -123,6 +126,7 @@ def load_agent_settings(section: Node) -> AgentSettings:
     grace_default = int(min(period, dt.timedelta(hours=1)).total_seconds())
     return AgentSettings(
         interval_seconds=interval, cron=cron, timezone=timezone, host=host, port=port, ready_max_age=ready_max_age,
+        ready_max_failed_scans=section["ready_max_failed_scans"].int(3, minimum=1),
         misfire_grace_seconds=section["misfire_grace_seconds"].int(grace_default, minimum=1),
         stop_timeout_seconds=section["stop_timeout_seconds"].int(30, minimum=1),
         log_level=section["log_level"].str("info", choices=LOG_LEVELS) or "info",

@@ -6,6 +6,7 @@
     custody run     [--config FILE]     the daemon: scheduled scans, alerts, dashboard, health
     custody serve   [--config FILE]     the dashboard alone, from the state store
     custody dashboard token create|revoke --name N | token list | revoke-sessions   (runtime/dashboard_commands.py)
+    custody alerts  list [--state pending|failed|delivered] | retry (--failed | ID ...)   the alert outbox
 
 Exit codes: 0 the scan ran (complete or partial), whatever it found; 1 stores failed and
 --fail-on-findings was given; 2 bad input (config, policy, catalog, arguments); 3 nothing
@@ -30,7 +31,7 @@ from pathlib import Path
 from policies.catalog_loader import load_catalog
 from policies.policy_loader import load_policies
 from providers.base import Provider
-from runtime import dashboard_commands
+from runtime import alerts_cli, dashboard_commands
 from runtime.config import default_config, load_config
 from runtime.scan import Judge, StoreSpool, build_providers, run_scan
 from scanner.catalog_view import TABLES, render_catalog
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the dashboard alone from the state store")
     serve.add_argument("--config", help="config file (YAML)")
+    alerts_cli.add_parser(commands)
     dashboard_commands.add_parser(commands)
     return parser
 
@@ -167,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             from runtime.daemon import run_agent
 
             return run_agent(args.config)
+        if args.command == "alerts":
+            return alerts_cli.run(args)
         if args.command == "serve":
             from runtime.serve import serve_dashboard
 

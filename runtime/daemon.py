@@ -17,10 +17,12 @@ What it does:
    With `agent.distributed` (PostgreSQL only), the schedule only plans: one replica starts each
    scan, every replica's job-queue worker scans its units, and the replica that records the last
    unit finishes the scan and queues its alerts (runtime.workqueue, docs/scaling.md).
-5. SIGTERM or SIGINT: the scan in flight stops at its next store or account boundary and is
-   recorded as "interrupted" (nothing is resolved or gone on its account), pending alerts stay
-   queued for the next start, exit code 0. A scan that does not stop within
-   `agent.stop_timeout_seconds` is marked interrupted and the process exits anyway.
+5. SIGTERM or SIGINT: the scan in flight stops within a fraction of a second, even inside an
+   account (runtime.scan.cancellable), and is recorded as "interrupted" (nothing is resolved or
+   gone on its account); pending alerts stay queued for the next start; exit code 0. The whole
+   stop (scan, sends in progress, the HTTP server) is bounded by `agent.stop_timeout_seconds`:
+   what has not finished by then is abandoned (a scan still running is marked interrupted) and
+   the process exits. Orchestrators' grace periods must exceed it (deploy/: 45 s for 30 s).
 
 Logs are JSON lines on stderr (runtime.logging_json); secrets never appear in them.
 
@@ -45,7 +47,9 @@ import socket
 import threading
 import time
 import zoneinfo
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -56,9 +60,12 @@ from alerts.config import AlertSettings, load_alert_settings, read_secrets
 from alerts.db import Database
 from alerts.delivery import Deliverer
 from alerts.email import EmailSender
+from alerts.pagerduty import PagerDutySender
 from alerts.pipeline import AlertPipeline
 from alerts.sending import Sender
 from alerts.slack import SlackSender
+from alerts.teams import TeamsSender
+from alerts.webhook import WebhookSender
 from runtime import logging_json
 from runtime.agent_config import AgentSettings, load_agent_settings
 from runtime.cli import ScanSetup, prepare
@@ -72,6 +79,7 @@ from state.store import StateStore
 
 log = logging.getLogger("custody.agent")
 EXIT_OK = 0
+EXIT_RESERVE_SECONDS = 0.5  # of stop_timeout_seconds: for the last log lines and the exit itself
 
 
 def run_agent(config_path: str | None) -> int:
@@ -84,9 +92,14 @@ def run_agent(config_path: str | None) -> int:
     return Agent(config_path, setup, agent_settings, alert_settings, alert_settings.dashboard_url).run()
 
 
+SENDERS: dict[str, Callable[[Any], Sender]] = {
+    "slack": SlackSender, "email": EmailSender, "webhook": WebhookSender, "teams": TeamsSender,
+    "pagerduty": PagerDutySender,
+}
+
+
 def build_senders(settings: AlertSettings) -> dict[str, Sender]:
-    return {name: SlackSender(channel) if channel.type == "slack" else EmailSender(channel)  # type: ignore[arg-type]
-            for name, channel in settings.channels.items()}
+    return {name: SENDERS[channel.type](channel) for name, channel in settings.channels.items()}
 
 
 class Agent:
@@ -123,8 +136,10 @@ class Agent:
                             extra={"scan_ids": interrupted})
         db = Database(self.state)
         self.pipeline = AlertPipeline(db, self.alert_settings, self.dashboard_url,
-                                      name_of=self.setup.judge.catalog.jurisdiction_name)
-        self.metrics = AgentMetrics(db, self.alert_settings.channels)
+                                      name_of=self.setup.judge.catalog.jurisdiction_name,
+                                      scopes=lambda: {policy.id: dict(policy.scope.tags)
+                                                      for policy in self.setup.judge.policies})
+        self.metrics = AgentMetrics(db, self.alert_settings.channels, blocked=lambda: self.deliverer.blocked())
         self.deliverer = Deliverer(db, build_senders(self.alert_settings), self.alert_settings.delivery,
                                    self.metrics.on_delivery)
         self._queue_alerts()  # a scan recorded before a crash, not yet alerted
@@ -137,13 +152,22 @@ class Agent:
                                          "channels": list(self.alert_settings.channels)})
         while not self.stopping.wait(timeout=1.0):
             pass
-        log.info("agent stopping")
-        self._stop_scheduler(scheduler)
+        log.info("agent stopping", extra={"stop_timeout_seconds": self.settings.stop_timeout_seconds})
+        deadline = time.monotonic() + self.settings.stop_timeout_seconds - EXIT_RESERVE_SECONDS
+        server.should_exit = True  # no new requests; in-flight ones finish while the rest stops
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
+        self._stop_scheduler(scheduler, left)
         if self.replica is not None:
-            self.replica.stop(timeout=self.settings.stop_timeout_seconds)
-        self.deliverer.stop(timeout=self.settings.stop_timeout_seconds)
-        server.should_exit = True
-        server_thread.join(timeout=5)
+            self.replica.stop(timeout=left())
+        self.deliverer.stop(timeout=left())
+        server_thread.join(timeout=left())
+        if self.deliverer.running() or server_thread.is_alive():
+            log.warning("stop timeout reached: abandoning what is still running (sends in progress are retried "
+                        "after the restart)", extra={"stop_timeout_seconds": self.settings.stop_timeout_seconds})
+            self._exit_now()
         log.info("agent stopped")
         return EXIT_OK
 
@@ -178,7 +202,10 @@ class Agent:
         return listener
 
     def _start_http(self, listener: socket.socket, db: Database) -> tuple[uvicorn.Server, threading.Thread]:
-        app = create_agent_app(Readiness(db, self.settings.ready_max_age).check, self.metrics,
+        readiness = Readiness(db, self.settings.ready_max_age, blocked=self.deliverer.blocked,
+                              failed_scans=lambda: self.metrics.consecutive_failures,
+                              max_failed_scans=self.settings.ready_max_failed_scans)
+        app = create_agent_app(readiness.check, self.metrics,
                                self.setup.config, self.setup.config.state)
         # X-Forwarded-For is trusted only from dashboard.trusted_proxies, never by uvicorn itself
         config = uvicorn.Config(app, log_config=None, access_log=False, server_header=False, lifespan="off",
@@ -192,7 +219,7 @@ class Agent:
         if self.settings.distributed is None:
             return None
         replica = Replica(self.state, self._reload, self.settings.distributed, self.setup.config.state,
-                          on_finished=self._queue_alerts, cancel=self.cancel)
+                          on_finished=self._queue_alerts, cancel=self.cancel, observe=self.metrics.observe_scan)
         replica.start()
         log.info("replica started", extra={"replica": replica.name})
         return replica
@@ -214,18 +241,26 @@ class Agent:
         scheduler.start()
         return scheduler
 
-    def _stop_scheduler(self, scheduler: BackgroundScheduler) -> None:
-        """Wait for the scan in flight (told to stop) to be recorded; give up after the stop timeout."""
+    def _stop_scheduler(self, scheduler: BackgroundScheduler, left: Callable[[], float]) -> None:
+        """Wait for the scan in flight (told to stop) to be recorded; give up at the stop deadline."""
         waiter = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
         waiter.start()
-        waiter.join(timeout=self.settings.stop_timeout_seconds)
+        waiter.join(timeout=left())
         if waiter.is_alive():
-            marked = self.state.interrupt_running()
+            try:
+                marked = self.state.interrupt_running()
+            except InputError as exc:
+                marked = [f"none (the state store refused: {exc})"]
             log.error("the scan in flight did not stop within %s s; marked interrupted: %s",
                       self.settings.stop_timeout_seconds, ", ".join(marked) or "none")
-            self.deliverer.stop(timeout=5)
-            logging.shutdown()
-            os._exit(EXIT_OK)
+            self.deliverer.stop(timeout=left())
+            self._exit_now()
+
+    def _exit_now(self) -> None:
+        """Exit at once, abandoning daemon threads stuck in a call (a hung scan or send)."""
+        log.info("agent stopped")
+        logging.shutdown()
+        os._exit(EXIT_OK)
 
     # ---- jobs -----------------------------------------------------------------------------
 
@@ -249,7 +284,11 @@ class Agent:
                                              "duration_seconds": round(seconds, 3)})
             stores.close()  # the spool's temporary file: recorded, so no longer needed
             self._queue_alerts()
+        except InputError as exc:  # the state store refused the scan's start
+            self.metrics.scan_failed("not_recorded")
+            log.error("scan job failed: %s", exc)
         except Exception:
+            self.metrics.scan_failed("error")
             log.exception("scan job failed")
         finally:
             self._scan_lock.release()

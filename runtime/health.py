@@ -4,8 +4,10 @@ The three routes are the agent's own, unauthenticated, and answer whether or not
 imports: `dashboard.app.create_app(config, state_location)` is mounted when available.
 
 - /healthz  200 while the process serves requests.
-- /readyz   200 when the latest complete or partial scan finished within `ready_max_age`;
-            503 otherwise, with the reason (no scan yet, too old, the state store unreachable).
+- /readyz   200 when the latest complete or partial scan finished within `ready_max_age`, fewer
+            than `ready_max_failed_scans` scan jobs in a row failed, and every alert channel
+            can record what it sends; 503 otherwise, with the reason (no scan yet, too old,
+            scans failing, a channel stopped, the state store unreachable).
 - /metrics  Prometheus text format (runtime.metrics).
 """
 
@@ -48,12 +50,23 @@ def readiness(last_read: dict[str, Any] | None, latest: dict[str, Any] | None, n
 
 class Readiness:
     def __init__(self, db: Database, max_age: dt.timedelta,
-                 clock: Callable[[], dt.datetime] = now) -> None:
+                 clock: Callable[[], dt.datetime] = now, blocked: Callable[[], dict[str, str]] = dict,
+                 failed_scans: Callable[[], int] = lambda: 0, max_failed_scans: int = 3) -> None:
         self.db = db
         self.max_age = max_age
         self.clock = clock
+        self.blocked = blocked
+        self.failed_scans = failed_scans
+        self.max_failed_scans = max_failed_scans
 
     def check(self) -> tuple[bool, str]:
+        stopped = self.blocked()
+        if stopped:
+            return False, "; ".join(f"alert delivery to {channel} stopped: {reason}"
+                                    for channel, reason in sorted(stopped.items()))
+        failed = self.failed_scans()
+        if failed >= self.max_failed_scans:
+            return False, f"the last {failed} scan jobs failed (see custody_scan_failures_total and the logs)"
         try:
             with self.db.read() as conn:
                 columns = (scans_table.c.id, scans_table.c.status, scans_table.c.finished_at)

@@ -16,12 +16,13 @@ import heapq
 import logging
 import os
 import pickle
+import queue
 import tempfile
 import threading
 import uuid
 from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -160,8 +161,8 @@ def run_scan(
 ) -> tuple[ScanResult, StoreSpool]:
     """Run one scan; return it and its stores (a StoreSpool: the caller closes it when done, else
     garbage collection does). `state` (a StateStore) records it when given. Setting `cancel`
-    (the agent is stopping) ends the scan at the next store or provider boundary, recorded as
-    "interrupted"."""
+    (the agent is stopping) ends the scan within a fraction of a second, even inside an account
+    (see cancellable), recorded as "interrupted"."""
     scan = new_scan(judge)
     if state is not None:
         state.start_scan(scan)
@@ -206,11 +207,58 @@ def _check(cancel: threading.Event | None) -> None:
         raise ScanCancelled
 
 
+CANCEL_POLL_SECONDS = 0.1
+_DONE = object()
+
+
+def cancellable(items: Iterable[DiscoveredStore], cancel: threading.Event | None) -> Iterator[DiscoveredStore]:
+    """`items`, stopping within CANCEL_POLL_SECONDS of `cancel` being set, even while the provider is inside an
+    account (a call that hangs, a slow region): it runs in a thread of its own, abandoned when cancelled (its
+    calls are read-only; the process is stopping)."""
+    if cancel is None:
+        yield from items
+        return
+    handoff: queue.Queue[object] = queue.Queue(maxsize=256)
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not _hand(handoff, item, cancel):
+                    return
+            _hand(handoff, _DONE, cancel)
+        except Exception as exc:  # handed to the consumer, which raises it
+            _hand(handoff, exc, cancel)
+
+    threading.Thread(target=produce, name="inventory", daemon=True).start()
+    while True:
+        _check(cancel)
+        try:
+            item = handoff.get(timeout=CANCEL_POLL_SECONDS)
+        except queue.Empty:
+            continue
+        if item is _DONE:
+            return
+        if isinstance(item, Exception):
+            raise item
+        yield item  # type: ignore[misc]
+
+
+def _hand(handoff: queue.Queue[object], item: object, cancel: threading.Event) -> bool:
+    """Hand `item` to the consumer, waiting while it is busy; False once the scan is cancelled."""
+    while not cancel.is_set():
+        try:
+            handoff.put(item, timeout=CANCEL_POLL_SECONDS)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def _inventory(
     provider: Provider, targets: TargetLog, judge: Judge, stores: StoreSpool, cancel: threading.Event | None = None,
 ) -> None:
     try:
-        for found in provider.discover(targets):
+        for found in cancellable(provider.discover(targets), cancel):
             stores.add(judge.judge(found))
             _check(cancel)
     except ScanCancelled:

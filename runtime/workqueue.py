@@ -91,13 +91,14 @@ class Replica:
 
     def __init__(self, state: StateStore, setup: Callable[[], ScanSetup], settings: DistributedSettings,
                  state_url: str, on_finished: Callable[[], None], cancel: threading.Event,
-                 name: str | None = None) -> None:
+                 name: str | None = None, observe: Callable[[ScanResult, float], None] | None = None) -> None:
         self.state = state
         self._load_setup = setup  # reads the config, policies and providers again
         self._setup: tuple[str, ScanSetup] | None = None  # (scan id, the setup its units use here)
         self._setup_lock = threading.Lock()
         self.settings = settings
         self.on_finished = on_finished  # queue the alerts of scans just recorded
+        self.observe = observe  # the finisher's metrics: (scan, seconds from start to finish)
         self.cancel = cancel
         self.name = name or replica_name()
         libpq = conninfo(state_url)
@@ -251,6 +252,9 @@ class Replica:
             self.state.finish_scan(scan, stores)
         log.info("scan finished", extra={"scan_id": scan_id, "status": scan.status, "stores": scan.counts["stores"],
                                          "units": units, "replica": self.name})
+        if self.observe is not None and scan.finished_at:
+            seconds = (clock.parse_time(scan.finished_at) - clock.parse_time(scan.started_at)).total_seconds()
+            self.observe(scan, max(0.0, seconds))
         self.on_finished()
 
     # ---- the worker and its reaper (a thread with its own event loop) ------------------------

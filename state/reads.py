@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Connection
 
 from state.schema import events_table, findings_table, scan_targets_table, scans_table, stores_table
@@ -38,13 +38,33 @@ def targets_of(conn: Connection, scan_ids: list[str]) -> dict[str, list[dict]]:
     return result
 
 
+def latest_read_scan(conn: Connection) -> str | None:
+    """The id of the latest scan that read the estate (complete or partial)."""
+    query = select(scans_table.c.id).where(scans_table.c.status.in_(("complete", "partial")))
+    return conn.execute(query.order_by(scans_table.c.seq.desc()).limit(1)).scalar()
+
+
+def stale_stores(conn: Connection) -> int:
+    """Present stores whose verdict is older than the latest scan that read the estate: that scan
+    did not read them, or met them but could not judge them (state.scan_writer keeps their verdict)."""
+    latest = latest_read_scan(conn)
+    if latest is None:
+        return 0
+    query = select(func.count()).select_from(stores_table).where(stores_table.c.gone_at.is_(None),
+                                                                 stores_table.c.last_scan_id != latest)
+    return conn.scalar(query) or 0
+
+
 def store_history(conn: Connection, store_id: str) -> dict | None:
     """One store: its last document, first_seen/last_seen/gone_at, every finding ever raised on it
-    (open and resolved, with first_seen/resolved_at), and its event log; None if never seen."""
+    (open and resolved, with first_seen/resolved_at), and its event log; None if never seen.
+    `stale`: present, and its verdict (from scan `last_scan_id`) is older than the latest scan's."""
     row = conn.execute(select(stores_table).where(stores_table.c.id == store_id)).mappings().first()
     if row is None:
         return None
     result = dict(row)
+    latest = latest_read_scan(conn)
+    result["stale"] = row["gone_at"] is None and latest is not None and row["last_scan_id"] != latest
     findings = (
         select(findings_table)
         .where(findings_table.c.store_id == store_id)

@@ -12,6 +12,10 @@ Stores and findings follow one lifecycle (`Tracked`), written by one upsert and 
   fixing. For the same reason an empty reach (or location) set on such a store is taken as
   unknown, not as "reach dropped": it is neither reported as a change nor kept as the baseline
   for the next comparison;
+- a scan that is not complete never overwrites a verdict with "not_evaluated": a store it met
+  but could not judge (its target failed half way) keeps its last verdict, document and
+  findings, untouched; its `last_scan_id` still names the scan that last judged it, so it is
+  stale (state.reads.is_stale) until a scan judges it again;
 - every change is also appended to `events`, so a reappearance or a reopening does not erase the
   earlier gone/resolved interval.
 
@@ -64,7 +68,11 @@ class ScanChanges:
     reopened_findings: list[str] = field(default_factory=list)
     changed_reach: list[str] = field(default_factory=list)
     changed_locations: list[str] = field(default_factory=list)
-    # store id -> {"reach": {"before": [...], "after": [...]}, "locations": {"before": [...], "after": [...]}}
+    changed_tags: list[str] = field(default_factory=list)
+    changed_findings: list[str] = field(default_factory=list)
+    # store id -> {"reach": {"before": [...], "after": [...]}, "locations": {"before": [...], "after": [...]},
+    #              "tags": {"before": {key: value}, "after": {key: value}} (only the keys that changed),
+    #              "findings": {fingerprint: {"before": {policy, severity}, "after": {policy, severity}}}}
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
@@ -104,7 +112,7 @@ STORES = Tracked(stores_table, key="id", store="id", closed="gone_at", closed_sc
                  compared=("jurisdictions", "locations", "last_scan_id"))
 FINDINGS = Tracked(findings_table, key="fingerprint", store="store_id", closed="resolved_at",
                    closed_scan="resolved_scan_id", new="new_findings", again="reopened_findings",
-                   unseen="resolved_findings")
+                   unseen="resolved_findings", compared=("policy", "severity"))
 
 Compare = Callable[[str, Any, dict[str, Any]], None]  # (key, earlier row, new values) -> None
 
@@ -138,6 +146,7 @@ class ScanWriter:
         self.scan = scan
         self.at = _text_time(scan.started_at)
         self.changes = ScanChanges(scan_id=scan.id, status=scan.status)
+        self.kept_verdicts = 0  # stores met but not judged, whose earlier verdict stays (stale)
         self.events: list[dict[str, Any]] = []
         row = scan_row(scan)
         row["finished_at"] = _text_time(scan.finished_at) if scan.finished_at else now_iso()
@@ -146,12 +155,13 @@ class ScanWriter:
 
     def write(self, batch: dict[str, DataStore]) -> None:
         """Diff and write one batch of stores (by id) and their findings."""
+        batch = self._keep_verdicts(batch)
         stores = {store_id: _store_values(store) for store_id, store in batch.items()}
         inserts, updates = self._upsert(STORES, stores, lambda key, old, values: self._compare(batch[key], old, values))
         self._facets(inserts, updates)
         findings = {item.fingerprint: _finding_values(item, store.id) for store in batch.values()
                     for item in store.findings}
-        self._upsert(FINDINGS, findings)
+        self._upsert(FINDINGS, findings, self._compare_finding)
         self._flush_events()
 
     def finish(self) -> ScanChanges:
@@ -179,6 +189,19 @@ class ScanWriter:
         update_scan = update(scans_table).where(scans_table.c.id == self.scan.id)
         self.conn.execute(update_scan.values(changes=self.changes.counts()))
         return self.changes
+
+    def _keep_verdicts(self, batch: dict[str, DataStore]) -> dict[str, DataStore]:
+        """Leave out the stores an incomplete scan could not judge that carry an earlier verdict."""
+        if self.scan.status == "complete":
+            return batch
+        unjudged = [store_id for store_id, store in batch.items() if store.status == NOT_EVALUATED]
+        if not unjudged:
+            return batch
+        judged = rows_by_key(self.conn, stores_table.c.id, [stores_table.c.id, stores_table.c.status,
+                                                             stores_table.c.gone_at], unjudged)
+        keep = {key for key, row in judged.items() if row["status"] != NOT_EVALUATED and row["gone_at"] is None}
+        self.kept_verdicts += len(keep)
+        return {store_id: store for store_id, store in batch.items() if store_id not in keep}
 
     # -- the lifecycle shared by stores and findings
 
@@ -257,10 +280,32 @@ class ScanWriter:
             for store_id, rows in wanted.items()
             if {(row["facet"], row["value"]) for row in rows} != known.get(store_id, set())
         ]
+        for store_id in changed:
+            if store_id in known:
+                now = {(row["facet"], row["value"]) for row in wanted[store_id]}
+                self._compare_tags(store_id, known[store_id], now)
         bulk_delete(self.conn, store_facets_table.c.store_id, [store_id for store_id in changed if store_id in known])
         rows = [row for store_id in changed for row in wanted[store_id]]
         if rows:
             bulk_insert(self.conn, store_facets_table, rows)
+
+    def _compare_finding(self, fingerprint: str, old: Any, values: dict[str, Any]) -> None:
+        """Report an open finding whose headline policy or severity changed."""
+        before = {"policy": old["policy"], "severity": old["severity"]}
+        after = {"policy": values["policy"], "severity": values["severity"]}
+        if old["resolved_at"] is None and before != after:
+            detail = {"before": before, "after": after}
+            self.changes.details.setdefault(values["store_id"], {}).setdefault("findings", {})[fingerprint] = detail
+            self._change("changed_findings", fingerprint, values["store_id"], fingerprint, detail)
+
+    def _compare_tags(self, store_id: str, before: set[tuple[str, str]], after: set[tuple[str, str]]) -> None:
+        """Report the tags of a known store that changed (what brings a store into a policy's scope)."""
+        old, new = _tags(before), _tags(after)
+        keys = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
+        if keys:
+            detail = {"before": {key: old.get(key) for key in keys}, "after": {key: new.get(key) for key in keys}}
+            self.changes.details.setdefault(store_id, {})["tags"] = detail
+            self._change("changed_tags", store_id, store_id, None, detail)
 
     # -- changes and events
 
@@ -323,6 +368,11 @@ def put_targets(conn: Connection, scan: ScanResult) -> None:
 
 
 # ---- helpers -------------------------------------------------------------------------------
+
+
+def _tags(facets: set[tuple[str, str]]) -> dict[str, str]:
+    """The tags among a store's facets ("tag", "key=value")."""
+    return dict(value.split("=", 1) for facet, value in facets if facet == "tag" and "=" in value)
 
 
 def _store_values(store: DataStore) -> dict[str, Any]:

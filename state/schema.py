@@ -172,9 +172,13 @@ EVENT_KINDS = {
     "reappeared_stores": "store_reappeared",
     "changed_reach": "reach_changed",
     "changed_locations": "locations_changed",
+    "changed_tags": "tags_changed",  # detail: the tags that changed, {"before": {key: value}, "after": {...}}
     "new_findings": "finding_new",
     "resolved_findings": "finding_resolved",
     "reopened_findings": "finding_reopened",
+    # an open finding whose headline policy or severity changed (detail: before and after, each
+    # {"policy", "severity"}): a policy that no longer objects, e.g. the store left its scope
+    "changed_findings": "finding_changed",
 }
 
 

@@ -1,8 +1,10 @@
 """Real servers on 127.0.0.1 that stand in for Slack and a mail server in the alert tests.
 
 - `SlackReceiver`: an HTTP server taking incoming-webhook posts (any path) and Web API
-  `chat.postMessage` calls (/api/chat.postMessage); it records every post with the status it
-  answered, and answers what the test asks for: 200, 429 with Retry-After, 500, or any status.
+  `chat.postMessage` calls (/api/chat.postMessage); it records every post (its raw body and
+  headers too) with the status it answered, and answers what the test asks for: 200, 202, 429
+  with Retry-After, 500, or any status. It also stands in for a Teams workflow, PagerDuty's
+  Events API and a generic webhook receiver: they are JSON posts too.
 - `MailServer`: aiosmtpd's Controller with STARTTLS (a self-signed certificate made here) and
   login; it records every message accepted, and can answer 451 (try later) on demand.
 """
@@ -32,6 +34,7 @@ class Post:
     payload: dict[str, Any]
     status: int
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes = b""
 
 
 class SlackReceiver:
@@ -57,9 +60,9 @@ class SlackReceiver:
             self._status, self._retry_after = status, retry_after
 
     def accepted(self) -> list[dict[str, Any]]:
-        """Payloads answered with 200, in arrival order."""
+        """Payloads answered with 2xx, in arrival order."""
         with self._lock:
-            return [post.payload for post in self.posts if post.status == 200]
+            return [post.payload for post in self.posts if 200 <= post.status < 300]
 
     def all_posts(self) -> list[Post]:
         with self._lock:
@@ -79,7 +82,8 @@ class SlackReceiver:
                 pass
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = raw.decode("utf-8")
                 if "json" in (self.headers.get("Content-Type") or ""):
                     payload = json.loads(body or "{}")
                 else:  # the Web API's form encoding
@@ -90,7 +94,7 @@ class SlackReceiver:
                         payload["blocks"] = json.loads(payload["blocks"])
                 with receiver._lock:
                     status, retry_after = receiver._status, receiver._retry_after
-                    receiver.posts.append(Post(self.path, payload, status, dict(self.headers.items())))
+                    receiver.posts.append(Post(self.path, payload, status, dict(self.headers.items()), raw))
                 api = self.path.startswith("/api/")
                 if status == 200:
                     data = json.dumps({"ok": True, "ts": "1.0"}).encode() if api else b"ok"

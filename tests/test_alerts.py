@@ -712,3 +712,77 @@ def test_the_alert_tables_are_portable_to_postgresql():
     for table in ("alert_outbox", "alert_scans", "alert_finding_state"):
         assert f"CREATE TABLE {table}" in text
     assert "UNIQUE (alert_key, channel)" in text
+
+
+# ---- on call: repeats, reminders, grouping (issue 15.8) -----------------------------------------------
+
+class SteppedClock:
+    """The pipeline's clock, moved by the test."""
+
+    def __init__(self, start: str) -> None:
+        self.at = dt.datetime.fromisoformat(start)
+
+    def __call__(self) -> str:
+        return now_text(self.at)
+
+    def advance(self, **delta: float) -> None:
+        self.at += dt.timedelta(**delta)
+
+
+def test_a_scan_that_stays_failed_is_told_again_every_interval(state):
+    clock = SteppedClock("2026-11-27T00:00:00+00:00")
+    alert_settings = settings()
+    alert_settings.repeat_failed_scan_minutes = 60
+    pipeline = AlertPipeline(Database(state), alert_settings, None, clock=clock)
+    titles = []
+    for minutes in (0, 10, 55, 10, 70):  # told at 0, 65 and 145 minutes
+        clock.advance(minutes=minutes)
+        failed = record(state, [], status="failed")
+        pipeline.process()
+        titles += [row["payload"]["title"] for row in outbox(state, "slack") if row["scan_id"] == failed.id]
+    assert [title.split(": ", 1)[1] for title in titles] == [
+        "nothing could be read", "nothing could be read (still)", "nothing could be read (still)"]
+
+
+def test_critical_findings_open_too_long_are_reminded_once_per_period(state):
+    clock = SteppedClock("2026-11-27T00:00:00+00:00")
+    alert_settings = settings(routes=[Route(channels=("slack",), min_severity="critical")])
+    alert_settings.remind_after_hours = 24
+    pipeline = AlertPipeline(Database(state), alert_settings, "https://custody.example.com", clock=clock)
+    record(state, [store("acme-syd", ("ap-southeast-2", "primary"), tags=PERSONAL), ESTATE["gru"]()])
+    pipeline.process()
+
+    def reminders() -> list[dict]:
+        return [row for row in outbox(state) if row["kind"] == "reminder"]
+
+    clock.advance(hours=23)
+    record(state, [store("acme-syd", ("ap-southeast-2", "primary"), tags=PERSONAL), ESTATE["gru"]()])
+    pipeline.process()
+    assert reminders() == []  # not open long enough yet
+    clock.advance(hours=2)
+    pipeline.process()
+    pipeline.process()  # the same period: not again
+    [row] = reminders()
+    assert row["channel"] == "slack" and row["severity"] == "critical"  # routed: the mail route gets none
+    assert row["payload"]["title"] == "Reminder: 1 critical finding(s) still open after more than 24 h"
+    assert row["payload"]["lines"][0].startswith("eu-personal: s3-bucket acme-syd (account 111111111111) — AU")
+    clock.advance(hours=24)
+    pipeline.process()
+    assert len(reminders()) == 2  # the next period
+
+
+def test_a_grouped_route_gets_one_message_per_scan(state):
+    routes = [Route(channels=("mail",), group=True), Route(channels=("slack",))]
+    pipeline = make_pipeline(state, settings(routes=routes))
+    record(state, [ESTATE["fra"]()])
+    pipeline.process()
+    scan = record(state, [ESTATE["fra"](), ESTATE["gru"](), store("acme-syd", ("ap-southeast-2", "primary")),
+                          store("acme-nrt", ("ap-northeast-1", "primary"))])
+    pipeline.process()
+    assert told(state, "slack", scan) == {("store_failing", "acme-gru"), ("store_failing", "acme-syd"),
+                                          ("store_failing", "acme-nrt")}
+    [grouped] = [row["payload"] for row in outbox(state, "mail") if row["scan_id"] == scan.id]
+    assert grouped["kind"] == "summary" and grouped["title"] == f"3 stores changed in scan {scan.id}: 3 newly failing"
+    assert len(grouped["lines"]) == 3 and all("https://custody.example.com/store?id=" in line
+                                              for line in grouped["lines"])
+    assert any("acme-nrt" in line and "Japan" in line for line in grouped["lines"])
