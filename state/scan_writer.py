@@ -13,7 +13,12 @@ Stores and findings follow one lifecycle (`Tracked`), written by one upsert and 
   unknown, not as "reach dropped": it is neither reported as a change nor kept as the baseline
   for the next comparison;
 - every change is also appended to `events`, so a reappearance or a reopening does not erase the
-  earlier gone/resolved interval.
+  earlier gone/resolved interval;
+- a "targeted" scan (runtime.events: the stores change events named, re-read) closes only what its
+  caller confirmed: the stores a whole re-read did not find, and the findings of the stores it read
+  whole (`ScanWriter.close_confirmed`);
+- a row seen after this scan started (by a targeted scan that ran meanwhile) is newer than what this
+  scan read: it is neither overwritten nor closed by it.
 
 Times: every timestamp a scan writes (first_seen, last_seen, gone_at, resolved_at, event at) is
 that scan's `started_at`, exactly as given, with the scan's id beside it (first_scan_id,
@@ -180,6 +185,19 @@ class ScanWriter:
         self.conn.execute(update_scan.values(changes=self.changes.counts()))
         return self.changes
 
+    def close_confirmed(self, gone: list[str], read_whole: list[str]) -> None:
+        """A targeted scan: close the stores `gone` (a whole re-read did not find them), and the open findings of
+        those and of the stores `read_whole` that this scan did not raise again (unless it could not evaluate
+        the store: not knowing is not fixing)."""
+        for chunk in chunks(gone, 500):
+            self._close_unseen(STORES, where=stores_table.c.id.in_(inlined(chunk)))
+        judged = set(gone)
+        for chunk in chunks([store_id for store_id in read_whole if store_id not in judged], 500):
+            judged.update(self.conn.scalars(select(stores_table.c.id).where(
+                stores_table.c.id.in_(inlined(chunk)), stores_table.c.status != NOT_EVALUATED)))
+        for chunk in chunks(sorted(judged), 500):
+            self._close_unseen(FINDINGS, where=findings_table.c.store_id.in_(inlined(chunk)))
+
     # -- the lifecycle shared by stores and findings
 
     def _upsert(self, tracked: Tracked, rows: dict[str, dict[str, Any]],
@@ -187,13 +205,15 @@ class ScanWriter:
         """Insert the rows seen for the first time, update (and reopen) the known ones; `rows`: key -> column
         values. Return (inserted rows, updated rows: the key as `b_<key>`)."""
         table, scan_id, at = tracked.table, self.scan.id, self.at
-        columns = [table.c[name] for name in (tracked.key, tracked.closed, *tracked.compared)]
+        columns = [table.c[name] for name in (tracked.key, tracked.closed, "last_seen", *tracked.compared)]
         prior = rows_by_key(self.conn, table.c[tracked.key], columns, rows)
         inserts, updates = [], []
         for key, values in rows.items():
             values.update({"last_seen": at, "last_scan_id": scan_id, tracked.closed: None, tracked.closed_scan: None})
             store_id, fingerprint = values.get(tracked.store, key), tracked.fingerprint(key)
             old = prior.get(key)
+            if old is not None and old["last_seen"] > at:
+                continue  # a targeted scan that ran meanwhile read it later: its sighting stands
             if old is None:
                 inserts.append({tracked.key: key, "first_seen": at, "first_scan_id": scan_id, **values})
                 self._change(tracked.new, key, store_id, fingerprint)
@@ -214,7 +234,7 @@ class ScanWriter:
         """Close the open rows this scan did not see (matching `where`, and `keep` of their row with `columns`)."""
         table = tracked.table
         query = select(table.c[tracked.key].label("key"), table.c[tracked.store].label("store"), *columns).where(
-            table.c[tracked.closed].is_(None), table.c.last_scan_id != self.scan.id
+            table.c[tracked.closed].is_(None), table.c.last_scan_id != self.scan.id, table.c.last_seen <= self.at
         )
         if where is not None:
             query = query.where(where)
