@@ -108,7 +108,7 @@ def parse(body: str) -> Hint:
     if not isinstance(envelope, dict) or envelope.get("detail-type") != DETAIL_TYPE:
         raise MalformedEvent(f"expected an EventBridge event with detail-type {DETAIL_TYPE!r}")
     detail = require(envelope, "detail")
-    source, call = require(detail, "eventSource"), require(detail, "eventName")
+    source, call = require(envelope, "detail", "eventSource"), require(envelope, "detail", "eventName")
     service = BY_CALL.get((source, call))
     if service is None:
         raise OutOfScope(f"{source} {call} changes no store kind Custody reads")
@@ -123,9 +123,9 @@ def parse(body: str) -> Hint:
         service, name = ANY_SERVICE, None
     if service == "ebs" and name is not None and not name.startswith(EC2_TAGGED_PREFIX):
         raise OutOfScope(f"{call} on {name}: not a snapshot")
-    return Hint(provider="aws", account=str(account), region=require(detail, "awsRegion"), service=service,
+    return Hint(provider="aws", account=str(account), region=require(envelope, "detail", "awsRegion"), service=service,
                 event_id=str(detail.get("eventID") or require(envelope, "id")),
-                event_time=event_time(require(detail, "eventTime"), "detail.eventTime"),
+                event_time=event_time(require(envelope, "detail", "eventTime"), "detail.eventTime"),
                 action=DELETE if call in calls.deletes else WRITE, operation=f"{source.split('.')[0]}:{call}",
                 name=name)
 
@@ -156,7 +156,7 @@ def _last_part(value: str) -> str:
     return tail.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
 
 
-def narrow(provider: Provider, hint: Hint) -> Provider:
+def narrow(provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
     """A copy of the AWS provider that reads only the hint's service in the hint's region of its account."""
     if not isinstance(provider, AwsProvider):
         raise TypeError(f"not an AWS provider: {provider.name}")
@@ -171,7 +171,7 @@ def narrow(provider: Provider, hint: Hint) -> Provider:
     narrowed = AwsProvider(dataclasses.replace(settings, regions=(hint.region,), services=tuple(services)),
                            provider._session)
     narrowed._identity = provider._identity  # the caller's account, looked up once
-    return narrowed
+    return narrowed, [hint.account]
 
 
 class SqsSource:
@@ -203,7 +203,7 @@ class SqsSource:
         return parse(message.body)
 
     @staticmethod
-    def narrow(provider: Provider, hint: Hint) -> Provider:
+    def narrow(provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
         return narrow(provider, hint)
 
 

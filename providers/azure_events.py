@@ -96,7 +96,7 @@ def _store_of(path: str, uri: str) -> tuple[str, str | None]:
     raise OutOfScope(f"resource type {'/'.join(parts[:2])} is not a store kind Custody reads")
 
 
-def narrow(provider: Provider, hint: Hint) -> Provider:
+def narrow(provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
     """A copy of the Azure provider that reads only the hint's service in the hint's subscription."""
     if not isinstance(provider, AzureProvider):
         raise TypeError(f"not an Azure provider: {provider.name}")
@@ -105,8 +105,8 @@ def narrow(provider: Provider, hint: Hint) -> Provider:
         raise OutOfScope(f"subscription {hint.account} is not in providers.azure.subscriptions")
     if hint.service not in settings.services:
         raise OutOfScope(f"service {hint.service} is not in providers.azure.services")
-    return AzureProvider(dataclasses.replace(settings, subscriptions=(hint.account,), services=(hint.service,)),
-                         provider._credential)
+    narrowed = dataclasses.replace(settings, subscriptions=(hint.account,), services=(hint.service,))
+    return AzureProvider(narrowed, provider._credential), [hint.account]
 
 
 class StorageQueueSource:
@@ -150,5 +150,5 @@ class StorageQueueSource:
         return parse(message.body)
 
     @staticmethod
-    def narrow(provider: Provider, hint: Hint) -> Provider:
+    def narrow(provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
         return narrow(provider, hint)

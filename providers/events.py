@@ -95,13 +95,16 @@ class Reread:
         return named and self.whole and not self.stores
 
 
-Narrow = Callable[[Provider, Hint], Provider]  # a copy of the provider that reads only the hint's service
+# a copy of the provider that reads only the hint's service, and the units it reads it in (the hint's account, or
+# the organization scope a Cloud Asset search runs over); OutOfScope when the config does not scan what it names
+Narrow = Callable[[Provider, Hint], tuple[Provider, list[str]]]
 
 
 def reread(provider: Provider, hint: Hint, narrow: Narrow) -> Reread:
     """Read the hint's service in the hint's account (and region) with the provider's own read path."""
     log = TargetLog()
-    found = narrow(provider, hint).discover_unit(hint.account, log)
+    narrowed, units = narrow(provider, hint)
+    found = [store for unit in units for store in narrowed.discover_unit(unit, log)]
     return Reread(hint, [store for store in found if hint.matches(store)], list(log.results))
 
 
@@ -125,7 +128,7 @@ class EventSource(Protocol):
 
     def parse(self, message: Message) -> Hint: ...
 
-    def narrow(self, provider: Provider, hint: Hint) -> Provider: ...
+    def narrow(self, provider: Provider, hint: Hint) -> tuple[Provider, list[str]]: ...
 
 
 def event_time(value: Any, where: str) -> str:
