@@ -40,9 +40,10 @@ METHODS: dict[str, Methods] = {
                                       ("storage.buckets.delete",)),
     "bigquery.googleapis.com": Methods(
         "bigquery",
-        ("google.cloud.bigquery.v2.DatasetService.InsertDataset", "google.cloud.bigquery.v2.DatasetService.UpdateDataset",
-         "google.cloud.bigquery.v2.DatasetService.PatchDataset", "datasetservice.insert", "datasetservice.update",
-         "datasetservice.patch"),
+        ("google.cloud.bigquery.v2.DatasetService.InsertDataset",
+         "google.cloud.bigquery.v2.DatasetService.UpdateDataset",
+         "google.cloud.bigquery.v2.DatasetService.PatchDataset",
+         "datasetservice.insert", "datasetservice.update", "datasetservice.patch"),
         ("google.cloud.bigquery.v2.DatasetService.DeleteDataset", "datasetservice.delete")),
     "cloudsql.googleapis.com": Methods("asset", ("cloudsql.instances.create", "cloudsql.instances.update",
                                                  "cloudsql.instances.failover", "cloudsql.instances.promoteReplica"),
