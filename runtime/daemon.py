@@ -62,6 +62,7 @@ from alerts.slack import SlackSender
 from runtime import logging_json
 from runtime.agent_config import AgentSettings, load_agent_settings
 from runtime.cli import ScanSetup, prepare
+from runtime.events import start_consumers
 from runtime.health import Readiness, create_agent_app
 from runtime.metrics import AgentMetrics
 from runtime.scan import run_scan
@@ -132,6 +133,8 @@ class Agent:
         self.replica = self._start_replica()
         server, server_thread = self._start_http(listener, db)
         scheduler = self._start_scheduler()
+        consumers = start_consumers(self.settings.events, self.state, lambda: self.setup,  # change events
+                                    lambda _recorded: self._queue_alerts(), self.metrics.registry, self.stopping)
         log.info("agent started", extra={"listen": f"{self.settings.host}:{self.settings.port}",
                                          "schedule": self.settings.schedule_text, "state": self.state.display,
                                          "channels": list(self.alert_settings.channels)})
@@ -139,6 +142,8 @@ class Agent:
             pass
         log.info("agent stopping")
         self._stop_scheduler(scheduler)
+        for consumer in consumers:  # each ends its long poll (at most 20 s) and its batch in flight
+            consumer.join(timeout=self.settings.stop_timeout_seconds)
         if self.replica is not None:
             self.replica.stop(timeout=self.settings.stop_timeout_seconds)
         self.deliverer.stop(timeout=self.settings.stop_timeout_seconds)

@@ -27,12 +27,14 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as MetricCounter
 
 from providers.base import Provider
 from providers.events import DELETE, EventSource, Hint, MalformedEvent, Message, OutOfScope, Reread, kinds_for, reread
+from runtime.events_config import EventSettings, build_sources
 from runtime.scan import Judge, new_scan
 from scanner.clock import now_iso
 from scanner.errors import InputError
@@ -47,9 +49,9 @@ OUTCOMES = ("received", "malformed", "out_of_scope", "duplicate", "out_of_order"
 RETRY_SECONDS = 5.0  # after a failed receive
 
 
-@dataclass
-class Setup:
-    """What a re-read needs: the providers and the judge of the config in use (reloaded before each scan)."""
+class Setup(Protocol):
+    """What a re-read needs: the providers and the judge of the config in use (runtime.cli.ScanSetup, reloaded
+    before each scheduled scan)."""
 
     providers: list[Provider]
     judge: Judge
@@ -275,3 +277,16 @@ def _instant(text: str) -> dt.datetime:
     except (AttributeError, ValueError):
         return dt.datetime.min.replace(tzinfo=dt.UTC)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def start_consumers(settings: EventSettings | None, state: StateStore, setup: Callable[[], Setup],
+                    on_recorded: Callable[[Recorded], None], registry: CollectorRegistry | None,
+                    stopping: threading.Event) -> list[EventConsumer]:
+    """Start one consumer per queue of `agent.events` (none when it is absent); they stop with `stopping`."""
+    if settings is None:
+        return []
+    handler = EventHandler(state, setup, on_recorded, registry, settings.dedupe_window)
+    consumers = [EventConsumer(source, handler, stopping) for source in build_sources(settings, stopping)]
+    for consumer in consumers:
+        consumer.start()
+    return consumers

@@ -19,7 +19,7 @@ from alerts.db import Database
 from alerts.outbox import rows_for
 from alerts.pipeline import AlertPipeline
 from runtime.cli import ScanSetup, prepare
-from runtime.events import EventHandler, Recorded, Setup
+from runtime.events import EventHandler, Recorded
 from runtime.scan import run_scan
 from scanner.model import ScanResult
 from scanner.secrets import SecretRef
@@ -47,8 +47,7 @@ class EventWorld:
         return cls(store, setup, pipeline)
 
     def __post_init__(self) -> None:
-        self.handler = EventHandler(self.state, lambda: Setup(self.setup.providers, self.setup.judge),
-                                    on_recorded=self._alert)
+        self.handler = EventHandler(self.state, lambda: self.setup, on_recorded=self._alert)
 
     def _alert(self, recorded: Recorded) -> None:
         self.pipeline.process()
