@@ -18,9 +18,9 @@ import boto3
 import pytest
 import yaml
 
+from demo.cloud_events import cloudtrail, route_aws_events
 from demo.moto_server import free_port, start_moto
 from tests.alert_receivers import SlackReceiver
-from tests.test_events_aws import cloudtrail, route_events
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"  # moto's default account
@@ -54,7 +54,7 @@ def test_the_agent_consumes_change_events_between_scheduled_scans(tmp_path):
     with start_moto(("bucket_region",)) as moto:
         slack = SlackReceiver()
         try:
-            queue = route_events(moto.url)
+            queue = route_aws_events(moto.url)
             config = {
                 "home": "EU", "state": "state.db",
                 "companies": [{"id": "acme-europe", "name": "Acme Europe GmbH", "country": "DE"}],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from pathlib import Path
 
 import boto3
@@ -13,6 +12,8 @@ import pytest
 import yaml
 
 from demo.aws_estate import MANAGEMENT_ACCOUNT_ID
+from demo.cloud_events import cloudtrail, published_rule_pattern, put_events
+from demo.cloud_events import route_aws_events as route_events
 from providers.aws_events import CALLS, SqsSource, event_pattern, parse
 from providers.events import MalformedEvent, OutOfScope
 from scanner.kinds import services_of
@@ -22,7 +23,6 @@ from tests.fault_proxy import DENIED, FaultProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 REGIONS = ["eu-central-1", "us-east-1"]
-BUS = "custody-events"
 # the IAM action of each SQS API the event source calls (botocore's operation -> the IAM action)
 SQS_ACTIONS = {"sqs:ReceiveMessage": "sqs:ReceiveMessage", "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
                "sqs:DeleteMessage": "sqs:DeleteMessage"}
@@ -45,39 +45,8 @@ def write_config(tmp_path: Path) -> str:
     return str(path)
 
 
-def published_rule_pattern() -> dict:
-    template = yaml.safe_load(FILES["security"].read_text())
-    return template["Resources"]["Rule"]["Properties"]["EventPattern"]
-
-
-def route_events(url: str) -> str:
-    """The security account's bus, the published rule and the queue it targets; the queue's URL."""
-    sqs, events = client(url, "sqs"), client(url, "events")
-    queue = sqs.create_queue(QueueName="custody-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.create_event_bus(Name=BUS)
-    events.put_rule(Name="custody-store-changes", EventBusName=BUS, EventPattern=json.dumps(published_rule_pattern()))
-    events.put_targets(Rule="custody-store-changes", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
-    return queue
-
-
-def cloudtrail(call: str, source: str, region: str, params: dict, when: dt.datetime | None = None,
-               event_id: str | None = None, response: dict | None = None) -> dict:
-    """A PutEvents entry shaped like the CloudTrail management event EventBridge delivers for `call`."""
-    when = when or dt.datetime.now(dt.UTC)
-    detail = {"eventVersion": "1.09", "eventSource": f"{source}.amazonaws.com", "eventName": call,
-              "awsRegion": region, "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "eventID": event_id or str(uuid.uuid4()), "recipientAccountId": MANAGEMENT_ACCOUNT_ID,
-              "userIdentity": {"type": "AssumedRole", "accountId": MANAGEMENT_ACCOUNT_ID},
-              "requestParameters": params, "responseElements": response, "eventType": "AwsApiCall",
-              "managementEvent": True, "readOnly": False}
-    return {"Source": f"aws.{source}", "DetailType": "AWS API Call via CloudTrail", "Detail": json.dumps(detail),
-            "EventBusName": BUS}
-
-
 def put(url: str, *entries: dict) -> None:
-    answer = client(url, "events").put_events(Entries=list(entries))
-    assert answer["FailedEntryCount"] == 0
+    put_events(url, *entries)
 
 
 def drain(source: SqsSource, expected: int) -> list:

@@ -8,7 +8,6 @@ import base64
 import datetime as dt
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from azure.storage.queue import QueueClient
 from demo.arm_server import ArmServer
 from demo.azure_estate import SUB_EU, AzureEstate
 from demo.azurite_server import Azurite, start_azurite
+from demo.cloud_events import event_grid
 from providers.azure_events import StorageQueueSource, parse
 from providers.events import MalformedEvent, OutOfScope
 from tests.events_world import EventWorld
@@ -61,27 +61,6 @@ def world(tmp_path, azure_estate: AzureEstate) -> Iterator[EventWorld]:
     world = EventWorld.open(tmp_path, str(path))
     yield world
     world.close()
-
-
-def event_grid(resource_id: str, write: bool = True, event_id: str | None = None,
-               when: dt.datetime | None = None, operation: str | None = None) -> str:
-    """One Event Grid event of a subscription topic, as Event Grid puts it on a Storage queue (Base64 JSON)."""
-    sub = resource_id.split("/")[2]
-    kind = "ResourceWriteSuccess" if write else "ResourceDeleteSuccess"
-    resource_type = "/".join(resource_id.split("/providers/", 1)[1].split("/")[0:2])
-    event = {
-        "subject": resource_id, "eventType": f"Microsoft.Resources.{kind}",
-        "eventTime": (when or dt.datetime.now(dt.UTC)).isoformat().replace("+00:00", "Z"),
-        "id": event_id or str(uuid.uuid4()), "dataVersion": "2", "metadataVersion": "1",
-        "topic": f"/subscriptions/{sub}",
-        "data": {"authorization": {"scope": resource_id, "action": f"{resource_type}/{'write' if write else 'delete'}",
-                                   "evidence": {"role": "Contributor"}},
-                 "claims": {}, "correlationId": str(uuid.uuid4()), "resourceProvider": resource_type.split("/")[0],
-                 "resourceUri": resource_id, "status": "Succeeded", "subscriptionId": sub,
-                 "operationName": operation or f"{resource_type}/{'write' if write else 'delete'}",
-                 "tenantId": "00000000-0000-0000-0000-000000000000"},
-    }
-    return base64.b64encode(json.dumps(event).encode()).decode()
 
 
 def remove(server: ArmServer, resource_id: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 import yaml
 from google.pubsub_v1 import PublisherClient, SubscriberClient
 
+from demo.cloud_events import audit_entry as cloud_audit_entry
 from demo.gcp_estate import EU_PROJECT, GCP_OWNERS, gcp_accounts
 from demo.pubsub_server import PubSubServer
 from providers.events import MalformedEvent, OutOfScope
@@ -51,21 +51,7 @@ def world(tmp_path, gcp_estate) -> Iterator[EventWorld]:
 
 
 def audit_entry(method: str, bucket: str, when: dt.datetime | None = None, insert_id: str | None = None) -> bytes:
-    """A Cloud Audit Logs LogEntry for a bucket, as a log sink publishes it to Pub/Sub (JSON)."""
-    entry = {
-        "insertId": insert_id or uuid.uuid4().hex[:12],
-        "logName": f"projects/{EU_PROJECT}/logs/cloudaudit.googleapis.com%2Factivity",
-        "protoPayload": {"@type": "type.googleapis.com/google.cloud.audit.AuditLog",
-                         "serviceName": "storage.googleapis.com", "methodName": method,
-                         "resourceName": f"projects/_/buckets/{bucket}", "status": {},
-                         "authenticationInfo": {"principalEmail": "dev@example.com"},
-                         "resourceLocation": {"currentLocations": ["us-east1"]}},
-        "resource": {"type": "gcs_bucket", "labels": {"bucket_name": bucket, "project_id": EU_PROJECT,
-                                                       "location": "us-east1"}},
-        "timestamp": (when or dt.datetime.now(dt.UTC)).isoformat().replace("+00:00", "Z"),
-        "severity": "NOTICE",
-    }
-    return json.dumps(entry).encode()
+    return cloud_audit_entry(method, bucket, EU_PROJECT, when, insert_id)
 
 
 def publish(*payloads: bytes) -> None:
