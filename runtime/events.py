@@ -59,7 +59,7 @@ class Setup(Protocol):
 
 @dataclass
 class Recorded:
-    """One targeted scan: its id, what it re-read, and the monotonic time it was recorded."""
+    """One targeted scan: its id, the hints it acted on, the stores it recorded and those it confirmed gone."""
 
     scan_id: str
     hints: list[Hint]

@@ -9,7 +9,6 @@ targeted scans go through the same state-store + alert path as a scheduled scan.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,6 @@ class EventWorld:
     setup: ScanSetup
     pipeline: AlertPipeline
     handler: EventHandler = field(init=False)
-    recorded: list[tuple[Recorded, float]] = field(default_factory=list)  # each targeted scan, when alerted
 
     @classmethod
     def open(cls, tmp_path: Path, config_path: str, state: str | None = None) -> EventWorld:
@@ -49,9 +47,8 @@ class EventWorld:
     def __post_init__(self) -> None:
         self.handler = EventHandler(self.state, lambda: self.setup, on_recorded=self._alert)
 
-    def _alert(self, recorded: Recorded) -> None:
+    def _alert(self, _recorded: Recorded) -> None:
         self.pipeline.process()
-        self.recorded.append((recorded, time.monotonic()))
 
     def scan(self) -> ScanResult:
         """A scheduled scan (every configured store), recorded, its alerts queued."""
