@@ -101,12 +101,15 @@ def narrow(provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
     if not isinstance(provider, AzureProvider):
         raise TypeError(f"not an Azure provider: {provider.name}")
     settings = provider.settings
-    if settings.subscriptions and hint.account not in {sub.lower() for sub in settings.subscriptions}:
-        raise OutOfScope(f"subscription {hint.account} is not in providers.azure.subscriptions")
+    subscription = hint.account  # spelt as the config spells it, so the store's account is the scans' own
+    if settings.subscriptions:
+        subscription = next((sub for sub in settings.subscriptions if sub.lower() == hint.account), "")
+        if not subscription:
+            raise OutOfScope(f"subscription {hint.account} is not in providers.azure.subscriptions")
     if hint.service not in settings.services:
         raise OutOfScope(f"service {hint.service} is not in providers.azure.services")
-    narrowed = dataclasses.replace(settings, subscriptions=(hint.account,), services=(hint.service,))
-    return AzureProvider(narrowed, provider._credential), [hint.account]
+    narrowed = dataclasses.replace(settings, subscriptions=(subscription,), services=(hint.service,))
+    return AzureProvider(narrowed, provider._credential), [subscription]
 
 
 class StorageQueueSource:

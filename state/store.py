@@ -140,10 +140,11 @@ class StateStore:
 
     def present_stores(self, provider: str, account: str, kinds: Iterable[str], name: str | None = None,
                        store_id: str | None = None, region: str | None = None) -> list[str]:
-        """Ids of the stores not gone with this provider, account and kind, and the given name (or id, compared
-        without case) and region: the stores a change event may be naming."""
+        """Ids of the stores not gone with this provider, account (compared without case, as Azure's subscription
+        ids are), kind, and the given name (or id, compared without case) and region: the stores a change event
+        may be naming."""
         table = stores_table
-        query = select(table.c.id).where(table.c.provider == provider, table.c.account == account,
+        query = select(table.c.id).where(table.c.provider == provider, func.lower(table.c.account) == account.lower(),
                                          table.c.kind.in_(list(kinds)), table.c.gone_at.is_(None))
         if store_id is not None:
             query = query.where(func.lower(table.c.id) == store_id.lower())
