@@ -22,6 +22,7 @@ from dashboard import keyset, reach
 from scanner import clock
 from state import reads
 from state.schema import (
+    TARGETED,
     events_table,
     findings_table,
     scan_targets_table,
@@ -140,8 +141,8 @@ class Queries:
 
     def latest_scan(self, conn: Connection, finished_only: bool = True) -> dict | None:
         query = reads.newest_scans().limit(1)
-        if finished_only:
-            query = query.where(scans_table.c.status != "running")
+        if finished_only:  # the latest scan of the estate: not a targeted re-read of a few stores (runtime.events)
+            query = query.where(scans_table.c.status.not_in(("running", TARGETED)))
         row = conn.execute(query).mappings().first()
         return dict(row) if row else None
 
@@ -279,7 +280,7 @@ class Queries:
             dict(row)
             for row in conn.execute(
                 select(scans_table.c.id, scans_table.c.started_at, scans_table.c.status, scans_table.c.counts)
-                .where(scans_table.c.status != "running")
+                .where(scans_table.c.status.not_in(("running", TARGETED)))
                 .order_by(scans_table.c.started_at.desc(), scans_table.c.seq.desc())
                 .limit(trend)
             ).mappings()

@@ -20,6 +20,7 @@
         stalled_after_seconds: 30  # a replica silent this long is dead: its units go to another one
         max_attempts: 3            # a unit whose scan crashed or was cut off this often is recorded failed
         scan_timeout_minutes: 360  # units still waiting after this are recorded failed (the scan is partial)
+      events: {aws: {queue_url: …}}  # change events: re-read just the stores they name (runtime.events_config)
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from runtime.events_config import EventSettings, load_event_settings
 from scanner import clock
 from scanner.errors import InputError
 from scanner.yamlfile import Node
 
 AGENT_KEYS = {"schedule", "listen", "ready_max_age_minutes", "ready_max_failed_scans", "misfire_grace_seconds",
-              "stop_timeout_seconds", "log_level", "distributed"}
+              "stop_timeout_seconds", "log_level", "distributed", "events"}
 DISTRIBUTED_KEYS = {"worker_concurrency", "heartbeat_seconds", "stalled_after_seconds", "max_attempts",
                     "scan_timeout_minutes"}
 SCHEDULE_KEYS = {"interval_minutes", "interval_seconds", "cron", "timezone"}
@@ -72,6 +74,7 @@ class AgentSettings:
     log_level: str = "info"
     period: dt.timedelta = dt.timedelta(hours=1)  # the schedule's (longest) gap between two scans
     distributed: DistributedSettings | None = None
+    events: EventSettings | None = None  # the queues of change events (runtime.events_config)
 
     def trigger(self) -> BaseTrigger:
         tz = zoneinfo.ZoneInfo(self.timezone)
@@ -131,6 +134,7 @@ def load_agent_settings(section: Node) -> AgentSettings:
         stop_timeout_seconds=section["stop_timeout_seconds"].int(30, minimum=1),
         log_level=section["log_level"].str("info", choices=LOG_LEVELS) or "info",
         period=period, distributed=_distributed(section["distributed"]),
+        events=load_event_settings(section["events"]),
     )
 
 

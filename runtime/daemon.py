@@ -69,6 +69,7 @@ from alerts.webhook import WebhookSender
 from runtime import logging_json
 from runtime.agent_config import AgentSettings, load_agent_settings
 from runtime.cli import ScanSetup, prepare
+from runtime.events import start_consumers
 from runtime.health import Readiness, create_agent_app
 from runtime.metrics import AgentMetrics
 from runtime.scan import run_scan
@@ -147,6 +148,8 @@ class Agent:
         self.replica = self._start_replica()
         server, server_thread = self._start_http(listener, db)
         scheduler = self._start_scheduler()
+        consumers = start_consumers(self.settings.events, self.state, lambda: self.setup,  # change events
+                                    lambda _recorded: self._queue_alerts(), self.metrics.registry, self.stopping)
         log.info("agent started", extra={"listen": f"{self.settings.host}:{self.settings.port}",
                                          "schedule": self.settings.schedule_text, "state": self.state.display,
                                          "channels": list(self.alert_settings.channels)})
@@ -160,11 +163,13 @@ class Agent:
             return max(0.0, deadline - time.monotonic())
 
         self._stop_scheduler(scheduler, left)
+        for consumer in consumers:  # each ends its long poll and its batch in flight, within the stop bound
+            consumer.join(timeout=left())
         if self.replica is not None:
             self.replica.stop(timeout=left())
         self.deliverer.stop(timeout=left())
         server_thread.join(timeout=left())
-        if self.deliverer.running() or server_thread.is_alive():
+        if self.deliverer.running() or server_thread.is_alive() or any(c.is_alive() for c in consumers):
             log.warning("stop timeout reached: abandoning what is still running (sends in progress are retried "
                         "after the restart)", extra={"stop_timeout_seconds": self.settings.stop_timeout_seconds})
             self._exit_now()

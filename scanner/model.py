@@ -174,7 +174,7 @@ class ScanResult:
     id: str
     started_at: str
     finished_at: str | None = None
-    status: Literal["running", "complete", "partial", "failed", "interrupted"] = "running"
+    status: Literal["running", "complete", "partial", "failed", "interrupted", "targeted"] = "running"
     home: list[str] = field(default_factory=list)
     targets: list[TargetResult] = field(default_factory=list)
     coverage_gaps: list[str] = field(default_factory=list)

@@ -3,6 +3,10 @@
 # browser) and buildah, podman, runc, debootstrap (the container image is built and run for real).
 # Idempotent: installs only what is missing. Needs root (or sudo) and Debian's package registry.
 set -euo pipefail
+# Azurite (Microsoft's Azure Storage emulator, npm): the Storage queue of the event tests (tests/test_events_azure.py)
+if [ ! -x "$(dirname "$0")/../demo/azurite/node_modules/.bin/azurite-queue" ]; then
+  (cd "$(dirname "$0")/../demo/azurite" && npm ci --no-audit --no-fund --silent)
+fi
 packages=(chromium buildah podman runc debootstrap postgresql)
 commands=(chromium buildah podman runc debootstrap pg_ctlcluster)
 missing=()

@@ -17,7 +17,12 @@ Stores and findings follow one lifecycle (`Tracked`), written by one upsert and 
   findings, untouched; its `last_scan_id` still names the scan that last judged it, so it is
   stale (state.reads.is_stale) until a scan judges it again;
 - every change is also appended to `events`, so a reappearance or a reopening does not erase the
-  earlier gone/resolved interval.
+  earlier gone/resolved interval;
+- a "targeted" scan (runtime.events: the stores change events named, re-read) closes only what its
+  caller confirmed: the stores a whole re-read did not find, and the findings of the stores it read
+  whole (`ScanWriter.close_confirmed`);
+- a row last seen by a targeted scan that started after this scan did is newer than what this scan
+  read: it is neither overwritten nor closed by it.
 
 Times: every timestamp a scan writes (first_seen, last_seen, gone_at, resolved_at, event at) is
 that scan's `started_at`, exactly as given, with the scan's id beside it (first_scan_id,
@@ -34,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Table, delete, func, insert, select, update
+from sqlalchemy import Column, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from scanner.clock import now_iso
@@ -43,6 +48,7 @@ from state.bulk import bulk_delete, bulk_insert, bulk_update, chunks, inlined, r
 from state.documents import document, facet_rows, location_set, reach_set, refresh_index
 from state.schema import (
     EVENT_KINDS,
+    TARGETED,
     events_table,
     findings_table,
     scan_targets_table,
@@ -148,6 +154,9 @@ class ScanWriter:
         self.changes = ScanChanges(scan_id=scan.id, status=scan.status)
         self.kept_verdicts = 0  # stores met but not judged, whose earlier verdict stays (stale)
         self.events: list[dict[str, Any]] = []
+        # targeted scans (runtime.events) that started after this one: what they saw is newer than this scan's view
+        self.newer_targeted = list(conn.scalars(select(scans_table.c.id).where(
+            scans_table.c.status == TARGETED, scans_table.c.started_at > self.at, scans_table.c.id != scan.id)))
         row = scan_row(scan)
         row["finished_at"] = _text_time(scan.finished_at) if scan.finished_at else now_iso()
         put_scan(conn, row)
@@ -203,6 +212,19 @@ class ScanWriter:
         self.kept_verdicts += len(keep)
         return {store_id: store for store_id, store in batch.items() if store_id not in keep}
 
+    def close_confirmed(self, gone: list[str], read_whole: list[str]) -> None:
+        """A targeted scan: close the stores `gone` (a whole re-read did not find them), and the open findings of
+        those and of the stores `read_whole` that this scan did not raise again (unless it could not evaluate
+        the store: not knowing is not fixing)."""
+        for chunk in chunks(gone, 500):
+            self._close_unseen(STORES, where=stores_table.c.id.in_(inlined(chunk)))
+        judged = set(gone)
+        for chunk in chunks([store_id for store_id in read_whole if store_id not in judged], 500):
+            judged.update(self.conn.scalars(select(stores_table.c.id).where(
+                stores_table.c.id.in_(inlined(chunk)), stores_table.c.status != NOT_EVALUATED)))
+        for chunk in chunks(sorted(judged), 500):
+            self._close_unseen(FINDINGS, where=findings_table.c.store_id.in_(inlined(chunk)))
+
     # -- the lifecycle shared by stores and findings
 
     def _upsert(self, tracked: Tracked, rows: dict[str, dict[str, Any]],
@@ -210,13 +232,15 @@ class ScanWriter:
         """Insert the rows seen for the first time, update (and reopen) the known ones; `rows`: key -> column
         values. Return (inserted rows, updated rows: the key as `b_<key>`)."""
         table, scan_id, at = tracked.table, self.scan.id, self.at
-        columns = [table.c[name] for name in (tracked.key, tracked.closed, *tracked.compared)]
+        columns = [table.c[name] for name in (tracked.key, tracked.closed, "last_scan_id", *tracked.compared)]
         prior = rows_by_key(self.conn, table.c[tracked.key], columns, rows)
         inserts, updates = [], []
         for key, values in rows.items():
             values.update({"last_seen": at, "last_scan_id": scan_id, tracked.closed: None, tracked.closed_scan: None})
             store_id, fingerprint = values.get(tracked.store, key), tracked.fingerprint(key)
             old = prior.get(key)
+            if old is not None and old["last_scan_id"] in self.newer_targeted:
+                continue  # a targeted scan that ran meanwhile read it later: its sighting stands
             if old is None:
                 inserts.append({tracked.key: key, "first_seen": at, "first_scan_id": scan_id, **values})
                 self._change(tracked.new, key, store_id, fingerprint)
@@ -237,7 +261,8 @@ class ScanWriter:
         """Close the open rows this scan did not see (matching `where`, and `keep` of their row with `columns`)."""
         table = tracked.table
         query = select(table.c[tracked.key].label("key"), table.c[tracked.store].label("store"), *columns).where(
-            table.c[tracked.closed].is_(None), table.c.last_scan_id != self.scan.id
+            table.c[tracked.closed].is_(None), table.c.last_scan_id != self.scan.id,
+            table.c.last_scan_id.not_in(bindparam("newer", self.newer_targeted, expanding=True, literal_execute=True))
         )
         if where is not None:
             query = query.where(where)

@@ -33,7 +33,8 @@ metadata = MetaData(
 )
 
 
-FINAL_STATUSES = ("complete", "partial", "failed", "interrupted")  # scans.status once a scan has ended
+FINAL_STATUSES = ("complete", "partial", "failed", "interrupted", "targeted")  # scans.status once a scan has ended
+TARGETED = "targeted"  # a re-read of the stores change events named (runtime.events): closes only what it confirmed
 
 # Strings are unbounded (VARCHAR without length): a cloud id or name longer than a guessed
 # limit must never make PostgreSQL reject, and so lose, a whole scan.

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
@@ -34,8 +34,8 @@ from state import reads
 from state.documents import rebuild_derived
 from state.engine import SETTING, create_engine, database_url, reason
 from state.migrate import upgrade_schema
-from state.scan_writer import ScanChanges, put_scan, put_targets, scan_row, write_scan
-from state.schema import FINAL_STATUSES, scans_table
+from state.scan_writer import ScanChanges, ScanWriter, put_scan, put_targets, scan_row, write_scan
+from state.schema import FINAL_STATUSES, TARGETED, scans_table, stores_table
 
 
 class StateStore:
@@ -81,6 +81,20 @@ class StateStore:
         with self._write() as conn:
             return write_scan(conn, scan, stores, self.batch_size)
 
+    def finish_targeted(self, scan: ScanResult, stores: Iterable[DataStore], gone: list[str],
+                        read_whole: list[str]) -> ScanChanges:
+        """Record a targeted scan (runtime.events): the stores it re-read, the stores a whole re-read confirmed
+        `gone` (ids) and, for the stores it read whole, their findings not raised again as resolved."""
+        if scan.status != TARGETED:
+            raise ValueError(f"finish_targeted: scan status must be {TARGETED!r}, not {scan.status!r}")
+        with self._write() as conn:
+            writer = ScanWriter(conn, scan)
+            batch = {store.id: store for store in stores}
+            if batch:
+                writer.write(batch)
+            writer.close_confirmed(sorted(gone), sorted(read_whole))
+            return writer.finish()
+
     def interrupt_running(self, finished_at: str | None = None) -> list[str]:
         """Mark scans still 'running' (their process died) as 'interrupted'; return their ids.
 
@@ -123,6 +137,23 @@ class StateStore:
         """Every unresolved finding (waived ones included, flagged), with its store's provider, account, kind, name."""
         with self._read() as conn:
             return reads.open_findings(conn)
+
+    def present_stores(self, provider: str, account: str, kinds: Iterable[str], name: str | None = None,
+                       store_id: str | None = None, region: str | None = None) -> list[str]:
+        """Ids of the stores not gone with this provider, account (compared without case, as Azure's subscription
+        ids are), kind, and the given name (or id, compared without case) and region: the stores a change event
+        may be naming."""
+        table = stores_table
+        query = select(table.c.id).where(table.c.provider == provider, func.lower(table.c.account) == account.lower(),
+                                         table.c.kind.in_(list(kinds)), table.c.gone_at.is_(None))
+        if store_id is not None:
+            query = query.where(func.lower(table.c.id) == store_id.lower())
+        elif name is not None:
+            query = query.where(table.c.name == name)
+        if region is not None:
+            query = query.where(table.c.region == region)
+        with self._read() as conn:
+            return sorted(conn.scalars(query))
 
     def reading(self) -> AbstractContextManager[Connection]:
         """A read-only connection whose database errors become one-line InputErrors (the dashboard's queries)."""
