@@ -12,6 +12,7 @@ import random
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -233,13 +234,16 @@ def test_a_scan_interrupted_mid_stream_marks_nothing_gone_or_resolved(tmp_path):
         assert open_before  # the built-in policy fails the copies outside the EU
         cancel = threading.Event()
         cut, cut_stores = run_scan([StoppingProvider(20, 7, cancel)], judge, state, cancel=cancel, batch_size=3)
-        assert cut.status == "interrupted" and len(cut_stores) == 7 == cut.counts["stores"]
+        # the inventory reads ahead in a thread of its own (runtime.scan.cancellable), so the scan stops at the
+        # cancel having judged at most the 7 stores read before it
+        seen = len(cut_stores)
+        assert cut.status == "interrupted" and seen <= 7 and seen == cut.counts["stores"]
         recorded = state.scan(cut.id)
         assert recorded["status"] == "interrupted"
         assert recorded["changes"]["gone_stores"] == 0 and recorded["changes"]["resolved_findings"] == 0
         assert open_fps(state) == open_before
-        last_scans = {state.store_history(item.id)["last_scan_id"] for item in full_stores}
-        assert last_scans == {full.id, cut.id}  # the 7 it saw are recorded; the other 13 untouched, not gone
+        last_scans = Counter(state.store_history(item.id)["last_scan_id"] for item in full_stores)
+        assert last_scans == Counter({full.id: 20 - seen, cut.id: seen} if seen else {full.id: 20})  # none gone
         assert all(state.store_history(item.id)["gone_at"] is None for item in full_stores)
     assert [item.id for item in cut_stores] == sorted(item.id for item in cut_stores)  # readable after close
 
