@@ -179,7 +179,7 @@ def load_alert_settings(section: Node) -> AlertSettings:
     section.mapping(SECTION_KEYS)
     settings = AlertSettings(summary_threshold=section["summary_threshold"].int(20, minimum=1))
     if section["remind_after_hours"].value is not None:
-        settings.remind_after_hours = number(section["remind_after_hours"], 24.0, 0.01)
+        settings.remind_after_hours = number(section["remind_after_hours"], 24.0, 0.001)
     settings.repeat_failed_scan_minutes = number(section["repeat_failed_scan_minutes"], 60.0)
     url = section["dashboard_url"].str()
     if url and not url.startswith(("https://", "http://")):

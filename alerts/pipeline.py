@@ -155,11 +155,14 @@ class AlertPipeline:
         return last is None or _age_seconds(self.clock(), last) >= minutes * 60
 
     def _remind(self, conn: Connection) -> int:
-        """Queue a reminder of the critical findings open longer than `remind_after_hours` (once per period)."""
+        """Queue a reminder of the critical findings open longer than `remind_after_hours`, at most once that often."""
         hours = self.settings.remind_after_hours
         if not hours or not self.channels:
             return 0
         now = self.clock()
+        last = conn.scalar(select(func.max(outbox_table.c.created_at)).where(outbox_table.c.kind == "reminder"))
+        if last is not None and _age_seconds(now, last) < hours * 3600:
+            return 0
         alert = reminder_alert(conn, now, hours, f"{self.dashboard_url}/findings" if self.dashboard_url else None)
         if alert is None:
             return 0
@@ -211,8 +214,8 @@ def _age_seconds(now: str, then: str) -> float:
 
 
 def reminder_alert(conn: Connection, now: str, hours: float, link: str | None) -> Alert | None:
-    """One alert listing the critical findings (unmuted, on present stores) first seen more than `hours` ago;
-    its key names the period, so it is queued once per `hours`."""
+    """One alert listing the critical findings (unmuted, on present stores) first seen more than `hours` ago
+    (the caller queues it at most once every `hours`)."""
     since = (dt.datetime.fromisoformat(now) - dt.timedelta(hours=hours)).isoformat()
     rows = conn.execute(
         select(findings_table.c.policy, findings_table.c.jurisdiction, findings_table.c.basis,
@@ -225,13 +228,12 @@ def reminder_alert(conn: Connection, now: str, hours: float, link: str | None) -
     rows = [row for row in rows if not muted({"waiver": row["waiver"]})]
     if not rows:
         return None
-    period = int(dt.datetime.fromisoformat(now).timestamp() // (hours * 3600))
     lines = [f"{row['policy']}: {row['kind']} {row['name']} (account {row['account']}) — {row['jurisdiction']} "
              f"({row['basis'].replace('_', ' ')}), open since {row['first_seen']}" for row in rows[:15]]
     if len(rows) > 15:
         lines.append(f"… and {len(rows) - 15} more: see the dashboard.")
     return Alert(
-        key=f"remind:{hours:g}h:{period}", kind="reminder", subject=str(period), severity="critical",
+        key=f"remind:{now}", kind="reminder", subject=now, severity="critical",
         title=f"Reminder: {len(rows)} critical finding(s) still open after more than {hours:g} h",
         policies=sorted({row["policy"] for row in rows}), accounts=sorted({str(row["account"]) for row in rows}),
         lines=lines, link=link,

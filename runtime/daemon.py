@@ -135,7 +135,7 @@ class Agent:
             if interrupted:
                 log.warning("scans left running by a stopped agent marked interrupted: %s", ", ".join(interrupted),
                             extra={"scan_ids": interrupted})
-        db = Database(self.state)
+        db = self.db = Database(self.state)
         self.pipeline = AlertPipeline(db, self.alert_settings, self.dashboard_url,
                                       name_of=self.setup.judge.catalog.jurisdiction_name,
                                       scopes=lambda: {policy.id: dict(policy.scope.tags)
@@ -283,6 +283,9 @@ class Agent:
             scan, stores = run_scan(setup.providers, setup.judge, self.state, cancel=self.cancel)
             seconds = time.monotonic() - started
             self.metrics.observe_scan(scan, seconds)
+            unrecorded = [gap for gap in scan.coverage_gaps if gap.startswith("state store: ")]
+            if unrecorded:
+                self.db.write_error = unrecorded[0]
             failed = [t for t in scan.targets if t.status != "ok"]
             log.info("scan finished", extra={"scan_id": scan.id, "status": scan.status, "stores": len(stores),
                                              "counts": scan.counts, "failed_targets": len(failed),
@@ -291,6 +294,7 @@ class Agent:
             self._queue_alerts()
         except InputError as exc:  # the state store refused the scan's start
             self.metrics.scan_failed("not_recorded")
+            self.db.write_error = str(exc)
             log.error("scan job failed: %s", exc)
         except Exception:
             self.metrics.scan_failed("error")

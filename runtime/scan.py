@@ -212,46 +212,44 @@ _DONE = object()
 
 
 def cancellable(items: Iterable[DiscoveredStore], cancel: threading.Event | None) -> Iterator[DiscoveredStore]:
-    """`items`, stopping within CANCEL_POLL_SECONDS of `cancel` being set, even while the provider is inside an
-    account (a call that hangs, a slow region): it runs in a thread of its own, abandoned when cancelled (its
-    calls are read-only; the process is stopping)."""
+    """`items`, one at a time as a plain loop would take them, but a `cancel` set while the provider is inside
+    an account (a call that hangs, a slow region) ends the loop within CANCEL_POLL_SECONDS: the provider runs
+    in a thread of its own, asked for each next store, and is abandoned when cancelled (its calls are
+    read-only; the process is stopping)."""
     if cancel is None:
         yield from items
         return
-    handoff: queue.Queue[object] = queue.Queue(maxsize=256)
+    iterator = iter(items)
+    asks: queue.Queue[bool] = queue.Queue()
+    answers: queue.Queue[tuple[bool, object]] = queue.Queue()
 
-    def produce() -> None:
-        try:
-            for item in items:
-                if not _hand(handoff, item, cancel):
-                    return
-            _hand(handoff, _DONE, cancel)
-        except Exception as exc:  # handed to the consumer, which raises it
-            _hand(handoff, exc, cancel)
+    def work() -> None:
+        while asks.get():
+            try:
+                answers.put((True, next(iterator)))
+            except StopIteration:
+                answers.put((True, _DONE))
+            except Exception as exc:  # handed to the consumer, which raises it
+                answers.put((False, exc))
 
-    threading.Thread(target=produce, name="inventory", daemon=True).start()
-    while True:
-        _check(cancel)
-        try:
-            item = handoff.get(timeout=CANCEL_POLL_SECONDS)
-        except queue.Empty:
-            continue
-        if item is _DONE:
-            return
-        if isinstance(item, Exception):
-            raise item
-        yield item  # type: ignore[misc]
-
-
-def _hand(handoff: queue.Queue[object], item: object, cancel: threading.Event) -> bool:
-    """Hand `item` to the consumer, waiting while it is busy; False once the scan is cancelled."""
-    while not cancel.is_set():
-        try:
-            handoff.put(item, timeout=CANCEL_POLL_SECONDS)
-            return True
-        except queue.Full:
-            continue
-    return False
+    threading.Thread(target=work, name="inventory", daemon=True).start()
+    try:
+        while True:
+            _check(cancel)
+            asks.put(True)
+            while True:
+                try:
+                    ok, value = answers.get(timeout=CANCEL_POLL_SECONDS)
+                    break
+                except queue.Empty:
+                    _check(cancel)
+            if not ok:
+                raise value  # type: ignore[misc]
+            if value is _DONE:
+                return
+            yield value  # type: ignore[misc]
+    finally:
+        asks.put(False)  # the worker ends after the call in progress (or with the process, if it hangs)
 
 
 def _inventory(

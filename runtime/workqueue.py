@@ -47,7 +47,7 @@ from sqlalchemy.engine import Connection, make_url
 from providers.base import TargetLog
 from runtime.agent_config import DistributedSettings
 from runtime.cli import ScanSetup
-from runtime.scan import ScanCancelled, StoreSpool, conclude, new_scan
+from runtime.scan import ScanCancelled, StoreSpool, cancellable, conclude, new_scan
 from scanner import clock
 from scanner.model import DataStore, ScanResult, TargetResult
 from state.locks import try_transaction_lock
@@ -216,7 +216,7 @@ class Replica:
             raise LookupError(f"no provider section {part.section!r} in this replica's config")
         targets = TargetLog()
         stores: dict[str, dict[str, Any]] = {}
-        for found in provider.discover_unit(part.unit_id, targets):
+        for found in cancellable(provider.discover_unit(part.unit_id, targets), self.cancel):
             if self.cancel.is_set():
                 raise ScanCancelled
             stores[found.id] = setup.judge.judge(found).to_dict()

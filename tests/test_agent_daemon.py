@@ -11,6 +11,8 @@ GetCallerIdentity) while the test changes the estate, so each scan sees all of a
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import json
 import os
 import signal
@@ -889,3 +891,46 @@ def test_teams_pagerduty_and_a_signed_webhook_go_through_the_outbox(world):
         agent.kill()
         for receiver in (teams, pagerduty, hook):
             receiver.stop()
+
+
+def test_a_failed_scan_is_told_again_on_an_interval_and_critical_findings_are_reminded(world):
+    """Issue 15.8 as a running agent (scans every second, intervals of seconds): a scan that stays failed is told
+    again every repeat_failed_scan_minutes, not once and not every scan; an open critical finding is reminded
+    once per remind_after_hours."""
+    repeat_s, remind_s = 3.0, 3.6
+    world.bucket("acme-jnb-remind", "af-south-1", PERSONAL)
+    slack = SlackReceiver()
+    down = threading.Event()
+    world.proxy.deny(lambda r: down.is_set(), True)  # type: ignore[arg-type] - True: the connection drops
+    config, port = write_config(world, "repeat", alerts={"repeat_failed_scan_minutes": repeat_s / 60,
+                                                         "remind_after_hours": remind_s / 3600})
+    agent = Agent(world, config, port, CUSTODY_SLACK_WEBHOOK=slack.url + HOOK_SECRET)
+
+    def rows(kind: str) -> list[tuple[str, str]]:
+        return agent.query("SELECT created_at, payload FROM alert_outbox WHERE kind = ? AND channel = 'secops' "
+                           "ORDER BY id", kind)
+
+    def gaps(kind: str) -> list[float]:
+        times = [dt.datetime.fromisoformat(created) for created, _ in rows(kind)]
+        return [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+
+    try:
+        wait_for("two reminders", lambda: len(rows("reminder")) >= 2, agent)
+        assert min(gaps("reminder")) >= remind_s  # at most once per remind_after_hours
+        reminder = json.loads(rows("reminder")[0][1])
+        assert reminder["severity"] == "critical" and "acme-jnb-remind" in "\n".join(reminder["lines"])
+        down.set()
+        wait_for("three failed-scan alerts", lambda: len(rows("scan_failed")) >= 3, agent)
+        failed_scans = agent.query("SELECT count(*) FROM scans WHERE status = 'failed'")[0][0]
+        assert failed_scans > len(rows("scan_failed"))  # not every scan ...
+        assert min(gaps("scan_failed")) >= repeat_s  # ... but every interval
+        titles = [json.loads(payload)["title"] for _, payload in rows("scan_failed")]
+        assert not titles[0].endswith("(still)") and all(title.endswith("(still)") for title in titles[1:])
+        wait_for("the alerts on Slack", lambda: sum(p["text"].startswith("[high] Scan") for p in slack.accepted())
+                 >= 3, agent)
+        down.clear()
+        assert agent.signal(signal.SIGTERM) == 0
+    finally:
+        down.clear()
+        agent.kill()
+        slack.stop()

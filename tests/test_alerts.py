@@ -646,6 +646,20 @@ alerts:
     ("alerts:\n  digest: {at: '25:00'}\n", r"custody.yaml:2: alerts.digest.at: expected a time HH:MM"),
     ("alerts:\n  channels:\n    m: {type: email, host: h, from: a@b, to: c@d, webhook_url_env: X}\n",
      r"key 'webhook_url_env' does not apply to a email channel"),
+    ("alerts:\n  channels:\n    h: {type: webhook, url_env: U}\n",
+     r"custody.yaml:3: alerts.channels.h: missing secret_env or secret_file"),
+    ("alerts:\n  channels:\n    t: {type: teams, url: https://x.example/workflows}\n",
+     r"custody.yaml:3: alerts.channels.t.url: secrets are not read from the config file"),
+    ("alerts:\n  channels:\n    p: {type: pagerduty, routing_key_env: K, events_url: ftp://x}\n",
+     r"custody.yaml:3: alerts.channels.p.events_url: expected an http\(s\) URL"),
+    ("alerts:\n  channels:\n    p: {type: pagerduty, routing_key_env: K, min_severity: urgent}\n",
+     r"custody.yaml:3: alerts.channels.p.min_severity: 'urgent' is not one of"),
+    ("alerts:\n  channels:\n    x: {type: opsgenie}\n",
+     r"custody.yaml:3: alerts.channels.x.type: 'opsgenie' is not one of: slack, email, teams, pagerduty, webhook"),
+    ("alerts:\n  channels:\n    s: {type: slack, webhook_url_env: A}\n  routes:\n"
+     "    - {channels: [s], group: yes please}\n",
+     r"custody.yaml:5: alerts.routes\[0\].group: expected true or false"),
+    ("alerts:\n  remind_after_hours: soon\n", r"custody.yaml:2: alerts.remind_after_hours: expected a number"),
 ])
 def test_alerts_config_errors_are_one_line_with_file_and_line(tmp_path, text, message):
     with pytest.raises(InputError, match=message):

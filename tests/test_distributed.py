@@ -178,6 +178,13 @@ def test_three_agents_share_a_scan_and_survive_a_sigkill(organization: Organizat
         stores = dict(query(postgres_url, "SELECT name, account FROM stores WHERE gone_at IS NULL"))
         assert stores == organization.buckets
 
+        # the replica that finished the scan observed it in its metrics (issue 15.7), and only that one
+        survivors = [agent for agent in agents if agent is not victim]
+        finished = wait_for("the finisher's metrics", lambda: sorted(
+            scans_observed(agent, tmp_path / f"agent{agents.index(agent)}") for agent in survivors)
+            if sum(scans_observed(a, tmp_path / f"agent{agents.index(a)}") for a in survivors) == 1 else None)
+        assert finished == [0.0, 1.0]
+
         # alerts: one baseline summary, sent by one replica, not one per replica
         assert_one_alert_sent_once(agents, postgres_url, slack)
 
@@ -211,6 +218,21 @@ def assert_one_alert_sent_once(agents: list[AgentProcess], url: str, slack: Slac
         agent.stop()
     assert query(url, "SELECT kind, status, attempts FROM alert_outbox") == [("summary", "delivered", 1)]
     assert len(slack.accepted()) == 1, slack.accepted()
+
+
+def scans_observed(agent: AgentProcess, directory: Path) -> float:
+    """custody_scans_total{status="complete"} on an agent's /metrics."""
+    import urllib.request
+
+    import yaml
+
+    config = yaml.safe_load((directory / "custody.yaml").read_text())
+    port = int(str(config["agent"]["listen"]).rsplit(":", 1)[1])
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith('custody_scans_total{status="complete"} '):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def by_unit_replica_of(agent: AgentProcess) -> str:
