@@ -81,6 +81,13 @@ def _aws(operation: str, service: str, when: str = "") -> Call:
     return Call(operation, f"{service}:{operation}", when)
 
 
+# Who holds the keys (scanner/custody.py): each KMS key a store names is described once per scan and region, and a
+# region's custom key stores are listed once, only when one of its keys is in one.
+KMS_CALLS: tuple[Call, ...] = (
+    _aws("DescribeKey", "kms", "the store's encryption names a KMS key (once per key and region)"),
+    _aws("DescribeCustomKeyStores", "kms", "a key is in a custom key store (once per region)"),
+)
+
 KINDS: tuple[StoreKind, ...] = (
     # ---- AWS ------------------------------------------------------------------------------------------
     StoreKind(
@@ -95,6 +102,9 @@ KINDS: tuple[StoreKind, ...] = (
             Call("GetBucketLocation", "s3:GetBucketLocation", "ListBuckets gives no BucketRegion"),
             Call("GetBucketTagging", "s3:GetBucketTagging", "tag:GetResources failed in the bucket's region"),
             Call("GetBucketReplication", "s3:GetReplicationConfiguration", "AWS Config does not answer for the bucket"),
+            Call("GetBucketEncryption", "s3:GetEncryptionConfiguration",
+                 "AWS Config does not give the bucket's default encryption"),
+            *KMS_CALLS,
         ),
         cannot_see=("objects' own copies made outside replication rules (batch copies, application writes)",),
         bulk_type="AWS::S3::Bucket", description="S3 buckets and their replication targets",
@@ -104,7 +114,7 @@ KINDS: tuple[StoreKind, ...] = (
         list_call=_aws("ListTables", "dynamodb"), result_key="TableNames",
         id_field="DescribeTable.TableArn", name_field="TableName", tags_from="ListTagsOfResource",
         copies=(Copy("primary", "DescribeTable.TableArn"), Copy("replica", "DescribeTable.Replicas")),
-        detail_calls=(_aws("DescribeTable", "dynamodb"), _aws("ListTagsOfResource", "dynamodb")),
+        detail_calls=(_aws("DescribeTable", "dynamodb"), _aws("ListTagsOfResource", "dynamodb"), *KMS_CALLS),
         cannot_see=("on-demand backups and point-in-time recovery copies (not read yet)",),
         probe_rank=2, description="DynamoDB tables and their global-table replicas",
     ),
@@ -115,6 +125,7 @@ KINDS: tuple[StoreKind, ...] = (
         copies=(Copy("primary", "DescribeDBInstances.DBInstanceArn (or ReadReplicaSourceDBInstanceIdentifier)"),
                 Copy("replica", "DescribeDBInstances.ReadReplicaDBInstanceIdentifiers"),
                 Copy("backup", "DescribeDBInstances.DBInstanceAutomatedBackupsReplications")),
+        detail_calls=KMS_CALLS,
         cannot_see=("manual snapshots copied to other regions (not read yet)",),
         probe_rank=1, description="RDS DB instances, read replicas and replicated automated backups",
     ),
@@ -126,7 +137,8 @@ KINDS: tuple[StoreKind, ...] = (
                                 "database's writer: DescribeGlobalClusters.GlobalClusterMembers.IsWriter)"),
                 Copy("replica", "DescribeDBClusters.ReadReplicaIdentifiers, "
                                 "DescribeGlobalClusters.GlobalClusterMembers")),
-        detail_calls=(_aws("DescribeGlobalClusters", "rds", "a cluster of the region is in a global database"),),
+        detail_calls=(_aws("DescribeGlobalClusters", "rds", "a cluster of the region is in a global database"),
+                      *KMS_CALLS),
         cannot_see=("DocumentDB and Neptune global clusters (not read yet)",),
         probe_rank=1,
         description="RDS and Aurora DB clusters, their cross-region read replicas and Aurora global databases",
@@ -138,6 +150,7 @@ KINDS: tuple[StoreKind, ...] = (
         tags_from="Tags",
         copies=(Copy("primary", "DescribeSnapshots (or the Description copy marker of a copy)"),
                 Copy("replica", "DescribeSnapshots.Description of a copy in another region")),
+        detail_calls=KMS_CALLS,
         cannot_see=("a copy whose description was changed from AWS's '[Copied snap-… from region]' marker",),
         probe_rank=0, description="EBS snapshots owned by the account and their cross-region copies",
     ),
@@ -172,7 +185,7 @@ KINDS: tuple[StoreKind, ...] = (
                                "plan's region its selections cover")),
         detail_calls=(_aws("ListTags", "backup"), _aws("ListBackupPlans", "backup"), _aws("GetBackupPlan", "backup"),
                       _aws("ListBackupSelections", "backup", "a plan copies to another region"),
-                      _aws("GetBackupSelection", "backup", "a plan copies to another region")),
+                      _aws("GetBackupSelection", "backup", "a plan copies to another region"), *KMS_CALLS),
         cannot_see=("recovery points copied by on-demand copy jobs outside a plan (ListRecoveryPointsByBackupVault, "
                     "not read yet)",
                     "covered resources of kinds Custody does not inventory (EC2 volumes, EFS access points, ...)"),
