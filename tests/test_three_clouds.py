@@ -49,9 +49,10 @@ from demo.gcp_estate import (
     gcp_accounts,
     gcp_config_section,
     seed_gcp_estate,
+    seed_kms_keys,
     start_gcp_estate,
 )
-from demo.gcs_server import DeadEndpoint, FakeBigQueryServer, FakeGcsServer, FakeResourceServer
+from demo.gcs_server import DeadEndpoint, FakeBigQueryServer, FakeGcsServer, FakeKmsServer, FakeResourceServer
 from providers.azure import SERVICES as AZURE_SERVICES
 from providers.azure import AzureProvider, AzureSettings
 from providers.base import TargetLog
@@ -635,7 +636,9 @@ def faulty() -> Iterator[tuple[ArmServer, AzureEstate, StallingGcsServer, GcpEst
     arm = ArmServer().start()
     gcs = StallingGcsServer(GCP_PAGE_SIZE).start()
     bigquery, resources = FakeBigQueryServer(GCP_PAGE_SIZE).start(), FakeResourceServer(GCP_PAGE_SIZE).start()
-    gcp = GcpEstate(gcs, bigquery, resources, seed_gcp_estate(gcs, bigquery, resources))
+    kms = FakeKmsServer(GCP_PAGE_SIZE).start()
+    seed_kms_keys(kms)
+    gcp = GcpEstate(gcs, bigquery, resources, seed_gcp_estate(gcs, bigquery, resources), kms)
     try:
         yield arm, seed_estate(arm), gcs, gcp
     finally:
