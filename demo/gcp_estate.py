@@ -85,10 +85,13 @@ BUCKETS = [
 # encryption). The Cloud EKM key's external key manager is declared under the demo config's key_stores.
 KEY_RING = f"projects/{EU_PROJECT}/locations/europe-west3/keyRings/northwind"
 EKM_URI = "https://ekm.northwind.example/v0/keys/contracts"
-KMS_KEYS = {  # key name -> (protection level, external key URI)
+EKM_CONNECTION = f"projects/{EU_PROJECT}/locations/europe-west3/ekmConnections/northwind-ekm"
+EKM_VPC_HOST = "ekm-vpc.northwind.example"  # the key manager behind the EKM connection (Cloud EKM over VPC)
+KMS_KEYS = {  # key name -> (protection level, external key URI or EKM connection)
     f"{KEY_RING}/cryptoKeys/records": ("SOFTWARE", None),
     f"{KEY_RING}/cryptoKeys/payments": ("HSM", None),
     f"{KEY_RING}/cryptoKeys/contracts-ekm": ("EXTERNAL", EKM_URI),
+    f"{KEY_RING}/cryptoKeys/ledger-ekm-vpc": ("EXTERNAL_VPC", EKM_CONNECTION),
 }
 CONFIDENTIAL = {"data-class": "confidential"}
 # bucket -> (its default key, the custody it gives)
@@ -96,6 +99,7 @@ KEYED_BUCKETS = {
     "nw-contracts-cmek": (f"{KEY_RING}/cryptoKeys/records", "customer_managed_in_provider_kms"),
     "nw-payments-hsm": (f"{KEY_RING}/cryptoKeys/payments", "customer_managed_in_provider_kms"),
     "nw-contracts-ekm": (f"{KEY_RING}/cryptoKeys/contracts-ekm", "external_key_manager"),
+    "nw-ledger-ekm-vpc": (f"{KEY_RING}/cryptoKeys/ledger-ekm-vpc", "external_key_manager"),
     "nw-escrow-client-side": (None, "client_side"),
 }
 CUSTODY_BUCKETS = [
@@ -196,8 +200,10 @@ def start_gcp_estate(page_size: int = 1000) -> GcpEstate:
 
 
 def seed_kms_keys(kms: FakeKmsServer) -> None:
-    for name, (level, uri) in KMS_KEYS.items():
-        kms.add_key(name, level, external_key_uri=uri)
+    kms.add_ekm_connection(EKM_CONNECTION, EKM_VPC_HOST)
+    for name, (level, external) in KMS_KEYS.items():
+        kms.add_key(name, level, external_key_uri=external if level == "EXTERNAL" else None,
+                    ekm_connection=external if level == "EXTERNAL_VPC" else None)
 
 
 def gcp_config_section(estate: GcpEstate, use_organization: bool = True, retry_seconds: int = 0) -> dict[str, Any]:

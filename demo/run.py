@@ -22,7 +22,7 @@ from demo.arm_server import ArmServer
 from demo.aws_estate import XKS_PROXY, seed_aws_estate
 from demo.azure_estate import BLEU_OWNER, partner_accounts, seed_partner_estate
 from demo.azure_estate import seed_estate as seed_azure_estate
-from demo.gcp_estate import EKM_URI, GCP_OWNERS, gcp_accounts, gcp_config_section, start_gcp_estate
+from demo.gcp_estate import EKM_URI, EKM_VPC_HOST, GCP_OWNERS, gcp_accounts, gcp_config_section, start_gcp_estate
 from demo.moto_patches import ESTATE_PATCHES
 from demo.moto_server import start_moto
 from runtime.cli import prepare, scan_once
@@ -44,6 +44,7 @@ COMPANIES = [
 KEY_STORES = {
     urlsplit(XKS_PROXY).hostname: {"country": "DE", "operator": "acme-europe"},  # AWS KMS external key store proxy
     urlsplit(EKM_URI).hostname: {"country": "DE", "operator": "northwind-analytics-gmbh"},  # Cloud EKM
+    EKM_VPC_HOST: {"country": "DE", "operator": "northwind-analytics-gmbh"},  # Cloud EKM over VPC
 }
 
 

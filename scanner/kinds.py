@@ -88,6 +88,16 @@ KMS_CALLS: tuple[Call, ...] = (
     _aws("DescribeCustomKeyStores", "kms", "a key is in a custom key store (once per region)"),
 )
 
+# Azure: a Key Vault or Managed HSM key's region is its vault's location, listed once per subscription.
+AZURE_VAULTS = Call("Resources_List", "Microsoft.Resources/subscriptions/resources/read",
+                    "a store's key is in a Key Vault or Managed HSM: the vaults' locations (once per subscription)")
+AZURE_DISK_KEYS = (Call("DiskEncryptionSets_Get", "Microsoft.Compute/diskEncryptionSets/read",
+                        "encrypted with a customer-managed key: the set's active key (once per set)"), AZURE_VAULTS)
+# Google Cloud: each default Cloud KMS key once per scan; a Cloud EKM key over VPC, its EKM connection once.
+GCP_KEYS = (Call("cryptoKeys.get", "cloudkms.cryptoKeys.get", "a default Cloud KMS key is set (once per key)"),
+            Call("ekmConnections.get", "cloudkms.ekmConnections.get",
+                 "a Cloud EKM key reached over VPC (once per EKM connection)"))
+
 KINDS: tuple[StoreKind, ...] = (
     # ---- AWS ------------------------------------------------------------------------------------------
     StoreKind(
@@ -197,6 +207,7 @@ KINDS: tuple[StoreKind, ...] = (
         list_call=Call("StorageAccounts_List", "Microsoft.Storage/storageAccounts/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags",
         copies=(Copy("primary", "StorageAccount.primaryLocation"), Copy("replica", "StorageAccount.secondaryLocation")),
+        detail_calls=(AZURE_VAULTS,),
         cannot_see=("a geo-redundant SKU's secondary when ARM does not report secondaryLocation (recorded as unknown)",
                     "object replication policies to other accounts (not read yet)"),
         description="storage accounts and their geo-redundant secondaries",
@@ -208,6 +219,7 @@ KINDS: tuple[StoreKind, ...] = (
         id_field="id", name_field="name", tags_from="tags",
         copies=(Copy("primary", "DatabaseAccount.locations.locationName (failover priority 0)"),
                 Copy("replica", "DatabaseAccount.locations.locationName")),
+        detail_calls=(AZURE_VAULTS,),
         cannot_see=("geo-redundant periodic backups: the paired region is not named by the API (recorded as unknown)",),
         description="Cosmos DB accounts and every region they replicate to",
     ),
@@ -217,7 +229,9 @@ KINDS: tuple[StoreKind, ...] = (
         id_field="id", name_field="server/database", tags_from="tags",
         copies=(Copy("primary", "Database.location"), Copy("replica", "ReplicationLink.partnerLocation")),
         detail_calls=(Call("Databases_ListByServer", "Microsoft.Sql/servers/databases/read"),
-                      Call("ReplicationLinks_ListByServer", "Microsoft.Sql/servers/databases/replicationLinks/read")),
+                      Call("ReplicationLinks_ListByServer", "Microsoft.Sql/servers/databases/replicationLinks/read"),
+                      Call("EncryptionProtectors_Get", "Microsoft.Sql/servers/encryptionProtector/read",
+                           "the server has user databases: its TDE protector (once per server)"), AZURE_VAULTS),
         cannot_see=("geo-redundant backups: the paired region is not named by the API (recorded as unknown)",),
         description="SQL databases and their geo-replicas",
     ),
@@ -225,12 +239,14 @@ KINDS: tuple[StoreKind, ...] = (
         kind="azure-managed-disk", cloud="azure", service="disks", scope="subscription", api="Microsoft.Compute",
         list_call=Call("Disks_List", "Microsoft.Compute/disks/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags", copies=(Copy("primary", "Disk.location"),),
+        detail_calls=AZURE_DISK_KEYS,
         description="managed disks",
     ),
     StoreKind(
         kind="azure-snapshot", cloud="azure", service="snapshots", scope="subscription", api="Microsoft.Compute",
         list_call=Call("Snapshots_List", "Microsoft.Compute/snapshots/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags", copies=(Copy("primary", "Snapshot.location"),),
+        detail_calls=AZURE_DISK_KEYS,
         description="disk snapshots",
     ),
     # ---- Google Cloud ---------------------------------------------------------------------------------
@@ -239,6 +255,7 @@ KINDS: tuple[StoreKind, ...] = (
         list_call=Call("buckets.list", "storage.buckets.list"), result_key="items",
         id_field="//storage.googleapis.com/projects/_/buckets/{name}", name_field="name", tags_from="labels",
         copies=(Copy("primary", "buckets.list location, or customPlacementConfig.dataLocations"),),
+        detail_calls=GCP_KEYS,
         cannot_see=("Storage Transfer Service copies to other buckets (not read yet)",),
         description="Cloud Storage buckets (multi- and dual-regions expanded by the catalog)",
     ),
@@ -247,7 +264,8 @@ KINDS: tuple[StoreKind, ...] = (
         list_call=Call("datasets.list", "bigquery.datasets.get"), result_key="datasets",
         id_field="//bigquery.googleapis.com/projects/{project}/datasets/{datasetId}", name_field="datasetId",
         tags_from="labels", copies=(Copy("primary", "datasets.list location"),),
-        detail_calls=(Call("datasets.get", "bigquery.datasets.get", "the listing gives no location"),),
+        detail_calls=(Call("datasets.get", "bigquery.datasets.get",
+                           "every dataset: the listing gives no default encryption key"), *GCP_KEYS),
         cannot_see=("cross-region dataset copies and scheduled transfers (not read yet)",),
         description="BigQuery datasets",
     ),
