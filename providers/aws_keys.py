@@ -8,12 +8,10 @@ in one). A denied or failed read gives `unknown` with the reason, never a better
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from providers.errors import describe_error
+from providers.once import Once
 from scanner.custody import UNKNOWN, KeyFacts, aws_custody
 
 if TYPE_CHECKING:
@@ -40,10 +38,7 @@ class KeyReader:
 
     def __init__(self, scan: AccountScan):
         self.scan = scan
-        self._lock = threading.Lock()
-        self._keys: dict[tuple[str, str], dict[str, Any] | str] = {}  # (region, key) -> KeyMetadata or the error
-        self._stores: dict[str, dict[str, dict[str, Any]] | str] = {}  # region -> {store id: store} or the error
-        self._pending: dict[Any, threading.Lock] = {}
+        self._reads = Once()  # ("key", region, key) -> KeyMetadata; ("stores", region) -> {id: store}; or the error
 
     def facts(self, sse: str, key: str | None, region: str, learned_from: str) -> KeyFacts:
         """A KMS-encrypted store's facts: `sse` its scheme (aws:kms, aws:kms:dsse, KMS), `key` the key id, ARN or
@@ -90,39 +85,21 @@ class KeyReader:
         return KeyFacts(custody, learned, sse, arn, region, key_store=endpoint, replica_regions=replicas)
 
     def _describe(self, region: str, key: str) -> dict[str, Any] | str:
-        def read() -> dict[str, Any] | str:
-            try:
-                with self.scan.slot("kms"):
-                    return self.scan.client("kms", region).describe_key(KeyId=key)["KeyMetadata"]
-            except (ClientError, BotoCoreError) as exc:
-                return describe_error(exc)[0]
-        return self._once(self._keys, (region, key), read)
+        def read() -> dict[str, Any]:
+            with self.scan.slot("kms"):
+                return self.scan.client("kms", region).describe_key(KeyId=key)["KeyMetadata"]
+        return _or_error(self._reads.get(("key", region, key), read))
 
     def _custom_key_stores(self, region: str) -> dict[str, dict[str, Any]] | str:
-        def read() -> dict[str, dict[str, Any]] | str:
-            client = self.scan.client("kms", region)
-            try:
-                with self.scan.slot("kms"):
-                    pages = client.get_paginator("describe_custom_key_stores").paginate()
-                    return {store["CustomKeyStoreId"]: store for page in pages for store in page["CustomKeyStores"]}
-            except (ClientError, BotoCoreError) as exc:
-                return describe_error(exc)[0]
-        return self._once(self._stores, region, read)
+        def read() -> dict[str, dict[str, Any]]:
+            with self.scan.slot("kms"):
+                pages = self.scan.client("kms", region).get_paginator("describe_custom_key_stores").paginate()
+                return {store["CustomKeyStoreId"]: store for page in pages for store in page["CustomKeyStores"]}
+        return _or_error(self._reads.get(("stores", region), read))
 
-    def _once(self, cache: dict, key: Any, read: Any) -> Any:
-        """The cached answer, read once even when several threads ask at the same time."""
-        with self._lock:
-            if key in cache:
-                return cache[key]
-            pending = self._pending.setdefault((id(cache), key), threading.Lock())
-        with pending:
-            with self._lock:
-                if key in cache:
-                    return cache[key]
-            answer = read()
-            with self._lock:
-                cache[key] = answer
-            return answer
+def _or_error(answer: Any) -> Any:
+    """An answer, or the one-line description of the error that stood in for it."""
+    return describe_error(answer)[0] if isinstance(answer, Exception) else answer
 
 
 def _arn_region(arn: str) -> str | None:

@@ -11,7 +11,6 @@ vaults and managed HSMs, made only when a store names such a key. A read that fa
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 from azure.core.rest import HttpRequest
 
 from providers.errors import describe_error
+from providers.once import Once
 from scanner.custody import UNKNOWN, KeyFacts, azure_custody
 
 PROVIDER_KEYS = "Microsoft.Storage"  # azure_custody's word for keys the service manages
@@ -37,8 +37,7 @@ class KeyReader:
     def __init__(self, client: Callable[..., Any], region: Callable[[str | None], str]):
         self._client = client
         self._region = region
-        self._lock = threading.Lock()
-        self._answers: dict[Any, Any] = {}
+        self._reads = Once()
 
     # -- per kind ---------------------------------------------------------------------------------
     def storage(self, sub: str, props: Any) -> KeyFacts:
@@ -68,7 +67,7 @@ class KeyReader:
         if not set_id:
             return KeyFacts(UNKNOWN, f"{what}.encryption.type", kind or None,
                             reason=f"encryption type {kind or 'not reported'} without a disk encryption set")
-        key_url = self._once(("des", set_id.lower()), lambda: self._encryption_set_key(sub, set_id))
+        key_url = self._reads.get(("des", set_id.lower()), lambda: self._encryption_set_key(sub, set_id))
         if isinstance(key_url, Exception):
             return KeyFacts(UNKNOWN, "DiskEncryptionSets_Get", kind, reason=f"DiskEncryptionSets_Get: "
                             f"{describe_error(key_url)[0]}")
@@ -76,7 +75,7 @@ class KeyReader:
                                "DiskEncryptionSets_Get activeKey.keyUrl", kind)
 
     def sql(self, sub: str, client: Any, group: str, server: str) -> KeyFacts:
-        protector = self._once(("tde", sub, group.lower(), server.lower()),
+        protector = self._reads.get(("tde", sub, group.lower(), server.lower()),
                                lambda: client.encryption_protectors.get(group, server, "current"))
         if isinstance(protector, Exception):
             return KeyFacts(UNKNOWN, "EncryptionProtectors_Get", "TDE",
@@ -99,7 +98,7 @@ class KeyReader:
                                                                                " without a vault URI"))
         if not uri:
             return KeyFacts(custody, learned, scheme, None)
-        vaults = self._once(("vaults", sub), lambda: self._vaults(sub))
+        vaults = self._reads.get(("vaults", sub), lambda: self._vaults(sub))
         host = (urlsplit(uri).hostname or "").lower()
         if isinstance(vaults, Exception):
             return KeyFacts(custody, learned, scheme, uri, reason=f"the key vault's location is unknown: "
@@ -141,19 +140,6 @@ class KeyReader:
         if not key_url:
             raise ValueError(f"disk encryption set {name} reports no active key")
         return key_url
-
-    def _once(self, key: Any, read: Callable[[], Any]) -> Any:
-        """The answer (or the exception) of `read`, cached for the scan."""
-        with self._lock:
-            if key in self._answers:
-                return self._answers[key]
-        try:
-            answer = read()
-        except Exception as exc:  # denied, not found, a dead endpoint: the key stays unknown
-            answer = exc
-        with self._lock:
-            return self._answers.setdefault(key, answer)
-
 
 def enum_text(value: Any) -> str:
     """The wire value of an SDK enum or string ("Standard_GRS", not "SkuName.STANDARD_GRS")."""

@@ -18,6 +18,7 @@ from typing import Any
 from google.auth.credentials import Credentials
 from google.auth.transport.requests import AuthorizedSession
 
+from providers.once import Once
 from scanner.custody import UNKNOWN, KeyFacts, gcp_custody
 
 KMS_API = "https://cloudkms.googleapis.com"
@@ -32,7 +33,7 @@ class KeyReader:
         self._endpoint = (endpoint or KMS_API).rstrip("/")
         self._timeout = timeout
         self._lock = threading.Lock()
-        self._answers: dict[str, dict[str, Any] | str] = {}  # resource name -> its JSON or why it was not read
+        self._reads = Once()  # resource name -> its JSON, or why it was not read
         self._session: AuthorizedSession | None = None
 
     def facts(self, kms_key: str | None, learned_from: str) -> KeyFacts:
@@ -70,17 +71,12 @@ class KeyReader:
         return (hosts[0], "") if hosts else (None, f"EKM connection {connection_name} names no hostname")
 
     def _get(self, name: str) -> dict[str, Any] | str:
-        with self._lock:
-            if name in self._answers:
-                return self._answers[name]
-        try:
+        def read() -> dict[str, Any] | str:
             response = self._authorized().get(f"{self._endpoint}/v1/{name}", timeout=self._timeout)
-            answer: dict[str, Any] | str = response.json() if response.status_code == 200 else \
+            return response.json() if response.status_code == 200 else \
                 f"HTTP {response.status_code} {_message(response)}"
-        except Exception as exc:  # credentials, connection, a body that is not JSON: not read
-            answer = f"{type(exc).__name__}: {exc}"
-        with self._lock:
-            return self._answers.setdefault(name, answer)
+        answer = self._reads.get(name, read)  # credentials, connection, a body that is not JSON: not read
+        return f"{type(answer).__name__}: {answer}" if isinstance(answer, Exception) else answer
 
     def _authorized(self) -> AuthorizedSession:
         with self._lock:
