@@ -451,7 +451,9 @@ def expected_locations(store: dict[str, Any], estate: Estate) -> tuple[set[str],
         return regions, regions
     seeded = next(s for s in estate.aws.estate.manifest if s.id == store["id"])
     primary = next((s for s in estate.aws.estate.manifest if s.id == seeded.replica_of), seeded)
-    return {seeded.region, *seeded.replica_regions}, {primary.region, *primary.replica_regions, seeded.region}
+    keys = set(seeded.key_regions)  # a multi-region key's replicas: key material, a location of its own
+    return {seeded.region, *seeded.replica_regions, *keys}, {primary.region, *primary.replica_regions, seeded.region,
+                                                              *keys}
 
 
 def expected_status(store: dict[str, Any], unknowns: bool) -> str:
