@@ -737,9 +737,9 @@ def test_fail_on_findings_exits_1_only_when_a_store_fails_and_a_partial_scan_exi
         assert run.egress == []
         return run
 
-    # a disk and its snapshot in Frankfurt, owned by Acme Europe: nothing outside HOME reaches them
+    # disks and their snapshots in Frankfurt, owned by Acme Europe: nothing outside HOME reaches them
     passing = azure_only("all-pass", [SUB_EU], ["disks", "snapshots"], flag=True)
-    assert [s["status"] for s in passing.report["stores"]] == ["pass", "pass"]
+    assert [s["status"] for s in passing.report["stores"]] == ["pass"] * len(passing.report["stores"]) != []
     assert (passing.scan["status"], passing.returncode) == ("complete", 0)
 
     # the Brazilian RA-GRS account fails (Brazilian and US soil, personal data)
