@@ -28,8 +28,7 @@ def service_owned(scheme: str, learned_from: str, region: str | None = None) -> 
 
 def not_encrypted(learned_from: str, region: str | None = None) -> KeyFacts:
     """Storage not encrypted at rest: the provider holds plaintext, as with its own key."""
-    return KeyFacts(aws_custody(SERVICE_KEY, None, None), learned_from, "none (not encrypted at rest)",
-                    key_region=region)
+    return service_owned("none (not encrypted at rest)", learned_from, region)
 
 
 class KeyReader:
