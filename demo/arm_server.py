@@ -169,7 +169,10 @@ class ArmServer:
         secondary_location: str | None = None,
         tags: dict[str, str] | None = None,
         kind: str = "StorageV2",
+        encryption: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """`encryption`: the account's `properties.encryption` (default: Microsoft-managed keys; see
+        `key_vault_encryption` for customer-managed keys)."""
         scope = f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts"
         endpoints = {svc: f"https://{name}.{svc}.core.windows.net/" for svc in ("blob", "queue", "table", "file")}
         properties: dict[str, Any] = {
@@ -184,7 +187,7 @@ class ArmServer:
                 "defaultAction": "Allow",
             },
             "supportsHttpsTrafficOnly": True,
-            "encryption": {
+            "encryption": encryption or {
                 "services": {"blob": {"keyType": "Account", "enabled": True, "lastEnabledTime": CREATED}},
                 "keySource": "Microsoft.Storage",
             },
@@ -217,8 +220,10 @@ class ArmServer:
         name: str,
         regions: list[tuple[str, int]],
         tags: dict[str, str] | None = None,
+        key_vault_key_uri: str | None = None,
     ) -> dict[str, Any]:
-        """`regions`: (display name as Cosmos DB reports it, e.g. "West Europe", failover priority)."""
+        """`regions`: (display name as Cosmos DB reports it, e.g. "West Europe", failover priority);
+        `key_vault_key_uri`: a customer-managed key (`properties.keyVaultKeyUri`)."""
         scope = (
             f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.DocumentDB/databaseAccounts"
         )
@@ -272,6 +277,8 @@ class ArmServer:
                 },
             },
         }
+        if key_vault_key_uri:
+            doc["properties"]["keyVaultKeyUri"] = key_vault_key_uri
         return self.add_resource(doc, [scope, _sub_scope(subscription_id, "Microsoft.DocumentDB/databaseAccounts")])
 
     def add_sql_server(
@@ -297,7 +304,50 @@ class ArmServer:
         }
         self.add_resource(doc, [scope, _sub_scope(subscription_id, "Microsoft.Sql/servers")])
         self.add_sql_database(subscription_id, group, name, "master", location, system=True)
+        self.set_encryption_protector(subscription_id, group, name, location)
         return doc
+
+    def set_encryption_protector(self, subscription_id: str, group: str, server: str, location: str,
+                                 key_uri: str | None = None) -> dict[str, Any]:
+        """The server's TDE protector (`encryptionProtector/current`): service-managed, or the Key Vault key."""
+        path = f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.Sql/servers/{server}"
+        if key_uri:
+            vault, key, version = _key_parts(key_uri)
+            properties = {"serverKeyName": f"{vault}_{key}_{version}", "serverKeyType": "AzureKeyVault",
+                          "uri": key_uri, "thumbprint": _stable_uuid(key_uri).replace("-", "").upper()[:40],
+                          "autoRotationEnabled": False}
+        else:
+            properties = {"serverKeyName": "ServiceManaged", "serverKeyType": "ServiceManaged",
+                          "autoRotationEnabled": False}
+        doc = {"id": f"{path}/encryptionProtector/current", "name": "current",
+               "type": "Microsoft.Sql/servers/encryptionProtector",
+               "kind": "azurekeyvault" if key_uri else "servicemanaged", "location": location,
+               "properties": properties}
+        return self.add_resource(doc, [])
+
+    def add_key_vault(self, subscription_id: str, group: str, name: str, location: str,
+                      managed_hsm: bool = False) -> str:
+        """A Key Vault (`https://NAME.vault.azure.net`) or Managed HSM (`https://NAME.managedhsm.azure.net`), listed
+        by Resources_List (`/subscriptions/SUB/resources`) with its location; returns its URI."""
+        kind = "managedHSMs" if managed_hsm else "vaults"
+        doc = {"id": f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.KeyVault/{kind}/"
+                     f"{name}", "name": name, "type": f"Microsoft.KeyVault/{kind}", "location": location, "tags": {}}
+        self.add_resource(doc, [f"/subscriptions/{subscription_id}/resources"])
+        return f"https://{name}.{'managedhsm' if managed_hsm else 'vault'}.azure.net"
+
+    def add_disk_encryption_set(self, subscription_id: str, group: str, name: str, location: str, key_url: str,
+                                encryption_type: str = "EncryptionAtRestWithCustomerKey") -> dict[str, Any]:
+        """A disk encryption set whose active key is `key_url` (a versioned Key Vault or Managed HSM key URL)."""
+        providers = f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers"
+        scope = f"{providers}/Microsoft.Compute/diskEncryptionSets"
+        vault = f"{providers}/Microsoft.KeyVault/vaults/{_key_parts(key_url)[0]}"
+        doc = {"id": f"{scope}/{name}", "name": name, "type": "Microsoft.Compute/diskEncryptionSets",
+               "location": location, "tags": {},
+               "identity": {"type": "SystemAssigned", "principalId": _stable_uuid(name), "tenantId": TENANT_ID},
+               "properties": {"encryptionType": encryption_type,
+                              "activeKey": {"sourceVault": {"id": vault}, "keyUrl": key_url},
+                              "provisioningState": "Succeeded", "rotationToLatestKeyVersionEnabled": False}}
+        return self.add_resource(doc, [scope, _sub_scope(subscription_id, "Microsoft.Compute/diskEncryptionSets")])
 
     def add_sql_database(
         self,
@@ -400,6 +450,7 @@ class ArmServer:
         tags: dict[str, str] | None = None,
         sku: str = "Premium_LRS",
         size_gb: int = 30,
+        disk_encryption_set: str | None = None,
     ) -> dict[str, Any]:
         scope = f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.Compute/disks"
         doc = {
@@ -416,7 +467,6 @@ class ArmServer:
                 "diskSizeGB": size_gb,
                 "diskIOPSReadWrite": 120,
                 "diskMBpsReadWrite": 25,
-                "encryption": {"type": "EncryptionAtRestWithPlatformKey"},
                 "networkAccessPolicy": "AllowAll",
                 "publicNetworkAccess": "Enabled",
                 "timeCreated": CREATED,
@@ -426,6 +476,7 @@ class ArmServer:
                 "uniqueId": _stable_uuid(f"{scope}/{name}"),
             },
         }
+        doc["properties"]["encryption"] = _disk_encryption(disk_encryption_set)
         return self.add_resource(doc, [scope, _sub_scope(subscription_id, "Microsoft.Compute/disks")])
 
     def add_snapshot(
@@ -437,6 +488,7 @@ class ArmServer:
         source_id: str,
         tags: dict[str, str] | None = None,
         size_gb: int = 30,
+        disk_encryption_set: str | None = None,
     ) -> dict[str, Any]:
         scope = f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.Compute/snapshots"
         doc = {
@@ -451,7 +503,6 @@ class ArmServer:
                 "hyperVGeneration": "V2",
                 "creationData": {"createOption": "Copy", "sourceResourceId": source_id},
                 "diskSizeGB": size_gb,
-                "encryption": {"type": "EncryptionAtRestWithPlatformKey"},
                 "incremental": True,
                 "networkAccessPolicy": "AllowAll",
                 "publicNetworkAccess": "Enabled",
@@ -462,6 +513,7 @@ class ArmServer:
                 "uniqueId": _stable_uuid(f"{scope}/{name}"),
             },
         }
+        doc["properties"]["encryption"] = _disk_encryption(disk_encryption_set)
         return self.add_resource(doc, [scope, _sub_scope(subscription_id, "Microsoft.Compute/snapshots")])
 
     # -- answering -------------------------------------------------------------------------------
@@ -505,6 +557,32 @@ class ArmServer:
         return body
 
 
+def key_vault_encryption(vault_uri: str, key_name: str, infrastructure: bool = False) -> dict[str, Any]:
+    """A storage account's `properties.encryption` with a customer-managed key (keySource Microsoft.Keyvault)."""
+    version = _stable_uuid(vault_uri + key_name).replace("-", "")
+    return {
+        "services": {"blob": {"keyType": "Account", "enabled": True, "lastEnabledTime": CREATED}},
+        "keySource": "Microsoft.Keyvault",
+        "keyvaultproperties": {"keyname": key_name, "keyvaulturi": vault_uri,
+                               "currentVersionedKeyIdentifier": f"{vault_uri}/keys/{key_name}/{version}"},
+        "requireInfrastructureEncryption": infrastructure,
+    }
+
+
+def _disk_encryption(disk_encryption_set: str | None) -> dict[str, Any]:
+    """A disk's or snapshot's `properties.encryption`: platform-managed keys, or a disk encryption set's key."""
+    if disk_encryption_set is None:
+        return {"type": "EncryptionAtRestWithPlatformKey"}
+    return {"type": "EncryptionAtRestWithCustomerKey", "diskEncryptionSetId": disk_encryption_set}
+
+
+def _key_parts(key_uri: str) -> tuple[str, str, str]:
+    """(vault name, key name, version) of `https://VAULT.vault.azure.net/keys/KEY[/VERSION]`."""
+    host, _, path = key_uri.removeprefix("https://").partition("/")
+    parts = path.split("/")
+    return host.split(".")[0], parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else ""
+
+
 def _sub_scope(subscription_id: str, resource_type: str) -> str:
     return f"/subscriptions/{subscription_id}/providers/{resource_type}"
 
@@ -512,7 +590,7 @@ def _sub_scope(subscription_id: str, resource_type: str) -> str:
 def _is_collection(parts: list[str]) -> bool:
     """True for `.../providers/<namespace>/<type>[/<name>/<child type>...]` paths."""
     if "providers" not in parts:
-        return False
+        return len(parts) == 4 and parts[3] == "resources"  # Resources_List of a subscription
     after = parts[parts.index("providers") + 1 :]
     return len(after) >= 2 and len(after) % 2 == 0
 

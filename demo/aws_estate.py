@@ -98,6 +98,14 @@ EFS_PROD_SELECTION = {
 }
 
 
+# Who holds the keys: buckets on each rung of the custody ladder, in acme-prod-eu's Frankfurt region
+KEY_CUSTODY_ACCOUNT, KEY_CUSTODY_REGION = "acme-prod-eu", "eu-central-1"
+CONFIDENTIAL = {"data-class": "confidential", "env": "prod"}
+XKS_PROXY = "https://xks.acme-europe.example"  # the external key store's proxy: declared under the config's key_stores
+HSM_CLUSTER = "cluster-1a23b4cdefg"
+MRK_REPLICA_REGION = "us-east-1"
+
+
 class EstateError(RuntimeError):
     """The server did not end up in the state the manifest describes."""
 
@@ -120,6 +128,8 @@ class SeededStore:
     replica_regions: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
     replica_of: str | None = None
+    custody: str | None = None  # who holds its keys (scanner/custody.py), where the seed chose it
+    key_regions: tuple[str, ...] = ()  # regions of its key's material other than its own (a multi-region key)
 
 
 @dataclass
@@ -232,6 +242,7 @@ def seed_aws_estate(endpoint_url: str, record_config: bool | None = None) -> Aws
     # the plan's selection covers the EFS source (an EFS file system in the plan's region, tagged env=prod)
     efs_prod = next(s for s in manifest if s.kind == EFS_FILE_SYSTEM and s.replica_of is None)
     efs_prod.replica_regions += (BACKUP_PLAN[4],)
+    manifest += seed_key_custody(clients[KEY_CUSTODY_ACCOUNT], accounts[KEY_CUSTODY_ACCOUNT])
     return AwsEstate(endpoint_url, MANAGEMENT_ACCOUNT_ID, members, organization_id, manifest)
 
 
@@ -395,10 +406,12 @@ def _seed_rds(clients: Clients, account: str) -> list[SeededStore]:
         MasterUsername="orders_admin",
         MasterUserPassword="not-a-real-secret-1",
         StorageEncrypted=True,
+        KmsKeyId=_customer_key(clients, region, "orders database"),
         Tags=_tag_set(tags),
     )["DBInstance"]
     replica = clients("rds", replica_region).create_db_instance_read_replica(
-        DBInstanceIdentifier=replica_name, SourceDBInstanceIdentifier=source["DBInstanceArn"], Tags=_tag_set(tags)
+        DBInstanceIdentifier=replica_name, SourceDBInstanceIdentifier=source["DBInstanceArn"], Tags=_tag_set(tags),
+        KmsKeyId=_customer_key(clients, replica_region, "orders replica"),  # a cross-region replica's own key
     )["DBInstance"]
     return [
         SeededStore(source["DBInstanceArn"], account, RDS_INSTANCE, name, region, (replica_region,), tags),
@@ -412,6 +425,10 @@ def _seed_rds(clients: Clients, account: str) -> list[SeededStore]:
             replica_of=source["DBInstanceArn"],
         ),
     ]
+
+
+def _customer_key(clients: Clients, region: str, purpose: str) -> str:
+    return clients("kms", region).create_key(Description=purpose)["KeyMetadata"]["Arn"]
 
 
 def snapshot_arn(region: str, account: str, snapshot_id: str) -> str:
@@ -490,6 +507,60 @@ def seed_aurora_global(clients: Callable[[str, str], Any], account: str, name: s
                                   (secondary_region,) if where == region else (), tags,
                                   seeded[0].id if seeded else None))
     return seeded
+
+
+def seed_key_custody(clients: Callable[[str, str], Any], account: str, region: str = KEY_CUSTODY_REGION
+                     ) -> list[SeededStore]:
+    """Buckets on each rung of the custody ladder: SSE-KMS with a customer managed key, with a key in a CloudHSM key
+    store, with a key in an external key store (its proxy at `XKS_PROXY`), with a multi-region key replicated to
+    `MRK_REPLICA_REGION`, and declared client-side encryption (the tag `encryption: client-side`). Needs the
+    `kms_custom_key_stores` patch."""
+    kms = clients("kms", region)
+    keys = {"customer": kms.create_key(Description="acme-prod-eu data key")["KeyMetadata"]["Arn"]}
+    try:
+        keys["hsm"] = _custom_store_key(kms, "AWS_CLOUDHSM", CloudHsmClusterId=HSM_CLUSTER,
+                                        TrustAnchorCertificate="-----BEGIN CERTIFICATE-----demo",
+                                        KeyStorePassword="not-a-real-secret")
+        keys["xks"] = _custom_store_key(kms, "EXTERNAL_KEY_STORE", XksProxyUriEndpoint=XKS_PROXY,
+                                        XksProxyUriPath="/kms/xks/v1", XksProxyConnectivity="PUBLIC_ENDPOINT",
+                                        XksProxyAuthenticationCredential={
+                                            "AccessKeyId": "AKIAXKSDEMO000000001",
+                                            "RawSecretAccessKey": "not-a-real-secret" * 3})
+    except ClientError as exc:
+        raise EstateError(f"custom key stores could not be created ({exc}): moto does not implement them; start the "
+                          "server with start_moto(patches=['kms_custom_key_stores'])") from exc
+    created = kms.create_key(Description="acme-prod-eu ledger key", MultiRegion=True)["KeyMetadata"]
+    multi_region = created["Arn"]
+    kms.replicate_key(KeyId=created["KeyId"], ReplicaRegion=MRK_REPLICA_REGION)
+    buckets = (("acme-prod-eu-payroll-fra", "customer_managed_in_provider_kms", keys["customer"], ()),
+               ("acme-prod-eu-health-fra", "customer_controlled_hsm_in_provider", keys["hsm"], ()),
+               ("acme-prod-eu-contracts-fra", "external_key_manager", keys["xks"], ()),
+               ("acme-prod-eu-ledger-archive-fra", "customer_managed_in_provider_kms", multi_region,
+                (MRK_REPLICA_REGION,)),
+               ("acme-prod-eu-escrow-fra", "client_side", None, ()))
+    s3 = clients("s3", region)
+    seeded = []
+    for name, custody, key, key_regions in buckets:
+        create_bucket(lambda where: clients("s3", where), name, region)
+        tags = {**CONFIDENTIAL, **({} if key else {"encryption": "client-side"})}
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tag_set(tags)})
+        if key:
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [{
+                "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key},
+                "BucketKeyEnabled": True}]})
+        seeded.append(SeededStore(bucket_arn(name), account, S3_BUCKET, name, region, tags=tags, custody=custody,
+                                  key_regions=key_regions))
+    return seeded
+
+
+def _custom_store_key(kms: Any, kind: str, **store: Any) -> str:
+    """A connected custom key store of `kind` and a key in it; the key's ARN."""
+    store_id = kms.create_custom_key_store(CustomKeyStoreName=f"acme-{kind.lower()}", CustomKeyStoreType=kind,
+                                           **store)["CustomKeyStoreId"]
+    kms.connect_custom_key_store(CustomKeyStoreId=store_id)
+    extra = {"XksKeyId": "acme-europe-xks-key-1"} if kind == "EXTERNAL_KEY_STORE" else {}
+    return kms.create_key(Description=f"acme-prod-eu key in {kind}", CustomKeyStoreId=store_id, Origin=kind,
+                          **extra)["KeyMetadata"]["Arn"]
 
 
 def seed_backup_plan(clients: Callable[[str, str], Any], account: str, plan: str, region: str, vault: str,

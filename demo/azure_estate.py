@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from demo.arm_server import ArmServer
+from demo.arm_server import ArmServer, key_vault_encryption
 
 # subscription id -> (display name, owner company id, owner country)
 SUB_EU = "5c0d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e01"
@@ -81,6 +81,7 @@ def seed_estate(server: ArmServer) -> AzureEstate:
     _seed_eu(server, estate)
     _seed_latam(server, estate)
     _seed_us(server, estate)
+    _seed_key_custody(server, estate)
     return estate
 
 
@@ -113,6 +114,40 @@ def _seed_eu(server: ArmServer, estate: AzureEstate) -> None:
     doc = server.add_snapshot(sub, group, "vm-eu-app01-os-2024-03", "germanywestcentral", disk["id"],
                               tags={"team": "platform", "purpose": "pre-upgrade"})
     _expect(estate, doc, "azure-snapshot", sub, "germanywestcentral", {"germanywestcentral": "primary"})
+
+
+# Who holds the keys: stores whose keys are in a Key Vault or a Managed HSM of their own region (store -> custody)
+CUSTODY = {
+    "acmeeucontracts": "customer_managed_in_provider_kms",  # Key Vault key, with infrastructure encryption
+    "acmeeuhealth": "customer_controlled_hsm_in_provider",  # Managed HSM key
+    "acme-eu-consents": "customer_managed_in_provider_kms",  # Cosmos DB keyVaultKeyUri
+    "vm-eu-db01_DataDisk_0": "customer_managed_in_provider_kms",  # disk encryption set
+    "vm-eu-db01-data-2024-03": "customer_managed_in_provider_kms",  # its snapshot, same set
+    "acme-br-sql/orders": "customer_managed_in_provider_kms",  # TDE protector in a Key Vault
+}
+
+
+def _seed_key_custody(server: ArmServer, estate: AzureEstate) -> None:
+    sub, group, region = SUB_EU, "rg-prod-eu", "germanywestcentral"
+    tags = {"data-class": "confidential", "team": "legal"}
+    vault = server.add_key_vault(sub, group, "acme-eu-keys", region)
+    hsm = server.add_key_vault(sub, group, "acme-eu-hsm", region, managed_hsm=True)
+    for name, uri, infrastructure in (("acmeeucontracts", vault, True), ("acmeeuhealth", hsm, False)):
+        doc = server.add_storage_account(sub, group, name, region, "Standard_LRS", tags=tags,
+                                         encryption=key_vault_encryption(uri, f"{name}-key", infrastructure))
+        _expect(estate, doc, "azure-storage-account", sub, region, {region: "primary"})
+    doc = server.add_cosmos_account(sub, group, "acme-eu-consents", [("Germany West Central", 0)], tags=tags,
+                                    key_vault_key_uri=f"{vault}/keys/consents")
+    _expect(estate, doc, "azure-cosmosdb-account", sub, region, {region: "primary"}, has_unknowns=True)  # geo backups
+    des = server.add_disk_encryption_set(sub, group, "acme-eu-des", region, f"{vault}/keys/disks/0123456789abcdef")
+    disk = server.add_disk(sub, group, "vm-eu-db01_DataDisk_0", region, tags=tags, disk_encryption_set=des["id"])
+    _expect(estate, disk, "azure-managed-disk", sub, region, {region: "primary"})
+    doc = server.add_snapshot(sub, group, "vm-eu-db01-data-2024-03", region, disk["id"], tags=tags,
+                              disk_encryption_set=des["id"])
+    _expect(estate, doc, "azure-snapshot", sub, region, {region: "primary"})
+    br_vault = server.add_key_vault(SUB_BR, "rg-prod-br", "acme-br-keys", "brazilsouth")
+    server.set_encryption_protector(SUB_BR, "rg-prod-br", "acme-br-sql", "brazilsouth",
+                                    f"{br_vault}/keys/tde/fedcba9876543210")
 
 
 def _seed_latam(server: ArmServer, estate: AzureEstate) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from demo.gcs_server import FakeBigQueryServer, FakeGcsServer, FakeResourceServer
+from demo.gcs_server import FakeBigQueryServer, FakeGcsServer, FakeKmsServer, FakeResourceServer
 
 ORGANIZATION = "organizations/1029384756"
 EU_FOLDER = "folders/3001"
@@ -81,6 +81,33 @@ BUCKETS = [
     _Bucket(APAC_PROJECT, "hb-archive-asia1", "ASIA1", {"data-class": "financial"}),
 ]
 
+# Who holds the keys: Cloud KMS keys of the EU project, and its buckets and dataset on each rung (no key: Google default
+# encryption). The Cloud EKM key's external key manager is declared under the demo config's key_stores.
+KEY_RING = f"projects/{EU_PROJECT}/locations/europe-west3/keyRings/northwind"
+EKM_URI = "https://ekm.northwind.example/v0/keys/contracts"
+EKM_CONNECTION = f"projects/{EU_PROJECT}/locations/europe-west3/ekmConnections/northwind-ekm"
+EKM_VPC_HOST = "ekm-vpc.northwind.example"  # the key manager behind the EKM connection (Cloud EKM over VPC)
+KMS_KEYS = {  # key name -> (protection level, external key URI or EKM connection)
+    f"{KEY_RING}/cryptoKeys/records": ("SOFTWARE", None),
+    f"{KEY_RING}/cryptoKeys/payments": ("HSM", None),
+    f"{KEY_RING}/cryptoKeys/contracts-ekm": ("EXTERNAL", EKM_URI),
+    f"{KEY_RING}/cryptoKeys/ledger-ekm-vpc": ("EXTERNAL_VPC", EKM_CONNECTION),
+}
+CONFIDENTIAL = {"data-class": "confidential"}
+# bucket -> (its default key, the custody it gives)
+KEYED_BUCKETS = {
+    "nw-contracts-cmek": (f"{KEY_RING}/cryptoKeys/records", "customer_managed_in_provider_kms"),
+    "nw-payments-hsm": (f"{KEY_RING}/cryptoKeys/payments", "customer_managed_in_provider_kms"),
+    "nw-contracts-ekm": (f"{KEY_RING}/cryptoKeys/contracts-ekm", "external_key_manager"),
+    "nw-ledger-ekm-vpc": (f"{KEY_RING}/cryptoKeys/ledger-ekm-vpc", "external_key_manager"),
+    "nw-escrow-client-side": (None, "client_side"),
+}
+CUSTODY_BUCKETS = [
+    _Bucket(EU_PROJECT, name, "EUROPE-WEST3", {**CONFIDENTIAL, **({} if key else {"encryption": "client-side"})})
+    for name, (key, _) in KEYED_BUCKETS.items()
+]
+CMEK_DATASET = (EU_PROJECT, "contracts_fra", "europe-west3", CONFIDENTIAL, f"{KEY_RING}/cryptoKeys/records")
+
 DATASETS = [
     (EU_PROJECT, "crm_eu", "EU", {"data-class": "personal"}),
     (APAC_PROJECT, "shipments", "asia-northeast1", {"data-class": "financial"}),
@@ -107,6 +134,7 @@ class GcpEstate:
     bigquery: FakeBigQueryServer
     resources: FakeResourceServer
     manifest: dict[str, ExpectedStore]
+    kms: FakeKmsServer
     organization: str = ORGANIZATION
     project_ids: list[str] = field(default_factory=lambda: [EU_PROJECT, APAC_PROJECT])
 
@@ -114,8 +142,8 @@ class GcpEstate:
         """The `providers.gcp` config section for this estate (endpoints of the running fakes)."""
         return gcp_config_section(self, use_organization, retry_seconds)
 
-    def servers(self) -> list[FakeGcsServer | FakeBigQueryServer | FakeResourceServer]:
-        return [self.gcs, self.bigquery, self.resources]
+    def servers(self) -> list[FakeGcsServer | FakeBigQueryServer | FakeResourceServer | FakeKmsServer]:
+        return [self.gcs, self.bigquery, self.resources, self.kms]
 
     def stop(self) -> None:
         for server in self.servers():
@@ -134,16 +162,17 @@ def seed_gcp_estate(
     for project, number in PROJECT_NUMBERS.items():
         gcs.add_project(project, number)
     manifest: dict[str, ExpectedStore] = {}
-    for bucket in BUCKETS:
+    for bucket in [*BUCKETS, *CUSTODY_BUCKETS]:
         gcs.add_bucket(bucket.project, bucket.name, bucket.location, labels=bucket.labels,
-                       data_locations=list(bucket.data_locations) or None)
+                       data_locations=list(bucket.data_locations) or None,
+                       kms_key=KEYED_BUCKETS.get(bucket.name, (None, None))[0])
         store_id = BUCKET_ID.format(bucket.name)
         manifest[store_id] = ExpectedStore(
             store_id, bucket.project, "gcs-bucket", bucket.name, bucket.location.lower(),
             tuple((region, "primary") for region in bucket.regions), dict(bucket.labels),
         )
-    for project, dataset_id, location, labels in DATASETS:
-        bigquery.add_dataset(project, dataset_id, location, labels)
+    for project, dataset_id, location, labels, *key in [*DATASETS, CMEK_DATASET]:
+        bigquery.add_dataset(project, dataset_id, location, labels, kms_key=key[0] if key else None)
         store_id = DATASET_ID.format(project, dataset_id)
         manifest[store_id] = ExpectedStore(
             store_id, project, "bigquery-dataset", dataset_id, location.lower(),
@@ -165,7 +194,16 @@ def start_gcp_estate(page_size: int = 1000) -> GcpEstate:
     bigquery = FakeBigQueryServer(page_size).start()
     resources = FakeResourceServer(page_size).start()
     manifest = seed_gcp_estate(gcs, bigquery, resources)
-    return GcpEstate(gcs, bigquery, resources, manifest)
+    kms = FakeKmsServer(page_size).start()
+    seed_kms_keys(kms)
+    return GcpEstate(gcs, bigquery, resources, manifest, kms)
+
+
+def seed_kms_keys(kms: FakeKmsServer) -> None:
+    kms.add_ekm_connection(EKM_CONNECTION, EKM_VPC_HOST)
+    for name, (level, external) in KMS_KEYS.items():
+        kms.add_key(name, level, external_key_uri=external if level == "EXTERNAL" else None,
+                    ekm_connection=external if level == "EXTERNAL_VPC" else None)
 
 
 def gcp_config_section(estate: GcpEstate, use_organization: bool = True, retry_seconds: int = 0) -> dict[str, Any]:
@@ -176,6 +214,7 @@ def gcp_config_section(estate: GcpEstate, use_organization: bool = True, retry_s
         "bigquery_endpoint": estate.bigquery.url,
         "resource_manager_endpoint": estate.resources.url,
         "asset_endpoint": estate.resources.url,
+        "kms_endpoint": estate.kms.url,
         "timeout": 10,
         "retry_seconds": retry_seconds,
     }

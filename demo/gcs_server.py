@@ -273,6 +273,7 @@ class FakeGcsServer(FakeApiServer):
         labels: dict[str, str] | None = None,
         data_locations: list[str] | None = None,
         storage_class: str = "STANDARD",
+        kms_key: str | None = None,
     ) -> dict[str, Any]:
         """Store a bucket as the real API reports it (location upper-case; locationType derived if not given)."""
         if name in self.buckets:
@@ -298,6 +299,8 @@ class FakeGcsServer(FakeApiServer):
             resource["labels"] = dict(labels)
         if data_locations:
             resource["customPlacementConfig"] = {"dataLocations": [loc.upper() for loc in data_locations]}
+        if kms_key:  # Bucket resource: encryption.defaultKmsKeyName, a Cloud KMS key name
+            resource["encryption"] = {"defaultKmsKeyName": kms_key}
         self.buckets[name] = resource
         self._bucket_project[name] = project
         return resource
@@ -361,7 +364,8 @@ class FakeBigQueryServer(FakeApiServer):
         self.list_includes_location = True  # False: omit `location` from datasets.list items (exercises a fallback)
 
     def add_dataset(
-        self, project: str, dataset_id: str, location: str, labels: dict[str, str] | None = None
+        self, project: str, dataset_id: str, location: str, labels: dict[str, str] | None = None,
+        kms_key: str | None = None,
     ) -> dict[str, Any]:
         """Store a dataset; multi-regions are upper-case (`EU`), regions lower-case, as BigQuery reports them."""
         location = location.upper() if location.upper() in MULTI_REGIONS else location.lower()
@@ -377,6 +381,8 @@ class FakeBigQueryServer(FakeApiServer):
             "lastModifiedTime": "1768469400000",
             "type": "DEFAULT",
         }
+        if kms_key:  # Dataset resource: defaultEncryptionConfiguration.kmsKeyName (datasets.get only, not the list)
+            resource["defaultEncryptionConfiguration"] = {"kmsKeyName": kms_key}
         self.datasets[(project, dataset_id)] = resource
         return resource
 
@@ -522,6 +528,73 @@ class FakeResourceServer(FakeApiServer):
         ]
         items, token = page(found, query, self.page_size, "pageSize")
         return {"results": items, **({"nextPageToken": token} if token else {})}
+
+
+# ---------------------------------------------------------------------------------------------
+# Cloud KMS v1
+# ---------------------------------------------------------------------------------------------
+
+
+class FakeKmsServer(FakeApiServer):
+    """Cloud KMS v1 REST, read endpoints the provider uses: `GET /v1/projects/P/locations/L/keyRings/R/cryptoKeys/K`
+    (cryptoKeys.get: a CryptoKey with its `primary` CryptoKeyVersion's `protectionLevel` SOFTWARE | HSM | EXTERNAL |
+    EXTERNAL_VPC and, for Cloud EKM, `externalProtectionLevelOptions`) and `GET /v1/projects/P/locations/L/
+    ekmConnections/C` (ekmConnections.get: `serviceResolvers[].hostname` of the external key manager)."""
+
+    name = "kms"
+
+    def __init__(self, page_size: int = 1000):
+        super().__init__(page_size)
+        self.keys: dict[str, dict[str, Any]] = {}
+        self.connections: dict[str, dict[str, Any]] = {}
+
+    def add_key(self, name: str, protection_level: str, external_key_uri: str | None = None,
+                ekm_connection: str | None = None) -> dict[str, Any]:
+        """A symmetric key `projects/P/locations/L/keyRings/R/cryptoKeys/K` whose primary version has the level."""
+        primary: dict[str, Any] = {
+            "name": f"{name}/cryptoKeyVersions/1", "state": "ENABLED", "protectionLevel": protection_level,
+            "algorithm": "EXTERNAL_SYMMETRIC_ENCRYPTION" if protection_level.startswith("EXTERNAL")
+            else "GOOGLE_SYMMETRIC_ENCRYPTION", "createTime": _TIMESTAMP, "generateTime": _TIMESTAMP,
+        }
+        if external_key_uri:
+            primary["externalProtectionLevelOptions"] = {"externalKeyUri": external_key_uri}
+        elif ekm_connection:
+            primary["externalProtectionLevelOptions"] = {"ekmConnectionKeyPath": "v0/keys/" + name.rsplit("/")[-1]}
+        key: dict[str, Any] = {
+            "name": name, "primary": primary, "purpose": "ENCRYPT_DECRYPT", "createTime": _TIMESTAMP,
+            "versionTemplate": {"protectionLevel": protection_level, "algorithm": primary["algorithm"]},
+            "destroyScheduledDuration": "2592000s",
+        }
+        if ekm_connection:
+            key["cryptoKeyBackend"] = ekm_connection
+        self.keys[name] = key
+        return key
+
+    def add_ekm_connection(self, name: str, hostname: str) -> dict[str, Any]:
+        """An EKM connection `projects/P/locations/L/ekmConnections/C` to a key manager at `hostname`."""
+        connection = {"name": name, "createTime": _TIMESTAMP, "keyManagementMode": "MANUAL", "serviceResolvers": [
+            {"serviceDirectoryService": f"{name}/services/ekm", "hostname": hostname,
+             "serverCertificates": [{"rawDer": "ZmFrZQ==", "parsed": True}]}]}
+        self.connections[name] = connection
+        return connection
+
+    def routes(self) -> list[Route]:
+        return [
+            (re.compile(r"/v1/(projects/([^/]+)/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+)"), self._get_key),
+            (re.compile(r"/v1/(projects/([^/]+)/locations/[^/]+/ekmConnections/[^/]+)"), self._get_connection),
+        ]
+
+    def _get_key(self, match: re.Match[str], query: Query) -> dict[str, Any]:
+        return self._get(self.keys, match, "CryptoKey")
+
+    def _get_connection(self, match: re.Match[str], query: Query) -> dict[str, Any]:
+        return self._get(self.connections, match, "EkmConnection")
+
+    def _get(self, items: dict[str, dict[str, Any]], match: re.Match[str], what: str) -> dict[str, Any]:
+        self.check_allowed(match.group(2))
+        if match.group(1) not in items:
+            raise ApiError(404, f"{what} {match.group(1)} not found.", "notFound")
+        return items[match.group(1)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -585,6 +587,172 @@ def _backup_not_found(response: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# s3_default_encryption: default encryption in GetBucketEncryption and in AWS Config's item
+# ---------------------------------------------------------------------------------------------------------------
+
+S3_CONFIG_ENCRYPTION_KEY = "ServerSideEncryptionConfiguration"
+_SSE_S3 = {"Rule": {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}}
+
+
+def patch_s3_default_encryption() -> None:
+    """GetBucketEncryption and AWS Config's `AWS::S3::Bucket` item: every bucket's default encryption, as S3 has
+    reported it since 5 January 2023.
+
+    Real S3 (S3 user guide, "Setting default server-side encryption behavior for Amazon S3 buckets": "all Amazon S3
+    buckets have encryption configured by default ... SSE-S3"; API reference GetBucketEncryption): a bucket without
+    its own configuration answers `Rules: [{ApplyServerSideEncryptionByDefault: {SSEAlgorithm: AES256},
+    BucketKeyEnabled: false}]`. AWS Config (resource schema awslabs/aws-config-resource-schema,
+    `AWS::S3::Bucket.properties.json`: `supplementaryConfiguration.ServerSideEncryptionConfiguration.rules.
+    applyServerSideEncryptionByDefault.sseAlgorithm|kmsMasterKeyID`, `...rules.bucketKeyEnabled`) carries it as a
+    JSON string, like every supplementary value.
+
+    moto 5.2.5 instead answers ServerSideEncryptionConfigurationNotFoundError for a bucket without a configuration
+    (S3's behaviour before 2023) and builds its Config item (`FakeBucket.to_config_dict`) without the key.
+    """
+    from moto.s3.config import S3ConfigQuery
+    from moto.s3.models import S3Backend
+
+    original_get = S3Backend.get_bucket_encryption
+    if getattr(original_get, "custody_patch", None) == "s3_default_encryption":
+        return
+
+    def get_bucket_encryption(self: Any, bucket_name: str) -> dict[str, Any] | None:
+        return original_get(self, bucket_name) or _SSE_S3
+
+    original_item = S3ConfigQuery.get_config_resource
+
+    def get_config_resource(self: Any, account_id: str, partition: str, resource_id: str, *args: Any,
+                            **kwargs: Any) -> dict[str, Any] | None:
+        item = original_item(self, account_id, partition, resource_id, *args, **kwargs)
+        bucket = self.backends[account_id][partition].buckets.get(resource_id)
+        if item is not None and bucket is not None:
+            rule = (bucket.encryption or _SSE_S3)["Rule"]
+            default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+            item["supplementaryConfiguration"][S3_CONFIG_ENCRYPTION_KEY] = json.dumps({"rules": [{
+                "applyServerSideEncryptionByDefault": {"sseAlgorithm": default.get("SSEAlgorithm"),
+                                                       "kmsMasterKeyID": default.get("KMSMasterKeyID")},
+                "bucketKeyEnabled": str(rule.get("BucketKeyEnabled", False)).lower() == "true",
+            }]})
+        return item
+
+    get_bucket_encryption.custody_patch = "s3_default_encryption"  # type: ignore[attr-defined]
+    S3Backend.get_bucket_encryption = get_bucket_encryption
+    S3ConfigQuery.get_config_resource = get_config_resource
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# kms_custom_key_stores: custom key stores, and who manages a key
+# ---------------------------------------------------------------------------------------------------------------
+
+_KEY_STORES = "_custody_key_stores"  # attribute on moto's KmsBackend: custom key store id -> its description
+_STORE_ORIGIN = {"AWS_CLOUDHSM": "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE": "EXTERNAL_KEY_STORE"}
+
+
+def patch_kms_custom_key_stores() -> None:
+    """CreateCustomKeyStore, ConnectCustomKeyStore, DescribeCustomKeyStores, CreateKey in a custom key store, and
+    DescribeKey's `CustomKeyStoreId`, `CloudHsmClusterId`, `XksKeyConfiguration` and `KeyManager`.
+
+    Real AWS KMS (API reference: CreateCustomKeyStore, ConnectCustomKeyStore, DescribeCustomKeyStores, CreateKey,
+    KeyMetadata, CustomKeyStoresListEntry, XksProxyConfigurationType): a new store is `DISCONNECTED` until
+    ConnectCustomKeyStore; an entry has `CustomKeyStoreId` (cks- and 17 hex digits), `CustomKeyStoreName`,
+    `CustomKeyStoreType` (AWS_CLOUDHSM | EXTERNAL_KEY_STORE), `ConnectionState`, `CreationDate`, and
+    `CloudHsmClusterId` and `TrustAnchorCertificate` (CloudHSM) or `XksProxyConfiguration` {Connectivity,
+    AccessKeyId, UriEndpoint, UriPath, VpcEndpointServiceName} (external); an unknown id is
+    CustomKeyStoreNotFoundException. CreateKey with `CustomKeyStoreId` needs Origin AWS_CLOUDHSM or
+    EXTERNAL_KEY_STORE matching the store's type (a ValidationException here otherwise), a
+    CONNECTED store (else CustomKeyStoreInvalidStateException) and, for an external store, `XksKeyId`; the key's
+    metadata then names the store. AWS managed keys (aliases `alias/aws/<service>`) have `KeyManager: AWS`.
+
+    moto 5.2.5 instead has no custom key store operation (404 for each), ignores `CustomKeyStoreId` on CreateKey and
+    reports `KeyManager: CUSTOMER` for every key, the `alias/aws/dynamodb` and `alias/aws/ebs` keys it creates
+    for the services included.
+    """
+    from moto.core.exceptions import JsonRESTError
+    from moto.kms.models import Key
+    from moto.kms.responses import KmsResponse
+
+    original_create = KmsResponse.create_key
+    if getattr(original_create, "custody_patch", None) == "kms_custom_key_stores":
+        return
+
+    def stores(response: Any) -> dict[str, dict[str, Any]]:
+        backend = response.kms_backend
+        if not hasattr(backend, _KEY_STORES):
+            setattr(backend, _KEY_STORES, {})
+        return getattr(backend, _KEY_STORES)
+
+    def found(response: Any, store_id: str | None) -> dict[str, Any]:
+        store = stores(response).get(store_id or "")
+        if store is None:
+            raise JsonRESTError("CustomKeyStoreNotFoundException", f"Custom key store {store_id} not found")
+        return store
+
+    def create_custom_key_store(self: Any) -> str:
+        kind = self._get_param("CustomKeyStoreType") or "AWS_CLOUDHSM"
+        store_id = "cks-" + binascii.hexlify(os.urandom(9)).decode()[:17]
+        entry: dict[str, Any] = {
+            "CustomKeyStoreId": store_id, "CustomKeyStoreName": self._get_param("CustomKeyStoreName"),
+            "CustomKeyStoreType": kind, "ConnectionState": "DISCONNECTED", "CreationDate": time.time()}
+        if kind == "EXTERNAL_KEY_STORE":
+            credential = self._get_param("XksProxyAuthenticationCredential") or {}
+            entry["XksProxyConfiguration"] = {
+                "Connectivity": self._get_param("XksProxyConnectivity") or "PUBLIC_ENDPOINT",
+                "AccessKeyId": credential.get("AccessKeyId"), "UriEndpoint": self._get_param("XksProxyUriEndpoint"),
+                "UriPath": self._get_param("XksProxyUriPath"),
+                **({"VpcEndpointServiceName": name} if (name := self._get_param("XksProxyVpcEndpointServiceName"))
+                   else {})}
+        else:
+            entry["CloudHsmClusterId"] = self._get_param("CloudHsmClusterId")
+            entry["TrustAnchorCertificate"] = self._get_param("TrustAnchorCertificate")
+        stores(self)[store_id] = entry
+        return json.dumps({"CustomKeyStoreId": store_id})
+
+    def connect_custom_key_store(self: Any) -> str:
+        found(self, self._get_param("CustomKeyStoreId"))["ConnectionState"] = "CONNECTED"
+        return "{}"
+
+    def describe_custom_key_stores(self: Any) -> str:
+        store_id, name = self._get_param("CustomKeyStoreId"), self._get_param("CustomKeyStoreName")
+        listed = [found(self, store_id)] if store_id else [
+            s for s in stores(self).values() if name in (None, s["CustomKeyStoreName"])]
+        return json.dumps({"CustomKeyStores": listed, "Truncated": False})
+
+    def create_key(self: Any) -> str:
+        store_id = self._get_param("CustomKeyStoreId")
+        if not store_id:
+            return original_create(self)
+        store = found(self, store_id)
+        if self._get_param("Origin") != _STORE_ORIGIN[store["CustomKeyStoreType"]]:
+            raise JsonRESTError("ValidationException", f"Origin must be {store['CustomKeyStoreType']} to create a key "
+                                                       f"in custom key store {store_id}")
+        if store["ConnectionState"] != "CONNECTED":
+            raise JsonRESTError("CustomKeyStoreInvalidStateException", f"Custom key store {store_id} is not connected")
+        xks_key = self._get_param("XksKeyId")
+        if store["CustomKeyStoreType"] == "EXTERNAL_KEY_STORE" and not xks_key:
+            raise JsonRESTError("ValidationException", "XksKeyId is required for a key in an external key store")
+        key = self.kms_backend.keys[json.loads(original_create(self))["KeyMetadata"]["KeyId"]]
+        key.custody_store = {"CustomKeyStoreId": store_id, **(
+            {"XksKeyConfiguration": {"Id": xks_key}} if xks_key else {"CloudHsmClusterId": store["CloudHsmClusterId"]})}
+        return json.dumps(key.to_dict())
+
+    original_to_dict = Key.to_dict
+
+    def to_dict(self: Any) -> dict[str, Any]:
+        answer = original_to_dict(self)
+        answer["KeyMetadata"].update(getattr(self, "custody_store", {}))
+        if any(alias.startswith("alias/aws/") for alias in self.aliases):
+            answer["KeyMetadata"]["KeyManager"] = "AWS"
+        return answer
+
+    create_key.custody_patch = "kms_custom_key_stores"  # type: ignore[attr-defined]
+    KmsResponse.create_key = create_key
+    KmsResponse.create_custom_key_store = create_custom_key_store
+    KmsResponse.connect_custom_key_store = connect_custom_key_store
+    KmsResponse.describe_custom_key_stores = describe_custom_key_stores
+    Key.to_dict = to_dict
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 PATCHES: dict[str, Callable[[], None]] = {
     "backup_selections": patch_backup_selections,
@@ -593,12 +761,14 @@ PATCHES: dict[str, Callable[[], None]] = {
     "dynamodb_replicas": patch_dynamodb_replicas,
     "s3_config_replication": patch_s3_config_replication,
     "s3_tagging_regions": patch_s3_tagging_regions,
+    "s3_default_encryption": patch_s3_default_encryption,
+    "kms_custom_key_stores": patch_kms_custom_key_stores,
 }
 
 
 # every patch the demo estate (demo/aws_estate.py) needs: a new kind whose API moto lacks adds its patch here
 ESTATE_PATCHES = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "s3_config_replication",
-                  "efs_replication", "backup_selections")
+                  "efs_replication", "backup_selections", "s3_default_encryption", "kms_custom_key_stores")
 
 
 def apply_patches(names: Iterable[str]) -> None:

@@ -14,14 +14,15 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from demo.arm_server import ArmServer
-from demo.aws_estate import seed_aws_estate
+from demo.aws_estate import XKS_PROXY, seed_aws_estate
 from demo.azure_estate import BLEU_OWNER, partner_accounts, seed_partner_estate
 from demo.azure_estate import seed_estate as seed_azure_estate
-from demo.gcp_estate import GCP_OWNERS, gcp_accounts, gcp_config_section, start_gcp_estate
+from demo.gcp_estate import EKM_URI, EKM_VPC_HOST, GCP_OWNERS, gcp_accounts, gcp_config_section, start_gcp_estate
 from demo.moto_patches import ESTATE_PATCHES
 from demo.moto_server import start_moto
 from runtime.cli import prepare, scan_once
@@ -37,6 +38,14 @@ COMPANIES = [
     BLEU_OWNER,
     *GCP_OWNERS,
 ]
+
+
+# external key managers, by endpoint host: where they are and who runs them (no cloud API tells)
+KEY_STORES = {
+    urlsplit(XKS_PROXY).hostname: {"country": "DE", "operator": "acme-europe"},  # AWS KMS external key store proxy
+    urlsplit(EKM_URI).hostname: {"country": "DE", "operator": "northwind-analytics-gmbh"},  # Cloud EKM
+    EKM_VPC_HOST: {"country": "DE", "operator": "northwind-analytics-gmbh"},  # Cloud EKM over VPC
+}
 
 
 def demo_config(aws_accounts: dict[str, str], azure: dict[str, Any], bleu: dict[str, Any], gcp: dict[str, Any],
@@ -57,6 +66,7 @@ def demo_config(aws_accounts: dict[str, str], azure: dict[str, Any], bleu: dict[
         "accounts": accounts,
         "providers": {"aws": {"organization": True, "max_attempts": 2}, "azure": azure, "azure/bleu": bleu,
                       "gcp": gcp},
+        "key_stores": KEY_STORES,
     }
 
 

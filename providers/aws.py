@@ -88,12 +88,14 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from providers.aws_keys import KeyReader, service_owned
 from providers.aws_kinds import READERS, AfterRead
 from providers.aws_kinds import tag_list as _tag_list
 from providers.base import Provider, TargetLog, tags_unreadable
 from providers.errors import AWS_DENIED_CODES, describe_error
 from providers.errors import aws_error_code as error_code
 from scanner.clock import now_iso
+from scanner.custody import UNKNOWN, KeyFacts
 from scanner.discovered import DiscoveredStore
 from scanner.kinds import PLATFORM, kind, kinds_of, services_of
 from scanner.model import TargetResult
@@ -117,6 +119,7 @@ CONFIG_CURRENT = {"OK", "ResourceDiscovered"}  # configurationItemStatus of a re
 REPLICATION_FROM_CONFIG = "config:BatchGetResourceConfig"
 REPLICATION_READ = "GetBucketReplication.Rules.Destination"
 REPLICATION_CACHED = f"{REPLICATION_READ} (cached)"  # an earlier scan's answer, reused (see ReplicationCache)
+ENCRYPTION_READ = "GetBucketEncryption.Rules.ApplyServerSideEncryptionByDefault"
 
 
 @dataclass(frozen=True)
@@ -434,6 +437,7 @@ class AccountScan:
         self._lock = threading.Lock()
         self._slots: dict[str, threading.Semaphore] = {}
         self._after_read: list[AfterRead] = []  # facts the readers found about other stores of the account
+        self.keys = KeyReader(self)  # the KMS keys the stores name, each read once
         self.api_region = account.session.region_name or "us-east-1"
 
     def client(self, service: str, region: str):
@@ -583,6 +587,7 @@ class BucketFacts:
     replica_regions: list[str]
     unknowns: list[str]
     replication: Replication | None = None
+    encryption: KeyFacts | None = None  # default encryption and its key (scanner/custody.py)
 
 
 Signature = tuple[str, str]  # a bucket's region and ListBuckets CreationDate: a recreated or moved bucket differs
@@ -648,6 +653,7 @@ class S3Inventory:
         self.facts: dict[str, BucketFacts] = {}
         self.unread: dict[str, str] = {}  # bucket -> why its per-bucket reads failed
         self.config: dict[str, Replication] = {}  # bucket -> its replication, from AWS Config
+        self.config_sse: dict[str, DefaultEncryption] = {}  # bucket -> its default encryption, from AWS Config
         self.created: dict[str, str] = {}  # bucket -> its ListBuckets CreationDate, where given
         self.listed_at = now_iso()  # when the listing began: the observed_at of every bucket's region
         self._lock = threading.Lock()
@@ -756,7 +762,7 @@ class S3Inventory:
             with self.scan.slot("config"):
                 if not _config_records_buckets(client):
                     return
-                found = self._config_items(client, region, names)
+                found, encryption = self._config_items(client, region, names)
         except (ClientError, BotoCoreError) as exc:
             note = f"fallback for replication, per bucket: AWS Config failed ({describe_error(exc)[0]})"
             log.warning("aws %s %s: %s", self.scan.account.id, region, note)
@@ -766,12 +772,16 @@ class S3Inventory:
         self.scan.guard.succeeded(region, "config")
         with self._lock:
             self.config.update(found)
+            self.config_sse.update(encryption)
         self.scan.log.ok("aws", self.scan.account.id, region, REPLICATION_FROM_CONFIG, len(found))
 
     @staticmethod
-    def _config_items(client, region: str, names: list[str]) -> dict[str, Replication]:
-        """BatchGetResourceConfig for the buckets, 100 a call; only items that say where the bucket replicates."""
+    def _config_items(client, region: str, names: list[str]
+                      ) -> tuple[dict[str, Replication], dict[str, DefaultEncryption]]:
+        """BatchGetResourceConfig for the buckets, 100 a call; only items that say where the bucket replicates,
+        and (apart) the default encryption of the items that carry it."""
         found: dict[str, Replication] = {}
+        encryption: dict[str, DefaultEncryption] = {}
         for start in range(0, len(names), CONFIG_KEYS_PER_CALL):
             chunk = set(names[start:start + CONFIG_KEYS_PER_CALL])
             keys = [{"resourceType": S3_CONFIG_TYPE, "resourceId": name} for name in sorted(chunk)]
@@ -781,7 +791,10 @@ class S3Inventory:
                 replication = _config_replication(item) if item.get("awsRegion") == region else None
                 if name in chunk and replication is not None:
                     found[name] = replication
-        return found
+                sse = _config_encryption(item) if item.get("awsRegion") == region else None
+                if name in chunk and sse is not None:
+                    encryption[name] = sse
+        return found, encryption
 
     # -- per bucket: replication (and tags where GetResources failed) ----------------------------
     def read_buckets(self, region: str, names: list[str]) -> list[DiscoveredStore]:
@@ -812,6 +825,7 @@ class S3Inventory:
             if not allowed(region):
                 return None
         tags = None if region in self.tags_listed else self._tags(client, region, name, unknowns)
+        encryption = self._encryption(client, region, name)
         replica_regions = []
         for target in replication.targets if replication else ():
             target_region = self.regions.get(target) or self._bucket_location(target)
@@ -819,7 +833,25 @@ class S3Inventory:
                 replica_regions.append(target_region)
             else:
                 unknowns.append(f"replica bucket {target}: region unreadable")
-        return BucketFacts(tags, replica_regions, unknowns, replication)
+        return BucketFacts(tags, replica_regions, unknowns, replication, encryption)
+
+    def _encryption(self, client, region: str, name: str) -> KeyFacts:
+        """The bucket's default encryption (AWS Config's item, else GetBucketEncryption) and its KMS key."""
+        sse = self.config_sse.get(name)
+        if sse is None:
+            try:
+                rules = client.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]
+            except ClientError as exc:
+                if error_code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
+                    why = describe_error(exc)[0]
+                    return KeyFacts(UNKNOWN, ENCRYPTION_READ, reason=f"s3:GetBucketEncryption: {why}")
+                rules = []  # none configured: S3's base level, SSE-S3, applies to every bucket
+            default = next((rule.get("ApplyServerSideEncryptionByDefault") or {} for rule in rules), {})
+            sse = DefaultEncryption(default.get("SSEAlgorithm") or "AES256", default.get("KMSMasterKeyID"),
+                                    ENCRYPTION_READ)
+        if sse.algorithm == "AES256":
+            return service_owned("SSE-S3", sse.learned_from, region)
+        return self.scan.keys.facts(sse.algorithm, sse.key, region, sse.learned_from)
 
     def _signature(self, region: str, name: str) -> Signature | None:
         """What the listing says of the bucket's identity; None (never reused) without a CreationDate."""
@@ -890,7 +922,9 @@ class S3Inventory:
             store.unknowns.append(tags_unreadable(why))
         if facts is None:
             store.unknowns.append(f"replication unreadable ({why}): replicas unknown")
+            store.encryption = KeyFacts(UNKNOWN, ENCRYPTION_READ, reason=f"default encryption unreadable ({why})")
             return store
+        store.encryption = facts.encryption
         if facts.replication is not None:
             for replica_region in facts.replica_regions:
                 store.add_location(replica_region, "replica", facts.replication.learned_from,
@@ -941,6 +975,36 @@ def _config_replication(item: dict[str, Any]) -> Replication | None:
         return Replication((), learned_from, captured)
     targets = _config_replication_targets(raw)
     return None if targets is None else Replication(targets, learned_from, captured)
+
+
+@dataclass(frozen=True)
+class DefaultEncryption:
+    """A bucket's default encryption rule: SSEAlgorithm (AES256, aws:kms, aws:kms:dsse) and KMSMasterKeyID."""
+
+    algorithm: str
+    key: str | None
+    learned_from: str
+
+
+def _config_encryption(item: dict[str, Any]) -> DefaultEncryption | None:
+    """The default encryption of a current S3 configuration item: `supplementaryConfiguration.
+    ServerSideEncryptionConfiguration` (a JSON string `{"rules": [{"applyServerSideEncryptionByDefault":
+    {"sseAlgorithm", "kmsMasterKeyID"}, "bucketKeyEnabled"}]}`); None where the item does not carry it or it does not
+    parse (the bucket is then read with GetBucketEncryption)."""
+    raw = (item.get("supplementaryConfiguration") or {}).get("ServerSideEncryptionConfiguration")
+    if item.get("configurationItemStatus") not in CONFIG_CURRENT or raw is None:
+        return None
+    try:
+        while isinstance(raw, str):
+            raw = json.loads(raw)
+        default = raw["rules"][0]["applyServerSideEncryptionByDefault"]
+        algorithm = default["sseAlgorithm"]
+    except (ValueError, LookupError, TypeError):
+        return None
+    if not isinstance(algorithm, str) or not algorithm:
+        return None
+    return DefaultEncryption(algorithm, default.get("kmsMasterKeyID") or None,
+                             f"{REPLICATION_FROM_CONFIG} ServerSideEncryptionConfiguration")
 
 
 def _utc_seconds(value: Any) -> str | None:

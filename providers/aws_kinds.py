@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
+from providers.aws_keys import service_owned
 from providers.errors import aws_error_code
+from scanner.custody import KeyFacts
 from scanner.discovered import DiscoveredStore
 from scanner.kinds import StoreKind, kind
 from scanner.model import TAGS_UNREADABLE
@@ -118,8 +120,17 @@ def dynamodb_tables(scan: AccountScan, region: str) -> list[DiscoveredStore]:
         store.add_location(region, "primary", "DescribeTable.TableArn")
         for replica in table.get("Replicas", []):
             store.add_location(replica["RegionName"], "replica", "DescribeTable.Replicas")
+        store.encryption = _table_encryption(scan, table, region)
         stores.append(store)
     return stores
+
+
+def _table_encryption(scan: AccountScan, table: dict[str, Any], region: str) -> KeyFacts:
+    """DescribeTable.SSEDescription: absent (or not enabled), the AWS owned key; SSEType KMS, its KMS key."""
+    sse = table.get("SSEDescription") or {}
+    if sse.get("Status") not in ("ENABLED", "UPDATING") or sse.get("SSEType") != "KMS":
+        return service_owned("AWS owned key", "DescribeTable (no KMS SSEDescription: AWS owned key)", region)
+    return scan.keys.facts("KMS", sse.get("KMSMasterKeyArn"), region, "DescribeTable.SSEDescription.KMSMasterKeyArn")
 
 
 # -- RDS -----------------------------------------------------------------------------------------------
@@ -145,6 +156,8 @@ def rds_databases(scan: AccountScan, region: str) -> list[DiscoveredStore]:
     stores = []
     for db in listing(scan, kind("rds-instance"), region):
         store = _rds_store(scan, db, RDS_INSTANCE, region)
+        store.encryption = scan.keys.storage(bool(db.get("StorageEncrypted")), db.get("KmsKeyId"), region,
+                                             "DescribeDBInstances.KmsKeyId")
         for backup in db.get("DBInstanceAutomatedBackupsReplications", []):
             backup_region = arn_region(backup.get("DBInstanceAutomatedBackupsArn", ""))
             if backup_region:
@@ -156,6 +169,8 @@ def rds_databases(scan: AccountScan, region: str) -> list[DiscoveredStore]:
     for cluster in clusters:
         store = scan.store(cluster["DBClusterArn"], "rds-cluster", cluster["DBClusterIdentifier"], region,
                            tag_list(cluster.get("TagList")))
+        store.encryption = scan.keys.storage(bool(cluster.get("StorageEncrypted")), cluster.get("KmsKeyId"), region,
+                                             "DescribeDBClusters.KmsKeyId")
         for member_region, writer in members.get(cluster["DBClusterArn"], ()):  # before its own: writer is primary
             store.add_location(member_region, "primary" if writer else "replica",
                                "DescribeGlobalClusters.GlobalClusterMembers" + (".IsWriter" if writer else ""))
@@ -201,6 +216,8 @@ def ebs_snapshots(scan: AccountScan, region: str) -> list[DiscoveredStore]:
     for snap in listing(scan, kind("ebs-snapshot"), region, OwnerIds=["self"]):
         arn = f"arn:{scan.account.partition}:ec2:{region}:{scan.account.id}:snapshot/{snap['SnapshotId']}"
         store = scan.store(arn, "ebs-snapshot", snap["SnapshotId"], region, tag_list(snap.get("Tags")))
+        store.encryption = scan.keys.storage(bool(snap.get("Encrypted")), snap.get("KmsKeyId"), region,
+                                             "DescribeSnapshots.KmsKeyId")
         copied = COPIED_SNAPSHOT.search(snap.get("Description") or "")
         if copied and copied.group(2) != region:
             store.add_location(copied.group(2), "primary", "DescribeSnapshots.Description copy marker")
@@ -285,6 +302,8 @@ def backup_vaults(scan: AccountScan, region: str) -> list[DiscoveredStore]:
         tags = client.list_tags(ResourceArn=vault["BackupVaultArn"]).get("Tags") or {}
         store = scan.store(vault["BackupVaultArn"], spec.kind, vault["BackupVaultName"], region, dict(tags))
         store.add_location(region, "primary", "ListBackupVaults.BackupVaultArn")
+        store.encryption = scan.keys.facts("KMS", vault.get("EncryptionKeyArn"), region,
+                                           "ListBackupVaults.EncryptionKeyArn")
         stores.append(store)
     for plan in read_all(scan, spec.api, "ListBackupPlans", "BackupPlansList", region):
         rules = client.get_backup_plan(BackupPlanId=plan["BackupPlanId"])["BackupPlan"].get("Rules", [])

@@ -64,6 +64,7 @@ from azure.core.exceptions import AzureError, ClientAuthenticationError
 from azure.core.pipeline import PipelineRequest, policies
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 
+from providers.azure_keys import KeyReader, enum_text
 from providers.base import Provider, TargetLog
 from providers.engine import PartialInventory, Target, run_target, run_targets
 from providers.errors import describe_error
@@ -248,6 +249,7 @@ class AzureProvider(Provider):
         self._credential = credential
         self._scan_credential: ScanCredential | None = None
         self._credential_lock = threading.Lock()
+        self.keys = KeyReader(self._client, self.region)  # who holds the stores' keys (providers/azure_keys.py)
 
     # -- config ----------------------------------------------------------------------------------------
     @classmethod
@@ -362,6 +364,7 @@ class AzureProvider(Provider):
         return [store for target in self._targets(unit) for store in run_target(target, log)]
 
     def discover(self, log: TargetLog) -> list[DiscoveredStore]:
+        self.keys = KeyReader(self._client, self.region)  # key reads are remembered per scan
         with self._credential_lock:  # tokens and credential failures are remembered per scan, not for ever
             self._scan_credential = None
         targets = [target for sub in self.units(log) for target in self._targets(sub)]
@@ -433,6 +436,7 @@ class AzureProvider(Provider):
         if redundancy in GEO_SKUS and not secondary:
             store.unknowns.append(f"SKU {sku} is geo-redundant but ARM reported no secondaryLocation; "
                                   "the secondary region is not assumed from the region pair")
+        store.encryption = self.keys.storage(sub, props)
         return store
 
     # -- Cosmos DB -------------------------------------------------------------------------------------
@@ -456,6 +460,7 @@ class AzureProvider(Provider):
         periodic = getattr(backup, "periodic_mode_properties", None)
         redundancy = enum_text(getattr(periodic, "backup_storage_redundancy", None))
         _note_geo_backups(store, "periodic backups", redundancy)
+        store.encryption = self.keys.cosmos(sub, props)
         return store
 
     # -- SQL -------------------------------------------------------------------------------------------
@@ -487,6 +492,10 @@ class AzureProvider(Provider):
             links, (links_error, denied) = {}, describe_error(exc)
             errors.append((f"server {server.name} replication links: {links_error}", denied))
         stores = [self.sql_store(sub, server.name, db, links.get(db.name.lower(), [])) for db in databases]
+        if stores:
+            custody = self.keys.sql(sub, client, group, server.name)
+            for store in stores:
+                store.encryption = custody
         if links_error:
             for store in stores:
                 store.unknowns.append(f"geo-replication links could not be read: {links_error}")
@@ -524,6 +533,7 @@ class AzureProvider(Provider):
     def _located(self, sub: str, kind: str, resource: Any, learned_from: str) -> DiscoveredStore:
         store = self._new_store(sub, kind, resource)
         store.add_location(store.region, "primary", learned_from)
+        store.encryption = self.keys.disk(sub, resource, learned_from.split(".")[0])
         return store
 
 
@@ -552,13 +562,6 @@ def links_by_database(links: Any) -> dict[str, list[Any]]:
 
 def is_system_database(database: Any) -> bool:
     return database.name.lower() == "master" or "system" in enum_text(getattr(database, "kind", None)).lower()
-
-
-def enum_text(value: Any) -> str:
-    """The wire value of an SDK enum or string ("Standard_GRS", not "SkuName.STANDARD_GRS")."""
-    if value is None:
-        return ""
-    return str(getattr(value, "value", value))
 
 
 def _subscription_id(node: Node) -> str:

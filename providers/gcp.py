@@ -16,7 +16,7 @@ Config (`providers.gcp`; at least one of projects, organization, folder):
         bigquery_endpoint: http://127.0.0.1:9050   #   service with an override uses anonymous
         resource_manager_endpoint: http://...      #   credentials, the others application-default
         asset_endpoint: http://...                 #   credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud,
-                                                   #   metadata server)
+        kms_endpoint: http://...                   #   metadata server); kms: Cloud KMS, for the default keys
 
 `STORAGE_EMULATOR_HOST` is honoured for Cloud Storage the way google-cloud-storage honours it (used when
 no `storage_endpoint` is set; anonymous credentials). Connection failures are not retried, so a dead
@@ -51,6 +51,7 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 
 from providers.base import Provider, TargetLog
 from providers.engine import Target, run_target, run_targets
+from providers.gcp_keys import KeyReader
 from scanner.discovered import DiscoveredStore
 from scanner.kinds import GCP_ASSET_TYPES, services_of
 from scanner.yamlfile import Node
@@ -58,7 +59,7 @@ from scanner.yamlfile import Node
 SERVICES = services_of("gcp")  # the config `services`, from the registry of store kinds (scanner/kinds.py)
 CONFIG_KEYS = {
     "projects", "organization", "folder", "services", "timeout", "retry_seconds", "workers",
-    "storage_endpoint", "bigquery_endpoint", "resource_manager_endpoint", "asset_endpoint",
+    "storage_endpoint", "bigquery_endpoint", "resource_manager_endpoint", "asset_endpoint", "kms_endpoint",
 }
 READ_ONLY_SCOPE = "https://www.googleapis.com/auth/cloud-platform.read-only"
 GLOBAL = "global"  # TargetLog region of a project's listing: per project, not per region
@@ -92,6 +93,7 @@ class GcpSettings:
     bigquery_endpoint: str | None = None
     resource_manager_endpoint: str | None = None
     asset_endpoint: str | None = None
+    kms_endpoint: str | None = None
 
     @property
     def scopes(self) -> list[str]:
@@ -118,6 +120,7 @@ def parse_settings(section: Node) -> GcpSettings:
         bigquery_endpoint=_endpoint(section["bigquery_endpoint"]),
         resource_manager_endpoint=_endpoint(section["resource_manager_endpoint"]),
         asset_endpoint=_endpoint(section["asset_endpoint"]),
+        kms_endpoint=_endpoint(section["kms_endpoint"]),
     )
     if not settings.projects and not settings.scopes:
         raise section.error(scope_needed)
@@ -193,6 +196,7 @@ class GcpProvider(Provider):
         self._credentials_error: Exception | None = None
         self._credentials_lock = threading.Lock()
         self._project_numbers: dict[str, str] = {}  # project number -> id, from Resource Manager
+        self.keys = self._key_reader()  # the Cloud KMS keys the stores name, each read once per scan
 
     @classmethod
     def from_config(cls, section: Node) -> GcpProvider:
@@ -208,6 +212,7 @@ class GcpProvider(Provider):
         return self._scan_targets(log, self._tasks(unit))
 
     def discover(self, log: TargetLog) -> list[DiscoveredStore]:
+        self.keys = self._key_reader()
         return self._scan_targets(log, [task for unit in self.units(log) for task in self._tasks(unit)])
 
     def _scan_targets(self, log: TargetLog, tasks: list[tuple[str, str, str, Callable[[], list[Any]]]]
@@ -236,6 +241,10 @@ class GcpProvider(Provider):
         if "bigquery" in self.settings.services:
             tasks.append((unit, GLOBAL, "bigquery", lambda: self._datasets(unit)))
         return tasks
+
+    def _key_reader(self) -> KeyReader:
+        endpoint = self.settings.kms_endpoint
+        return KeyReader(lambda: self._credentials_for(endpoint), endpoint, self.settings.timeout)
 
     # -- clients -------------------------------------------------------------------------------
     def _credentials_for(self, endpoint: str | None) -> Credentials:
@@ -326,6 +335,7 @@ class GcpProvider(Provider):
             store.add_location(region, "primary", learned_from)
         if not store.locations:
             store.unknowns.append("location: buckets.list returned no location for this bucket")
+        store.encryption = self.keys.facts(bucket.default_kms_key_name, "buckets.list encryption.defaultKmsKeyName")
         return store
 
     # -- BigQuery ------------------------------------------------------------------------------
@@ -341,11 +351,14 @@ class GcpProvider(Provider):
         call = {"retry": self._retry(), "timeout": self.settings.timeout}
         stores = []
         for item in client.list_datasets(project=project, include_all=True, **call):
-            # datasets.list carries `location` in its REST items; the client exposes it only via _properties.
-            location = item._properties.get("location")
-            if not location:  # not in the list item: ask for the dataset itself
-                location = client.get_dataset(item.reference, **call).location
-            stores.append(self._dataset_store(project, item.dataset_id, location, item.labels))
+            # datasets.list gives no default encryption key: datasets.get per dataset (which gives the location too)
+            dataset = client.get_dataset(item.reference, **call)
+            location = item._properties.get("location") or dataset.location
+            store = self._dataset_store(project, item.dataset_id, location, item.labels)
+            default = dataset.default_encryption_configuration
+            store.encryption = self.keys.facts(default.kms_key_name if default else None,
+                                               "datasets.get defaultEncryptionConfiguration.kmsKeyName")
+            stores.append(store)
         return stores
 
     def _dataset_store(

@@ -81,6 +81,23 @@ def _aws(operation: str, service: str, when: str = "") -> Call:
     return Call(operation, f"{service}:{operation}", when)
 
 
+# Who holds the keys (scanner/custody.py): each KMS key a store names is described once per scan and region, and a
+# region's custom key stores are listed once, only when one of its keys is in one.
+KMS_CALLS: tuple[Call, ...] = (
+    _aws("DescribeKey", "kms", "the store's encryption names a KMS key (once per key and region)"),
+    _aws("DescribeCustomKeyStores", "kms", "a key is in a custom key store (once per region)"),
+)
+
+# Azure: a Key Vault or Managed HSM key's region is its vault's location, listed once per subscription.
+AZURE_VAULTS = Call("Resources_List", "Microsoft.Resources/subscriptions/resources/read",
+                    "a store's key is in a Key Vault or Managed HSM: the vaults' locations (once per subscription)")
+AZURE_DISK_KEYS = (Call("DiskEncryptionSets_Get", "Microsoft.Compute/diskEncryptionSets/read",
+                        "encrypted with a customer-managed key: the set's active key (once per set)"), AZURE_VAULTS)
+# Google Cloud: each default Cloud KMS key once per scan; a Cloud EKM key over VPC, its EKM connection once.
+GCP_KEYS = (Call("cryptoKeys.get", "cloudkms.cryptoKeys.get", "a default Cloud KMS key is set (once per key)"),
+            Call("ekmConnections.get", "cloudkms.ekmConnections.get",
+                 "a Cloud EKM key reached over VPC (once per EKM connection)"))
+
 KINDS: tuple[StoreKind, ...] = (
     # ---- AWS ------------------------------------------------------------------------------------------
     StoreKind(
@@ -95,6 +112,9 @@ KINDS: tuple[StoreKind, ...] = (
             Call("GetBucketLocation", "s3:GetBucketLocation", "ListBuckets gives no BucketRegion"),
             Call("GetBucketTagging", "s3:GetBucketTagging", "tag:GetResources failed in the bucket's region"),
             Call("GetBucketReplication", "s3:GetReplicationConfiguration", "AWS Config does not answer for the bucket"),
+            Call("GetBucketEncryption", "s3:GetEncryptionConfiguration",
+                 "AWS Config does not give the bucket's default encryption"),
+            *KMS_CALLS,
         ),
         cannot_see=("objects' own copies made outside replication rules (batch copies, application writes)",),
         bulk_type="AWS::S3::Bucket", description="S3 buckets and their replication targets",
@@ -104,7 +124,7 @@ KINDS: tuple[StoreKind, ...] = (
         list_call=_aws("ListTables", "dynamodb"), result_key="TableNames",
         id_field="DescribeTable.TableArn", name_field="TableName", tags_from="ListTagsOfResource",
         copies=(Copy("primary", "DescribeTable.TableArn"), Copy("replica", "DescribeTable.Replicas")),
-        detail_calls=(_aws("DescribeTable", "dynamodb"), _aws("ListTagsOfResource", "dynamodb")),
+        detail_calls=(_aws("DescribeTable", "dynamodb"), _aws("ListTagsOfResource", "dynamodb"), *KMS_CALLS),
         cannot_see=("on-demand backups and point-in-time recovery copies (not read yet)",),
         probe_rank=2, description="DynamoDB tables and their global-table replicas",
     ),
@@ -115,6 +135,7 @@ KINDS: tuple[StoreKind, ...] = (
         copies=(Copy("primary", "DescribeDBInstances.DBInstanceArn (or ReadReplicaSourceDBInstanceIdentifier)"),
                 Copy("replica", "DescribeDBInstances.ReadReplicaDBInstanceIdentifiers"),
                 Copy("backup", "DescribeDBInstances.DBInstanceAutomatedBackupsReplications")),
+        detail_calls=KMS_CALLS,
         cannot_see=("manual snapshots copied to other regions (not read yet)",),
         probe_rank=1, description="RDS DB instances, read replicas and replicated automated backups",
     ),
@@ -126,7 +147,8 @@ KINDS: tuple[StoreKind, ...] = (
                                 "database's writer: DescribeGlobalClusters.GlobalClusterMembers.IsWriter)"),
                 Copy("replica", "DescribeDBClusters.ReadReplicaIdentifiers, "
                                 "DescribeGlobalClusters.GlobalClusterMembers")),
-        detail_calls=(_aws("DescribeGlobalClusters", "rds", "a cluster of the region is in a global database"),),
+        detail_calls=(_aws("DescribeGlobalClusters", "rds", "a cluster of the region is in a global database"),
+                      *KMS_CALLS),
         cannot_see=("DocumentDB and Neptune global clusters (not read yet)",),
         probe_rank=1,
         description="RDS and Aurora DB clusters, their cross-region read replicas and Aurora global databases",
@@ -138,6 +160,7 @@ KINDS: tuple[StoreKind, ...] = (
         tags_from="Tags",
         copies=(Copy("primary", "DescribeSnapshots (or the Description copy marker of a copy)"),
                 Copy("replica", "DescribeSnapshots.Description of a copy in another region")),
+        detail_calls=KMS_CALLS,
         cannot_see=("a copy whose description was changed from AWS's '[Copied snap-… from region]' marker",),
         probe_rank=0, description="EBS snapshots owned by the account and their cross-region copies",
     ),
@@ -172,7 +195,7 @@ KINDS: tuple[StoreKind, ...] = (
                                "plan's region its selections cover")),
         detail_calls=(_aws("ListTags", "backup"), _aws("ListBackupPlans", "backup"), _aws("GetBackupPlan", "backup"),
                       _aws("ListBackupSelections", "backup", "a plan copies to another region"),
-                      _aws("GetBackupSelection", "backup", "a plan copies to another region")),
+                      _aws("GetBackupSelection", "backup", "a plan copies to another region"), *KMS_CALLS),
         cannot_see=("recovery points copied by on-demand copy jobs outside a plan (ListRecoveryPointsByBackupVault, "
                     "not read yet)",
                     "covered resources of kinds Custody does not inventory (EC2 volumes, EFS access points, ...)"),
@@ -184,6 +207,7 @@ KINDS: tuple[StoreKind, ...] = (
         list_call=Call("StorageAccounts_List", "Microsoft.Storage/storageAccounts/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags",
         copies=(Copy("primary", "StorageAccount.primaryLocation"), Copy("replica", "StorageAccount.secondaryLocation")),
+        detail_calls=(AZURE_VAULTS,),
         cannot_see=("a geo-redundant SKU's secondary when ARM does not report secondaryLocation (recorded as unknown)",
                     "object replication policies to other accounts (not read yet)"),
         description="storage accounts and their geo-redundant secondaries",
@@ -195,6 +219,7 @@ KINDS: tuple[StoreKind, ...] = (
         id_field="id", name_field="name", tags_from="tags",
         copies=(Copy("primary", "DatabaseAccount.locations.locationName (failover priority 0)"),
                 Copy("replica", "DatabaseAccount.locations.locationName")),
+        detail_calls=(AZURE_VAULTS,),
         cannot_see=("geo-redundant periodic backups: the paired region is not named by the API (recorded as unknown)",),
         description="Cosmos DB accounts and every region they replicate to",
     ),
@@ -204,7 +229,9 @@ KINDS: tuple[StoreKind, ...] = (
         id_field="id", name_field="server/database", tags_from="tags",
         copies=(Copy("primary", "Database.location"), Copy("replica", "ReplicationLink.partnerLocation")),
         detail_calls=(Call("Databases_ListByServer", "Microsoft.Sql/servers/databases/read"),
-                      Call("ReplicationLinks_ListByServer", "Microsoft.Sql/servers/databases/replicationLinks/read")),
+                      Call("ReplicationLinks_ListByServer", "Microsoft.Sql/servers/databases/replicationLinks/read"),
+                      Call("EncryptionProtectors_Get", "Microsoft.Sql/servers/encryptionProtector/read",
+                           "the server has user databases: its TDE protector (once per server)"), AZURE_VAULTS),
         cannot_see=("geo-redundant backups: the paired region is not named by the API (recorded as unknown)",),
         description="SQL databases and their geo-replicas",
     ),
@@ -212,12 +239,14 @@ KINDS: tuple[StoreKind, ...] = (
         kind="azure-managed-disk", cloud="azure", service="disks", scope="subscription", api="Microsoft.Compute",
         list_call=Call("Disks_List", "Microsoft.Compute/disks/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags", copies=(Copy("primary", "Disk.location"),),
+        detail_calls=AZURE_DISK_KEYS,
         description="managed disks",
     ),
     StoreKind(
         kind="azure-snapshot", cloud="azure", service="snapshots", scope="subscription", api="Microsoft.Compute",
         list_call=Call("Snapshots_List", "Microsoft.Compute/snapshots/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags", copies=(Copy("primary", "Snapshot.location"),),
+        detail_calls=AZURE_DISK_KEYS,
         description="disk snapshots",
     ),
     # ---- Google Cloud ---------------------------------------------------------------------------------
@@ -226,6 +255,7 @@ KINDS: tuple[StoreKind, ...] = (
         list_call=Call("buckets.list", "storage.buckets.list"), result_key="items",
         id_field="//storage.googleapis.com/projects/_/buckets/{name}", name_field="name", tags_from="labels",
         copies=(Copy("primary", "buckets.list location, or customPlacementConfig.dataLocations"),),
+        detail_calls=GCP_KEYS,
         cannot_see=("Storage Transfer Service copies to other buckets (not read yet)",),
         description="Cloud Storage buckets (multi- and dual-regions expanded by the catalog)",
     ),
@@ -234,7 +264,8 @@ KINDS: tuple[StoreKind, ...] = (
         list_call=Call("datasets.list", "bigquery.datasets.get"), result_key="datasets",
         id_field="//bigquery.googleapis.com/projects/{project}/datasets/{datasetId}", name_field="datasetId",
         tags_from="labels", copies=(Copy("primary", "datasets.list location"),),
-        detail_calls=(Call("datasets.get", "bigquery.datasets.get", "the listing gives no location"),),
+        detail_calls=(Call("datasets.get", "bigquery.datasets.get",
+                           "every dataset: the listing gives no default encryption key"), *GCP_KEYS),
         cannot_see=("cross-region dataset copies and scheduled transfers (not read yet)",),
         description="BigQuery datasets",
     ),

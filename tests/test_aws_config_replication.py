@@ -22,7 +22,7 @@ from runtime.cli import prepare, scan_once
 from tests.fault_proxy import DENIED_JSON, FaultProxy, Request
 from tests.helpers import assert_matches_seed
 
-CONFIG_CAPABLE = ("bucket_region", "s3_tagging_regions", "s3_config_replication")
+CONFIG_CAPABLE = ("bucket_region", "s3_tagging_regions", "s3_config_replication", "s3_default_encryption")
 REGIONS = ["us-east-1", "eu-central-1", "ap-northeast-1"]
 ACCOUNT = "123456789012"
 STATUS, RECORDERS, BATCH_GET = ("config:DescribeConfigurationRecorderStatus", "config:DescribeConfigurationRecorders",

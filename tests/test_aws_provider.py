@@ -250,7 +250,12 @@ def test_endpoint_vanishing_mid_scan_marks_nothing_gone_and_resolves_nothing(tmp
     assert second.status in ("partial", "failed")
     assert len(partial_stores) < len(stores)
     with StateStore(state) as db:
-        assert {row["fingerprint"] for row in db.open_findings()} == findings_before
+        findings_after = {row["fingerprint"]: row for row in db.open_findings()}
+        assert set(findings_after) >= findings_before  # nothing resolved
+        # what the partial scan could not read is unknown, and fails closed: a reach whose access is unknown is never
+        # accepted (demo policy eu-keys-held-in-eu), so a store whose key went unread may gain a finding
+        unknown_keys = {s.id for s in partial_stores if s.encryption and s.encryption.custody == "unknown"}
+        assert {findings_after[f]["store_id"] for f in set(findings_after) - findings_before} <= unknown_keys
         for store in stores:
             assert db.store_history(store.id)["gone_at"] is None
         assert db.scans(limit=1)[0]["status"] == second.status
@@ -335,7 +340,7 @@ def assert_matches_seed_owned(stores, seeded) -> None:
     assert all(u == [] or all("owner" in x for x in u) for u in (store.unknowns for store in stores))
 
 
-def test_full_s3_inventory_costs_at_most_1_1_calls_per_bucket(tmp_path, capable, capable_proxy, aws_env):
+def test_full_s3_inventory_without_config_costs_at_most_2_1_calls_per_bucket(tmp_path, capable, capable_proxy, aws_env):
     seeded = seed_estate(capable.url, 200)
     capable.clear_log()
     aws_env(capable_proxy.url)
@@ -344,11 +349,12 @@ def test_full_s3_inventory_costs_at_most_1_1_calls_per_bucket(tmp_path, capable,
     assert_matches_seed_owned(stores, seeded)
     assert all(s.locations[0].learned_from == "ListBuckets.BucketRegion" for s in stores)
     calls = capable_proxy.operations
-    assert calls.count("s3:GET ?replication") == 200  # the one fact no bulk API gives
+    assert calls.count("s3:GET ?replication") == 200  # the facts no bulk API but AWS Config gives
+    assert calls.count("s3:GET ?encryption") == 200
     assert calls.count("tagging:GetResources") == len(FIVE_REGIONS)  # 20 tagged buckets a region: one page each
     assert calls.count("s3:GET ?max-buckets") == 1
     assert not [op for op in calls if op in ("s3:GET ?tagging", "s3:GET ?location")]
-    assert len(capable.request_log()) == len(calls) <= 1.1 * 200
+    assert len(capable.request_log()) == len(calls) <= 2.1 * 200
 
 
 def test_tags_page_through_get_resources_and_untagged_buckets_have_none(tmp_path, capable, capable_proxy, aws_env):

@@ -9,7 +9,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from demo.gcp_estate import APAC_PROJECT, EU_PROJECT, ORGANIZATION, GcpEstate
+from demo.gcp_estate import APAC_PROJECT, BUCKETS, CUSTODY_BUCKETS, EU_PROJECT, ORGANIZATION, GcpEstate
 from policies.catalog_loader import load_catalog
 from providers import provider_class
 from providers.base import TargetLog
@@ -19,6 +19,8 @@ from scanner.discovered import DiscoveredStore
 from scanner.errors import InputError
 from scanner.model import TargetResult
 from scanner.yamlfile import read_yaml
+
+EU_BUCKETS = sum(1 for bucket in [*BUCKETS, *CUSTODY_BUCKETS] if bucket.project == EU_PROJECT)
 
 BUCKET = "//storage.googleapis.com/projects/_/buckets/{}"
 
@@ -119,7 +121,7 @@ def test_organization_walk_finds_projects_in_folders_and_skips_deleted(gcp_estat
     accounts = {r.account for r in log.results if r.service == "storage"}
     assert accounts == {EU_PROJECT, APAC_PROJECT}  # EU project sits in a folder; the sandbox is DELETE_REQUESTED
     assert scope_outcome(log, ORGANIZATION, "resourcemanager").status == "ok"
-    assert outcome(log, EU_PROJECT, "storage").stores == 5
+    assert outcome(log, EU_PROJECT, "storage").stores == EU_BUCKETS
     assert outcome(log, APAC_PROJECT, "bigquery").stores == 1
 
 
@@ -165,7 +167,7 @@ def test_denied_project_is_recorded_and_the_others_are_inventoried(gcp_estate, g
         assert denied.status == "denied"
         assert "403" in (denied.error or "")
         assert outcome(log, EU_PROJECT, service).status == "ok"
-    assert outcome(log, EU_PROJECT, "storage").stores == 5
+    assert outcome(log, EU_PROJECT, "storage").stores == EU_BUCKETS
     assert not any(s.kind in ("gcs-bucket", "bigquery-dataset") and s.account == APAC_PROJECT for s in stores.values())
     assert BUCKET.format("nw-customer-records") in stores
     assert any(s.kind == "bigtable-cluster" for s in stores.values())  # the org-wide asset search still ran
@@ -178,7 +180,7 @@ def test_denied_organization_is_recorded_and_listed_projects_still_scanned(gcp_e
     stores, log = scan(gcp_section(section))
     assert scope_outcome(log, ORGANIZATION, "resourcemanager").status == "denied"
     assert scope_outcome(log, ORGANIZATION, "cloudasset").status == "denied"
-    assert outcome(log, EU_PROJECT, "storage").stores == 5
+    assert outcome(log, EU_PROJECT, "storage").stores == EU_BUCKETS
     assert BUCKET.format("nw-customer-records") in stores
 
 
@@ -247,7 +249,7 @@ def test_storage_emulator_host_is_honoured(gcp_estate, gcp_section, monkeypatch)
     for value in (gcp_estate.gcs.url, gcp_estate.gcs.url.removeprefix("http://")):
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", value)
         stores, log = scan(gcp_section(section))
-        assert outcome(log, EU_PROJECT, "storage").stores == 5, value
+        assert outcome(log, EU_PROJECT, "storage").stores == EU_BUCKETS, value
         assert BUCKET.format("hb-trade-docs") in stores
 
 
@@ -259,6 +261,7 @@ READ_PATHS = [
     r"/bigquery/v2/projects/[^/]+/datasets(/[^/]+)?",
     r"/v3/(projects|folders)",
     r"/v1/(organizations|folders)/\d+:searchAllResources",
+    r"/v1/projects/[^/]+/locations/[^/]+/(keyRings/[^/]+/cryptoKeys|ekmConnections)/[^/]+",  # Cloud KMS gets
 ]
 
 

@@ -68,6 +68,7 @@ S3_REST: dict[str, tuple[str, str]] = {
     "s3:GET ?location": ("GetBucketLocation", "s3:GetBucketLocation"),
     "s3:GET ?tagging": ("GetBucketTagging", "s3:GetBucketTagging"),
     "s3:GET ?replication": ("GetBucketReplication", "s3:GetReplicationConfiguration"),
+    "s3:GET ?encryption": ("GetBucketEncryption", "s3:GetEncryptionConfiguration"),
 }
 AWS_CALLS = [*PLATFORM["aws"].calls, *(call for spec in kinds_of("aws") for call in spec.calls)]
 AWS_ACTIONS: dict[str, tuple[str, str]] = {
@@ -79,7 +80,7 @@ AWS_ACTIONS: dict[str, tuple[str, str]] = {
 # read-only role there, and the statement may name only such roles (never "*").
 AWS_NOT_READ = {"sts:AssumeRole": "assume the read-only CustodyScanner role in member accounts"}
 BOTOCORE_SERVICES = ("s3", "ec2", "rds", "dynamodb", "organizations", "sts", "resourcegroupstaggingapi", "config",
-                     "efs")
+                     "efs", "kms")
 
 # ---- Azure: ARM request path (query removed) -> the RBAC permission ARM checks -----------------------
 SUB = r"/subscriptions/[^/]+"
@@ -94,6 +95,11 @@ AZURE_PERMISSIONS: list[tuple[str, str]] = [
     (SQL_SERVER + r"/replicationLinks", "Microsoft.Sql/servers/databases/replicationLinks/read"),
     (SUB + r"/providers/Microsoft\.Compute/disks", "Microsoft.Compute/disks/read"),
     (SUB + r"/providers/Microsoft\.Compute/snapshots", "Microsoft.Compute/snapshots/read"),
+    # key custody: a SQL server's TDE protector, a disk encryption set, the subscription's key vaults (Resources_List)
+    (SQL_SERVER + r"/encryptionProtector/current", "Microsoft.Sql/servers/encryptionProtector/read"),
+    (SUB + r"/resourceGroups/[^/]+/providers/Microsoft\.Compute/diskEncryptionSets/[^/]+",
+     "Microsoft.Compute/diskEncryptionSets/read"),
+    (SUB + r"/resources", "Microsoft.Resources/subscriptions/resources/read"),
 ]
 
 # ---- Google Cloud: (fake server, request path) -> the IAM permission Google checks -----------------------
@@ -107,6 +113,8 @@ GCP_PERMISSIONS: list[tuple[str, str, str]] = [
     ("resources", r"/v3/folders", "resourcemanager.folders.list"),
     ("resources", r"/v1/(?:organizations|folders|projects)/[^/:]+:searchAllResources",
      "cloudasset.assets.searchAllResources"),
+    ("kms", r"/v1/projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+", "cloudkms.cryptoKeys.get"),
+    ("kms", r"/v1/projects/[^/]+/locations/[^/]+/ekmConnections/[^/]+", "cloudkms.ekmConnections.get"),
 ]
 
 # Words that make a permission more than a read, whatever the cloud.
@@ -315,8 +323,8 @@ def test_aws_published_policy_is_exactly_what_the_scanner_calls(tmp_path, moto_e
     assert not needed - published, f"missing from deploy/aws-iam-policy.json: {sorted(needed - published)}"
     assert not published - needed, f"published but never called (remove them): {sorted(published - needed)}"
 
-    in_source = operations_in_source(ROOT / "providers" / "aws.py") | operations_in_source(
-        ROOT / "providers" / "aws_kinds.py")
+    in_source = set().union(*(operations_in_source(ROOT / "providers" / module)
+                              for module in ("aws.py", "aws_kinds.py", "aws_keys.py")))
     declared = {call.operation for call in AWS_CALLS}
     called = {AWS_ACTIONS[op][0] for op in recorder.operations}
     assert not (in_source | declared) - called, (
