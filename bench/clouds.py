@@ -187,7 +187,7 @@ def measure(cloud: str, n: int, tmp: Path) -> list[dict[str, Any]]:
         else:
             server = FakeGcsServer(page_size=PAGE_SIZE).start()
             manifest = seed_gcs(server, n)
-            section = {"projects": PROJECTS, "storage_endpoint": server.url, "services": ["storage"],
+            section = {"projects": PROJECTS, "storage_endpoint": server.url, "emulator": True, "services": ["storage"],
                        "timeout": 30, "retry_seconds": 0}
             env = {}
             count = lambda s=server: len(s.requests)  # noqa: E731

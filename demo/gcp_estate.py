@@ -176,6 +176,7 @@ def gcp_config_section(estate: GcpEstate, use_organization: bool = True, retry_s
         "bigquery_endpoint": estate.bigquery.url,
         "resource_manager_endpoint": estate.resources.url,
         "asset_endpoint": estate.resources.url,
+        "emulator": True,
         "timeout": 10,
         "retry_seconds": retry_seconds,
     }

@@ -67,6 +67,11 @@ class Provider(ABC):
         for unit in self.units(log):
             yield from self.discover_unit(unit, log)
 
+    def use_catalog(self, catalog: Catalog) -> None:
+        """The catalog the scan resolves against, given before discovery (Azure places geo-redundant copies,
+        which name no region, in the catalog's region pair). Most providers need nothing from it."""
+        return None
+
     def catalog_regions(self, catalog: Catalog) -> list[Region]:
         """Regions the config declares for this provider (e.g. a partner cloud), added to the catalog."""
         return []

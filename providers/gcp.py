@@ -12,14 +12,19 @@ Config (`providers.gcp`; at least one of projects, organization, folder):
         timeout: 30                                # seconds per HTTP request
         retry_seconds: 20                          # time budget for retrying 429/5xx answers; 0 = never
         workers: 8                                 # (project, service) targets scanned in parallel
-        storage_endpoint: http://127.0.0.1:9023    # endpoint overrides, for emulators and tests; a
-        bigquery_endpoint: http://127.0.0.1:9050   #   service with an override uses anonymous
-        resource_manager_endpoint: http://...      #   credentials, the others application-default
-        asset_endpoint: http://...                 #   credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud,
-                                                   #   metadata server)
+        storage_endpoint: https://storage-psc.p.googleapis.com   # endpoint overrides: Private Service Connect,
+        bigquery_endpoint: https://bigquery.europe-west3.rep.googleapis.com   # regional endpoints, emulators
+        resource_manager_endpoint: https://...
+        asset_endpoint: https://...
+        emulator: false                            # true: the overridden endpoints are emulators, called with
+                                                   #   anonymous credentials (plain http:// is then accepted)
 
-`STORAGE_EMULATOR_HOST` is honoured for Cloud Storage the way google-cloud-storage honours it (used when
-no `storage_endpoint` is set; anonymous credentials). Connection failures are not retried, so a dead
+Credentials: application-default credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud, metadata server) for
+every call, an overridden endpoint included (Private Service Connect and regional endpoints are Google's own
+and need them); anonymous credentials only with `emulator: true`, and for Cloud Storage when
+`STORAGE_EMULATOR_HOST` gives its endpoint (the way google-cloud-storage honours it: used when no
+`storage_endpoint` is set). Without `emulator: true` an endpoint must be https://, or http:// on a loopback
+host, so real credentials never travel in clear text. Connection failures are not retried, so a dead
 endpoint fails at once; each (project, service) outcome goes to the TargetLog (account = project id,
 region `global`; an organization/folder-wide call has account `*` and the scope as its region, since a
 scope is not an account with an owner) and one failure never stops the rest.
@@ -37,12 +42,14 @@ What each store reports:
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import google.auth
 from google.api_core import exceptions as gexc
@@ -58,7 +65,7 @@ from scanner.yamlfile import Node
 SERVICES = services_of("gcp")  # the config `services`, from the registry of store kinds (scanner/kinds.py)
 CONFIG_KEYS = {
     "projects", "organization", "folder", "services", "timeout", "retry_seconds", "workers",
-    "storage_endpoint", "bigquery_endpoint", "resource_manager_endpoint", "asset_endpoint",
+    "storage_endpoint", "bigquery_endpoint", "resource_manager_endpoint", "asset_endpoint", "emulator",
 }
 READ_ONLY_SCOPE = "https://www.googleapis.com/auth/cloud-platform.read-only"
 GLOBAL = "global"  # TargetLog region of a project's listing: per project, not per region
@@ -92,6 +99,7 @@ class GcpSettings:
     bigquery_endpoint: str | None = None
     resource_manager_endpoint: str | None = None
     asset_endpoint: str | None = None
+    emulator: bool = False  # the overridden endpoints are emulators: anonymous credentials
 
     @property
     def scopes(self) -> list[str]:
@@ -118,7 +126,11 @@ def parse_settings(section: Node) -> GcpSettings:
         bigquery_endpoint=_endpoint(section["bigquery_endpoint"]),
         resource_manager_endpoint=_endpoint(section["resource_manager_endpoint"]),
         asset_endpoint=_endpoint(section["asset_endpoint"]),
+        emulator=section["emulator"].bool(False),
     )
+    if not settings.emulator:
+        for key in ("storage_endpoint", "bigquery_endpoint", "resource_manager_endpoint", "asset_endpoint"):
+            _no_credentials_in_clear(section[key])
     if not settings.projects and not settings.scopes:
         raise section.error(scope_needed)
     return settings
@@ -146,6 +158,22 @@ def _scope(node: Node, kind: str) -> str | None:
     if not number.isdigit():
         raise node.error(f"{node.name}: expected a numeric id or '{kind}/NUMBER', got '{text}'")
     return f"{kind}/{number}"
+
+
+def _no_credentials_in_clear(node: Node) -> None:
+    """Real credentials go only to https:// or a loopback http:// endpoint."""
+    url = node.str()
+    host = (urlsplit(url).hostname or "") if url else ""
+    if url and url.startswith("http://") and host != "localhost" and not _is_loopback_ip(host):
+        raise node.error(f"{node.name}: plain http would send Google credentials in clear text to '{host}'; use "
+                         "https, or set 'emulator: true' if this is an emulator (anonymous credentials)")
+
+
+def _is_loopback_ip(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _endpoint(node: Node) -> str | None:
@@ -238,9 +266,10 @@ class GcpProvider(Provider):
         return tasks
 
     # -- clients -------------------------------------------------------------------------------
-    def _credentials_for(self, endpoint: str | None) -> Credentials:
-        """Anonymous for an emulator endpoint; application-default credentials (looked up once) otherwise."""
-        if endpoint:
+    def _credentials_for(self, endpoint: str | None, emulator: bool | None = None) -> Credentials:
+        """Anonymous for an overridden endpoint that is an emulator (`emulator: true`, or `emulator` given);
+        application-default credentials (looked up once) otherwise, an overridden endpoint included."""
+        if endpoint and (self.settings.emulator if emulator is None else emulator):
             return AnonymousCredentials()
         with self._credentials_lock:
             if self._credentials is None and self._credentials_error is None:
@@ -304,9 +333,10 @@ class GcpProvider(Provider):
         from google.cloud import storage
 
         endpoint = self._storage_endpoint()
+        from_env = not self.settings.storage_endpoint and bool(endpoint)  # STORAGE_EMULATOR_HOST: an emulator
         client = storage.Client(
             project=project,
-            credentials=self._credentials_for(endpoint),
+            credentials=self._credentials_for(endpoint, self.settings.emulator or from_env),
             client_options=self._client_options(endpoint),
         )
         buckets = client.list_buckets(project=project, retry=self._retry(), timeout=self.settings.timeout)

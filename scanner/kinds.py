@@ -77,6 +77,10 @@ class PlatformCalls:
     api_of: dict[str, str] = field(default_factory=dict)  # extra target names -> SDK client (AWS: tag:GetResources)
 
 
+# how a copy inferred from the catalog's region pair is marked (Azure geo-redundancy names no region)
+PAIR_INFERRED = "the paired region (inferred from the catalog's region pair)"
+
+
 def _aws(operation: str, service: str, when: str = "") -> Call:
     return Call(operation, f"{service}:{operation}", when)
 
@@ -183,17 +187,26 @@ KINDS: tuple[StoreKind, ...] = (
         kind="azure-storage-account", cloud="azure", service="storage", scope="subscription", api="Microsoft.Storage",
         list_call=Call("StorageAccounts_List", "Microsoft.Storage/storageAccounts/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags",
-        copies=(Copy("primary", "StorageAccount.primaryLocation"), Copy("replica", "StorageAccount.secondaryLocation")),
-        cannot_see=("a geo-redundant SKU's secondary when ARM does not report secondaryLocation (recorded as unknown)",
-                    "object replication policies to other accounts (not read yet)"),
-        description="storage accounts and their geo-redundant secondaries",
+        copies=(Copy("primary", "StorageAccount.primaryLocation"),
+                Copy("replica", "StorageAccount.secondaryLocation (or, when only statusOfSecondary is reported, "
+                                f"{PAIR_INFERRED})"),
+                Copy("replica", "ObjectReplicationPolicy.destinationAccount → that account's location")),
+        detail_calls=(Call("ObjectReplicationPolicies_List",
+                           "Microsoft.Storage/storageAccounts/objectReplicationPolicies/read",
+                           "per StorageV2 or BlockBlobStorage account"),),
+        cannot_see=("a geo-redundant SKU's secondary when ARM reports neither secondaryLocation nor statusOfSecondary "
+                    "(recorded as unknown)",
+                    "an object replication destination account in a subscription that is not scanned "
+                    "(recorded as unknown)"),
+        description="storage accounts, their geo-redundant secondaries and object replication destinations",
     ),
     StoreKind(
         kind="azure-cosmosdb-account", cloud="azure", service="cosmosdb", scope="subscription",
         api="Microsoft.DocumentDB",
         list_call=Call("DatabaseAccounts_List", "Microsoft.DocumentDB/databaseAccounts/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags",
-        copies=(Copy("primary", "DatabaseAccount.locations.locationName (failover priority 0)"),
+        copies=(Copy("primary", "DatabaseAccount.locations.locationName (failover priority 0; with "
+                                "enableMultipleWriteLocations, every DatabaseAccount.writeLocations entry)"),
                 Copy("replica", "DatabaseAccount.locations.locationName")),
         cannot_see=("geo-redundant periodic backups: the paired region is not named by the API (recorded as unknown)",),
         description="Cosmos DB accounts and every region they replicate to",
@@ -220,6 +233,42 @@ KINDS: tuple[StoreKind, ...] = (
         id_field="id", name_field="name", tags_from="tags", copies=(Copy("primary", "Snapshot.location"),),
         description="disk snapshots",
     ),
+    StoreKind(
+        kind="azure-recovery-services-vault", cloud="azure", service="backup", scope="subscription",
+        api="Microsoft.RecoveryServices",
+        list_call=Call("Vaults_ListBySubscriptionId", "Microsoft.RecoveryServices/vaults/read"), result_key="value",
+        id_field="id", name_field="name", tags_from="tags",
+        copies=(Copy("primary", "Vault.location"),
+                Copy("replica", f"{PAIR_INFERRED}: Vault.properties.redundancySettings.standardTierStorageRedundancy "
+                                "GeoRedundant (crossRegionRestore tells whether it can be restored there)")),
+        cannot_see=("the items a vault protects: each protected item's backups are in the vault, whatever the "
+                    "item's own region (not read per item)",
+                    "a geo-redundant vault in a region without a catalog pair (recorded as unknown)"),
+        description="Recovery Services vaults and their geo-redundant copies in the paired region",
+    ),
+    StoreKind(
+        kind="azure-backup-vault", cloud="azure", service="backup", scope="subscription",
+        api="Microsoft.DataProtection",
+        list_call=Call("BackupVaults_GetInSubscription", "Microsoft.DataProtection/backupVaults/read"),
+        result_key="value", id_field="id", name_field="name", tags_from="tags",
+        copies=(Copy("primary", "BackupVault.location"),
+                Copy("replica", f"BackupVault.properties.replicatedRegions; {PAIR_INFERRED}: "
+                                "BackupVault.properties.storageSettings.type GeoRedundant")),
+        cannot_see=("a geo-redundant vault in a region without a catalog pair (recorded as unknown)",),
+        description="Backup vaults (Azure Backup's Data Protection vaults) and their geo-redundant copies",
+    ),
+    *(StoreKind(
+        kind=f"azure-{engine.lower()}-flexible-server", cloud="azure", service=engine.lower(), scope="subscription",
+        api=f"Microsoft.DBfor{engine}",
+        list_call=Call("Servers_List", f"Microsoft.DBfor{engine}/flexibleServers/read"), result_key="value",
+        id_field="id", name_field="name", tags_from="tags",
+        copies=(Copy("primary", "Server.location (or a replica's source: Server.properties.sourceServerResourceId)"),
+                Copy("replica", "Server.location of the servers whose sourceServerResourceId is this server"),
+                Copy("backup", f"{PAIR_INFERRED}: Server.properties.backup.geoRedundantBackup Enabled")),
+        cannot_see=("a replica's source in a subscription that is not scanned (recorded as unknown)",
+                    "geo-redundant backups of a server in a region without a catalog pair (recorded as unknown)"),
+        description=f"Azure Database for {engine} flexible servers, their read replicas and geo-redundant backups",
+    ) for engine in ("PostgreSQL", "MySQL")),
     # ---- Google Cloud ---------------------------------------------------------------------------------
     StoreKind(
         kind="gcs-bucket", cloud="gcp", service="storage", scope="global", api="storage",

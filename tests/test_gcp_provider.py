@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -249,6 +254,86 @@ def test_storage_emulator_host_is_honoured(gcp_estate, gcp_section, monkeypatch)
         stores, log = scan(gcp_section(section))
         assert outcome(log, EU_PROJECT, "storage").stores == 5, value
         assert BUCKET.format("hb-trade-docs") in stores
+
+
+class TokenEndpoint:
+    """A local OAuth 2.0 token endpoint: answers a refresh-token grant with one access token, counts grants."""
+
+    def __init__(self) -> None:
+        self.token = f"ya29.custody-test-{secrets.token_hex(6)}"
+        self.grants = 0
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                endpoint.grants += 1
+                body = json.dumps({"access_token": endpoint.token, "expires_in": 3600, "token_type": "Bearer"})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/token"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def user_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TokenEndpoint]:
+    """Application-default credentials of a service account whose token_uri is a local TokenEndpoint."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    endpoint = TokenEndpoint()
+    path = tmp_path / "adc.json"
+    path.write_text(json.dumps({"type": "service_account", "project_id": EU_PROJECT, "private_key_id": "k1",
+                                "private_key": key.decode(), "client_email": "custody@test.iam.gserviceaccount.com",
+                                "client_id": "1", "token_uri": endpoint.url}))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
+
+
+def test_an_overridden_endpoint_keeps_the_real_credentials(gcp_estate, gcp_section, user_credentials):
+    """Private Service Connect and regional endpoints are Google's: the override changes where, not who."""
+    section = {**gcp_estate.config_section(use_organization=False), "emulator": False}
+    _, log = scan(gcp_section(section))
+    assert outcome(log, EU_PROJECT, "storage").stores == 5
+    assert user_credentials.grants >= 1  # the token came from the credentials, not from nowhere
+    sent = {r.auth_scheme for server in (gcp_estate.gcs, gcp_estate.bigquery) for r in server.requests}
+    assert sent == {f"Bearer {user_credentials.token}"}
+
+
+def test_anonymous_credentials_only_when_told_it_is_an_emulator(gcp_estate, gcp_section, user_credentials):
+    _, log = scan(gcp_section(gcp_estate.config_section(use_organization=False)))  # emulator: true
+    assert outcome(log, EU_PROJECT, "storage").stores == 5
+    assert user_credentials.grants == 0
+    assert {r.auth_scheme for r in gcp_estate.gcs.requests} == {""}
+
+
+def test_real_credentials_never_go_to_a_plain_http_host(gcp_section):
+    section = {"projects": ["good-project-1"], "storage_endpoint": "http://storage.example.internal"}
+    with pytest.raises(InputError, match="storage_endpoint: plain http would send Google credentials in clear text"):
+        GcpProvider.from_config(gcp_section(section))
+    emulator = GcpProvider.from_config(gcp_section({**section, "emulator": True}))
+    assert emulator.settings.emulator
 
 
 # --- read-only ------------------------------------------------------------------------------------

@@ -94,6 +94,13 @@ AZURE_PERMISSIONS: list[tuple[str, str]] = [
     (SQL_SERVER + r"/replicationLinks", "Microsoft.Sql/servers/databases/replicationLinks/read"),
     (SUB + r"/providers/Microsoft\.Compute/disks", "Microsoft.Compute/disks/read"),
     (SUB + r"/providers/Microsoft\.Compute/snapshots", "Microsoft.Compute/snapshots/read"),
+    # ObjectReplicationPolicies_List: per storage account
+    (SUB + r"/resourceGroups/[^/]+/providers/Microsoft\.Storage/storageAccounts/[^/]+/objectReplicationPolicies",
+     "Microsoft.Storage/storageAccounts/objectReplicationPolicies/read"),
+    (SUB + r"/providers/Microsoft\.RecoveryServices/vaults", "Microsoft.RecoveryServices/vaults/read"),
+    (SUB + r"/providers/Microsoft\.DataProtection/backupVaults", "Microsoft.DataProtection/backupVaults/read"),
+    (SUB + r"/providers/Microsoft\.DBforPostgreSQL/flexibleServers", "Microsoft.DBforPostgreSQL/flexibleServers/read"),
+    (SUB + r"/providers/Microsoft\.DBforMySQL/flexibleServers", "Microsoft.DBforMySQL/flexibleServers/read"),
 ]
 
 # ---- Google Cloud: (fake server, request path) -> the IAM permission Google checks -----------------------
