@@ -8,7 +8,8 @@ Config (`providers.gcp`; at least one of projects, organization, folder):
         projects: [acme-prod-eu, acme-analytics]   # project ids to scan
         organization: "123456789012"               # or organizations/123456789012: adds every ACTIVE
         folder: "345678901234"                     #   project under it (Resource Manager, folders walked)
-        services: [storage, bigquery, asset]       # default: all three; asset runs only with a scope
+        services: [storage, bigquery, spanner, firestore, cloudsql, bigtable, asset]   # default: all; asset
+                                                   #   runs only with a scope
         timeout: 30                                # seconds per HTTP request
         retry_seconds: 20                          # time budget for retrying 429/5xx answers; 0 = never
         workers: 8                                 # (project, service) targets scanned in parallel
@@ -16,6 +17,10 @@ Config (`providers.gcp`; at least one of projects, organization, folder):
         bigquery_endpoint: https://bigquery.europe-west3.rep.googleapis.com   # regional endpoints, emulators
         resource_manager_endpoint: https://...
         asset_endpoint: https://...
+        spanner_endpoint: https://...              # and the database admin APIs (providers/gcp_copies.py):
+        firestore_endpoint: https://...            #   spanner, firestore, sqladmin, bigtableadmin
+        sqladmin_endpoint: https://...
+        bigtableadmin_endpoint: https://...
         emulator: false                            # true: the overridden endpoints are emulators, called with
                                                    #   anonymous credentials (plain http:// is then accepted)
 
@@ -47,7 +52,8 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,6 +62,7 @@ from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry, if_exception_type
 from google.auth.credentials import AnonymousCredentials, Credentials
 
+from providers import gcp_copies
 from providers.base import Provider, TargetLog
 from providers.engine import Target, run_target, run_targets
 from scanner.discovered import DiscoveredStore
@@ -66,6 +73,7 @@ SERVICES = services_of("gcp")  # the config `services`, from the registry of sto
 CONFIG_KEYS = {
     "projects", "organization", "folder", "services", "timeout", "retry_seconds", "workers",
     "storage_endpoint", "bigquery_endpoint", "resource_manager_endpoint", "asset_endpoint", "emulator",
+    *(key for key, _ in gcp_copies.ENDPOINTS.values()),
 }
 READ_ONLY_SCOPE = "https://www.googleapis.com/auth/cloud-platform.read-only"
 GLOBAL = "global"  # TargetLog region of a project's listing: per project, not per region
@@ -100,6 +108,7 @@ class GcpSettings:
     resource_manager_endpoint: str | None = None
     asset_endpoint: str | None = None
     emulator: bool = False  # the overridden endpoints are emulators: anonymous credentials
+    database_endpoints: dict[str, str] = field(default_factory=dict)  # spanner, firestore, cloudsql, bigtable
 
     @property
     def scopes(self) -> list[str]:
@@ -127,9 +136,11 @@ def parse_settings(section: Node) -> GcpSettings:
         resource_manager_endpoint=_endpoint(section["resource_manager_endpoint"]),
         asset_endpoint=_endpoint(section["asset_endpoint"]),
         emulator=section["emulator"].bool(False),
+        database_endpoints={service: url for service, (key, _) in gcp_copies.ENDPOINTS.items()
+                            if (url := _endpoint(section[key]))},
     )
     if not settings.emulator:
-        for key in ("storage_endpoint", "bigquery_endpoint", "resource_manager_endpoint", "asset_endpoint"):
+        for key in sorted(key for key in CONFIG_KEYS if key.endswith("_endpoint")):
             _no_credentials_in_clear(section[key])
     if not settings.projects and not settings.scopes:
         raise section.error(scope_needed)
@@ -263,7 +274,18 @@ class GcpProvider(Provider):
             tasks.append((unit, GLOBAL, "storage", lambda: self._buckets(unit)))
         if "bigquery" in self.settings.services:
             tasks.append((unit, GLOBAL, "bigquery", lambda: self._datasets(unit)))
+        for service, reader in gcp_copies.READERS.items():
+            if service in self.settings.services:
+                tasks.append((unit, GLOBAL, service, partial(self._read_databases, reader, service, unit)))
         return tasks
+
+    def _read_databases(self, reader: Callable[[gcp_copies.GoogleJson, str], list[Any]], service: str,
+                        project: str) -> list[Any]:
+        """One project's databases of one admin API (providers/gcp_copies.py), with the provider's credentials."""
+        endpoint = self.settings.database_endpoints.get(service)
+        api = gcp_copies.GoogleJson(self._credentials_for(endpoint), endpoint or gcp_copies.ENDPOINTS[service][1],
+                                    self.settings.timeout)
+        return reader(api, project)
 
     # -- clients -------------------------------------------------------------------------------
     def _credentials_for(self, endpoint: str | None, emulator: bool | None = None) -> Credentials:

@@ -107,16 +107,18 @@ def test_single_regions_and_hong_kong(gcp_estate, gcp_section):
 
 def test_asset_search_finds_other_stores_once_and_maps_zone_and_project(gcp_estate, gcp_section):
     stores, log = scan(gcp_section(gcp_estate.config_section()))
-    sql = stores[f"//sqladmin.googleapis.com/projects/{EU_PROJECT}/instances/orders-db"]
-    assert (sql.kind, sql.account, regions(sql)) == ("cloudsql-instance", EU_PROJECT, ["europe-west3"])
-    bigtable = stores[f"//bigtableadmin.googleapis.com/projects/{APAC_PROJECT}/instances/ticks/clusters/ticks-c1"]
-    assert regions(bigtable) == ["asia-northeast1"]  # zone asia-northeast1-b reduced to its region
-    assert any("replicas and backups" in note for note in bigtable.unknowns)
+    redis = stores[f"//redis.googleapis.com/projects/{EU_PROJECT}/locations/europe-west3/instances/sessions"]
+    assert (redis.kind, redis.account, regions(redis)) == ("memorystore-redis-instance", EU_PROJECT, ["europe-west3"])
+    share = stores[f"//file.googleapis.com/projects/{APAC_PROJECT}/locations/asia-northeast1-b/instances/ticks-share"]
+    assert regions(share) == ["asia-northeast1"]  # zone asia-northeast1-b reduced to its region
+    assert any("replicas and backups" in note for note in share.unknowns)
     assert scope_outcome(log, ORGANIZATION, "cloudasset").stores == 2
     search = [r for r in gcp_estate.resources.requests if r.path.endswith(":searchAllResources")]
     assert len(search) == 1
     assert "storage.googleapis.com/Bucket" not in search[0].query["assetTypes"]
-    assert "sqladmin.googleapis.com/Instance" in search[0].query["assetTypes"]
+    assert "redis.googleapis.com/Instance" in search[0].query["assetTypes"]
+    # the databases read per project through their own APIs are not searched (nor found twice)
+    assert "sqladmin.googleapis.com/Instance" not in search[0].query["assetTypes"]
 
 
 def test_organization_walk_finds_projects_in_folders_and_skips_deleted(gcp_estate, gcp_section):
@@ -131,8 +133,11 @@ def test_organization_walk_finds_projects_in_folders_and_skips_deleted(gcp_estat
 def test_explicit_projects_need_no_resource_manager_or_asset_calls(gcp_estate, gcp_section):
     stores, log = scan(gcp_section(gcp_estate.config_section(use_organization=False)))
     assert gcp_estate.resources.requests == []
-    assert {store.kind for store in stores.values()} == {"gcs-bucket", "bigquery-dataset"}
-    assert {r.service for r in log.results} == {"storage", "bigquery"}
+    # the databases are read per project: no organization scope needed for them
+    assert {store.kind for store in stores.values()} == {
+        "gcs-bucket", "bigquery-dataset", "spanner-instance", "firestore-database", "cloudsql-instance",
+        "bigtable-instance"}
+    assert {r.service for r in log.results} == {"storage", "bigquery", "spanner", "firestore", "cloudsql", "bigtable"}
 
 
 def test_pagination_sees_every_bucket_and_dataset(gcp_estate, gcp_section):
@@ -173,7 +178,7 @@ def test_denied_project_is_recorded_and_the_others_are_inventoried(gcp_estate, g
     assert outcome(log, EU_PROJECT, "storage").stores == 5
     assert not any(s.kind in ("gcs-bucket", "bigquery-dataset") and s.account == APAC_PROJECT for s in stores.values())
     assert BUCKET.format("nw-customer-records") in stores
-    assert any(s.kind == "bigtable-cluster" for s in stores.values())  # the org-wide asset search still ran
+    assert any(s.kind == "filestore-instance" for s in stores.values())  # the org-wide asset search still ran
 
 
 def test_denied_organization_is_recorded_and_listed_projects_still_scanned(gcp_estate, gcp_section):
@@ -344,6 +349,9 @@ READ_PATHS = [
     r"/bigquery/v2/projects/[^/]+/datasets(/[^/]+)?",
     r"/v3/(projects|folders)",
     r"/v1/(organizations|folders)/\d+:searchAllResources",
+    r"/v1/projects/[^/]+/(instances|instanceConfigs/[^/]+|databases)",
+    r"/sql/v1beta4/projects/[^/]+/instances",
+    r"/v2/projects/[^/]+/instances(/-/clusters)?",
 ]
 
 

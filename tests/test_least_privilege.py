@@ -114,6 +114,12 @@ GCP_PERMISSIONS: list[tuple[str, str, str]] = [
     ("resources", r"/v3/folders", "resourcemanager.folders.list"),
     ("resources", r"/v1/(?:organizations|folders|projects)/[^/:]+:searchAllResources",
      "cloudasset.assets.searchAllResources"),
+    ("databases", r"/v1/projects/[^/]+/instances", "spanner.instances.list"),
+    ("databases", r"/v1/projects/[^/]+/instanceConfigs/[^/]+", "spanner.instanceConfigs.get"),
+    ("databases", r"/v1/projects/[^/]+/databases", "datastore.databases.list"),
+    ("databases", r"/sql/v1beta4/projects/[^/]+/instances", "cloudsql.instances.list"),
+    ("databases", r"/v2/projects/[^/]+/instances", "bigtable.instances.list"),
+    ("databases", r"/v2/projects/[^/]+/instances/-/clusters", "bigtable.clusters.list"),
 ]
 
 # Words that make a permission more than a read, whatever the cloud.
