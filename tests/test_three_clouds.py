@@ -55,7 +55,7 @@ from demo.gcs_server import DeadEndpoint, FakeBigQueryServer, FakeGcsServer, Fak
 from providers.azure import SERVICES as AZURE_SERVICES
 from providers.azure import AzureProvider, AzureSettings
 from providers.base import TargetLog
-from scanner.kinds import kinds_of
+from scanner.kinds import GCP_ASSET_TYPES, kinds_of
 from state.store import StateStore
 from tests.fixtures_aws import SeededMoto
 
@@ -97,10 +97,13 @@ REGION_COUNTRY = {
     "germanynorth": "DE", "francecentral": "FR",
     # Google Cloud
     "europe-west3": "DE", "us-central1": "US", "europe-west1": "BE", "europe-north1": "FI", "europe-west4": "NL",
-    "asia-east2": "HK", "asia-northeast1": "JP", "asia-northeast2": "JP",
+    "asia-east2": "HK", "asia-northeast1": "JP", "asia-northeast2": "JP", "us-central2": "US", "us-east1": "US",
+    "asia-east1": "TW",
 }
 # Google's predefined dual-regions (published members); the EU multi-region's members are not published.
-GCP_DUAL_REGIONS = {"eur4": {"europe-north1", "europe-west4"}, "asia1": {"asia-northeast1", "asia-northeast2"}}
+GCP_DUAL_REGIONS = {"eur4": {"europe-north1", "europe-west4"}, "asia1": {"asia-northeast1", "asia-northeast2"},
+                    "eur3": {"europe-west1", "europe-west4", "europe-north1"}}  # eur3: Firestore's multi-region
+GCP_PROJECT_SERVICES = [k.service for k in kinds_of("gcp") if k.scope == "global"]  # read per project
 AZURE_KINDS = {service: {k.kind for k in kinds_of("azure") if k.service == service} for service in AZURE_SERVICES}
 OPERATOR_PARENT = {"aws": "Amazon.com, Inc.", "azure": "Microsoft Corporation", "gcp": "Alphabet Inc."}
 
@@ -431,7 +434,7 @@ def seeded_unknowns(store: dict[str, Any], estate: Estate) -> bool:
     if store["provider"] == "azure":  # a GZRS account without secondaryLocation, geo-redundant backups
         return estate.azure.stores[store["id"]].has_unknowns
     if store["provider"] == "gcp":  # Cloud Asset Inventory gives a primary location only
-        return store["kind"] not in ("gcs-bucket", "bigquery-dataset")
+        return store["kind"] in GCP_ASSET_TYPES.values()
     return store["account"] == estate.sandbox_account  # no owner declared
 
 
@@ -516,8 +519,8 @@ def managed_identity() -> Iterator[DeadEndpoint]:
 def test_missing_azure_and_gcp_credentials_mean_not_scanned_and_aws_is_still_scanned(
         sandbox, estate, full_scan, managed_identity):
     """Azure: no AZURE_ACCESS_TOKEN, so DefaultAzureCredential, with managed identity on a loopback port that never
-    answers, no az/pwsh/azd on PATH, no ~/.azure. Google Cloud: the real Google endpoints (no emulator override — with
-    one the provider uses anonymous credentials, so credentials cannot be missing) and no application-default
+    answers, no az/pwsh/azd on PATH, no ~/.azure. Google Cloud: the real Google endpoints (not `emulator: true`, with
+    which the provider uses anonymous credentials, so credentials cannot be missing) and no application-default
     credentials: google.auth.default() fails before any client exists, so no request is built at all.
     The state store already holds the complete scan of the same estate (test 1's)."""
     requests_before = len(estate.arm.requests)
@@ -543,7 +546,7 @@ def test_missing_azure_and_gcp_credentials_mean_not_scanned_and_aws_is_still_sca
 
     gcp = run.targets("gcp")
     assert set(gcp) == {(project, "global", service) for project in estate.gcp.project_ids
-                        for service in ("storage", "bigquery")} | {("*", ORGANIZATION, "resourcemanager"),
+                        for service in GCP_PROJECT_SERVICES} | {("*", ORGANIZATION, "resourcemanager"),
                                                                    ("*", ORGANIZATION, "cloudasset")}
     for target in gcp.values():
         assert target["status"] == "error" and "default credentials were not found" in target["error"].lower(), target
