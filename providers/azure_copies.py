@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from providers.engine import PartialInventory
@@ -201,27 +202,30 @@ def flexible_server_store(provider: AzureProvider, sub: str, kind: str, server: 
 def add_object_replication(provider: AzureProvider, client: Any, accounts: list[Any],
                            stores: list[DiscoveredStore]) -> Errors:
     """Each source account's object replication destinations, as replicas in the destination accounts' regions
-    (resolved among the subscription's accounts). Failed listings are returned, the stores keep an unknown."""
+    (resolved among the subscription's accounts), one call per eligible account, `max_workers` at once. Failed
+    listings are returned, the stores keep an unknown."""
     from providers.azure import enum_text, resource_group
 
     located = {}
     for account in accounts:
         region = provider.region((account.properties and account.properties.primary_location) or account.location)
         located[account.name.lower()] = located[account.id.lower()] = region
-    errors: Errors = []
-    for account, store in zip(accounts, stores, strict=True):
-        if enum_text(account.kind).lower() not in OBJECT_REPLICATION_KINDS:
-            continue
+    def read(pair: tuple[Any, DiscoveredStore]) -> tuple[str, bool] | None:
+        account, store = pair
         try:
             policies = list(client.object_replication_policies.list(resource_group(account.id), account.name))
         except Exception as exc:
             error, denied = describe_error(exc)
-            errors.append((f"account {account.name} object replication policies: {error}", denied))
             store.unknowns.append(f"object replication policies could not be read: {error}")
-            continue
+            return f"account {account.name} object replication policies: {error}", denied
         for policy in policies:
             add_destination(store, account, policy, located)
-    return errors
+        return None
+
+    eligible = [(account, store) for account, store in zip(accounts, stores, strict=True)
+                if enum_text(account.kind).lower() in OBJECT_REPLICATION_KINDS]
+    with ThreadPoolExecutor(max_workers=provider.settings.max_workers, thread_name_prefix="azure-orp") as pool:
+        return [error for error in pool.map(read, eligible) if error is not None]
 
 
 def add_destination(store: DiscoveredStore, account: Any, policy: Any, located: dict[str, str]) -> None:
