@@ -16,6 +16,7 @@ four, so the provider's four endpoint settings may name the same URL.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from demo.gcs_server import ApiError, FakeApiServer, Query, Route, page
@@ -104,7 +105,32 @@ class FakeDatabasesServer(FakeApiServer):
             (re.compile(r"/sql/v1beta4/projects/([^/]+)/instances"), self._sql_instances),
             (re.compile(r"/v2/projects/([^/]+)/instances"), self._bigtable_instances),
             (re.compile(r"/v2/projects/([^/]+)/instances/-/clusters"), self._bigtable_clusters),
+            # one resource at a time (instances.get, databases.get, clusters.list of one instance): what a
+            # per-resource scanner calls (bench/clouds.py's baseline)
+            (re.compile(r"/v1/projects/([^/]+)/instances/([^/]+)"), self._getter(self.spanner, "instances")),
+            (re.compile(r"/v1/projects/([^/]+)/databases/([^/]+)"), self._getter(self.firestore, "databases")),
+            (re.compile(r"/sql/v1beta4/projects/([^/]+)/instances/([^/]+)"), self._getter(self.cloudsql, "")),
+            (re.compile(r"/v2/projects/([^/]+)/instances/([^/-][^/]*)"), self._getter(self.bigtable, "instances")),
+            (re.compile(r"/v2/projects/([^/]+)/instances/([^/-][^/]*)/clusters"), self._instance_clusters),
         ]
+
+    def _getter(self, table: dict[str, list[dict[str, Any]]], collection: str
+                ) -> Callable[[re.Match[str], Query], dict[str, Any]]:
+        def get(match: re.Match[str], query: Query) -> dict[str, Any]:
+            project, name = match.groups()
+            self.check_allowed(project)
+            full = f"projects/{project}/{collection}/{name}" if collection else name
+            for item in table.get(project, []):
+                if item["name"] == full:
+                    return item
+            raise ApiError(404, f"Not found: {full}", "notFound")
+        return get
+
+    def _instance_clusters(self, match: re.Match[str], query: Query) -> dict[str, Any]:
+        project, name = match.groups()
+        self.check_allowed(project)
+        prefix = f"projects/{project}/instances/{name}/clusters/"
+        return {"clusters": [c for c in self.clusters.get(project, []) if c["name"].startswith(prefix)]}
 
     def _listing(self, items: list[dict[str, Any]], key: str, query: Query, size: str = "pageSize"
                  ) -> dict[str, Any]:
