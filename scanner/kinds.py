@@ -193,7 +193,7 @@ KINDS: tuple[StoreKind, ...] = (
                 Copy("replica", "ObjectReplicationPolicy.destinationAccount → that account's location")),
         detail_calls=(Call("ObjectReplicationPolicies_List",
                            "Microsoft.Storage/storageAccounts/objectReplicationPolicies/read",
-                           "per StorageV2 or BlockBlobStorage account"),),
+                           "a StorageV2 or BlockBlobStorage account (one call each)"),),
         cannot_see=("a geo-redundant SKU's secondary when ARM reports neither secondaryLocation nor statusOfSecondary "
                     "(recorded as unknown)",
                     "an object replication destination account in a subscription that is not scanned "
@@ -294,7 +294,8 @@ KINDS: tuple[StoreKind, ...] = (
         copies=(Copy("primary", "instanceConfigs.get replicas of type READ_WRITE (else the catalog's spans of the "
                                 "configuration)"),
                 Copy("replica", "instanceConfigs.get replicas of type READ_ONLY and WITNESS")),
-        detail_calls=(Call("instanceConfigs.get", "spanner.instanceConfigs.get", "once per configuration in use"),),
+        detail_calls=(Call("instanceConfigs.get", "spanner.instanceConfigs.get",
+                           "an instance uses the configuration (once per configuration)"),),
         cannot_see=("backups copied to other instances (backups.copy; not read yet)",),
         description="Spanner instances, every replica region of their (multi-region) instance configuration",
     ),
@@ -324,7 +325,8 @@ KINDS: tuple[StoreKind, ...] = (
         list_call=Call("instances.list", "bigtable.instances.list"), result_key="instances",
         id_field="//bigtableadmin.googleapis.com/{name}", name_field="name", tags_from="labels",
         copies=(Copy("primary", "instances.clusters.list location of every cluster (each serves writes)"),),
-        detail_calls=(Call("instances.clusters.list", "bigtable.clusters.list", "once per project (instances/-)"),),
+        detail_calls=(Call("instances.clusters.list", "bigtable.clusters.list",
+                           "every project (one call for all instances: instances/-)"),),
         cannot_see=("clusters in locations Bigtable reports as failedLocations (recorded as unknown)",),
         description="Bigtable instances and every cluster they replicate to",
     ),
