@@ -131,7 +131,8 @@ KINDS: tuple[StoreKind, ...] = (
                 Copy("replica", "DescribeDBClusters.ReadReplicaIdentifiers, "
                                 "DescribeGlobalClusters.GlobalClusterMembers")),
         detail_calls=(_aws("DescribeGlobalClusters", "rds", "a cluster of the region is in a global database"),),
-        cannot_see=("DocumentDB and Neptune global clusters (not read yet)",),
+        cannot_see=("DocumentDB global clusters are read by the same calls (the RDS API serves DocumentDB and "
+                    "Neptune clusters too) but only Neptune's are tested: the emulator cannot create DocumentDB ones",),
         probe_rank=1,
         description="RDS and Aurora DB clusters, their cross-region read replicas and Aurora global databases",
     ),
