@@ -51,7 +51,6 @@ subscription-wide); 401/403 and AuthorizationFailed are recorded as denied.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import threading
@@ -69,7 +68,7 @@ from azure.core.pipeline import PipelineRequest, policies
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 
 from providers import azure_copies
-from providers.base import Provider, TargetLog
+from providers.base import Provider, TargetLog, is_loopback
 from providers.engine import PartialInventory, Target, run_target, run_targets
 from providers.errors import describe_error
 from scanner.catalog import Catalog, Region, is_country
@@ -231,17 +230,6 @@ class PlainHttpBearerPolicy(policies.SansIOHTTPPolicy):
                 self._token = self._credential.get_token(*self._scopes)
             token = self._token.token
         request.http_request.headers["Authorization"] = f"Bearer {token}"
-
-
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # -- the provider -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ A provider is read-only: it must never call a mutating API.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -16,6 +17,18 @@ from scanner.catalog import Catalog, Region
 from scanner.discovered import DiscoveredStore
 from scanner.model import TAGS_UNREADABLE, TargetResult
 from scanner.yamlfile import Node
+
+
+def is_loopback(host: str | None) -> bool:
+    """localhost or a loopback IP: the only hosts a plain http:// endpoint may name."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def tags_unreadable(reason: str) -> str:

@@ -47,7 +47,6 @@ What each store reports:
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import threading
@@ -63,7 +62,7 @@ from google.api_core.retry import Retry, if_exception_type
 from google.auth.credentials import AnonymousCredentials, Credentials
 
 from providers import gcp_copies
-from providers.base import Provider, TargetLog
+from providers.base import Provider, TargetLog, is_loopback
 from providers.engine import Target, run_target, run_targets
 from scanner.discovered import DiscoveredStore
 from scanner.kinds import GCP_ASSET_TYPES, services_of
@@ -175,16 +174,9 @@ def _no_credentials_in_clear(node: Node) -> None:
     """Real credentials go only to https:// or a loopback http:// endpoint."""
     url = node.str()
     host = (urlsplit(url).hostname or "") if url else ""
-    if url and url.startswith("http://") and host != "localhost" and not _is_loopback_ip(host):
+    if url and url.startswith("http://") and not is_loopback(host):
         raise node.error(f"{node.name}: plain http would send Google credentials in clear text to '{host}'; use "
                          "https, or set 'emulator: true' if this is an emulator (anonymous credentials)")
-
-
-def _is_loopback_ip(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _endpoint(node: Node) -> str | None:
