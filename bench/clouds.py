@@ -1,7 +1,18 @@
-"""Azure storage accounts and GCS buckets at size: Custody against a one-GET-per-store baseline.
+"""Azure storage accounts and GCS buckets at size, and the copy-bearing kinds of issue 14 (Azure backup vaults and
+flexible servers; Google Spanner, Cloud SQL, Bigtable and Firestore): Custody against a one-GET-per-store baseline.
 
     .venv/bin/python -m bench.clouds                          # 1,000 and 10,000 stores per cloud
     .venv/bin/python -m bench.clouds --sizes 1000 --json /tmp/clouds.json
+    .venv/bin/python -m bench.clouds --sizes 1000 --clouds azure-copies,gcp-databases
+
+`azure-copies`: N resources in 10 subscriptions, a third each Recovery Services vaults, Backup vaults and
+PostgreSQL flexible servers (a tenth of the vaults geo-redundant: a copy in the pair; a tenth of the servers read
+replicas of the one before, in the next region). Custody lists each type once per subscription; the baseline lists
+too, then GETs every resource. `gcp-databases`: N resources in 10 projects, a quarter each Spanner instances (over
+regional configurations and eur3/nam-eur-asia1), Cloud SQL instances (a tenth replicas), Bigtable instances with two
+clusters and Firestore databases. Custody lists each API once per project (plus one instanceConfigs.get per
+configuration in use and one clusters.list per project); the baseline lists, then GETs every resource (and each
+Spanner instance's configuration, each Bigtable instance's clusters).
 
 The estates live on the project's own ARM and Cloud Storage servers (demo/arm_server.py,
 demo/gcs_server.py) on 127.0.0.1, which page as the real APIs do (1,000 items a page here): N
@@ -39,7 +50,9 @@ from typing import Any
 import yaml
 
 from demo.arm_server import ArmServer
+from demo.gcp_databases_server import FakeDatabasesServer
 from demo.gcs_server import FakeGcsServer
+from providers.gcp_copies import ENDPOINTS as DATABASE_ENDPOINTS
 
 REGIONS = {  # Azure region -> its pair (the secondary of a geo-redundant account); GCS location beside it
     "westeurope": "northeurope", "northeurope": "westeurope", "germanywestcentral": "germanynorth",
@@ -92,6 +105,63 @@ def seed_gcs(server: FakeGcsServer, n: int) -> dict[str, dict[str, Any]]:
     return manifest
 
 
+def seed_azure_copies(server: ArmServer, n: int) -> dict[str, dict[str, Any]]:
+    for sub in SUBSCRIPTIONS:
+        server.add_subscription(sub, f"bench-{sub[-2:]}")
+    manifest: dict[str, dict[str, Any]] = {}
+    regions = list(REGIONS)
+    last_server: dict[str, Any] | None = None
+    for index in range(n):
+        sub, region, name = SUBSCRIPTIONS[index % len(SUBSCRIPTIONS)], regions[index % len(regions)], f"b{index:07d}"
+        geo = index % 10 == 0
+        replicas = [REGIONS[region]] if geo else []
+        if index % 3 == 0:
+            server.add_recovery_vault(sub, "bench", name, region, "GeoRedundant" if geo else "LocallyRedundant")
+        elif index % 3 == 1:
+            server.add_backup_vault(sub, "bench", name, region, "GeoRedundant" if geo else "LocallyRedundant")
+        else:
+            source = last_server if index % 10 == 2 and last_server and last_server["id"].split("/")[2] == sub \
+                else None
+            doc = server.add_flexible_server(sub, "bench", "PostgreSQL", name, region,
+                                             source_id=source["id"] if source else None)
+            replicas = []
+            if source:  # the replica reports its source's region; the source reports the replica's
+                replicas = [source["location"]]
+                manifest[source["name"]]["replica_regions"].append(region)
+            last_server = doc
+        manifest[name] = {"region": region, "replica_regions": replicas, "tags": {}}
+    return manifest
+
+
+SPANNER_BENCH_CONFIGS = ["regional-europe-west3", "regional-us-east1", "eur3", "nam-eur-asia1"]
+
+
+def seed_gcp_databases(server: FakeDatabasesServer, n: int) -> dict[str, dict[str, Any]]:
+    from demo.gcp_databases_server import SPANNER_CONFIGS
+
+    manifest: dict[str, dict[str, Any]] = {}
+    locations = [loc.lower() for loc in GCS_LOCATIONS if "-" in loc]
+    for index in range(n):
+        project, region, name = PROJECTS[index % len(PROJECTS)], locations[index % len(locations)], f"d{index:07d}"
+        kind = index % 4
+        if kind == 0:
+            config = SPANNER_BENCH_CONFIGS[index % len(SPANNER_BENCH_CONFIGS)]
+            server.add_spanner_instance(project, name, config)
+            members = SPANNER_CONFIGS.get(config, [(config.removeprefix("regional-"), "READ_WRITE")])
+            manifest[name] = {"region": members[0][0], "tags": {},
+                              "replica_regions": [loc for loc, role in members if role != "READ_WRITE"]}
+        elif kind == 1:
+            server.add_sql_instance(project, name, region, backup_location=region)
+            manifest[name] = {"region": region, "replica_regions": [], "tags": {}}
+        elif kind == 2:
+            server.add_bigtable_instance(project, name, [f"{region}-a", f"{region}-b"])
+            manifest[name] = {"region": region, "replica_regions": [], "tags": {}}
+        else:
+            server.add_firestore_database(project, name, region)
+            manifest[name] = {"region": region, "replica_regions": [], "tags": {}}
+    return manifest
+
+
 # ---- the children --------------------------------------------------------------------------------------
 
 def child_custody(config: str, manifest_path: str) -> dict[str, Any]:
@@ -122,7 +192,10 @@ def child_custody(config: str, manifest_path: str) -> dict[str, Any]:
 def child_baseline(cloud: str, endpoint: str, token: str, manifest_path: str) -> dict[str, Any]:
     manifest = json.loads(Path(manifest_path).read_text())
     started = time.perf_counter()
-    found = _azure_per_store(endpoint, token) if cloud == "azure" else _gcs_per_store(endpoint)
+    per_store = {"azure": lambda: _azure_per_store(endpoint, token), "gcp": lambda: _gcs_per_store(endpoint),
+                 "azure-copies": lambda: _azure_copies_per_store(endpoint, token),
+                 "gcp-databases": lambda: _gcp_databases_per_store(endpoint)}
+    found = per_store[cloud]()
     seconds = time.perf_counter() - started
     right = sum(1 for name, (region, tags) in found.items()
                 if name in manifest and region == manifest[name]["region"] and tags == manifest[name]["tags"])
@@ -162,6 +235,76 @@ def _gcs_per_store(endpoint: str) -> dict[str, tuple[str, dict[str, str]]]:
     return found
 
 
+def _get_json(url: str, token: str = "") -> dict[str, Any]:
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _azure_copies_per_store(endpoint: str, token: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """List each type per subscription (following nextLink), then GET every resource, 8 at once."""
+    types = {"Microsoft.RecoveryServices/vaults": "2024-04-01", "Microsoft.DataProtection/backupVaults": "2024-04-01",
+             "Microsoft.DBforPostgreSQL/flexibleServers": "2024-08-01"}
+    ids: list[tuple[str, str]] = []
+    for sub in SUBSCRIPTIONS:
+        for resource_type, version in types.items():
+            url: str | None = f"{endpoint}/subscriptions/{sub}/providers/{resource_type}?api-version={version}"
+            while url:
+                body = _get_json(url, token)
+                ids.extend((item["id"], version) for item in body["value"])
+                url = body.get("nextLink")
+    with ThreadPoolExecutor(8) as pool:
+        docs = pool.map(lambda item: _get_json(f"{endpoint}{item[0]}?api-version={item[1]}", token), ids)
+        return {doc["name"]: (doc["location"].lower().replace(" ", ""), dict(doc.get("tags") or {})) for doc in docs}
+
+
+def _gcp_databases_per_store(endpoint: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """List each API per project, then GET every resource (a Spanner instance's configuration, a Bigtable
+    instance's clusters), 8 at once."""
+    found: dict[str, tuple[str, dict[str, str]]] = {}
+
+    def pages(path: str, key: str) -> list[dict[str, Any]]:
+        items, token = [], ""
+        while True:
+            body = _get_json(f"{endpoint}{path}" + (f"?pageToken={token}" if token else ""))
+            items += body.get(key) or []
+            token = body.get("nextPageToken") or ""
+            if not token:
+                return items
+
+    def spanner(item: dict[str, Any]) -> tuple[str, str]:
+        doc = _get_json(f"{endpoint}/v1/{item['name']}")
+        config = _get_json(f"{endpoint}/v1/{doc['config']}")
+        return doc["name"].rsplit("/", 1)[-1], config["replicas"][0]["location"]
+
+    def sql(project: str, item: dict[str, Any]) -> tuple[str, str]:
+        doc = _get_json(f"{endpoint}/sql/v1beta4/projects/{project}/instances/{item['name']}")
+        return doc["name"], doc["region"]
+
+    def bigtable(item: dict[str, Any]) -> tuple[str, str]:
+        _get_json(f"{endpoint}/v2/{item['name']}")
+        clusters = _get_json(f"{endpoint}/v2/{item['name']}/clusters")["clusters"]
+        return item["name"].rsplit("/", 1)[-1], clusters[0]["location"].rsplit("/", 1)[-1][:-2]
+
+    def firestore(item: dict[str, Any]) -> tuple[str, str]:
+        doc = _get_json(f"{endpoint}/v1/{item['name']}")
+        return doc["name"].rsplit("/", 1)[-1], doc["locationId"]
+
+    with ThreadPoolExecutor(8) as pool:
+        for project in PROJECTS:
+            sql_items = pages(f"/sql/v1beta4/projects/{project}/instances", "items")
+            jobs = [*(pool.submit(spanner, i) for i in pages(f"/v1/projects/{project}/instances", "instances")),
+                    *(pool.submit(sql, project, i) for i in sql_items),
+                    *(pool.submit(bigtable, i) for i in pages(f"/v2/projects/{project}/instances", "instances")),
+                    *(pool.submit(firestore, i) for i in pages(f"/v1/projects/{project}/databases", "databases"))]
+            for job in jobs:
+                name, region = job.result()
+                found[name] = (region, {})
+    return found
+
+
 # ---- the parent ----------------------------------------------------------------------------------------
 
 def run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -184,10 +327,25 @@ def measure(cloud: str, n: int, tmp: Path) -> list[dict[str, Any]]:
                        "services": ["storage"], "timeout": 30}
             env = {"AZURE_ACCESS_TOKEN": server.token}
             count = lambda s=server: len(s.requests)  # noqa: E731
+        elif cloud == "azure-copies":
+            server = ArmServer(page_size=PAGE_SIZE).start()
+            manifest = seed_azure_copies(server, n)
+            section = {"cloud": "AzureCloud", "arm_endpoint": server.url, "subscriptions": SUBSCRIPTIONS,
+                       "services": ["backup", "postgresql"], "timeout": 30}
+            env = {"AZURE_ACCESS_TOKEN": server.token}
+            count = lambda s=server: len(s.requests)  # noqa: E731
+        elif cloud == "gcp-databases":
+            server = FakeDatabasesServer(page_size=PAGE_SIZE).start()
+            manifest = seed_gcp_databases(server, n)
+            section = {"projects": PROJECTS, "emulator": True, "timeout": 30, "retry_seconds": 0,
+                       "services": list(DATABASE_ENDPOINTS),
+                       **{key: server.url for key, _ in DATABASE_ENDPOINTS.values()}}
+            env = {}
+            count = lambda s=server: len(s.requests)  # noqa: E731
         else:
             server = FakeGcsServer(page_size=PAGE_SIZE).start()
             manifest = seed_gcs(server, n)
-            section = {"projects": PROJECTS, "storage_endpoint": server.url, "services": ["storage"],
+            section = {"projects": PROJECTS, "storage_endpoint": server.url, "emulator": True, "services": ["storage"],
                        "timeout": 30, "retry_seconds": 0}
             env = {}
             count = lambda s=server: len(s.requests)  # noqa: E731
@@ -197,7 +355,8 @@ def measure(cloud: str, n: int, tmp: Path) -> list[dict[str, Any]]:
         try:
             if tool == "custody":
                 config = tmp / f"{cloud}-{n}.yaml"
-                config.write_text(yaml.safe_dump({"home": ["EU"], "providers": {cloud: section}}))
+                provider = cloud.split("-")[0]  # azure-copies -> azure, gcp-databases -> gcp
+                config.write_text(yaml.safe_dump({"home": ["EU"], "providers": {provider: section}}))
                 result = run_child(["custody", str(config), str(manifest_path)], env)
             else:
                 token = getattr(server, "token", "")
@@ -227,10 +386,10 @@ def main() -> None:
         for n in (int(size) for size in args.sizes.split(",")):
             for cloud in args.clouds.split(","):
                 rows += measure(cloud, n, Path(tmp))
-    print(f"{'cloud':<6} {'stores':>7} {'tool':<9} {'seconds':>8} {'req/store':>9} {'peak MB':>8} {'stores/s':>9} "
+    print(f"{'cloud':<13} {'stores':>7} {'tool':<9} {'seconds':>8} {'req/store':>9} {'peak MB':>8} {'stores/s':>9} "
           f"{'right':>7}  baseline/custody")
     for row in rows:
-        print(f"{row['cloud']:<6} {row['stores']:>7} {row['tool']:<9} {row['seconds']:>8.2f} "
+        print(f"{row['cloud']:<13} {row['stores']:>7} {row['tool']:<9} {row['seconds']:>8.2f} "
               f"{row['requests_per_store']:>9.4f} {row['peak_mb']:>8.1f} {row['stores_per_second']:>9.1f} "
               f"{row['right']:>7}  {row.get('ratio_vs_custody', '')}")
     if args.json:

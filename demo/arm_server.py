@@ -170,9 +170,11 @@ class ArmServer:
         tags: dict[str, str] | None = None,
         kind: str = "StorageV2",
         encryption: dict[str, Any] | None = None,
+        status_of_secondary: str | None = None,
     ) -> dict[str, Any]:
         """`encryption`: the account's `properties.encryption` (default: Microsoft-managed keys; see
-        `key_vault_encryption` for customer-managed keys)."""
+        `key_vault_encryption` for customer-managed keys). `status_of_secondary` without `secondary_location`: an
+        account whose secondary ARM reports only by its status (the region is then the pair's)."""
         scope = f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts"
         endpoints = {svc: f"https://{name}.{svc}.core.windows.net/" for svc in ("blob", "queue", "table", "file")}
         properties: dict[str, Any] = {
@@ -201,6 +203,8 @@ class ArmServer:
         if secondary_location:
             properties["secondaryLocation"] = secondary_location
             properties["statusOfSecondary"] = "available"
+        if status_of_secondary:
+            properties["statusOfSecondary"] = status_of_secondary
         doc = {
             "sku": {"name": sku, "tier": sku.split("_")[0]},
             "kind": kind,
@@ -221,9 +225,12 @@ class ArmServer:
         regions: list[tuple[str, int]],
         tags: dict[str, str] | None = None,
         key_vault_key_uri: str | None = None,
+        multiple_write_locations: bool = False,
+        backup_redundancy: str = "Geo",
     ) -> dict[str, Any]:
         """`regions`: (display name as Cosmos DB reports it, e.g. "West Europe", failover priority);
-        `key_vault_key_uri`: a customer-managed key (`properties.keyVaultKeyUri`)."""
+        `key_vault_key_uri`: a customer-managed key (`properties.keyVaultKeyUri`). With `multiple_write_locations`
+        every region is a write region (`writeLocations` lists them all)."""
         scope = (
             f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.DocumentDB/databaseAccounts"
         )
@@ -258,9 +265,9 @@ class ArmServer:
                     "maxIntervalInSeconds": 5,
                     "maxStalenessPrefix": 100,
                 },
-                "enableMultipleWriteLocations": False,
+                "enableMultipleWriteLocations": multiple_write_locations,
                 "enableAutomaticFailover": True,
-                "writeLocations": locations[:1],
+                "writeLocations": locations if multiple_write_locations else locations[:1],
                 "readLocations": locations,
                 "locations": locations,
                 "failoverPolicies": [
@@ -272,7 +279,7 @@ class ArmServer:
                     "periodicModeProperties": {
                         "backupIntervalInMinutes": 240,
                         "backupRetentionIntervalInHours": 8,
-                        "backupStorageRedundancy": "Geo",
+                        "backupStorageRedundancy": backup_redundancy,
                     },
                 },
             },
@@ -515,6 +522,107 @@ class ArmServer:
         }
         doc["properties"]["encryption"] = _disk_encryption(disk_encryption_set)
         return self.add_resource(doc, [scope, _sub_scope(subscription_id, "Microsoft.Compute/snapshots")])
+
+    def add_object_replication_policy(
+        self, subscription_id: str, group: str, source: str, destination: str, destination_group: str | None = None,
+        destination_subscription: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """An object replication policy, listed under both accounts as ARM does (ObjectReplicationPolicies_List);
+        the destination account must already exist. Accounts are named as ARM names them: by name."""
+        policy_id = _stable_uuid(f"{source}->{destination}")
+        docs = []
+        ends = ((subscription_id, group, source),
+                (destination_subscription or subscription_id, destination_group or group, destination))
+        for sub, rg, account in ends:
+            scope = (f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{account}"
+                     "/objectReplicationPolicies")
+            docs.append(self.add_resource({
+                "id": f"{scope}/{policy_id}", "name": policy_id,
+                "type": "Microsoft.Storage/storageAccounts/objectReplicationPolicies",
+                "properties": {
+                    "policyId": policy_id, "enabledTime": CREATED, "sourceAccount": source,
+                    "destinationAccount": destination,
+                    "rules": [{"ruleId": _stable_uuid(f"{policy_id}/rule"), "sourceContainer": "data",
+                               "destinationContainer": "data", "filters": {"prefixMatch": []}}],
+                },
+            }, [scope]))
+        return docs
+
+    def add_recovery_vault(
+        self, subscription_id: str, group: str, name: str, location: str, redundancy: str = "GeoRedundant",
+        cross_region_restore: str = "Disabled", tags: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A Recovery Services vault (Vaults_ListBySubscriptionId, api-version 2024-04-01 shape)."""
+        scope = f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.RecoveryServices/vaults"
+        doc = {
+            "id": f"{scope}/{name}", "name": name, "type": "Microsoft.RecoveryServices/vaults", "location": location,
+            "tags": tags or {}, "etag": f"W/\"datetime'{CREATED}'\"", "sku": {"name": "RS0", "tier": "Standard"},
+            "properties": {
+                "provisioningState": "Succeeded", "privateEndpointStateForBackup": "None",
+                "privateEndpointStateForSiteRecovery": "None", "publicNetworkAccess": "Enabled",
+                "redundancySettings": {"standardTierStorageRedundancy": redundancy,
+                                       "crossRegionRestore": cross_region_restore},
+                "securitySettings": {"softDeleteSettings": {"softDeleteState": "Enabled",
+                                                            "softDeleteRetentionPeriodInDays": 14}},
+                "secureScore": "None", "bcdrSecurityLevel": "Poor",
+            },
+        }
+        return self.add_resource(doc, [scope, _sub_scope(subscription_id, "Microsoft.RecoveryServices/vaults")])
+
+    def add_backup_vault(
+        self, subscription_id: str, group: str, name: str, location: str, redundancy: str = "GeoRedundant",
+        cross_region_restore: str = "Disabled", replicated_regions: list[str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A Backup vault (Microsoft.DataProtection, BackupVaults_GetInSubscription, api-version 2024-04-01)."""
+        scope = (f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/"
+                 "Microsoft.DataProtection/backupVaults")
+        doc = {
+            "id": f"{scope}/{name}", "name": name, "type": "Microsoft.DataProtection/backupVaults",
+            "location": location, "tags": tags or {}, "identity": {"type": "None"},
+            "properties": {
+                "provisioningState": "Succeeded", "resourceMoveState": "Unknown",
+                "storageSettings": [{"datastoreType": "VaultStore", "type": redundancy}],
+                "featureSettings": {"crossRegionRestoreSettings": {"state": cross_region_restore}},
+                "securitySettings": {"softDeleteSettings": {"state": "On", "retentionDurationInDays": 14}},
+                "secureScore": "None", "isVaultProtectedByResourceGuard": False,
+                "replicatedRegions": list(replicated_regions or []),
+            },
+        }
+        return self.add_resource(doc, [scope, _sub_scope(subscription_id, "Microsoft.DataProtection/backupVaults")])
+
+    def add_flexible_server(
+        self, subscription_id: str, group: str, engine: str, name: str, location: str, geo_backup: bool = False,
+        source_id: str | None = None, tags: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """An Azure Database for PostgreSQL or MySQL flexible server (`engine`), as Servers_List returns it;
+        `location` as ARM reports it (a display name such as "West Europe"); `source_id`: a read replica's
+        source (replicationRole AsyncReplica for PostgreSQL, Replica for MySQL; the source says Primary/Source)."""
+        resource_type = f"Microsoft.DBfor{engine}/flexibleServers"
+        scope = f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/{resource_type}"
+        postgres = engine == "PostgreSQL"
+        replica_role, source_role = ("AsyncReplica", "Primary") if postgres else ("Replica", "Source")
+        properties: dict[str, Any] = {
+            "administratorLogin": "dbadmin", "version": "16" if postgres else "8.0.21", "state": "Ready",
+            "fullyQualifiedDomainName": f"{name}.{engine.lower()}.database.azure.com",
+            "storage": {"storageSizeGB": 128, "autoGrow": "Disabled"},
+            "backup": {"backupRetentionDays": 7, "geoRedundantBackup": "Enabled" if geo_backup else "Disabled",
+                       "earliestRestoreDate": CREATED},
+            "network": {"publicNetworkAccess": "Enabled"},
+            "highAvailability": {"mode": "Disabled"},
+            "replicationRole": replica_role if source_id else "None", "replicaCapacity": 5,
+        }
+        if source_id:
+            properties["sourceServerResourceId"] = source_id
+            source = self.state.items.get(source_id.lower())
+            if source is not None:
+                source["properties"]["replicationRole"] = source_role
+        doc = {
+            "sku": {"name": "Standard_D2ds_v4", "tier": "GeneralPurpose"},
+            "properties": properties, "location": location, "tags": tags or {},
+            "id": f"{scope}/{name}", "name": name, "type": resource_type,
+        }
+        return self.add_resource(doc, [scope, _sub_scope(subscription_id, resource_type)])
 
     # -- answering -------------------------------------------------------------------------------
     def answer(self, path: str, query: dict[str, list[str]], authorization: str | None) -> tuple[int, dict[str, Any]]:

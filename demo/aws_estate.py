@@ -493,14 +493,16 @@ def seed_redshift_snapshot_copy(clients: Callable[[str, str], Any], account: str
 
 
 def seed_aurora_global(clients: Callable[[str, str], Any], account: str, name: str, region: str,
-                       secondary_region: str, tags: dict[str, str] | None = None) -> list[SeededStore]:
-    """An Aurora global database: its writer cluster `<name>-<region>` and a secondary cluster in the other region."""
+                       secondary_region: str, tags: dict[str, str] | None = None, engine: str = "aurora-postgresql"
+                       ) -> list[SeededStore]:
+    """An Aurora global database: its writer cluster `<name>-<region>` and a secondary cluster in the other region.
+    `engine: neptune` seeds a Neptune global database the same way (the RDS API serves both)."""
     tags = {**PERSONAL, "env": "prod"} if tags is None else tags
-    clients("rds", region).create_global_cluster(GlobalClusterIdentifier=name, Engine="aurora-postgresql")
+    clients("rds", region).create_global_cluster(GlobalClusterIdentifier=name, Engine=engine)
     seeded = []
     for where in (region, secondary_region):
         cluster = clients("rds", where).create_db_cluster(
-            DBClusterIdentifier=f"{name}-{where}", Engine="aurora-postgresql", GlobalClusterIdentifier=name,
+            DBClusterIdentifier=f"{name}-{where}", Engine=engine, GlobalClusterIdentifier=name,
             Tags=_tag_set(tags), **({"MasterUsername": "ledger_admin", "MasterUserPassword": "Not-a-real-secret-1"}
                                     if where == region else {}))["DBCluster"]
         seeded.append(SeededStore(cluster["DBClusterArn"], account, RDS_CLUSTER, cluster["DBClusterIdentifier"], where,

@@ -12,11 +12,17 @@ is southcentralus, outside Brazil); a GRS account in Ireland replicated to the N
 LRS account that stays in Germany; a GZRS account whose secondary ARM does not report (an
 unknown, not a guess); a Cosmos DB account in the Netherlands and Switzerland; a SQL database in
 Brazil with a geo-replica in Virginia (and that replica, as its own store); a disk and a snapshot.
+Copies beyond a resource's location: a Recovery Services vault in Brazil, geo-redundant to its pair in Texas
+(inferred from the catalog's pair), and one in the Netherlands geo-redundant to Ireland; a Backup vault in
+Frankfurt; a PostgreSQL flexible server in the Netherlands with geo-redundant backups (Ireland) and a read
+replica in Virginia; a MySQL flexible server in Germany; blob object replication from the German log account
+to one in France; an RA-GRS account whose secondary ARM reports only by its statusOfSecondary (the pair); a
+Cosmos DB account writing in both the Netherlands and Virginia (multi-region writes: both are primaries).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from demo.arm_server import ArmServer, key_vault_encryption
@@ -114,6 +120,40 @@ def _seed_eu(server: ArmServer, estate: AzureEstate) -> None:
     doc = server.add_snapshot(sub, group, "vm-eu-app01-os-2024-03", "germanywestcentral", disk["id"],
                               tags={"team": "platform", "purpose": "pre-upgrade"})
     _expect(estate, doc, "azure-snapshot", sub, "germanywestcentral", {"germanywestcentral": "primary"})
+    _seed_eu_copies(server, estate)
+
+
+def _seed_eu_copies(server: ArmServer, estate: AzureEstate) -> None:
+    sub, group = SUB_EU, "rg-prod-eu"
+    doc = server.add_storage_account(sub, group, "acmeeureplica", "francecentral", "Standard_LRS",
+                                     tags={"data-class": "telemetry"})
+    _expect(estate, doc, "azure-storage-account", sub, "francecentral", {"francecentral": "primary"})
+    server.add_object_replication_policy(sub, group, "acmeeulogs", "acmeeureplica")
+    logs = next(key for key, store in estate.stores.items() if store.name == "acmeeulogs")
+    estate.stores[logs] = replace(estate.stores[logs],
+                                  locations={"germanywestcentral": "primary", "francecentral": "replica"})
+    doc = server.add_storage_account(sub, group, "acmeeustatus", "westeurope", "Standard_RAGRS",
+                                     status_of_secondary="available", tags={"data-class": "personal"})
+    _expect(estate, doc, "azure-storage-account", sub, "westeurope",
+            {"westeurope": "primary", "northeurope": "replica"})  # the pair: ARM reports only statusOfSecondary
+    doc = server.add_recovery_vault(sub, group, "rsv-eu-vms", "westeurope", cross_region_restore="Enabled",
+                                    tags={"team": "platform"})
+    _expect(estate, doc, "azure-recovery-services-vault", sub, "westeurope",
+            {"westeurope": "primary", "northeurope": "replica"})
+    doc = server.add_backup_vault(sub, group, "bv-eu-blobs", "germanywestcentral", tags={"team": "platform"})
+    _expect(estate, doc, "azure-backup-vault", sub, "germanywestcentral",
+            {"germanywestcentral": "primary", "germanynorth": "replica"})
+    source = server.add_flexible_server(sub, group, "PostgreSQL", "acme-eu-pg", "West Europe", geo_backup=True,
+                                        tags={"data-class": "personal"})
+    replica = server.add_flexible_server(sub, group, "PostgreSQL", "acme-eu-pg-us", "East US",
+                                         source_id=source["id"], tags={"data-class": "personal", "role": "dr"})
+    group_places = {"westeurope": "primary", "eastus": "replica"}
+    _expect(estate, source, "azure-postgresql-flexible-server", sub, "westeurope",
+            {**group_places, "northeurope": "backup"})
+    _expect(estate, replica, "azure-postgresql-flexible-server", sub, "eastus", group_places)
+    doc = server.add_flexible_server(sub, group, "MySQL", "acme-eu-shop", "Germany West Central",
+                                     tags={"data-class": "financial"})
+    _expect(estate, doc, "azure-mysql-flexible-server", sub, "germanywestcentral", {"germanywestcentral": "primary"})
 
 
 # Who holds the keys: stores whose keys are in a Key Vault or a Managed HSM of their own region (store -> custody)
@@ -164,6 +204,10 @@ def _seed_latam(server: ArmServer, estate: AzureEstate) -> None:
                                 partner_location="eastus", role="Primary", partner_role="Secondary")
     _expect(estate, doc, "azure-sql-database", sub, "brazilsouth", {"brazilsouth": "primary", "eastus": "replica"},
             name="acme-br-sql/orders")
+    doc = server.add_recovery_vault(sub, group, "rsv-br-vms", "brazilsouth", cross_region_restore="Enabled",
+                                    tags={"lgpd": "true"})
+    _expect(estate, doc, "azure-recovery-services-vault", sub, "brazilsouth",
+            {"brazilsouth": "primary", "southcentralus": "replica"})
 
 
 def _seed_us(server: ArmServer, estate: AzureEstate) -> None:
@@ -178,6 +222,10 @@ def _seed_us(server: ArmServer, estate: AzureEstate) -> None:
                                 partner_location="brazilsouth", role="Secondary", partner_role="Primary")
     _expect(estate, doc, "azure-sql-database", sub, "eastus", {"eastus": "replica", "brazilsouth": "primary"},
             name="acme-us-sql-dr/orders", has_unknowns=True)  # geo-redundant backups
+    doc = server.add_cosmos_account(sub, group, "acme-global-sessions", [("East US", 0), ("West Europe", 1)],
+                                    multiple_write_locations=True, tags={"data-class": "personal"})
+    _expect(estate, doc, "azure-cosmosdb-account", sub, "eastus", {"eastus": "primary", "westeurope": "primary"},
+            has_unknowns=True)  # geo backups
 
 
 def subscription_ids() -> list[str]:

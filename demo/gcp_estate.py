@@ -4,10 +4,16 @@ Two projects with different owners, one in a folder, both under one organization
 
 * `northwind-eu-prod` (Northwind Analytics GmbH, DE): buckets in europe-west3 (Frankfurt, personal data),
   us-central1 (public web assets), the `EU` multi-region, the predefined dual-region `EUR4`, and a
-  configurable dual-region on Belgium + Germany; BigQuery dataset in `EU`; a Cloud SQL instance in
-  europe-west3 (found by Cloud Asset search).
+  configurable dual-region on Belgium + Germany; BigQuery dataset in `EU`; a Memorystore instance in
+  europe-west3 (found by Cloud Asset search); a Cloud SQL instance in europe-west3 with backups in the `EU`
+  multi-region and a read replica in Iowa; a Spanner instance on the eur3 configuration; a Firestore
+  database in eur3.
 * `harbour-apac-data` (Harbour Trading Ltd, HK): buckets in asia-east2 (Hong Kong) and the predefined
-  dual-region `ASIA1`; BigQuery dataset in asia-northeast1; a Bigtable cluster in zone asia-northeast1-b.
+  dual-region `ASIA1`; BigQuery dataset in asia-northeast1; a Filestore instance in zone asia-northeast1-b
+  (Cloud Asset search); a Spanner instance on nam-eur-asia1 (Iowa, Oklahoma, Belgium, Taiwan, South Carolina);
+  a Bigtable instance with clusters in Tokyo and Hong Kong; a Firestore database in asia-east2.
+
+The databases (Spanner, Firestore, Cloud SQL, Bigtable) are on `demo.gcp_databases_server`, read per project.
 
 Use:
 
@@ -26,7 +32,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from demo.gcp_databases_server import FakeDatabasesServer
 from demo.gcs_server import FakeBigQueryServer, FakeGcsServer, FakeKmsServer, FakeResourceServer
+from providers.gcp import SERVICES as GCP_SERVICES
+from providers.gcp_copies import ENDPOINTS as DATABASE_ENDPOINTS
 
 ORGANIZATION = "organizations/1029384756"
 EU_FOLDER = "folders/3001"
@@ -116,13 +125,13 @@ DATASETS = [
 # (full resource name, asset type, kind, project, location reported, region expected, labels)
 ASSETS = [
     (
-        f"//sqladmin.googleapis.com/projects/{EU_PROJECT}/instances/orders-db",
-        "sqladmin.googleapis.com/Instance", "cloudsql-instance", EU_PROJECT, "europe-west3", "europe-west3",
+        f"//redis.googleapis.com/projects/{EU_PROJECT}/locations/europe-west3/instances/sessions",
+        "redis.googleapis.com/Instance", "memorystore-redis-instance", EU_PROJECT, "europe-west3", "europe-west3",
         {"data-class": "personal"},
     ),
     (
-        f"//bigtableadmin.googleapis.com/projects/{APAC_PROJECT}/instances/ticks/clusters/ticks-c1",
-        "bigtableadmin.googleapis.com/Cluster", "bigtable-cluster", APAC_PROJECT, "asia-northeast1-b",
+        f"//file.googleapis.com/projects/{APAC_PROJECT}/locations/asia-northeast1-b/instances/ticks-share",
+        "file.googleapis.com/Instance", "filestore-instance", APAC_PROJECT, "asia-northeast1-b",
         "asia-northeast1", {},
     ),
 ]
@@ -137,13 +146,15 @@ class GcpEstate:
     kms: FakeKmsServer
     organization: str = ORGANIZATION
     project_ids: list[str] = field(default_factory=lambda: [EU_PROJECT, APAC_PROJECT])
+    databases: FakeDatabasesServer | None = None  # Spanner, Firestore, Cloud SQL, Bigtable (None: not seeded)
 
     def config_section(self, use_organization: bool = True, retry_seconds: int = 0) -> dict[str, Any]:
         """The `providers.gcp` config section for this estate (endpoints of the running fakes)."""
         return gcp_config_section(self, use_organization, retry_seconds)
 
-    def servers(self) -> list[FakeGcsServer | FakeBigQueryServer | FakeResourceServer | FakeKmsServer]:
-        return [self.gcs, self.bigquery, self.resources, self.kms]
+    def servers(self) -> list[FakeGcsServer | FakeBigQueryServer | FakeResourceServer | FakeKmsServer
+                               | FakeDatabasesServer]:
+        return [self.gcs, self.bigquery, self.resources, self.kms, *([self.databases] if self.databases else [])]
 
     def stop(self) -> None:
         for server in self.servers():
@@ -193,10 +204,12 @@ def start_gcp_estate(page_size: int = 1000) -> GcpEstate:
     gcs = FakeGcsServer(page_size).start()
     bigquery = FakeBigQueryServer(page_size).start()
     resources = FakeResourceServer(page_size).start()
+    databases = FakeDatabasesServer(page_size).start()
     manifest = seed_gcp_estate(gcs, bigquery, resources)
     kms = FakeKmsServer(page_size).start()
     seed_kms_keys(kms)
-    return GcpEstate(gcs, bigquery, resources, manifest, kms)
+    manifest.update(seed_databases(databases))
+    return GcpEstate(gcs, bigquery, resources, manifest, kms, databases=databases)
 
 
 def seed_kms_keys(kms: FakeKmsServer) -> None:
@@ -204,6 +217,40 @@ def seed_kms_keys(kms: FakeKmsServer) -> None:
     for name, (level, external) in KMS_KEYS.items():
         kms.add_key(name, level, external_key_uri=external if level == "EXTERNAL" else None,
                     ekm_connection=external if level == "EXTERNAL_VPC" else None)
+
+
+def seed_databases(databases: FakeDatabasesServer) -> dict[str, ExpectedStore]:
+    """The demo's Spanner, Firestore, Cloud SQL and Bigtable stores; their manifest entries."""
+    manifest: dict[str, ExpectedStore] = {}
+
+    def expect(store_id: str, project: str, kind: str, name: str, places: tuple[tuple[str, str], ...],
+               labels: dict[str, str] | None = None) -> None:
+        manifest[store_id] = ExpectedStore(store_id, project, kind, name, places[0][0], places, dict(labels or {}))
+
+    personal = {"data-class": "personal"}
+    databases.add_sql_instance(EU_PROJECT, "orders-db", "europe-west3", backup_location="eu", labels=personal)
+    databases.add_sql_instance(EU_PROJECT, "orders-db-us", "us-central1", master="orders-db", labels=personal)
+    sql = "//sqladmin.googleapis.com/projects/{}/instances/{}"
+    expect(sql.format(EU_PROJECT, "orders-db"), EU_PROJECT, "cloudsql-instance", "orders-db",
+           (("europe-west3", "primary"), ("us-central1", "replica"), ("eu", "backup")), personal)
+    expect(sql.format(EU_PROJECT, "orders-db-us"), EU_PROJECT, "cloudsql-instance", "orders-db-us",
+           (("us-central1", "replica"), ("europe-west3", "primary")), personal)
+    databases.add_spanner_instance(EU_PROJECT, "nw-ledger", "eur3", labels=personal)
+    expect(f"//spanner.googleapis.com/projects/{EU_PROJECT}/instances/nw-ledger", EU_PROJECT, "spanner-instance",
+           "nw-ledger", (("europe-west1", "primary"), ("europe-west4", "primary"), ("europe-north1", "replica")),
+           personal)
+    databases.add_spanner_instance(APAC_PROJECT, "hb-global", "nam-eur-asia1")
+    expect(f"//spanner.googleapis.com/projects/{APAC_PROJECT}/instances/hb-global", APAC_PROJECT, "spanner-instance",
+           "hb-global", (("us-central1", "primary"), ("us-central2", "primary"), ("europe-west1", "replica"),
+                         ("asia-east1", "replica"), ("us-east1", "replica")))
+    for project, name, location in ((EU_PROJECT, "(default)", "eur3"), (APAC_PROJECT, "orders", "asia-east2")):
+        databases.add_firestore_database(project, name, location)
+        expect(f"//firestore.googleapis.com/projects/{project}/databases/{name}", project, "firestore-database", name,
+               ((location, "primary"),))
+    databases.add_bigtable_instance(APAC_PROJECT, "ticks", ["asia-northeast1-b", "asia-east2-a"])
+    expect(f"//bigtableadmin.googleapis.com/projects/{APAC_PROJECT}/instances/ticks", APAC_PROJECT,
+           "bigtable-instance", "ticks", (("asia-northeast1", "primary"), ("asia-east2", "primary")))
+    return manifest
 
 
 def gcp_config_section(estate: GcpEstate, use_organization: bool = True, retry_seconds: int = 0) -> dict[str, Any]:
@@ -215,9 +262,14 @@ def gcp_config_section(estate: GcpEstate, use_organization: bool = True, retry_s
         "resource_manager_endpoint": estate.resources.url,
         "asset_endpoint": estate.resources.url,
         "kms_endpoint": estate.kms.url,
+        "emulator": True,
         "timeout": 10,
         "retry_seconds": retry_seconds,
     }
+    if estate.databases:
+        section.update({key: estate.databases.url for key, _ in DATABASE_ENDPOINTS.values()})
+    else:  # no databases server: the services that would need one are not scanned
+        section["services"] = [s for s in GCP_SERVICES if s not in DATABASE_ENDPOINTS]
     if use_organization:
         section["organization"] = estate.organization
     else:

@@ -51,6 +51,7 @@ class RecordedRequest:
     path: str
     query: Query
     status: int
+    auth_scheme: str = ""  # the Authorization header's scheme and token ("Bearer ya29..."); "" when none was sent
 
 
 class ApiError(Exception):
@@ -213,7 +214,8 @@ class FakeApiServer:
         query = parse_qs(parts.query, keep_blank_values=True)
         status, body = self._respond(handler.command, path, query)
         with self._lock:
-            self.requests.append(RecordedRequest(handler.command, path, query, status))
+            self.requests.append(RecordedRequest(handler.command, path, query, status,
+                                                 handler.headers.get("Authorization") or ""))
         handler.reply(status, body)
 
     def _respond(self, method: str, path: str, query: Query) -> Response:

@@ -1,11 +1,12 @@
-"""Azure: storage accounts, Cosmos DB accounts, SQL databases, managed disks and snapshots — read-only.
+"""Azure: storage accounts, Cosmos DB accounts, SQL databases, managed disks and snapshots, backup vaults and
+PostgreSQL/MySQL flexible servers (the last two read by providers/azure_copies.py) — read-only.
 
 Config section `providers.azure` (every key optional):
 
     cloud: AzureCloud                 # AzureCloud | AzureUSGovernment | AzureChinaCloud | a partner_clouds name
     arm_endpoint: null                # override the cloud's ARM endpoint, e.g. http://127.0.0.1:8900 (an emulator)
     subscriptions: []                 # subscription ids; default: every subscription the credential can see
-    services: [storage, cosmosdb, sql, disks, snapshots]
+    services: [storage, cosmosdb, sql, disks, snapshots, backup, postgresql, mysql]
     retries: 2                        # HTTP retries per call (0 in tests, so a dead endpoint fails at once)
     timeout: 30                       # seconds to connect and to read, per HTTP call
     max_workers: 4                    # concurrent (subscription, service) inventories
@@ -26,9 +27,12 @@ Tokens are never logged: azure-core's logging policy redacts the Authorization h
 only status, ARM error code and message.
 
 Where a copy lives: a storage account's primaryLocation (else location) and, when ARM reports
-it, secondaryLocation (GRS, RA-GRS, GZRS, RA-GZRS); a geo-redundant SKU without a reported
-secondaryLocation is recorded as an unknown, never guessed from the region pair. Cosmos DB:
-every entry of `locations` (failover priority 0 is the primary). SQL: each database's location
+it, secondaryLocation (GRS, RA-GRS, GZRS, RA-GZRS); when ARM reports only statusOfSecondary, the catalog's
+pair of the region (said to be inferred from the pair); a geo-redundant SKU with neither is recorded as an
+unknown. Object replication policies: the destination account's region, as a replica of the source. Cosmos DB:
+every entry of `locations` (failover priority 0 is the primary; with enableMultipleWriteLocations every write
+location is a primary). Geo-redundant backup vaults and flexible servers' geo-redundant backups: the catalog's
+pair (see providers/azure_copies.py; `use_catalog` gives the pairs). SQL: each database's location
 and the partnerLocation of its replication links. Disks and snapshots: their location. SQL and
 Cosmos DB geo-redundant backups go to the paired region, which the API does not name: recorded
 as an unknown. Location names are normalised to ARM's lower-case form ("West Europe" ->
@@ -47,7 +51,6 @@ subscription-wide); 401/403 and AuthorizationFailed are recorded as denied.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import threading
@@ -64,8 +67,9 @@ from azure.core.exceptions import AzureError, ClientAuthenticationError
 from azure.core.pipeline import PipelineRequest, policies
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 
+from providers import azure_copies
 from providers.azure_keys import KeyReader, enum_text
-from providers.base import Provider, TargetLog
+from providers.base import Provider, TargetLog, is_loopback
 from providers.engine import PartialInventory, Target, run_target, run_targets
 from providers.errors import describe_error
 from scanner.catalog import Catalog, Region, is_country
@@ -229,17 +233,6 @@ class PlainHttpBearerPolicy(policies.SansIOHTTPPolicy):
         request.http_request.headers["Authorization"] = f"Bearer {token}"
 
 
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 # -- the provider -------------------------------------------------------------------------------------
 class AzureProvider(Provider):
     name = NAME
@@ -250,6 +243,7 @@ class AzureProvider(Provider):
         self._scan_credential: ScanCredential | None = None
         self._credential_lock = threading.Lock()
         self.keys = KeyReader(self._client, self.region)  # who holds the stores' keys (providers/azure_keys.py)
+        self._pairs: dict[str, str] = {}  # region -> its pair, from the catalog (`use_catalog`)
 
     # -- config ----------------------------------------------------------------------------------------
     @classmethod
@@ -296,6 +290,15 @@ class AzureProvider(Provider):
                     source=f"declared in {where} (providers.azure.partner_clouds.{cloud.name}.regions)",
                 ))
         return regions
+
+    def use_catalog(self, catalog: Catalog) -> None:
+        """Remember the catalog's region pairs: geo-redundant copies that name no region are placed there."""
+        self._pairs = {region.id: region.pair for (cloud, _), region in catalog.regions.items()
+                       if cloud == NAME and region.pair}
+
+    def pair_of(self, region: str) -> str | None:
+        """The catalog's pair of a region (public and sovereign Azure); None in a partner cloud or without one."""
+        return None if self.settings.partner else self._pairs.get(region)
 
     # -- plumbing ----------------------------------------------------------------------------------------
     def credential(self) -> TokenCredential:
@@ -350,6 +353,14 @@ class AzureProvider(Provider):
             connection_timeout=self.settings.timeout, read_timeout=self.settings.timeout,
         )
 
+    def arm_json(self) -> azure_copies.ArmJson:
+        """ARM collections as JSON, through the same read-only pipeline as the SDK clients."""
+        from azure.mgmt.core import ARMPipelineClient
+
+        return azure_copies.ArmJson(ARMPipelineClient(
+            base_url=self.settings.endpoint, policies=self._policies(),
+            connection_timeout=self.settings.timeout, read_timeout=self.settings.timeout))
+
     def region(self, location: str | None) -> str:
         """ARM's lower-case location name; namespaced by cloud name in a partner cloud."""
         name = normalise_location(location)
@@ -386,7 +397,10 @@ class AzureProvider(Provider):
 
     def _services(self) -> dict[str, Callable[[str], list[DiscoveredStore]]]:
         return {"storage": self._storage, "cosmosdb": self._cosmosdb, "sql": self._sql,
-                "disks": self._disks, "snapshots": self._snapshots}
+                "disks": self._disks, "snapshots": self._snapshots,
+                "backup": partial(azure_copies.backup, self),
+                "postgresql": partial(azure_copies.flexible_servers, self, engine="PostgreSQL"),
+                "mysql": partial(azure_copies.flexible_servers, self, engine="MySQL")}
 
     def _subscriptions(self, log: TargetLog) -> list[str]:
         if self.settings.subscriptions:
@@ -420,7 +434,10 @@ class AzureProvider(Provider):
         from azure.mgmt.storage import StorageManagementClient
 
         client = self._client(StorageManagementClient, sub)
-        return [self.storage_store(sub, account) for account in client.storage_accounts.list()]
+        accounts = list(client.storage_accounts.list())
+        stores = [self.storage_store(sub, account) for account in accounts]
+        azure_copies.raise_partial(stores, azure_copies.add_object_replication(self, client, accounts, stores))
+        return stores
 
     def storage_store(self, sub: str, account: Any) -> DiscoveredStore:
         store = self._new_store(sub, "azure-storage-account", account)
@@ -429,11 +446,15 @@ class AzureProvider(Provider):
         store.add_location(self.region(primary or account.location), "primary",
                            "StorageAccount.primaryLocation" if primary else "StorageAccount.location")
         secondary = props.secondary_location if props else None
+        status = enum_text(props.status_of_secondary) if props else ""
         if secondary:
             store.add_location(self.region(secondary), "replica", "StorageAccount.secondaryLocation")
+        elif status:
+            azure_copies.add_pair_copy(self, store, "replica", f"StorageAccount.statusOfSecondary {status} "
+                                                               "(ARM reported no secondaryLocation)")
         sku = enum_text(account.sku.name) if account.sku else ""
         redundancy = sku.split("_")[-1].upper()
-        if redundancy in GEO_SKUS and not secondary:
+        if redundancy in GEO_SKUS and not secondary and not status:
             store.unknowns.append(f"SKU {sku} is geo-redundant but ARM reported no secondaryLocation; "
                                   "the secondary region is not assumed from the region pair")
         store.encryption = self.keys.storage(sub, props)
@@ -450,7 +471,13 @@ class AzureProvider(Provider):
         store = self._new_store(sub, "azure-cosmosdb-account", account)
         props = account.properties
         locations = sorted(props.locations or [], key=lambda loc: loc.failover_priority or 0) if props else []
+        writers = {normalise_location(loc.location_name) for loc in (props.write_locations or [])} \
+            if props and props.enable_multiple_write_locations else set()
         for loc in locations:
+            if normalise_location(loc.location_name) in writers:
+                store.add_location(self.region(loc.location_name), "primary",
+                                   "DatabaseAccount.writeLocations (enableMultipleWriteLocations)")
+                continue
             role: Role = "primary" if (loc.failover_priority or 0) == 0 else "replica"
             store.add_location(self.region(loc.location_name), role, "DatabaseAccount.locations.locationName")
         if not locations:

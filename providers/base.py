@@ -8,6 +8,7 @@ A provider is read-only: it must never call a mutating API.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -16,6 +17,18 @@ from scanner.catalog import Catalog, Region
 from scanner.discovered import DiscoveredStore
 from scanner.model import TAGS_UNREADABLE, TargetResult
 from scanner.yamlfile import Node
+
+
+def is_loopback(host: str | None) -> bool:
+    """localhost or a loopback IP: the only hosts a plain http:// endpoint may name."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def tags_unreadable(reason: str) -> str:
@@ -66,6 +79,11 @@ class Provider(ABC):
         """Every store of every unit (a provider may override this to scan units concurrently)."""
         for unit in self.units(log):
             yield from self.discover_unit(unit, log)
+
+    def use_catalog(self, catalog: Catalog) -> None:
+        """The catalog the scan resolves against, given before discovery (Azure places geo-redundant copies,
+        which name no region, in the catalog's region pair). Most providers need nothing from it."""
+        return None
 
     def catalog_regions(self, catalog: Catalog) -> list[Region]:
         """Regions the config declares for this provider (e.g. a partner cloud), added to the catalog."""

@@ -8,18 +8,29 @@ Config (`providers.gcp`; at least one of projects, organization, folder):
         projects: [acme-prod-eu, acme-analytics]   # project ids to scan
         organization: "123456789012"               # or organizations/123456789012: adds every ACTIVE
         folder: "345678901234"                     #   project under it (Resource Manager, folders walked)
-        services: [storage, bigquery, asset]       # default: all three; asset runs only with a scope
+        services: [storage, bigquery, spanner, firestore, cloudsql, bigtable, asset]   # default: all; asset
+                                                   #   runs only with a scope
         timeout: 30                                # seconds per HTTP request
         retry_seconds: 20                          # time budget for retrying 429/5xx answers; 0 = never
         workers: 8                                 # (project, service) targets scanned in parallel
-        storage_endpoint: http://127.0.0.1:9023    # endpoint overrides, for emulators and tests; a
-        bigquery_endpoint: http://127.0.0.1:9050   #   service with an override uses anonymous
-        resource_manager_endpoint: http://...      #   credentials, the others application-default
-        asset_endpoint: http://...                 #   credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud,
-        kms_endpoint: http://...                   #   metadata server); kms: Cloud KMS, for the default keys
+        storage_endpoint: https://storage-psc.p.googleapis.com   # endpoint overrides: Private Service Connect,
+        bigquery_endpoint: https://bigquery.europe-west3.rep.googleapis.com   # regional endpoints, emulators
+        resource_manager_endpoint: https://...
+        asset_endpoint: https://...
+        spanner_endpoint: https://...              # and the database admin APIs (providers/gcp_copies.py):
+        firestore_endpoint: https://...            #   spanner, firestore, sqladmin, bigtableadmin
+        sqladmin_endpoint: https://...
+        bigtableadmin_endpoint: https://...
+        kms_endpoint: https://...                  # Cloud KMS, for the stores' default keys (providers/gcp_keys.py)
+        emulator: false                            # true: the overridden endpoints are emulators, called with
+                                                   #   anonymous credentials (plain http:// is then accepted)
 
-`STORAGE_EMULATOR_HOST` is honoured for Cloud Storage the way google-cloud-storage honours it (used when
-no `storage_endpoint` is set; anonymous credentials). Connection failures are not retried, so a dead
+Credentials: application-default credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud, metadata server) for
+every call, an overridden endpoint included (Private Service Connect and regional endpoints are Google's own
+and need them); anonymous credentials only with `emulator: true`, and for Cloud Storage when
+`STORAGE_EMULATOR_HOST` gives its endpoint (the way google-cloud-storage honours it: used when no
+`storage_endpoint` is set). Without `emulator: true` an endpoint must be https://, or http:// on a loopback
+host, so real credentials never travel in clear text. Connection failures are not retried, so a dead
 endpoint fails at once; each (project, service) outcome goes to the TargetLog (account = project id,
 region `global`; an organization/folder-wide call has account `*` and the scope as its region, since a
 scope is not an account with an owner) and one failure never stops the rest.
@@ -41,15 +52,18 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import google.auth
 from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry, if_exception_type
 from google.auth.credentials import AnonymousCredentials, Credentials
 
-from providers.base import Provider, TargetLog
+from providers import gcp_copies
+from providers.base import Provider, TargetLog, is_loopback
 from providers.engine import Target, run_target, run_targets
 from providers.gcp_keys import KeyReader
 from scanner.discovered import DiscoveredStore
@@ -59,7 +73,8 @@ from scanner.yamlfile import Node
 SERVICES = services_of("gcp")  # the config `services`, from the registry of store kinds (scanner/kinds.py)
 CONFIG_KEYS = {
     "projects", "organization", "folder", "services", "timeout", "retry_seconds", "workers",
-    "storage_endpoint", "bigquery_endpoint", "resource_manager_endpoint", "asset_endpoint", "kms_endpoint",
+    "storage_endpoint", "bigquery_endpoint", "resource_manager_endpoint", "asset_endpoint", "emulator", "kms_endpoint",
+    *(key for key, _ in gcp_copies.ENDPOINTS.values()),
 }
 READ_ONLY_SCOPE = "https://www.googleapis.com/auth/cloud-platform.read-only"
 GLOBAL = "global"  # TargetLog region of a project's listing: per project, not per region
@@ -94,6 +109,8 @@ class GcpSettings:
     resource_manager_endpoint: str | None = None
     asset_endpoint: str | None = None
     kms_endpoint: str | None = None
+    emulator: bool = False  # the overridden endpoints are emulators: anonymous credentials
+    database_endpoints: dict[str, str] = field(default_factory=dict)  # spanner, firestore, cloudsql, bigtable
 
     @property
     def scopes(self) -> list[str]:
@@ -121,7 +138,13 @@ def parse_settings(section: Node) -> GcpSettings:
         resource_manager_endpoint=_endpoint(section["resource_manager_endpoint"]),
         asset_endpoint=_endpoint(section["asset_endpoint"]),
         kms_endpoint=_endpoint(section["kms_endpoint"]),
+        emulator=section["emulator"].bool(False),
+        database_endpoints={service: url for service, (key, _) in gcp_copies.ENDPOINTS.items()
+                            if (url := _endpoint(section[key]))},
     )
+    if not settings.emulator:
+        for key in sorted(key for key in CONFIG_KEYS if key.endswith("_endpoint")):
+            _no_credentials_in_clear(section[key])
     if not settings.projects and not settings.scopes:
         raise section.error(scope_needed)
     return settings
@@ -149,6 +172,15 @@ def _scope(node: Node, kind: str) -> str | None:
     if not number.isdigit():
         raise node.error(f"{node.name}: expected a numeric id or '{kind}/NUMBER', got '{text}'")
     return f"{kind}/{number}"
+
+
+def _no_credentials_in_clear(node: Node) -> None:
+    """Real credentials go only to https:// or a loopback http:// endpoint."""
+    url = node.str()
+    host = (urlsplit(url).hostname or "") if url else ""
+    if url and url.startswith("http://") and not is_loopback(host):
+        raise node.error(f"{node.name}: plain http would send Google credentials in clear text to '{host}'; use "
+                         "https, or set 'emulator: true' if this is an emulator (anonymous credentials)")
 
 
 def _endpoint(node: Node) -> str | None:
@@ -240,16 +272,27 @@ class GcpProvider(Provider):
             tasks.append((unit, GLOBAL, "storage", lambda: self._buckets(unit)))
         if "bigquery" in self.settings.services:
             tasks.append((unit, GLOBAL, "bigquery", lambda: self._datasets(unit)))
+        for service, reader in gcp_copies.READERS.items():
+            if service in self.settings.services:
+                tasks.append((unit, GLOBAL, service, partial(self._read_databases, reader, service, unit)))
         return tasks
 
     def _key_reader(self) -> KeyReader:
         endpoint = self.settings.kms_endpoint
         return KeyReader(lambda: self._credentials_for(endpoint), endpoint, self.settings.timeout)
+    def _read_databases(self, reader: Callable[[gcp_copies.GoogleJson, str], list[Any]], service: str,
+                        project: str) -> list[Any]:
+        """One project's databases of one admin API (providers/gcp_copies.py), with the provider's credentials."""
+        endpoint = self.settings.database_endpoints.get(service)
+        api = gcp_copies.GoogleJson(self._credentials_for(endpoint), endpoint or gcp_copies.ENDPOINTS[service][1],
+                                    self.settings.timeout)
+        return reader(api, project)
 
     # -- clients -------------------------------------------------------------------------------
-    def _credentials_for(self, endpoint: str | None) -> Credentials:
-        """Anonymous for an emulator endpoint; application-default credentials (looked up once) otherwise."""
-        if endpoint:
+    def _credentials_for(self, endpoint: str | None, emulator: bool | None = None) -> Credentials:
+        """Anonymous for an overridden endpoint that is an emulator (`emulator: true`, or `emulator` given);
+        application-default credentials (looked up once) otherwise, an overridden endpoint included."""
+        if endpoint and (self.settings.emulator if emulator is None else emulator):
             return AnonymousCredentials()
         with self._credentials_lock:
             if self._credentials is None and self._credentials_error is None:
@@ -313,9 +356,10 @@ class GcpProvider(Provider):
         from google.cloud import storage
 
         endpoint = self._storage_endpoint()
+        from_env = not self.settings.storage_endpoint and bool(endpoint)  # STORAGE_EMULATOR_HOST: an emulator
         client = storage.Client(
             project=project,
-            credentials=self._credentials_for(endpoint),
+            credentials=self._credentials_for(endpoint, self.settings.emulator or from_env),
             client_options=self._client_options(endpoint),
         )
         buckets = client.list_buckets(project=project, retry=self._retry(), timeout=self.settings.timeout)

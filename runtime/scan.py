@@ -66,6 +66,7 @@ def build_providers(config: Config, catalog: Catalog) -> list[Provider]:
     for provider in providers:
         for region in provider.catalog_regions(catalog):
             catalog.regions[(region.provider, region.id)] = region
+        provider.use_catalog(catalog)
     return providers
 
 

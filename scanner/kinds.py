@@ -77,6 +77,10 @@ class PlatformCalls:
     api_of: dict[str, str] = field(default_factory=dict)  # extra target names -> SDK client (AWS: tag:GetResources)
 
 
+# how a copy inferred from the catalog's region pair is marked (Azure geo-redundancy names no region)
+PAIR_INFERRED = "the paired region (inferred from the catalog's region pair)"
+
+
 def _aws(operation: str, service: str, when: str = "") -> Call:
     return Call(operation, f"{service}:{operation}", when)
 
@@ -149,7 +153,8 @@ KINDS: tuple[StoreKind, ...] = (
                                 "DescribeGlobalClusters.GlobalClusterMembers")),
         detail_calls=(_aws("DescribeGlobalClusters", "rds", "a cluster of the region is in a global database"),
                       *KMS_CALLS),
-        cannot_see=("DocumentDB and Neptune global clusters (not read yet)",),
+        cannot_see=("DocumentDB global clusters are read by the same calls (the RDS API serves DocumentDB and "
+                    "Neptune clusters too) but only Neptune's are tested: the emulator cannot create DocumentDB ones",),
         probe_rank=1,
         description="RDS and Aurora DB clusters, their cross-region read replicas and Aurora global databases",
     ),
@@ -206,18 +211,26 @@ KINDS: tuple[StoreKind, ...] = (
         kind="azure-storage-account", cloud="azure", service="storage", scope="subscription", api="Microsoft.Storage",
         list_call=Call("StorageAccounts_List", "Microsoft.Storage/storageAccounts/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags",
-        copies=(Copy("primary", "StorageAccount.primaryLocation"), Copy("replica", "StorageAccount.secondaryLocation")),
-        detail_calls=(AZURE_VAULTS,),
-        cannot_see=("a geo-redundant SKU's secondary when ARM does not report secondaryLocation (recorded as unknown)",
-                    "object replication policies to other accounts (not read yet)"),
-        description="storage accounts and their geo-redundant secondaries",
+        copies=(Copy("primary", "StorageAccount.primaryLocation"),
+                Copy("replica", "StorageAccount.secondaryLocation (or, when only statusOfSecondary is reported, "
+                                f"{PAIR_INFERRED})"),
+                Copy("replica", "ObjectReplicationPolicy.destinationAccount → that account's location")),
+        detail_calls=(Call("ObjectReplicationPolicies_List",
+                           "Microsoft.Storage/storageAccounts/objectReplicationPolicies/read",
+                           "a StorageV2 or BlockBlobStorage account (one call each)"), AZURE_VAULTS),
+        cannot_see=("a geo-redundant SKU's secondary when ARM reports neither secondaryLocation nor statusOfSecondary "
+                    "(recorded as unknown)",
+                    "an object replication destination account in a subscription that is not scanned "
+                    "(recorded as unknown)"),
+        description="storage accounts, their geo-redundant secondaries and object replication destinations",
     ),
     StoreKind(
         kind="azure-cosmosdb-account", cloud="azure", service="cosmosdb", scope="subscription",
         api="Microsoft.DocumentDB",
         list_call=Call("DatabaseAccounts_List", "Microsoft.DocumentDB/databaseAccounts/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags",
-        copies=(Copy("primary", "DatabaseAccount.locations.locationName (failover priority 0)"),
+        copies=(Copy("primary", "DatabaseAccount.locations.locationName (failover priority 0; with "
+                                "enableMultipleWriteLocations, every DatabaseAccount.writeLocations entry)"),
                 Copy("replica", "DatabaseAccount.locations.locationName")),
         detail_calls=(AZURE_VAULTS,),
         cannot_see=("geo-redundant periodic backups: the paired region is not named by the API (recorded as unknown)",),
@@ -249,6 +262,42 @@ KINDS: tuple[StoreKind, ...] = (
         detail_calls=AZURE_DISK_KEYS,
         description="disk snapshots",
     ),
+    StoreKind(
+        kind="azure-recovery-services-vault", cloud="azure", service="backup", scope="subscription",
+        api="Microsoft.RecoveryServices",
+        list_call=Call("Vaults_ListBySubscriptionId", "Microsoft.RecoveryServices/vaults/read"), result_key="value",
+        id_field="id", name_field="name", tags_from="tags",
+        copies=(Copy("primary", "Vault.location"),
+                Copy("replica", f"{PAIR_INFERRED}: Vault.properties.redundancySettings.standardTierStorageRedundancy "
+                                "GeoRedundant (crossRegionRestore tells whether it can be restored there)")),
+        cannot_see=("the items a vault protects: each protected item's backups are in the vault, whatever the "
+                    "item's own region (not read per item)",
+                    "a geo-redundant vault in a region without a catalog pair (recorded as unknown)"),
+        description="Recovery Services vaults and their geo-redundant copies in the paired region",
+    ),
+    StoreKind(
+        kind="azure-backup-vault", cloud="azure", service="backup", scope="subscription",
+        api="Microsoft.DataProtection",
+        list_call=Call("BackupVaults_GetInSubscription", "Microsoft.DataProtection/backupVaults/read"),
+        result_key="value", id_field="id", name_field="name", tags_from="tags",
+        copies=(Copy("primary", "BackupVault.location"),
+                Copy("replica", f"BackupVault.properties.replicatedRegions; {PAIR_INFERRED}: "
+                                "BackupVault.properties.storageSettings.type GeoRedundant")),
+        cannot_see=("a geo-redundant vault in a region without a catalog pair (recorded as unknown)",),
+        description="Backup vaults (Azure Backup's Data Protection vaults) and their geo-redundant copies",
+    ),
+    *(StoreKind(
+        kind=f"azure-{engine.lower()}-flexible-server", cloud="azure", service=engine.lower(), scope="subscription",
+        api=f"Microsoft.DBfor{engine}",
+        list_call=Call("Servers_List", f"Microsoft.DBfor{engine}/flexibleServers/read"), result_key="value",
+        id_field="id", name_field="name", tags_from="tags",
+        copies=(Copy("primary", "Server.location (or a replica's source: Server.properties.sourceServerResourceId)"),
+                Copy("replica", "Server.location of the servers whose sourceServerResourceId is this server"),
+                Copy("backup", f"{PAIR_INFERRED}: Server.properties.backup.geoRedundantBackup Enabled")),
+        cannot_see=("a replica's source in a subscription that is not scanned (recorded as unknown)",
+                    "geo-redundant backups of a server in a region without a catalog pair (recorded as unknown)"),
+        description=f"Azure Database for {engine} flexible servers, their read replicas and geo-redundant backups",
+    ) for engine in ("PostgreSQL", "MySQL")),
     # ---- Google Cloud ---------------------------------------------------------------------------------
     StoreKind(
         kind="gcs-bucket", cloud="gcp", service="storage", scope="global", api="storage",
@@ -269,6 +318,49 @@ KINDS: tuple[StoreKind, ...] = (
         cannot_see=("cross-region dataset copies and scheduled transfers (not read yet)",),
         description="BigQuery datasets",
     ),
+    StoreKind(
+        kind="spanner-instance", cloud="gcp", service="spanner", scope="global", api="spanner",
+        list_call=Call("instances.list", "spanner.instances.list"), result_key="instances",
+        id_field="//spanner.googleapis.com/{name}", name_field="name", tags_from="labels",
+        copies=(Copy("primary", "instanceConfigs.get replicas of type READ_WRITE (else the catalog's spans of the "
+                                "configuration)"),
+                Copy("replica", "instanceConfigs.get replicas of type READ_ONLY and WITNESS")),
+        detail_calls=(Call("instanceConfigs.get", "spanner.instanceConfigs.get",
+                           "an instance uses the configuration (once per configuration)"),),
+        cannot_see=("backups copied to other instances (backups.copy; not read yet)",),
+        description="Spanner instances, every replica region of their (multi-region) instance configuration",
+    ),
+    StoreKind(
+        kind="firestore-database", cloud="gcp", service="firestore", scope="global", api="firestore",
+        list_call=Call("databases.list", "datastore.databases.list"), result_key="databases",
+        id_field="//firestore.googleapis.com/{name}", name_field="name", tags_from="(none)",
+        copies=(Copy("primary", "databases.list locationId (nam5, eur3: the catalog's spans)"),),
+        cannot_see=("scheduled backups and exports to Cloud Storage buckets (not read yet)",),
+        description="Firestore and Datastore databases (multi-regions expanded by the catalog)",
+    ),
+    StoreKind(
+        kind="cloudsql-instance", cloud="gcp", service="cloudsql", scope="global", api="sqladmin",
+        list_call=Call("instances.list", "cloudsql.instances.list"), result_key="items",
+        id_field="//sqladmin.googleapis.com/projects/{project}/instances/{name}", name_field="name",
+        tags_from="settings.userLabels",
+        copies=(Copy("primary", "instances.list region (or the primary's: masterInstanceName)"),
+                Copy("replica", "instances.list replicaNames → each replica's region"),
+                Copy("backup", "settings.backupConfiguration.location")),
+        cannot_see=("backups without a configured location: Google keeps them in the multi-region nearest the "
+                    "instance, which the API does not name (recorded as unknown)",
+                    "a replica in another project (recorded as unknown)"),
+        description="Cloud SQL instances, their cross-region replicas and backup location",
+    ),
+    StoreKind(
+        kind="bigtable-instance", cloud="gcp", service="bigtable", scope="global", api="bigtableadmin",
+        list_call=Call("instances.list", "bigtable.instances.list"), result_key="instances",
+        id_field="//bigtableadmin.googleapis.com/{name}", name_field="name", tags_from="labels",
+        copies=(Copy("primary", "instances.clusters.list location of every cluster (each serves writes)"),),
+        detail_calls=(Call("instances.clusters.list", "bigtable.clusters.list",
+                           "every project (one call for all instances: instances/-)"),),
+        cannot_see=("clusters in locations Bigtable reports as failedLocations (recorded as unknown)",),
+        description="Bigtable instances and every cluster they replicate to",
+    ),
     *(StoreKind(
         kind=kind, cloud="gcp", service="asset", scope="scope", api="cloudasset",
         list_call=Call("searchAllResources", "cloudasset.assets.searchAllResources",
@@ -279,10 +371,6 @@ KINDS: tuple[StoreKind, ...] = (
                     "not the service's own API",),
         bulk_type=asset_type, description=f"Cloud Asset Inventory type {asset_type}",
     ) for asset_type, kind in (
-        ("sqladmin.googleapis.com/Instance", "cloudsql-instance"),
-        ("spanner.googleapis.com/Instance", "spanner-instance"),
-        ("bigtableadmin.googleapis.com/Cluster", "bigtable-cluster"),
-        ("firestore.googleapis.com/Database", "firestore-database"),
         ("alloydb.googleapis.com/Cluster", "alloydb-cluster"),
         ("file.googleapis.com/Instance", "filestore-instance"),
         ("redis.googleapis.com/Instance", "memorystore-redis-instance"),

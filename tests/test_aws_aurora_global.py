@@ -40,3 +40,18 @@ def test_global_database_members_and_a_secondary_abroad(tmp_path, moto_patched: 
     assert stores[eu_writer.name].status == "pass", stores[eu_writer.name].findings
     writer = stores[br_writer.name]
     assert writer.status == "fail" and {f.jurisdiction for f in writer.findings if not f.waiver} == {"BR"}
+
+
+def test_neptune_global_database_is_read_through_the_same_calls(tmp_path, moto_patched: MotoServer, aws_env):
+    """Neptune (like DocumentDB) runs on the RDS control plane: DescribeDBClusters lists its clusters and
+    DescribeGlobalClusters its global databases, so the rds-cluster reader finds every member's region."""
+    aws_env(moto_patched)
+    writer, secondary = seed_aurora_global(Clients(moto_patched.url), MANAGEMENT_ACCOUNT_ID, "graph", "eu-central-1",
+                                           "sa-east-1", {}, engine="neptune")
+
+    result, stores = scan_kinds(tmp_path, ["rds"], REGIONS)
+
+    assert result.status == "complete"
+    graph = {("eu-central-1", "primary", "DE"), ("sa-east-1", "replica", "BR")}
+    assert places(stores[writer.name]) == places(stores[secondary.name]) == graph
+    assert stores[secondary.name].kind == "rds-cluster"

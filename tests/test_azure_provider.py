@@ -25,6 +25,7 @@ from scanner.errors import InputError
 from scanner.yamlfile import Node, read_yaml
 
 SectionFactory = Callable[[dict[str, Any]], Node]
+CATALOG = load_catalog()
 
 
 def run(provider: AzureProvider) -> tuple[dict[str, DiscoveredStore], TargetLog]:
@@ -34,7 +35,9 @@ def run(provider: AzureProvider) -> tuple[dict[str, DiscoveredStore], TargetLog]
 
 
 def provider_for(estate: AzureEstate, azure_section: SectionFactory, **overrides: Any) -> AzureProvider:
-    return AzureProvider.from_config(azure_section({**estate.provider_section(), **overrides}))
+    provider = AzureProvider.from_config(azure_section({**estate.provider_section(), **overrides}))
+    provider.use_catalog(CATALOG)  # as runtime.scan.build_providers does: geo copies go to the catalog's pair
+    return provider
 
 
 def roles(store: DiscoveredStore) -> dict[str, str]:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -104,16 +109,18 @@ def test_single_regions_and_hong_kong(gcp_estate, gcp_section):
 
 def test_asset_search_finds_other_stores_once_and_maps_zone_and_project(gcp_estate, gcp_section):
     stores, log = scan(gcp_section(gcp_estate.config_section()))
-    sql = stores[f"//sqladmin.googleapis.com/projects/{EU_PROJECT}/instances/orders-db"]
-    assert (sql.kind, sql.account, regions(sql)) == ("cloudsql-instance", EU_PROJECT, ["europe-west3"])
-    bigtable = stores[f"//bigtableadmin.googleapis.com/projects/{APAC_PROJECT}/instances/ticks/clusters/ticks-c1"]
-    assert regions(bigtable) == ["asia-northeast1"]  # zone asia-northeast1-b reduced to its region
-    assert any("replicas and backups" in note for note in bigtable.unknowns)
+    redis = stores[f"//redis.googleapis.com/projects/{EU_PROJECT}/locations/europe-west3/instances/sessions"]
+    assert (redis.kind, redis.account, regions(redis)) == ("memorystore-redis-instance", EU_PROJECT, ["europe-west3"])
+    share = stores[f"//file.googleapis.com/projects/{APAC_PROJECT}/locations/asia-northeast1-b/instances/ticks-share"]
+    assert regions(share) == ["asia-northeast1"]  # zone asia-northeast1-b reduced to its region
+    assert any("replicas and backups" in note for note in share.unknowns)
     assert scope_outcome(log, ORGANIZATION, "cloudasset").stores == 2
     search = [r for r in gcp_estate.resources.requests if r.path.endswith(":searchAllResources")]
     assert len(search) == 1
     assert "storage.googleapis.com/Bucket" not in search[0].query["assetTypes"]
-    assert "sqladmin.googleapis.com/Instance" in search[0].query["assetTypes"]
+    assert "redis.googleapis.com/Instance" in search[0].query["assetTypes"]
+    # the databases read per project through their own APIs are not searched (nor found twice)
+    assert "sqladmin.googleapis.com/Instance" not in search[0].query["assetTypes"]
 
 
 def test_organization_walk_finds_projects_in_folders_and_skips_deleted(gcp_estate, gcp_section):
@@ -128,8 +135,11 @@ def test_organization_walk_finds_projects_in_folders_and_skips_deleted(gcp_estat
 def test_explicit_projects_need_no_resource_manager_or_asset_calls(gcp_estate, gcp_section):
     stores, log = scan(gcp_section(gcp_estate.config_section(use_organization=False)))
     assert gcp_estate.resources.requests == []
-    assert {store.kind for store in stores.values()} == {"gcs-bucket", "bigquery-dataset"}
-    assert {r.service for r in log.results} == {"storage", "bigquery"}
+    # the databases are read per project: no organization scope needed for them
+    assert {store.kind for store in stores.values()} == {
+        "gcs-bucket", "bigquery-dataset", "spanner-instance", "firestore-database", "cloudsql-instance",
+        "bigtable-instance"}
+    assert {r.service for r in log.results} == {"storage", "bigquery", "spanner", "firestore", "cloudsql", "bigtable"}
 
 
 def test_pagination_sees_every_bucket_and_dataset(gcp_estate, gcp_section):
@@ -170,7 +180,7 @@ def test_denied_project_is_recorded_and_the_others_are_inventoried(gcp_estate, g
     assert outcome(log, EU_PROJECT, "storage").stores == EU_BUCKETS
     assert not any(s.kind in ("gcs-bucket", "bigquery-dataset") and s.account == APAC_PROJECT for s in stores.values())
     assert BUCKET.format("nw-customer-records") in stores
-    assert any(s.kind == "bigtable-cluster" for s in stores.values())  # the org-wide asset search still ran
+    assert any(s.kind == "filestore-instance" for s in stores.values())  # the org-wide asset search still ran
 
 
 def test_denied_organization_is_recorded_and_listed_projects_still_scanned(gcp_estate, gcp_section):
@@ -253,6 +263,86 @@ def test_storage_emulator_host_is_honoured(gcp_estate, gcp_section, monkeypatch)
         assert BUCKET.format("hb-trade-docs") in stores
 
 
+class TokenEndpoint:
+    """A local OAuth 2.0 token endpoint: answers a refresh-token grant with one access token, counts grants."""
+
+    def __init__(self) -> None:
+        self.token = f"ya29.custody-test-{secrets.token_hex(6)}"
+        self.grants = 0
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                endpoint.grants += 1
+                body = json.dumps({"access_token": endpoint.token, "expires_in": 3600, "token_type": "Bearer"})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/token"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def user_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TokenEndpoint]:
+    """Application-default credentials of a service account whose token_uri is a local TokenEndpoint."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    endpoint = TokenEndpoint()
+    path = tmp_path / "adc.json"
+    path.write_text(json.dumps({"type": "service_account", "project_id": EU_PROJECT, "private_key_id": "k1",
+                                "private_key": key.decode(), "client_email": "custody@test.iam.gserviceaccount.com",
+                                "client_id": "1", "token_uri": endpoint.url}))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
+
+
+def test_an_overridden_endpoint_keeps_the_real_credentials(gcp_estate, gcp_section, user_credentials):
+    """Private Service Connect and regional endpoints are Google's: the override changes where, not who."""
+    section = {**gcp_estate.config_section(use_organization=False), "emulator": False}
+    _, log = scan(gcp_section(section))
+    assert outcome(log, EU_PROJECT, "storage").stores == EU_BUCKETS
+    assert user_credentials.grants >= 1  # the token came from the credentials, not from nowhere
+    sent = {r.auth_scheme for server in (gcp_estate.gcs, gcp_estate.bigquery) for r in server.requests}
+    assert sent == {f"Bearer {user_credentials.token}"}
+
+
+def test_anonymous_credentials_only_when_told_it_is_an_emulator(gcp_estate, gcp_section, user_credentials):
+    _, log = scan(gcp_section(gcp_estate.config_section(use_organization=False)))  # emulator: true
+    assert outcome(log, EU_PROJECT, "storage").stores == EU_BUCKETS
+    assert user_credentials.grants == 0
+    assert {r.auth_scheme for r in gcp_estate.gcs.requests} == {""}
+
+
+def test_real_credentials_never_go_to_a_plain_http_host(gcp_section):
+    section = {"projects": ["good-project-1"], "storage_endpoint": "http://storage.example.internal"}
+    with pytest.raises(InputError, match="storage_endpoint: plain http would send Google credentials in clear text"):
+        GcpProvider.from_config(gcp_section(section))
+    emulator = GcpProvider.from_config(gcp_section({**section, "emulator": True}))
+    assert emulator.settings.emulator
+
+
 # --- read-only ------------------------------------------------------------------------------------
 
 READ_PATHS = [
@@ -262,6 +352,9 @@ READ_PATHS = [
     r"/v3/(projects|folders)",
     r"/v1/(organizations|folders)/\d+:searchAllResources",
     r"/v1/projects/[^/]+/locations/[^/]+/(keyRings/[^/]+/cryptoKeys|ekmConnections)/[^/]+",  # Cloud KMS gets
+    r"/v1/projects/[^/]+/(instances|instanceConfigs/[^/]+|databases)",
+    r"/sql/v1beta4/projects/[^/]+/instances",
+    r"/v2/projects/[^/]+/instances(/-/clusters)?",
 ]
 
 

@@ -100,6 +100,13 @@ AZURE_PERMISSIONS: list[tuple[str, str]] = [
     (SUB + r"/resourceGroups/[^/]+/providers/Microsoft\.Compute/diskEncryptionSets/[^/]+",
      "Microsoft.Compute/diskEncryptionSets/read"),
     (SUB + r"/resources", "Microsoft.Resources/subscriptions/resources/read"),
+    # ObjectReplicationPolicies_List: per storage account
+    (SUB + r"/resourceGroups/[^/]+/providers/Microsoft\.Storage/storageAccounts/[^/]+/objectReplicationPolicies",
+     "Microsoft.Storage/storageAccounts/objectReplicationPolicies/read"),
+    (SUB + r"/providers/Microsoft\.RecoveryServices/vaults", "Microsoft.RecoveryServices/vaults/read"),
+    (SUB + r"/providers/Microsoft\.DataProtection/backupVaults", "Microsoft.DataProtection/backupVaults/read"),
+    (SUB + r"/providers/Microsoft\.DBforPostgreSQL/flexibleServers", "Microsoft.DBforPostgreSQL/flexibleServers/read"),
+    (SUB + r"/providers/Microsoft\.DBforMySQL/flexibleServers", "Microsoft.DBforMySQL/flexibleServers/read"),
 ]
 
 # ---- Google Cloud: (fake server, request path) -> the IAM permission Google checks -----------------------
@@ -115,6 +122,12 @@ GCP_PERMISSIONS: list[tuple[str, str, str]] = [
      "cloudasset.assets.searchAllResources"),
     ("kms", r"/v1/projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+", "cloudkms.cryptoKeys.get"),
     ("kms", r"/v1/projects/[^/]+/locations/[^/]+/ekmConnections/[^/]+", "cloudkms.ekmConnections.get"),
+    ("databases", r"/v1/projects/[^/]+/instances", "spanner.instances.list"),
+    ("databases", r"/v1/projects/[^/]+/instanceConfigs/[^/]+", "spanner.instanceConfigs.get"),
+    ("databases", r"/v1/projects/[^/]+/databases", "datastore.databases.list"),
+    ("databases", r"/sql/v1beta4/projects/[^/]+/instances", "cloudsql.instances.list"),
+    ("databases", r"/v2/projects/[^/]+/instances", "bigtable.instances.list"),
+    ("databases", r"/v2/projects/[^/]+/instances/-/clusters", "bigtable.clusters.list"),
 ]
 
 # Words that make a permission more than a read, whatever the cloud.

@@ -56,6 +56,7 @@ from demo.gcs_server import DeadEndpoint, FakeBigQueryServer, FakeGcsServer, Fak
 from providers.azure import SERVICES as AZURE_SERVICES
 from providers.azure import AzureProvider, AzureSettings
 from providers.base import TargetLog
+from scanner.kinds import GCP_ASSET_TYPES, kinds_of
 from state.store import StateStore
 from tests.fixtures_aws import SeededMoto
 
@@ -94,14 +95,17 @@ REGION_COUNTRY = {
     # Azure
     "northeurope": "IE", "westeurope": "NL", "germanywestcentral": "DE", "swedencentral": "SE",
     "switzerlandnorth": "CH", "brazilsouth": "BR", "southcentralus": "US", "eastus": "US",
+    "germanynorth": "DE", "francecentral": "FR",
     # Google Cloud
     "europe-west3": "DE", "us-central1": "US", "europe-west1": "BE", "europe-north1": "FI", "europe-west4": "NL",
-    "asia-east2": "HK", "asia-northeast1": "JP", "asia-northeast2": "JP",
+    "asia-east2": "HK", "asia-northeast1": "JP", "asia-northeast2": "JP", "us-central2": "US", "us-east1": "US",
+    "asia-east1": "TW",
 }
 # Google's predefined dual-regions (published members); the EU multi-region's members are not published.
-GCP_DUAL_REGIONS = {"eur4": {"europe-north1", "europe-west4"}, "asia1": {"asia-northeast1", "asia-northeast2"}}
-AZURE_KIND = {"storage": "azure-storage-account", "cosmosdb": "azure-cosmosdb-account", "sql": "azure-sql-database",
-              "disks": "azure-managed-disk", "snapshots": "azure-snapshot"}
+GCP_DUAL_REGIONS = {"eur4": {"europe-north1", "europe-west4"}, "asia1": {"asia-northeast1", "asia-northeast2"},
+                    "eur3": {"europe-west1", "europe-west4", "europe-north1"}}  # eur3: Firestore's multi-region
+GCP_PROJECT_SERVICES = [k.service for k in kinds_of("gcp") if k.scope == "global"]  # read per project
+AZURE_KINDS = {service: {k.kind for k in kinds_of("azure") if k.service == service} for service in AZURE_SERVICES}
 OPERATOR_PARENT = {"aws": "Amazon.com, Inc.", "azure": "Microsoft Corporation", "gcp": "Alphabet Inc."}
 
 # -- the loopback guard ---------------------------------------------------------------------------------------------
@@ -330,7 +334,7 @@ def test_one_scan_covers_every_provider_with_per_subscription_and_per_project_st
     assert set(azure) == {(sub, "*", service) for sub in SUBSCRIPTIONS for service in AZURE_SERVICES}
     for (sub, _, service), target in azure.items():
         expected = sum(1 for s in estate.azure.stores.values()
-                       if (s.subscription, s.kind) == (sub, AZURE_KIND[service]))
+                       if s.subscription == sub and s.kind in AZURE_KINDS[service])
         assert (target["status"], target["stores"]) == ("ok", expected), (sub, service)
 
     gcp = full_scan.targets("gcp")
@@ -431,7 +435,7 @@ def seeded_unknowns(store: dict[str, Any], estate: Estate) -> bool:
     if store["provider"] == "azure":  # a GZRS account without secondaryLocation, geo-redundant backups
         return estate.azure.stores[store["id"]].has_unknowns
     if store["provider"] == "gcp":  # Cloud Asset Inventory gives a primary location only
-        return store["kind"] not in ("gcs-bucket", "bigquery-dataset")
+        return store["kind"] in GCP_ASSET_TYPES.values()
     return store["account"] == estate.sandbox_account  # no owner declared
 
 
@@ -518,8 +522,8 @@ def managed_identity() -> Iterator[DeadEndpoint]:
 def test_missing_azure_and_gcp_credentials_mean_not_scanned_and_aws_is_still_scanned(
         sandbox, estate, full_scan, managed_identity):
     """Azure: no AZURE_ACCESS_TOKEN, so DefaultAzureCredential, with managed identity on a loopback port that never
-    answers, no az/pwsh/azd on PATH, no ~/.azure. Google Cloud: the real Google endpoints (no emulator override — with
-    one the provider uses anonymous credentials, so credentials cannot be missing) and no application-default
+    answers, no az/pwsh/azd on PATH, no ~/.azure. Google Cloud: the real Google endpoints (not `emulator: true`, with
+    which the provider uses anonymous credentials, so credentials cannot be missing) and no application-default
     credentials: google.auth.default() fails before any client exists, so no request is built at all.
     The state store already holds the complete scan of the same estate (test 1's)."""
     requests_before = len(estate.arm.requests)
@@ -545,7 +549,7 @@ def test_missing_azure_and_gcp_credentials_mean_not_scanned_and_aws_is_still_sca
 
     gcp = run.targets("gcp")
     assert set(gcp) == {(project, "global", service) for project in estate.gcp.project_ids
-                        for service in ("storage", "bigquery")} | {("*", ORGANIZATION, "resourcemanager"),
+                        for service in GCP_PROJECT_SERVICES} | {("*", ORGANIZATION, "resourcemanager"),
                                                                    ("*", ORGANIZATION, "cloudasset")}
     for target in gcp.values():
         assert target["status"] == "error" and "default credentials were not found" in target["error"].lower(), target
@@ -688,8 +692,8 @@ def test_403_subscription_and_timed_out_project_are_recorded_the_rest_scanned_an
     assert second.targets("gcp")[(EU_PROJECT, "global", "storage")]["status"] == "ok"
     lost = {i for i, s in first.stores.items() if (s["provider"], s["account"]) == ("azure", SUB_BR)
             or (s["provider"], s["account"], s["kind"]) == ("gcp", APAC_PROJECT, "gcs-bucket")}
-    assert {first.stores[i]["name"] for i in lost} == {"acmebrdocs", "acme-br-sql/orders", "hb-trade-docs",
-                                                       "hb-archive-asia1"}
+    assert {first.stores[i]["name"] for i in lost} == {"acmebrdocs", "acme-br-sql/orders", "rsv-br-vms",
+                                                       "hb-trade-docs", "hb-archive-asia1"}
     assert set(second.stores) == set(first.stores) - lost
     gaps = "\n".join(second.scan["coverage_gaps"])
     assert f"azure {SUB_BR}/storage: not scanned (denied:" in gaps
@@ -717,8 +721,8 @@ def test_exit_3_when_nothing_at_all_could_be_scanned(sandbox, estate, dead_endpo
         sandbox,
         aws={"regions": ["us-east-1"], "max_attempts": 1},
         azure={"arm_endpoint": dead, "subscriptions": [SUB_EU], "retries": 0, "timeout": 5},
-        gcp={"projects": [EU_PROJECT], "storage_endpoint": dead, "bigquery_endpoint": dead, "timeout": 5,
-             "retry_seconds": 0},
+        gcp={"projects": [EU_PROJECT], "storage_endpoint": dead, "bigquery_endpoint": dead, "emulator": True,
+             "timeout": 5, "retry_seconds": 0},
     )
     run = run_agent(sandbox, "nothing", config, {"AWS_ENDPOINT_URL": dead, "AZURE_ACCESS_TOKEN": "any"})
     assert run.egress == []

@@ -1,0 +1,179 @@
+"""A fake of Google Cloud's database admin REST APIs, read endpoints only, on the mechanics of `demo.gcs_server`
+(request log, read-only, `deny(project)` answers 403, `fail_next`, page size):
+
+* Spanner:   GET /v1/projects/P/instances, GET /v1/projects/P/instanceConfigs/C
+* Firestore: GET /v1/projects/P/databases
+* Cloud SQL: GET /sql/v1beta4/projects/P/instances
+* Bigtable:  GET /v2/projects/P/instances, GET /v2/projects/P/instances/-/clusters
+
+The JSON follows the published REST references (spanner v1 Instance and InstanceConfig.replicas[] with
+location/type/defaultLeaderLocation; firestore v1 Database.locationId; sqladmin v1beta4 DatabaseInstance with
+region, instanceType, masterInstanceName, replicaNames, settings.backupConfiguration.location; bigtableadmin v2
+Instance and Cluster.location as `projects/P/locations/ZONE`, with `failedLocations`). One server answers all
+four, so the provider's four endpoint settings may name the same URL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from demo.gcs_server import ApiError, FakeApiServer, Query, Route, page
+
+# Spanner's Google-managed multi-region configurations as instanceConfigs.get describes them (read-write regions,
+# read-only and witness replicas), for the ones the demo and tests use.
+SPANNER_CONFIGS: dict[str, list[tuple[str, str]]] = {
+    "nam-eur-asia1": [("us-central1", "READ_WRITE"), ("us-central2", "READ_WRITE"), ("europe-west1", "READ_ONLY"),
+                      ("asia-east1", "READ_ONLY"), ("us-east1", "WITNESS")],
+    "eur3": [("europe-west1", "READ_WRITE"), ("europe-west4", "READ_WRITE"), ("europe-north1", "WITNESS")],
+}
+
+
+class FakeDatabasesServer(FakeApiServer):
+    name = "databases"
+
+    def __init__(self, page_size: int = 1000):
+        super().__init__(page_size)
+        self.spanner: dict[str, list[dict[str, Any]]] = {}
+        self.firestore: dict[str, list[dict[str, Any]]] = {}
+        self.cloudsql: dict[str, list[dict[str, Any]]] = {}
+        self.bigtable: dict[str, list[dict[str, Any]]] = {}
+        self.clusters: dict[str, list[dict[str, Any]]] = {}
+        self.failed_locations: dict[str, list[str]] = {}  # project -> Bigtable locations that did not answer
+
+    # -- seeding -------------------------------------------------------------------------------
+    def add_spanner_instance(self, project: str, name: str, config: str, labels: dict[str, str] | None = None
+                             ) -> dict[str, Any]:
+        """`config`: a configuration id, `regional-europe-west3` or a multi-region such as `nam-eur-asia1`."""
+        doc = {"name": f"projects/{project}/instances/{name}", "config": f"projects/{project}/instanceConfigs/{config}",
+               "displayName": name, "nodeCount": 1, "processingUnits": 1000, "state": "READY",
+               "labels": dict(labels or {}), "edition": "ENTERPRISE"}
+        self.spanner.setdefault(project, []).append(doc)
+        return doc
+
+    def add_firestore_database(self, project: str, name: str, location: str) -> dict[str, Any]:
+        doc = {"name": f"projects/{project}/databases/{name}", "uid": f"uid-{project}-{name}", "locationId": location,
+               "type": "FIRESTORE_NATIVE", "concurrencyMode": "PESSIMISTIC",
+               "pointInTimeRecoveryEnablement": "POINT_IN_TIME_RECOVERY_DISABLED",
+               "appEngineIntegrationMode": "DISABLED",
+               "deleteProtectionState": "DELETE_PROTECTION_DISABLED", "etag": "e1"}
+        self.firestore.setdefault(project, []).append(doc)
+        return doc
+
+    def add_sql_instance(self, project: str, name: str, region: str, *, master: str | None = None,
+                         backup_location: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
+        """A Cloud SQL instance; `master`: the primary's name (this one is then a READ_REPLICA_INSTANCE, and the
+        primary lists it in replicaNames)."""
+        backup: dict[str, Any] = {"enabled": not master, "startTime": "03:00", "kind": "sql#backupConfiguration",
+                                  "pointInTimeRecoveryEnabled": not master}  # a read replica has no backups
+        if backup_location:
+            backup["location"] = backup_location
+        doc: dict[str, Any] = {
+            "kind": "sql#instance", "name": name, "project": project, "region": region, "gceZone": f"{region}-a",
+            "databaseVersion": "POSTGRES_15", "state": "RUNNABLE", "backendType": "SECOND_GEN",
+            "connectionName": f"{project}:{region}:{name}",
+            "instanceType": "READ_REPLICA_INSTANCE" if master else "CLOUD_SQL_INSTANCE",
+            "settings": {"tier": "db-custom-2-7680", "userLabels": dict(labels or {}),
+                         "backupConfiguration": backup, "kind": "sql#settings"},
+            "selfLink": f"https://sqladmin.googleapis.com/sql/v1beta4/projects/{project}/instances/{name}",
+        }
+        if master:
+            doc["masterInstanceName"] = f"{project}:{master}"
+            primary = next(i for i in self.cloudsql.get(project, []) if i["name"] == master)
+            primary.setdefault("replicaNames", []).append(name)
+        self.cloudsql.setdefault(project, []).append(doc)
+        return doc
+
+    def add_bigtable_instance(self, project: str, name: str, zones: list[str], labels: dict[str, str] | None = None
+                              ) -> dict[str, Any]:
+        doc = {"name": f"projects/{project}/instances/{name}", "displayName": name, "state": "READY",
+               "type": "PRODUCTION", "labels": dict(labels or {}), "createTime": "2026-01-15T09:30:00Z"}
+        self.bigtable.setdefault(project, []).append(doc)
+        for number, zone in enumerate(zones, 1):
+            self.clusters.setdefault(project, []).append({
+                "name": f"{doc['name']}/clusters/{name}-c{number}", "location": f"projects/{project}/locations/{zone}",
+                "state": "READY", "serveNodes": 1, "defaultStorageType": "SSD"})
+        return doc
+
+    # -- answering -----------------------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        return [
+            (re.compile(r"/v1/projects/([^/]+)/instances"), self._spanner_instances),
+            (re.compile(r"/v1/projects/([^/]+)/instanceConfigs/([^/]+)"), self._spanner_config),
+            (re.compile(r"/v1/projects/([^/]+)/databases"), self._firestore_databases),
+            (re.compile(r"/sql/v1beta4/projects/([^/]+)/instances"), self._sql_instances),
+            (re.compile(r"/v2/projects/([^/]+)/instances"), self._bigtable_instances),
+            (re.compile(r"/v2/projects/([^/]+)/instances/-/clusters"), self._bigtable_clusters),
+            # one resource at a time (instances.get, databases.get, clusters.list of one instance): what a
+            # per-resource scanner calls (bench/clouds.py's baseline)
+            (re.compile(r"/v1/projects/([^/]+)/instances/([^/]+)"), self._getter(self.spanner, "instances")),
+            (re.compile(r"/v1/projects/([^/]+)/databases/([^/]+)"), self._getter(self.firestore, "databases")),
+            (re.compile(r"/sql/v1beta4/projects/([^/]+)/instances/([^/]+)"), self._getter(self.cloudsql, "")),
+            (re.compile(r"/v2/projects/([^/]+)/instances/([^/-][^/]*)"), self._getter(self.bigtable, "instances")),
+            (re.compile(r"/v2/projects/([^/]+)/instances/([^/-][^/]*)/clusters"), self._instance_clusters),
+        ]
+
+    def _getter(self, table: dict[str, list[dict[str, Any]]], collection: str
+                ) -> Callable[[re.Match[str], Query], dict[str, Any]]:
+        def get(match: re.Match[str], query: Query) -> dict[str, Any]:
+            project, name = match.groups()
+            self.check_allowed(project)
+            full = f"projects/{project}/{collection}/{name}" if collection else name
+            for item in table.get(project, []):
+                if item["name"] == full:
+                    return item
+            raise ApiError(404, f"Not found: {full}", "notFound")
+        return get
+
+    def _instance_clusters(self, match: re.Match[str], query: Query) -> dict[str, Any]:
+        project, name = match.groups()
+        self.check_allowed(project)
+        prefix = f"projects/{project}/instances/{name}/clusters/"
+        return {"clusters": [c for c in self.clusters.get(project, []) if c["name"].startswith(prefix)]}
+
+    def _listing(self, items: list[dict[str, Any]], key: str, query: Query, size: str = "pageSize"
+                 ) -> dict[str, Any]:
+        chunk, token = page(items, query, self.page_size, size)
+        body: dict[str, Any] = {key: chunk}
+        if token:
+            body["nextPageToken"] = token
+        return body
+
+    def _spanner_instances(self, match: re.Match[str], query: Query) -> dict[str, Any]:
+        self.check_allowed(match.group(1))
+        return self._listing(self.spanner.get(match.group(1), []), "instances", query)
+
+    def _spanner_config(self, match: re.Match[str], query: Query) -> dict[str, Any]:
+        project, config = match.groups()
+        self.check_allowed(project)
+        if config.startswith("regional-"):
+            region = config.removeprefix("regional-")
+            replicas = [(region, "READ_WRITE")]
+        elif config in SPANNER_CONFIGS:
+            replicas = SPANNER_CONFIGS[config]
+        else:
+            raise ApiError(404, f"Instance config not found: {config}", "notFound")
+        return {"name": f"projects/{project}/instanceConfigs/{config}", "displayName": config,
+                "configType": "GOOGLE_MANAGED", "state": "READY",
+                "replicas": [{"location": loc, "type": kind, "defaultLeaderLocation": n == 0}
+                             for n, (loc, kind) in enumerate(replicas)]}
+
+    def _firestore_databases(self, match: re.Match[str], query: Query) -> dict[str, Any]:
+        self.check_allowed(match.group(1))
+        return {"databases": self.firestore.get(match.group(1), [])}  # databases.list has no pagination
+
+    def _sql_instances(self, match: re.Match[str], query: Query) -> dict[str, Any]:
+        self.check_allowed(match.group(1))
+        return {"kind": "sql#instancesList", **self._listing(self.cloudsql.get(match.group(1), []), "items", query,
+                                                              "maxResults")}
+
+    def _bigtable_instances(self, match: re.Match[str], query: Query) -> dict[str, Any]:
+        self.check_allowed(match.group(1))
+        return {**self._listing(self.bigtable.get(match.group(1), []), "instances", query),
+                "failedLocations": self.failed_locations.get(match.group(1), [])}
+
+    def _bigtable_clusters(self, match: re.Match[str], query: Query) -> dict[str, Any]:
+        self.check_allowed(match.group(1))
+        return {**self._listing(self.clusters.get(match.group(1), []), "clusters", query),
+                "failedLocations": self.failed_locations.get(match.group(1), [])}
