@@ -587,7 +587,7 @@ def test_a_scope_change_is_not_a_fix_and_a_copy_on_foreign_soil_keeps_the_policy
             "[critical] New copy in us-east-1 (Northern Virginia, United States): s3-bucket acme-fra-people"]
         sections = "\n".join(b["text"]["text"] for b in copy[0]["blocks"] if b["type"] == "section")
         assert "• United States (US), location + control + " in sections  # the new ground beside control
-        assert "direct: s3-bucket acme-fra-people → replica copy in us-east-1 (Northern Virginia" in sections
+        assert "direct, plaintext: s3-bucket acme-fra-people → replica copy in us-east-1 (Northern Virginia" in sections
         assert "United States now reaches it by location (before: control); still fails eu-personal" in sections
         subjects = wait_for("the mail", lambda: [str(m["Subject"]) for m in world.mail.received()
                                                  if m["X-Custody-Alert"].startswith(replica)], agent)
