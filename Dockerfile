@@ -1,7 +1,7 @@
 # Custody: the agent (`agent.py run`) in a container.
 #
 # Build on a host with a registry:   docker build -t custody .
-# Build here (no registry; see README "Deploy" and ../shared/reference/emulators.md §5 (a)):
+# Build without a Docker engine or a registry (buildah; see README "Deploy" and docs/deploy.md):
 #   buildah --storage-driver vfs bud --pull=never --isolation chroot --format docker --layers \
 #     --build-arg BASE=localhost/custody-base:bookworm \
 #     -v /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro --build-arg PIP_CERT=/run/host-ca.crt \

@@ -5,7 +5,7 @@ Install them once, outside the project (they pin other boto3 versions):
     python3 -m venv /tmp/peer-c7n && /tmp/peer-c7n/bin/pip install c7n            # c7n 0.9.53 measured
     python3 -m venv /tmp/peer-prowler && /tmp/peer-prowler/bin/pip install prowler  # prowler 5.46.0 measured
 
-The commands are those of shared/reference/emulators.md §4: c7n's default `aws.s3` resource, Prowler with one S3
+The commands are each tool's plain S3 inventory: c7n's default `aws.s3` resource, Prowler with one S3
 check (it reads every bucket's attributes whatever check is picked). Both honour AWS_ENDPOINT_URL.
 """
 

@@ -26,8 +26,8 @@ its fastest run. API calls are counted at the server (moto's access log, cleared
 measured inside the child for custody and naive (imports excluded) and around the process for the peers (start-up
 included, as a user sees it). Peak memory is the child's peak RSS. Every run's answers are checked against the
 seed. Results go to bench/results/s3-<time>.json (and latest.json) and a table on stdout. Speed is given as ratios
-against the naive baseline and the peers measured in the same run; the peers' figures published in
-shared/reference/emulators.md are quoted beside them.
+against the naive baseline and the peers measured in the same run; the peers' figures measured earlier on this
+kind of machine (PUBLISHED below) are quoted beside them.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ CAPABLE_PATCHES = ("bucket_region", "s3_tagging_regions", "s3_config_replication
 ENDPOINTS = {"capable": Endpoint(CAPABLE_PATCHES, True), "no-config": Endpoint(CAPABLE_PATCHES, False),
              "stock": Endpoint((), False)}
 ACCOUNT = "123456789012"  # moto's account for the testing credentials
-# shared/reference/emulators.md, "Headline numbers" (moto 5.2.5, 20 regions, this machine's kind, 2 cores)
+# the peers measured earlier on this kind of machine (moto 5.2.5, 20 regions, 2 cores), quoted for comparison
 PUBLISHED = {
     "c7n": {"calls_per_bucket": 10, "wall_s": {1000: 24.2, 5000: 123.0}, "calls": {1000: 10002, 5000: 50002},
             "note": "Cloud Custodian 0.9.53, default aws.s3 policy; 1000: 25.0 / 23.4 s"},

@@ -1,6 +1,6 @@
 """A small Azure Resource Manager (ARM) compatible HTTP server for tests and the demo.
 
-No emulator serves ARM's management plane (see ../shared/reference/emulators.md §3), so this
+No emulator serves ARM's management plane (Azurite covers only the storage data plane), so this
 one does, for exactly the read calls `providers.azure` makes. The real azure-mgmt SDK clients
 talk to it over HTTP and deserialise what it returns, because its JSON has ARM's shapes:
 `{"value": [...], "nextLink": "..."}` collections, resource ids, `properties` envelopes and

@@ -2,7 +2,7 @@
 
 Why our own servers and not gcp-storage-emulator: the emulator drops `location`, `locationType`, `labels`
 and `customPlacementConfig` on bucket insert, ignores `maxResults`/`pageToken` and shows every bucket to
-every project (../shared/reference/emulators.md §2). Patching its insert handler would fix the first gap
+every project (gcp-storage-emulator 2026.7, as checked here). Patching its insert handler would fix the first gap
 only; the provider's correctness depends on all three, so these fakes implement exactly the read
 endpoints the google-cloud clients call, with the real JSON shapes:
 

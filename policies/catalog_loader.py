@@ -37,9 +37,9 @@ from scanner.model import BASES
 from scanner.yamlfile import Node, read_yaml
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
-# a path on this machine or in this project (../shared/..., ./x, /etc/x, policies/...): never a source
+# a path on this machine or in this project (../x, ./x, ~/x, /etc/x, policies/...): never a source
 LOCAL_PATH = re.compile(
-    r"(?<![\w/:.-])(\.{1,2}/|~/|/(?=\w)|(shared|policies|scanner|providers|alerts|dashboard|docs|tests|demo)/)")
+    r"(?<![\w/:.-])(\.{1,2}/|~/|/(?=\w)|(policies|scanner|providers|alerts|dashboard|docs|tests|demo)/)")
 
 
 def load_catalog(directory: Path = CATALOG_DIR) -> Catalog:

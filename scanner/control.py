@@ -90,8 +90,7 @@ class Ground:
 
     def strength(self) -> tuple[int, int, int, int, str]:
         """Sort key: lower is stronger."""
-        return (0 if self.effective else 1, ROUTE_ORDER.index(self.route), BASIS_ORDER.index(self.power.basis),
-                CHAIN_ORDER.index(self.power.chain), self.power.law.id)
+        return (*_rank(self.effective, self.route, self.power.basis, self.power.chain), self.power.law.id)
 
     def as_dict(self) -> dict[str, object]:
         law, addressee = self.power.law, self.power.addressee
@@ -127,19 +126,18 @@ def reachable_by(store: DataStore, chains: StoreChains, catalog: Catalog, on: dt
             found = by_jurisdiction.setdefault(power.jurisdiction, [])
             if not any(_same(ground, other) for other in found):
                 found.append(ground)
-    reaches = [_reach(jurisdiction, sorted(grounds, key=Ground.strength))
-               for jurisdiction, grounds in by_jurisdiction.items()]
-    return sorted(reaches, key=lambda reach: (_strength_of(reach), reach.jurisdiction))
+    return strongest_first([_reach(jurisdiction, sorted(grounds, key=Ground.strength))
+                            for jurisdiction, grounds in by_jurisdiction.items()])
 
 
 def strongest_first(reaches: list[Reach]) -> list[Reach]:
-    """Reaches in headline order (for documents read back from storage)."""
-    return sorted(reaches, key=lambda reach: (_strength_of(reach), reach.jurisdiction))
+    """Reaches in headline order: by the strength of each one's headline ground, then jurisdiction."""
+    return sorted(reaches, key=lambda r: (*_rank(r.effective, r.route, r.basis, r.chain), r.jurisdiction))
 
 
-def _strength_of(reach: Reach) -> tuple[int, int, int, int]:
-    return (0 if reach.effective else 1, ROUTE_ORDER.index(reach.route), BASIS_ORDER.index(reach.basis),
-            CHAIN_ORDER.index(reach.chain))
+def _rank(effective: bool, route: str, basis: str, chain: str | None) -> tuple[int, int, int, int]:
+    """Lower is stronger (see BASIS_ORDER, ROUTE_ORDER, CHAIN_ORDER)."""
+    return (0 if effective else 1, ROUTE_ORDER.index(route), BASIS_ORDER.index(basis), CHAIN_ORDER.index(chain))
 
 
 def _same(ground: Ground, other: Ground) -> bool:

@@ -16,11 +16,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 
+from scanner.control import BASIS_ORDER, ROUTE_ORDER
 from scanner.model import DataStore, lists_for_parents
 from state.schema import INDEX_COLUMNS, store_facets_table, store_index_table, stores_table
 
-BASIS_ORDER = ("location", "control", "establishment", "offering_services", "records_control", "all_organizations")
-ROUTE_ORDER = ("direct", "agreement", "mutual_legal_assistance")
 _ATOMS = frozenset({str, int, float, bool, type(None)})
 
 

@@ -5,7 +5,7 @@ cannot be pulled here), podman runs it against the demo AWS estate on a moto ser
 the tests check what a platform engineer would: /healthz answers, the process is not root, the
 dashboard answers, a scan completes into the state database on the /data volume, SIGTERM stops it
 within 10 seconds with exit code 0, and nothing is ever written to the (read-only) root filesystem.
-How and why, step by step: ../shared/reference/emulators.md §5 (a).
+How and why, step by step: docs/deploy.md (building without a Docker engine).
 
 Networking: `--network host`. moto listens on the host's 127.0.0.1 only, which a bridged container
 cannot reach; with the host's network the agent's `agent.listen: 127.0.0.1:<free port>` is reachable
@@ -21,7 +21,7 @@ Cache (so repeated runs on one machine are quick), under $CUSTODY_CI_CACHE (defa
                            pruned after each build; over STORAGE_BUDGET the store is reset)
   build-times.log          one line per build: driver, seconds, cached steps, seconds per phase
 Storage driver: overlay when this machine can mount it (probed once per run by starting the base
-image), else vfs as emulators.md describes; CUSTODY_CI_STORAGE_DRIVER=vfs|overlay forces one. vfs
+image), else vfs; CUSTODY_CI_STORAGE_DRIVER=vfs|overlay forces one. vfs
 copies the whole filesystem for every layer. Measured on this 2-core machine while others worked on
 it: a first run (debootstrap included) built in about 2 minutes on overlay; on vfs the build alone
 took about 4 minutes; a rebuild after a source change took 10-80 s on overlay and about 5 minutes on
@@ -75,7 +75,7 @@ HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")  # mounted at build time on
 STORAGE_BUDGET = 20 * 1024**3
 AGENT_UID = 10001
 
-# How podman must run a container in this sandbox (emulators.md §5 (a)): runc and cgroupfs, ulimits
+# How podman must run a container in this sandbox: runc and cgroupfs, ulimits
 # the sandbox allows.
 RUNTIME = ["--runtime", "runc", "--cgroup-manager", "cgroupfs"]
 ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"]
