@@ -338,8 +338,8 @@ def measure(cloud: str, n: int, tmp: Path) -> list[dict[str, Any]]:
             server = FakeDatabasesServer(page_size=PAGE_SIZE).start()
             manifest = seed_gcp_databases(server, n)
             section = {"projects": PROJECTS, "emulator": True, "timeout": 30, "retry_seconds": 0,
-                       "services": list(DATABASE_ENDPOINTS),
-                       **{key: server.url for key, _ in DATABASE_ENDPOINTS.values()}}
+                       "services": ["spanner", "firestore", "cloudsql", "bigtable"],  # the kinds seeded
+                       **{key: server.endpoint(service) for service, (key, _) in DATABASE_ENDPOINTS.items()}}
             env = {}
             count = lambda s=server: len(s.requests)  # noqa: E731
         else:

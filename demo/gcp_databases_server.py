@@ -5,12 +5,22 @@
 * Firestore: GET /v1/projects/P/databases
 * Cloud SQL: GET /sql/v1beta4/projects/P/instances
 * Bigtable:  GET /v2/projects/P/instances, GET /v2/projects/P/instances/-/clusters
+* AlloyDB:   GET /v1/projects/P/locations/-/clusters, GET /v1/projects/P/locations/-/backups
+* Filestore: GET /v1/projects/P/locations/-/instances, GET /v1/projects/P/locations/-/backups
+* Memorystore for Redis: GET /v1/projects/P/locations/-/instances, GET /v1/projects/P/locations/-/clusters
 
 The JSON follows the published REST references (spanner v1 Instance and InstanceConfig.replicas[] with
 location/type/defaultLeaderLocation; firestore v1 Database.locationId; sqladmin v1beta4 DatabaseInstance with
 region, instanceType, masterInstanceName, replicaNames, settings.backupConfiguration.location; bigtableadmin v2
-Instance and Cluster.location as `projects/P/locations/ZONE`, with `failedLocations`). One server answers all
-four, so the provider's four endpoint settings may name the same URL.
+Instance and Cluster.location as `projects/P/locations/ZONE`, with `failedLocations`; alloydb v1 Cluster with
+clusterType, secondaryConfig.primaryClusterName, primaryConfig.secondaryClusterNames, automatedBackupPolicy,
+continuousBackupConfig, and Backup.clusterName; file v1 Instance and Backup.sourceInstance; redis v1 Instance with
+locationId/alternativeLocationId and Cluster with crossClusterReplicationConfig; the `locations/-` listings page with
+pageSize/pageToken and name the locations they could not reach in `unreachable`).
+
+One server answers them all. AlloyDB, Filestore and Memorystore share paths (`locations/-/instances`, `/clusters`,
+`/backups`) that Google tells apart by host, so this fake serves each of them under its host as a path prefix
+(`/alloydb.googleapis.com/v1/...`): `endpoint(service)` gives the URL to configure for a config service.
 """
 
 from __future__ import annotations
@@ -30,6 +40,12 @@ SPANNER_CONFIGS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+# config service -> the path prefix this fake serves its API under (the API's host; see the module docstring)
+PREFIXES = {"alloydb": "/alloydb.googleapis.com", "filestore": "/file.googleapis.com",
+            "redis": "/redis.googleapis.com"}
+Table = dict[str, list[dict[str, Any]]]  # project -> items
+
+
 class FakeDatabasesServer(FakeApiServer):
     name = "databases"
 
@@ -41,6 +57,15 @@ class FakeDatabasesServer(FakeApiServer):
         self.bigtable: dict[str, list[dict[str, Any]]] = {}
         self.clusters: dict[str, list[dict[str, Any]]] = {}
         self.failed_locations: dict[str, list[str]] = {}  # project -> Bigtable locations that did not answer
+        # the `locations/-` collections, by (service, collection)
+        self.located: dict[tuple[str, str], Table] = {(service, collection): {} for service, collection in (
+            ("alloydb", "clusters"), ("alloydb", "backups"), ("filestore", "instances"), ("filestore", "backups"),
+            ("redis", "instances"), ("redis", "clusters"))}
+        self.unreachable: dict[tuple[str, str], list[str]] = {}  # (service, collection) -> locations not reached
+
+    def endpoint(self, service: str) -> str:
+        """The URL to configure as the endpoint of a config service (spanner, ..., alloydb, filestore, redis)."""
+        return self.url + PREFIXES.get(service, "")
 
     # -- seeding -------------------------------------------------------------------------------
     def add_spanner_instance(self, project: str, name: str, config: str, labels: dict[str, str] | None = None
@@ -96,9 +121,95 @@ class FakeDatabasesServer(FakeApiServer):
                 "state": "READY", "serveNodes": 1, "defaultStorageType": "SSD"})
         return doc
 
+    def add_alloydb_cluster(self, project: str, region: str, name: str, *, primary: str | None = None,
+                            backup_location: str | None = None, automated_backups: bool = True,
+                            continuous_backups: bool = True, labels: dict[str, str] | None = None) -> dict[str, Any]:
+        """An AlloyDB cluster; `primary`: the full name of the primary cluster (this one is then SECONDARY, and a
+        primary in this fake lists it in primaryConfig.secondaryClusterNames)."""
+        full = f"projects/{project}/locations/{region}/clusters/{name}"
+        doc: dict[str, Any] = {
+            "name": full, "displayName": name, "uid": f"uid-{name}", "labels": dict(labels or {}), "state": "READY",
+            "clusterType": "SECONDARY" if primary else "PRIMARY", "databaseVersion": "POSTGRES_15",
+            "network": f"projects/{project}/global/networks/default", "createTime": "2026-02-01T10:00:00Z",
+            "automatedBackupPolicy": {"enabled": automated_backups and not primary, "backupWindow": "3600s",
+                                      "weeklySchedule": {"daysOfWeek": ["MONDAY"], "startTimes": [{"hours": 2}]},
+                                      "timeBasedRetention": {"retentionPeriod": "1209600s"}},
+            "continuousBackupConfig": {"enabled": continuous_backups and not primary, "recoveryWindowDays": 14},
+        }
+        if backup_location:
+            doc["automatedBackupPolicy"]["location"] = backup_location
+        if primary:
+            doc["secondaryConfig"] = {"primaryClusterName": primary}
+            for cluster in self.located[("alloydb", "clusters")].get(primary.split("/")[1], []):
+                if cluster["name"] == primary:
+                    cluster.setdefault("primaryConfig", {}).setdefault("secondaryClusterNames", []).append(full)
+        self.located[("alloydb", "clusters")].setdefault(project, []).append(doc)
+        return doc
+
+    def add_alloydb_backup(self, project: str, region: str, name: str, cluster: str) -> dict[str, Any]:
+        """A backup in `region` of the cluster named `cluster` (its full name)."""
+        doc = {"name": f"projects/{project}/locations/{region}/backups/{name}", "uid": f"uid-{name}",
+               "clusterName": cluster, "type": "ON_DEMAND", "state": "READY", "createTime": "2026-03-01T02:00:00Z"}
+        self.located[("alloydb", "backups")].setdefault(project, []).append(doc)
+        return doc
+
+    def add_filestore_instance(self, project: str, location: str, name: str, labels: dict[str, str] | None = None
+                               ) -> dict[str, Any]:
+        """A Filestore instance; `location`: a zone (BASIC, ZONAL tiers) or a region (REGIONAL, ENTERPRISE)."""
+        doc = {"name": f"projects/{project}/locations/{location}/instances/{name}", "state": "READY",
+               "tier": "BASIC_HDD" if location[-2:-1] == "-" else "REGIONAL", "labels": dict(labels or {}),
+               "fileShares": [{"name": "share1", "capacityGb": "1024"}],
+               "networks": [{"network": "default", "modes": ["MODE_IPV4"]}], "createTime": "2026-02-01T10:00:00Z"}
+        self.located[("filestore", "instances")].setdefault(project, []).append(doc)
+        return doc
+
+    def add_filestore_backup(self, project: str, region: str, name: str, instance: str) -> dict[str, Any]:
+        """A backup in `region` of the instance named `instance` (its full name)."""
+        doc = {"name": f"projects/{project}/locations/{region}/backups/{name}", "state": "READY",
+               "sourceInstance": instance, "sourceFileShare": "share1", "sourceInstanceTier": "BASIC_HDD",
+               "capacityGb": "1024", "createTime": "2026-03-01T02:00:00Z"}
+        self.located[("filestore", "backups")].setdefault(project, []).append(doc)
+        return doc
+
+    def add_redis_instance(self, project: str, zone: str, name: str, alternative_zone: str | None = None,
+                           labels: dict[str, str] | None = None) -> dict[str, Any]:
+        """A Memorystore for Redis instance in `zone`; `alternative_zone`: the standard tier's replica zone."""
+        region = zone.rsplit("-", 1)[0]
+        doc: dict[str, Any] = {
+            "name": f"projects/{project}/locations/{region}/instances/{name}", "displayName": name,
+            "labels": dict(labels or {}), "locationId": zone, "redisVersion": "REDIS_7_0", "memorySizeGb": 1,
+            "tier": "STANDARD_HA" if alternative_zone else "BASIC", "state": "READY", "port": 6379}
+        if alternative_zone:
+            doc["alternativeLocationId"] = alternative_zone
+        self.located[("redis", "instances")].setdefault(project, []).append(doc)
+        return doc
+
+    def add_redis_cluster(self, project: str, region: str, name: str, *, primary: str | None = None,
+                          labels: dict[str, str] | None = None) -> dict[str, Any]:
+        """A Memorystore for Redis cluster; `primary`: the full name of its primary cluster (this one is then
+        SECONDARY, and a primary in this fake lists it in its secondaryClusters and membership)."""
+        full = f"projects/{project}/locations/{region}/clusters/{name}"
+        doc: dict[str, Any] = {"name": full, "uid": f"uid-{name}", "labels": dict(labels or {}), "state": "ACTIVE",
+                               "shardCount": 3, "replicaCount": 1, "nodeType": "REDIS_HIGHMEM_MEDIUM"}
+        if primary:
+            remote = {"cluster": primary, "uid": f"uid-{primary.rsplit('/', 1)[-1]}"}
+            doc["crossClusterReplicationConfig"] = {
+                "clusterRole": "SECONDARY", "primaryCluster": remote,
+                "membership": {"primaryCluster": remote, "secondaryClusters": [{"cluster": full, "uid": doc["uid"]}]}}
+            for cluster in self.located[("redis", "clusters")].get(primary.split("/")[1], []):
+                if cluster["name"] == primary:
+                    config = cluster.setdefault("crossClusterReplicationConfig", {
+                        "clusterRole": "PRIMARY", "secondaryClusters": [],
+                        "membership": {"primaryCluster": {"cluster": primary, "uid": cluster["uid"]},
+                                       "secondaryClusters": []}})
+                    config["secondaryClusters"].append({"cluster": full, "uid": doc["uid"]})
+                    config["membership"]["secondaryClusters"].append({"cluster": full, "uid": doc["uid"]})
+        self.located[("redis", "clusters")].setdefault(project, []).append(doc)
+        return doc
+
     # -- answering -----------------------------------------------------------------------------
     def routes(self) -> list[Route]:
-        return [
+        return [*self._located_routes(),
             (re.compile(r"/v1/projects/([^/]+)/instances"), self._spanner_instances),
             (re.compile(r"/v1/projects/([^/]+)/instanceConfigs/([^/]+)"), self._spanner_config),
             (re.compile(r"/v1/projects/([^/]+)/databases"), self._firestore_databases),
@@ -177,3 +288,20 @@ class FakeDatabasesServer(FakeApiServer):
         self.check_allowed(match.group(1))
         return {**self._listing(self.clusters.get(match.group(1), []), "clusters", query),
                 "failedLocations": self.failed_locations.get(match.group(1), [])}
+
+    def _located_routes(self) -> list[Route]:
+        """`projects/P/locations/-/<collection>` (every location) or `locations/L/<collection>` (one), per API."""
+        return [(re.compile(rf"{re.escape(PREFIXES[service])}/v1/projects/([^/]+)/locations/([^/]+)/{collection}"),
+                 self._located_listing(service, collection)) for service, collection in self.located]
+
+    def _located_listing(self, service: str, collection: str) -> Callable[[re.Match[str], Query], dict[str, Any]]:
+        def listing(match: re.Match[str], query: Query) -> dict[str, Any]:
+            project, location = match.groups()
+            self.check_allowed(project)
+            items = [item for item in self.located[(service, collection)].get(project, [])
+                     if location == "-" or f"/locations/{location}/" in item["name"]]
+            body = self._listing(items, collection, query)
+            if location == "-" and self.unreachable.get((service, collection)):
+                body["unreachable"] = list(self.unreachable[(service, collection)])
+            return body
+        return listing

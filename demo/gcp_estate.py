@@ -267,7 +267,7 @@ def gcp_config_section(estate: GcpEstate, use_organization: bool = True, retry_s
         "retry_seconds": retry_seconds,
     }
     if estate.databases:
-        section.update({key: estate.databases.url for key, _ in DATABASE_ENDPOINTS.values()})
+        section.update({key: estate.databases.endpoint(service) for service, (key, _) in DATABASE_ENDPOINTS.items()})
     else:  # no databases server: the services that would need one are not scanned
         section["services"] = [s for s in GCP_SERVICES if s not in DATABASE_ENDPOINTS]
     if use_organization:

@@ -1,5 +1,5 @@
-"""Google Cloud: Cloud Storage buckets, BigQuery datasets and (with an organization or folder scope) the
-other data stores Cloud Asset Inventory knows. Read-only: only list/get/search calls.
+"""Google Cloud: Cloud Storage buckets, BigQuery datasets, and the databases and file stores read per project
+through their own admin APIs (providers/gcp_copies.py). Read-only: only list/get/search calls.
 
 Config (`providers.gcp`; at least one of projects, organization, folder):
 
@@ -8,8 +8,8 @@ Config (`providers.gcp`; at least one of projects, organization, folder):
         projects: [acme-prod-eu, acme-analytics]   # project ids to scan
         organization: "123456789012"               # or organizations/123456789012: adds every ACTIVE
         folder: "345678901234"                     #   project under it (Resource Manager, folders walked)
-        services: [storage, bigquery, spanner, firestore, cloudsql, bigtable, asset]   # default: all; asset
-                                                   #   runs only with a scope
+        services: [storage, bigquery, spanner, firestore, cloudsql, bigtable, alloydb, filestore, redis]
+                                                   # default: all
         timeout: 30                                # seconds per HTTP request
         retry_seconds: 20                          # time budget for retrying 429/5xx answers; 0 = never
         workers: 8                                 # (project, service) targets scanned in parallel
@@ -17,10 +17,13 @@ Config (`providers.gcp`; at least one of projects, organization, folder):
         bigquery_endpoint: https://bigquery.europe-west3.rep.googleapis.com   # regional endpoints, emulators
         resource_manager_endpoint: https://...
         asset_endpoint: https://...
-        spanner_endpoint: https://...              # and the database admin APIs (providers/gcp_copies.py):
-        firestore_endpoint: https://...            #   spanner, firestore, sqladmin, bigtableadmin
-        sqladmin_endpoint: https://...
+        spanner_endpoint: https://...              # and the admin APIs of providers/gcp_copies.py: spanner,
+        firestore_endpoint: https://...            #   firestore, sqladmin, bigtableadmin, alloydb, file
+        sqladmin_endpoint: https://...             #   (Filestore) and redis (Memorystore)
         bigtableadmin_endpoint: https://...
+        alloydb_endpoint: https://...
+        filestore_endpoint: https://...
+        redis_endpoint: https://...
         kms_endpoint: https://...                  # Cloud KMS, for the stores' default keys (providers/gcp_keys.py)
         emulator: false                            # true: the overridden endpoints are emulators, called with
                                                    #   anonymous credentials (plain http:// is then accepted)
@@ -41,9 +44,11 @@ What each store reports:
   `customPlacementConfig.dataLocations` entry; a predefined dual-region (`EUR4`) or multi-region (`EU`)
   gives its id in lower case (`eur4`, `eu`), which the catalog's `spans` expands — never one country.
 * `bigquery-dataset`, id `//bigquery.googleapis.com/projects/P/datasets/D`, location lower-cased.
-* Cloud Asset search results for the types in `ASSET_KINDS`, id = the asset's full resource name,
-  location from the search result (a zone is reduced to its region). Replicas and backups of those
-  services are not read: the store says so in `unknowns`.
+* the databases and file stores of providers/gcp_copies.py, id = their Cloud Asset Inventory full resource
+  name (`//alloydb.googleapis.com/projects/P/locations/R/clusters/C`, ...), with every copy's region and role.
+* `_assets` (Cloud Asset searchAllResources over an organization or folder scope, service `asset`) is kept for
+  the organization-wide bulk path: no kind is read only through it any more (`ASSET_KINDS` is empty), so it
+  does not run.
 """
 
 from __future__ import annotations

@@ -97,6 +97,8 @@ AZURE_VAULTS = Call("Resources_List", "Microsoft.Resources/subscriptions/resourc
                     "a store's key is in a Key Vault or Managed HSM: the vaults' locations (once per subscription)")
 AZURE_DISK_KEYS = (Call("DiskEncryptionSets_Get", "Microsoft.Compute/diskEncryptionSets/read",
                         "encrypted with a customer-managed key: the set's active key (once per set)"), AZURE_VAULTS)
+# Google Cloud's `projects/P/locations/-/...` listings name the locations they could not reach.
+GCP_UNREACHABLE = "locations the listing reports `unreachable` (recorded as unknown; the target is not complete)"
 # Google Cloud: each default Cloud KMS key once per scan; a Cloud EKM key over VPC, its EKM connection once.
 GCP_KEYS = (Call("cryptoKeys.get", "cloudkms.cryptoKeys.get", "a default Cloud KMS key is set (once per key)"),
             Call("ekmConnections.get", "cloudkms.ekmConnections.get",
@@ -361,23 +363,62 @@ KINDS: tuple[StoreKind, ...] = (
         cannot_see=("clusters in locations Bigtable reports as failedLocations (recorded as unknown)",),
         description="Bigtable instances and every cluster they replicate to",
     ),
-    *(StoreKind(
-        kind=kind, cloud="gcp", service="asset", scope="scope", api="cloudasset",
-        list_call=Call("searchAllResources", "cloudasset.assets.searchAllResources",
-                       "an organization or folder scope is configured"),
-        result_key="results", id_field="name", name_field="displayName", tags_from="labels",
-        copies=(Copy("primary", "cloudasset.searchAllResources location"),),
-        cannot_see=("replicas and backups: only Cloud Asset Inventory's primary location is read, "
-                    "not the service's own API",),
-        bulk_type=asset_type, description=f"Cloud Asset Inventory type {asset_type}",
-    ) for asset_type, kind in (
-        ("alloydb.googleapis.com/Cluster", "alloydb-cluster"),
-        ("file.googleapis.com/Instance", "filestore-instance"),
-        ("redis.googleapis.com/Instance", "memorystore-redis-instance"),
-    )),
+    StoreKind(
+        kind="alloydb-cluster", cloud="gcp", service="alloydb", scope="global", api="alloydb",
+        list_call=Call("clusters.list", "alloydb.clusters.list"), result_key="clusters",
+        id_field="//alloydb.googleapis.com/{name}", name_field="name", tags_from="labels",
+        copies=(Copy("primary", "clusters.list name's region (a SECONDARY cluster: secondaryConfig.primaryClusterName "
+                                "→ its region)"),
+                Copy("replica", "clusters.list secondaryConfig.primaryClusterName of the SECONDARY clusters, and "
+                                "primaryConfig.secondaryClusterNames → their regions"),
+                Copy("backup", "automatedBackupPolicy.location (default: the cluster's region), continuousBackupConfig "
+                               "(the cluster's region), backups.list clusterName → each backup's region")),
+        detail_calls=(Call("backups.list", "alloydb.backups.list", "every project (one call for all locations: "
+                                                                   "locations/-)"),),
+        cannot_see=("a secondary cluster in another project is named (its region read from its name) but not read",
+                    GCP_UNREACHABLE),
+        bulk_type="alloydb.googleapis.com/Cluster",
+        description="AlloyDB clusters, their secondary clusters in other regions and their backups",
+    ),
+    StoreKind(
+        kind="filestore-instance", cloud="gcp", service="filestore", scope="global", api="file",
+        list_call=Call("instances.list", "file.instances.list"), result_key="instances",
+        id_field="//file.googleapis.com/{name}", name_field="name", tags_from="labels",
+        copies=(Copy("primary", "instances.list name's location (a zone or a region)"),
+                Copy("backup", "backups.list sourceInstance → each backup's region")),
+        detail_calls=(Call("backups.list", "file.backups.list", "every project (one call for all locations: "
+                                                                "locations/-)"),),
+        cannot_see=("snapshots (kept with the instance, in its location) are not listed",
+                    "backups of the instance made in another project (not read)", GCP_UNREACHABLE),
+        bulk_type="file.googleapis.com/Instance",
+        description="Filestore instances and their backups in other regions",
+    ),
+    StoreKind(
+        kind="memorystore-redis-instance", cloud="gcp", service="redis", scope="global", api="redis",
+        list_call=Call("instances.list", "redis.instances.list"), result_key="instances",
+        id_field="//redis.googleapis.com/{name}", name_field="name", tags_from="labels",
+        copies=(Copy("primary", "instances.list locationId (its zone)"),
+                Copy("replica", "instances.list alternativeLocationId (the standard tier's replica zone)")),
+        cannot_see=("RDB exports to Cloud Storage buckets (not read); the v1 API has no cross-region replication "
+                    "for instances (Memorystore for Valkey's is another API, not read)", GCP_UNREACHABLE),
+        bulk_type="redis.googleapis.com/Instance",
+        description="Memorystore for Redis instances and their replica zone",
+    ),
+    StoreKind(
+        kind="memorystore-redis-cluster", cloud="gcp", service="redis", scope="global", api="redis",
+        list_call=Call("clusters.list", "redis.clusters.list"), result_key="clusters",
+        id_field="//redis.googleapis.com/{name}", name_field="name", tags_from="labels",
+        copies=(Copy("primary", "clusters.list name's region (a SECONDARY cluster: "
+                                "crossClusterReplicationConfig.primaryCluster → its region)"),
+                Copy("replica", "crossClusterReplicationConfig.secondaryClusters (and membership) → their regions")),
+        cannot_see=("RDB and AOF backups exported to Cloud Storage buckets (not read)", GCP_UNREACHABLE),
+        bulk_type="redis.googleapis.com/Cluster",
+        description="Memorystore for Redis Cluster clusters and their cross-region secondary clusters",
+    ),
 )
 
-# Cloud Asset Inventory type -> kind, for the kinds GCP reads through the asset search
+# Cloud Asset Inventory type -> kind, for the kinds GCP reads only through the organization-scope asset search
+# (service `asset`): none now that AlloyDB, Filestore and Memorystore are read per project through their own APIs
 GCP_ASSET_TYPES: dict[str, str] = {kind.bulk_type: kind.kind for kind in KINDS if kind.service == "asset"}
 
 PLATFORM: dict[str, PlatformCalls] = {

@@ -1,7 +1,9 @@
 """Google Cloud databases read per project (providers/gcp_copies.py): Spanner instances with every replica of their
 instance configuration, Firestore databases, Cloud SQL instances with their replicas and backup location, Bigtable
-instances with every cluster. Each is found on the databases fake with its copies' roles and countries, a copy
-abroad turns a passing store into a failing one, and a kind that cannot be read is a target not scanned."""
+instances with every cluster, AlloyDB clusters with their secondaries and backups, Filestore instances with their
+backups, Memorystore for Redis instances and clusters with their cross-region secondaries. Each is found on the
+databases fake with its copies' roles and countries, a copy abroad turns a passing store into a failing one, and a
+kind that cannot be read is a target not scanned."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pytest
 import yaml
 
 from demo.gcp_databases_server import FakeDatabasesServer
-from providers.gcp_copies import ENDPOINTS
+from providers.gcp_copies import ENDPOINTS, alloydb_cluster_stores
 from runtime.cli import prepare, scan_once
 from scanner.model import DataStore, ScanResult
 from tests.fixtures_aws import control_reach, places
@@ -38,7 +40,7 @@ def scan_gcp(tmp_path: Path, server: FakeDatabasesServer, services: list[str], w
                 "approver": "dpo@example.com", "expires": "2099-12-31"} for code in sorted(waive)]
     (tmp_path / "waivers.yaml").write_text(yaml.safe_dump({"waivers": waivers}))
     section = {"projects": [PROJECT], "services": services, "emulator": True, "timeout": 10, "retry_seconds": 0,
-               **{key: server.url for key, _ in ENDPOINTS.values()}}
+               **{key: server.endpoint(service) for service, (key, _) in ENDPOINTS.items()}}
     config = {
         "home": "EU",
         "policies": [str(tmp_path / "waivers.yaml")],
@@ -167,12 +169,15 @@ def test_bigtable_failed_locations_make_the_target_not_scanned(tmp_path, dbs):
     assert any("clusters there are not known" in unknown for unknown in stores["ticks-eu"].unknowns)
 
 
-@pytest.mark.parametrize("service", ["spanner", "firestore", "cloudsql", "bigtable"])
+@pytest.mark.parametrize("service", ["spanner", "firestore", "cloudsql", "bigtable", "alloydb", "filestore", "redis"])
 def test_a_denied_project_is_a_target_not_scanned(tmp_path, dbs, service):
     dbs.add_spanner_instance(PROJECT, "ledger", "regional-europe-west3")
     dbs.add_firestore_database(PROJECT, "(default)", "eur3")
     dbs.add_sql_instance(PROJECT, "sql", "europe-west3", backup_location="europe-west3")
     dbs.add_bigtable_instance(PROJECT, "ticks", ["europe-west3-a"])
+    dbs.add_alloydb_cluster(PROJECT, "europe-west3", "orders")
+    dbs.add_filestore_instance(PROJECT, "europe-west3-a", "share")
+    dbs.add_redis_instance(PROJECT, "europe-west3-a", "sessions")
     dbs.deny(PROJECT)
 
     result, stores = scan_gcp(tmp_path, dbs, [service])
@@ -181,3 +186,110 @@ def test_a_denied_project_is_a_target_not_scanned(tmp_path, dbs, service):
     [target] = [t for t in result.targets if t.service == service]
     assert target.status == "denied" and "403" in (target.error or "")
     assert stores == {}
+
+
+# --- AlloyDB, Filestore, Memorystore: listed over every location (locations/-) ---------------------------------
+def cluster(region: str, name: str, project: str = PROJECT) -> str:
+    return f"projects/{project}/locations/{region}/clusters/{name}"
+
+
+def test_alloydb_secondary_clusters_and_backups(tmp_path, dbs):
+    dbs.add_alloydb_cluster(PROJECT, "europe-west3", "orders-eu", backup_location="europe-west1",
+                            labels={"data-class": "personal"})
+    dbs.add_alloydb_cluster(PROJECT, "europe-west4", "orders-eu-dr", primary=cluster("europe-west3", "orders-eu"))
+    dbs.add_alloydb_cluster(PROJECT, "europe-west3", "orders-global")
+    dbs.add_alloydb_cluster(PROJECT, "asia-northeast1", "orders-global-tokyo",
+                            primary=cluster("europe-west3", "orders-global"))
+    dbs.add_alloydb_cluster(PROJECT, "europe-west3", "orders-archive", automated_backups=False)
+    dbs.add_alloydb_backup(PROJECT, "europe-west6", "archive-copy", cluster("europe-west3", "orders-archive"))
+
+    result, stores = scan_gcp(tmp_path, dbs, ["alloydb"])
+
+    assert result.status == "complete"
+    eu = stores["orders-eu"]
+    assert (eu.kind, eu.tags) == ("alloydb-cluster", {"data-class": "personal"})
+    assert eu.id == f"//alloydb.googleapis.com/{cluster('europe-west3', 'orders-eu')}"
+    assert places(eu) == {("europe-west3", "primary", "DE"), ("europe-west4", "replica", "NL"),
+                          ("europe-west1", "backup", "BE")}
+    assert places(stores["orders-eu-dr"]) == {("europe-west4", "replica", "NL"), ("europe-west3", "primary", "DE")}
+    assert places(stores["orders-global"]) == {("europe-west3", "primary", "DE"), ("asia-northeast1", "replica", "JP")}
+    assert places(stores["orders-global-tokyo"]) == {("asia-northeast1", "replica", "JP"),
+                                                     ("europe-west3", "primary", "DE")}
+    assert places(stores["orders-archive"]) == {("europe-west3", "primary", "DE"), ("europe-west6", "backup", "CH")}
+    learned = {loc.region: loc.learned_from for loc in eu.locations}
+    assert learned["europe-west1"] == "automatedBackupPolicy.location"
+    # one listing of clusters and one of backups for every location, each followed across pages
+    listed = [r for r in dbs.requests if "/locations/-/" in r.path]
+    assert {r.path for r in listed} == {f"/alloydb.googleapis.com/v1/projects/{PROJECT}/locations/-/clusters",
+                                        f"/alloydb.googleapis.com/v1/projects/{PROJECT}/locations/-/backups"}
+    assert any("pageToken" in r.query for r in listed if r.path.endswith("/clusters"))
+    assert_abroad_fails(tmp_path, dbs, ["alloydb"], "orders-eu", "orders-global", "JP")
+    assert_abroad_fails(tmp_path, dbs, ["alloydb"], "orders-eu", "orders-archive", "CH")
+
+
+def test_alloydb_builder_names_a_secondary_in_another_project_and_the_default_backup_region():
+    """The builder is a pure function of the REST items (the bulk path calls it with Cloud Asset data)."""
+    primary = {"name": cluster("europe-west3", "ledger"), "clusterType": "PRIMARY",
+               "primaryConfig": {"secondaryClusterNames": [cluster("europe-west6", "ledger-ch", "other-project")]},
+               "automatedBackupPolicy": {"enabled": True}}
+
+    [store] = alloydb_cluster_stores(PROJECT, [primary], [])
+
+    assert [(loc.region, loc.role) for loc in store.locations] == [("europe-west3", "primary"),
+                                                                   ("europe-west6", "replica")]
+    assert alloydb_cluster_stores(PROJECT, [primary], None)[0].unknowns == [
+        "backups.list could not be read: backups in other regions are not known"]
+
+
+def test_filestore_instances_in_zones_and_regions_with_their_backups(tmp_path, dbs):
+    share = dbs.add_filestore_instance(PROJECT, "europe-west3-a", "share-fra", labels={"team": "finance"})
+    dr = dbs.add_filestore_instance(PROJECT, "europe-west3", "share-dr")
+    dbs.add_filestore_backup(PROJECT, "europe-west3", "share-fra-nightly", share["name"])
+    dbs.add_filestore_backup(PROJECT, "asia-northeast1", "share-dr-tokyo", dr["name"])
+
+    result, stores = scan_gcp(tmp_path, dbs, ["filestore"])
+
+    assert result.status == "complete"
+    fra = stores["share-fra"]
+    assert (fra.kind, fra.region, fra.tags) == ("filestore-instance", "europe-west3", {"team": "finance"})
+    assert places(fra) == {("europe-west3", "primary", "DE")}  # zone europe-west3-a; its backup in the same region
+    assert places(stores["share-dr"]) == {("europe-west3", "primary", "DE"), ("asia-northeast1", "backup", "JP")}
+    assert_abroad_fails(tmp_path, dbs, ["filestore"], "share-fra", "share-dr", "JP")
+
+
+def test_memorystore_instances_and_cross_region_clusters(tmp_path, dbs):
+    dbs.add_redis_instance(PROJECT, "europe-west3-a", "sessions", alternative_zone="europe-west3-b")
+    dbs.add_redis_instance(PROJECT, "asia-northeast1-b", "cache-tokyo")
+    dbs.add_redis_cluster(PROJECT, "europe-west3", "carts")
+    dbs.add_redis_cluster(PROJECT, "asia-northeast1", "carts-tokyo", primary=cluster("europe-west3", "carts"))
+
+    result, stores = scan_gcp(tmp_path, dbs, ["redis"])
+
+    assert result.status == "complete"
+    sessions = stores["sessions"]
+    assert (sessions.kind, sessions.region) == ("memorystore-redis-instance", "europe-west3")
+    assert places(sessions) == {("europe-west3", "primary", "DE")}  # its replica zone is in the same region
+    assert places(stores["cache-tokyo"]) == {("asia-northeast1", "primary", "JP")}
+    carts = stores["carts"]
+    assert carts.kind == "memorystore-redis-cluster"
+    assert places(carts) == {("europe-west3", "primary", "DE"), ("asia-northeast1", "replica", "JP")}
+    assert places(stores["carts-tokyo"]) == {("asia-northeast1", "replica", "JP"), ("europe-west3", "primary", "DE")}
+    assert_abroad_fails(tmp_path, dbs, ["redis"], "sessions", "carts", "JP")
+
+
+@pytest.mark.parametrize(("service", "collection"), [("alloydb", "clusters"), ("alloydb", "backups"),
+                                                     ("filestore", "backups"), ("redis", "clusters")])
+def test_unreachable_locations_make_the_target_not_scanned(tmp_path, dbs, service, collection):
+    dbs.add_alloydb_cluster(PROJECT, "europe-west3", "orders")
+    dbs.add_filestore_instance(PROJECT, "europe-west3-a", "share")
+    dbs.add_redis_instance(PROJECT, "europe-west3-a", "sessions")
+    dbs.unreachable[(service, collection)] = ["asia-northeast1"]
+
+    result, stores = scan_gcp(tmp_path, dbs, [service])
+
+    assert result.status == "failed"
+    [target] = [t for t in result.targets if t.service == service]
+    assert target.status == "error" and "asia-northeast1" in (target.error or "")
+    found = {"alloydb": "orders", "filestore": "share", "redis": "sessions"}[service]
+    assert any("asia-northeast1 could not be listed" in unknown for unknown in stores[found].unknowns)
+    assert stores[found].status != "pass"  # what may sit in an unreachable location is never a pass
