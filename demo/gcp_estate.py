@@ -4,16 +4,19 @@ Two projects with different owners, one in a folder, both under one organization
 
 * `northwind-eu-prod` (Northwind Analytics GmbH, DE): buckets in europe-west3 (Frankfurt, personal data),
   us-central1 (public web assets), the `EU` multi-region, the predefined dual-region `EUR4`, and a
-  configurable dual-region on Belgium + Germany; BigQuery dataset in `EU`; a Memorystore instance in
-  europe-west3 (found by Cloud Asset search); a Cloud SQL instance in europe-west3 with backups in the `EU`
-  multi-region and a read replica in Iowa; a Spanner instance on the eur3 configuration; a Firestore
-  database in eur3.
+  configurable dual-region on Belgium + Germany; BigQuery dataset in `EU`; a Memorystore for Redis
+  instance in europe-west3 and a Redis cluster there; an AlloyDB cluster in europe-west3 with backups in
+  the Netherlands and a secondary cluster in Belgium; a Cloud SQL instance in europe-west3 with backups in
+  the `EU` multi-region and a read replica in Iowa; a Spanner instance on the eur3 configuration; a
+  Firestore database in eur3.
 * `harbour-apac-data` (Harbour Trading Ltd, HK): buckets in asia-east2 (Hong Kong) and the predefined
   dual-region `ASIA1`; BigQuery dataset in asia-northeast1; a Filestore instance in zone asia-northeast1-b
-  (Cloud Asset search); a Spanner instance on nam-eur-asia1 (Iowa, Oklahoma, Belgium, Taiwan, South Carolina);
-  a Bigtable instance with clusters in Tokyo and Hong Kong; a Firestore database in asia-east2.
+  with a backup in Hong Kong; a Redis cluster in Hong Kong with a secondary cluster in Tokyo; a Spanner
+  instance on nam-eur-asia1 (Iowa, Oklahoma, Belgium, Taiwan, South Carolina); a Bigtable instance with
+  clusters in Tokyo and Hong Kong; a Firestore database in asia-east2.
 
-The databases (Spanner, Firestore, Cloud SQL, Bigtable) are on `demo.gcp_databases_server`, read per project.
+The databases and file stores (Spanner, Firestore, Cloud SQL, Bigtable, AlloyDB, Filestore, Memorystore) are on
+`demo.gcp_databases_server`, read per project.
 
 Use:
 
@@ -29,6 +32,7 @@ Use:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,21 +126,6 @@ DATASETS = [
     (APAC_PROJECT, "shipments", "asia-northeast1", {"data-class": "financial"}),
 ]
 
-# (full resource name, asset type, kind, project, location reported, region expected, labels)
-ASSETS = [
-    (
-        f"//redis.googleapis.com/projects/{EU_PROJECT}/locations/europe-west3/instances/sessions",
-        "redis.googleapis.com/Instance", "memorystore-redis-instance", EU_PROJECT, "europe-west3", "europe-west3",
-        {"data-class": "personal"},
-    ),
-    (
-        f"//file.googleapis.com/projects/{APAC_PROJECT}/locations/asia-northeast1-b/instances/ticks-share",
-        "file.googleapis.com/Instance", "filestore-instance", APAC_PROJECT, "asia-northeast1-b",
-        "asia-northeast1", {},
-    ),
-]
-
-
 @dataclass
 class GcpEstate:
     gcs: FakeGcsServer
@@ -189,10 +178,6 @@ def seed_gcp_estate(
             store_id, project, "bigquery-dataset", dataset_id, location.lower(),
             ((location.lower(), "primary"),), dict(labels),
         )
-    for name, asset_type, kind, project, location, region, labels in ASSETS:
-        resources.add_asset(name, asset_type, PROJECT_NUMBERS[project], location, labels)
-        short = name.rsplit("/", 1)[-1]
-        manifest[name] = ExpectedStore(name, project, kind, short, region, ((region, "primary"),), dict(labels))
     # A bucket as Cloud Asset Inventory also knows it: the provider must not ask for (or duplicate) it.
     resources.add_asset(BUCKET_ID.format("nw-customer-records"), "storage.googleapis.com/Bucket",
                         PROJECT_NUMBERS[EU_PROJECT], "europe-west3")
@@ -250,7 +235,36 @@ def seed_databases(databases: FakeDatabasesServer) -> dict[str, ExpectedStore]:
     databases.add_bigtable_instance(APAC_PROJECT, "ticks", ["asia-northeast1-b", "asia-east2-a"])
     expect(f"//bigtableadmin.googleapis.com/projects/{APAC_PROJECT}/instances/ticks", APAC_PROJECT,
            "bigtable-instance", "ticks", (("asia-northeast1", "primary"), ("asia-east2", "primary")))
+    seed_located(databases, expect)
     return manifest
+
+
+def seed_located(databases: FakeDatabasesServer, expect: Callable[..., None]) -> None:
+    """The demo's AlloyDB, Filestore and Memorystore stores (listed over every location), with their copies."""
+    personal = {"data-class": "personal"}
+    orders = databases.add_alloydb_cluster(EU_PROJECT, "europe-west3", "nw-orders", backup_location="europe-west4",
+                                           labels=personal)
+    databases.add_alloydb_cluster(EU_PROJECT, "europe-west1", "nw-orders-dr", primary=orders["name"], labels=personal)
+    expect(f"//alloydb.googleapis.com/{orders['name']}", EU_PROJECT, "alloydb-cluster", "nw-orders",
+           (("europe-west3", "primary"), ("europe-west1", "replica"), ("europe-west4", "backup")), personal)
+    expect(f"//alloydb.googleapis.com/projects/{EU_PROJECT}/locations/europe-west1/clusters/nw-orders-dr", EU_PROJECT,
+           "alloydb-cluster", "nw-orders-dr", (("europe-west1", "replica"), ("europe-west3", "primary")), personal)
+    sessions = databases.add_redis_instance(EU_PROJECT, "europe-west3-a", "sessions", "europe-west3-b", personal)
+    expect(f"//redis.googleapis.com/{sessions['name']}", EU_PROJECT, "memorystore-redis-instance", "sessions",
+           (("europe-west3", "primary"),), personal)
+    carts = databases.add_redis_cluster(EU_PROJECT, "europe-west3", "nw-carts")
+    expect(f"//redis.googleapis.com/{carts['name']}", EU_PROJECT, "memorystore-redis-cluster", "nw-carts",
+           (("europe-west3", "primary"),))
+    share = databases.add_filestore_instance(APAC_PROJECT, "asia-northeast1-b", "ticks-share")
+    databases.add_filestore_backup(APAC_PROJECT, "asia-east2", "ticks-share-hk", share["name"])
+    expect(f"//file.googleapis.com/{share['name']}", APAC_PROJECT, "filestore-instance", "ticks-share",
+           (("asia-northeast1", "primary"), ("asia-east2", "backup")))
+    quotes = databases.add_redis_cluster(APAC_PROJECT, "asia-east2", "hb-quotes")
+    tokyo = databases.add_redis_cluster(APAC_PROJECT, "asia-northeast1", "hb-quotes-tokyo", primary=quotes["name"])
+    expect(f"//redis.googleapis.com/{quotes['name']}", APAC_PROJECT, "memorystore-redis-cluster", "hb-quotes",
+           (("asia-east2", "primary"), ("asia-northeast1", "replica")))
+    expect(f"//redis.googleapis.com/{tokyo['name']}", APAC_PROJECT, "memorystore-redis-cluster", "hb-quotes-tokyo",
+           (("asia-northeast1", "replica"), ("asia-east2", "primary")))
 
 
 def gcp_config_section(estate: GcpEstate, use_organization: bool = True, retry_seconds: int = 0) -> dict[str, Any]:

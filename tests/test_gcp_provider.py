@@ -107,20 +107,19 @@ def test_single_regions_and_hong_kong(gcp_estate, gcp_section):
     assert stores[BUCKET.format("nw-customer-records")].tags == {"data-class": "personal", "team": "crm"}
 
 
-def test_asset_search_finds_other_stores_once_and_maps_zone_and_project(gcp_estate, gcp_section):
+def test_memorystore_and_filestore_are_read_per_project_with_their_copies_not_searched(gcp_estate, gcp_section):
     stores, log = scan(gcp_section(gcp_estate.config_section()))
     redis = stores[f"//redis.googleapis.com/projects/{EU_PROJECT}/locations/europe-west3/instances/sessions"]
     assert (redis.kind, redis.account, regions(redis)) == ("memorystore-redis-instance", EU_PROJECT, ["europe-west3"])
     share = stores[f"//file.googleapis.com/projects/{APAC_PROJECT}/locations/asia-northeast1-b/instances/ticks-share"]
-    assert regions(share) == ["asia-northeast1"]  # zone asia-northeast1-b reduced to its region
-    assert any("replicas and backups" in note for note in share.unknowns)
-    assert scope_outcome(log, ORGANIZATION, "cloudasset").stores == 2
-    search = [r for r in gcp_estate.resources.requests if r.path.endswith(":searchAllResources")]
-    assert len(search) == 1
-    assert "storage.googleapis.com/Bucket" not in search[0].query["assetTypes"]
-    assert "redis.googleapis.com/Instance" in search[0].query["assetTypes"]
-    # the databases read per project through their own APIs are not searched (nor found twice)
-    assert "sqladmin.googleapis.com/Instance" not in search[0].query["assetTypes"]
+    assert (share.region, share.unknowns) == ("asia-northeast1", [])  # zone asia-northeast1-b reduced to its region
+    assert [(loc.region, loc.role) for loc in share.locations] == [("asia-northeast1", "primary"),
+                                                                   ("asia-east2", "backup")]
+    assert outcome(log, APAC_PROJECT, "filestore").stores == 1
+    assert outcome(log, EU_PROJECT, "redis").stores == 2  # an instance and a cluster
+    # no kind is read only through Cloud Asset Inventory's search any more: it is not called
+    assert not [r for r in gcp_estate.resources.requests if r.path.endswith(":searchAllResources")]
+    assert not [r for r in log.results if r.service == "cloudasset"]
 
 
 def test_organization_walk_finds_projects_in_folders_and_skips_deleted(gcp_estate, gcp_section):
@@ -138,8 +137,10 @@ def test_explicit_projects_need_no_resource_manager_or_asset_calls(gcp_estate, g
     # the databases are read per project: no organization scope needed for them
     assert {store.kind for store in stores.values()} == {
         "gcs-bucket", "bigquery-dataset", "spanner-instance", "firestore-database", "cloudsql-instance",
-        "bigtable-instance"}
-    assert {r.service for r in log.results} == {"storage", "bigquery", "spanner", "firestore", "cloudsql", "bigtable"}
+        "bigtable-instance", "alloydb-cluster", "filestore-instance", "memorystore-redis-instance",
+        "memorystore-redis-cluster"}
+    assert {r.service for r in log.results} == {"storage", "bigquery", "spanner", "firestore", "cloudsql", "bigtable",
+                                                "alloydb", "filestore", "redis"}
 
 
 def test_pagination_sees_every_bucket_and_dataset(gcp_estate, gcp_section):
@@ -180,7 +181,7 @@ def test_denied_project_is_recorded_and_the_others_are_inventoried(gcp_estate, g
     assert outcome(log, EU_PROJECT, "storage").stores == EU_BUCKETS
     assert not any(s.kind in ("gcs-bucket", "bigquery-dataset") and s.account == APAC_PROJECT for s in stores.values())
     assert BUCKET.format("nw-customer-records") in stores
-    assert any(s.kind == "filestore-instance" for s in stores.values())  # the org-wide asset search still ran
+    assert any(s.kind == "filestore-instance" for s in stores.values())  # its other services were still read
 
 
 def test_denied_organization_is_recorded_and_listed_projects_still_scanned(gcp_estate, gcp_section):
@@ -189,7 +190,6 @@ def test_denied_organization_is_recorded_and_listed_projects_still_scanned(gcp_e
     section["projects"] = [EU_PROJECT]
     stores, log = scan(gcp_section(section))
     assert scope_outcome(log, ORGANIZATION, "resourcemanager").status == "denied"
-    assert scope_outcome(log, ORGANIZATION, "cloudasset").status == "denied"
     assert outcome(log, EU_PROJECT, "storage").stores == EU_BUCKETS
     assert BUCKET.format("nw-customer-records") in stores
 
@@ -213,7 +213,6 @@ def test_every_server_stopped_still_returns(gcp_estate, gcp_section):
     assert stores == {}
     assert [(r.account, r.region, r.service, r.status) for r in log.results] == [
         ("*", ORGANIZATION, "resourcemanager", "error"),
-        ("*", ORGANIZATION, "cloudasset", "error"),
     ]
 
 
@@ -355,6 +354,7 @@ READ_PATHS = [
     r"/v1/projects/[^/]+/(instances|instanceConfigs/[^/]+|databases)",
     r"/sql/v1beta4/projects/[^/]+/instances",
     r"/v2/projects/[^/]+/instances(/-/clusters)?",
+    r"/(alloydb|file|redis)\.googleapis\.com/v1/projects/[^/]+/locations/-/(clusters|instances|backups)",
 ]
 
 

@@ -128,6 +128,13 @@ GCP_PERMISSIONS: list[tuple[str, str, str]] = [
     ("databases", r"/sql/v1beta4/projects/[^/]+/instances", "cloudsql.instances.list"),
     ("databases", r"/v2/projects/[^/]+/instances", "bigtable.instances.list"),
     ("databases", r"/v2/projects/[^/]+/instances/-/clusters", "bigtable.clusters.list"),
+    # the `locations/-` listings, served under their API's host (demo/gcp_databases_server.py PREFIXES)
+    ("databases", r"/alloydb\.googleapis\.com/v1/projects/[^/]+/locations/[^/]+/clusters", "alloydb.clusters.list"),
+    ("databases", r"/alloydb\.googleapis\.com/v1/projects/[^/]+/locations/[^/]+/backups", "alloydb.backups.list"),
+    ("databases", r"/file\.googleapis\.com/v1/projects/[^/]+/locations/[^/]+/instances", "file.instances.list"),
+    ("databases", r"/file\.googleapis\.com/v1/projects/[^/]+/locations/[^/]+/backups", "file.backups.list"),
+    ("databases", r"/redis\.googleapis\.com/v1/projects/[^/]+/locations/[^/]+/instances", "redis.instances.list"),
+    ("databases", r"/redis\.googleapis\.com/v1/projects/[^/]+/locations/[^/]+/clusters", "redis.clusters.list"),
 ]
 
 # Words that make a permission more than a read, whatever the cloud.
