@@ -8,9 +8,8 @@ service; the sink's filter (deploy/gcp-events.yaml) selects the same. The agent 
 `pubsub.subscriptions.consume` on that one subscription (Pull, Acknowledge, ModifyAckDeadline:
 deploy/gcp-events-role.yaml).
 
-Cloud Asset kinds (Cloud SQL, Spanner, ...) are re-read with the same organization-scope search a scan runs,
-kept to the named resource; they are confirmed gone only by the next scheduled scan (their store names are
-display names the audit entry does not carry).
+The databases and file stores (Cloud SQL, Spanner, AlloyDB, ...) are re-read per project like buckets and datasets:
+their store ids are `//HOST/` and the audit entry's resourceName (`ID_HOSTS`).
 """
 
 from __future__ import annotations
@@ -45,27 +44,27 @@ METHODS: dict[str, Methods] = {
          "google.cloud.bigquery.v2.DatasetService.PatchDataset",
          "datasetservice.insert", "datasetservice.update", "datasetservice.patch"),
         ("google.cloud.bigquery.v2.DatasetService.DeleteDataset", "datasetservice.delete")),
-    "cloudsql.googleapis.com": Methods("asset", ("cloudsql.instances.create", "cloudsql.instances.update",
+    "cloudsql.googleapis.com": Methods("cloudsql", ("cloudsql.instances.create", "cloudsql.instances.update",
                                                  "cloudsql.instances.failover", "cloudsql.instances.promoteReplica"),
                                        ("cloudsql.instances.delete",)),
-    "spanner.googleapis.com": Methods("asset", ("google.spanner.admin.instance.v1.InstanceAdmin.CreateInstance",
+    "spanner.googleapis.com": Methods("spanner", ("google.spanner.admin.instance.v1.InstanceAdmin.CreateInstance",
                                                 "google.spanner.admin.instance.v1.InstanceAdmin.UpdateInstance"),
                                       ("google.spanner.admin.instance.v1.InstanceAdmin.DeleteInstance",)),
-    "bigtableadmin.googleapis.com": Methods("asset", ("google.bigtable.admin.v2.BigtableInstanceAdmin.CreateCluster",
+    "bigtableadmin.googleapis.com": Methods("bigtable", ("google.bigtable.admin.v2.BigtableInstanceAdmin.CreateCluster",
                                                       "google.bigtable.admin.v2.BigtableInstanceAdmin.UpdateCluster",
                                                       "google.bigtable.admin.v2.BigtableInstanceAdmin.CreateInstance"),
                                             ("google.bigtable.admin.v2.BigtableInstanceAdmin.DeleteCluster",)),
-    "firestore.googleapis.com": Methods("asset", ("google.firestore.admin.v1.FirestoreAdmin.CreateDatabase",
+    "firestore.googleapis.com": Methods("firestore", ("google.firestore.admin.v1.FirestoreAdmin.CreateDatabase",
                                                   "google.firestore.admin.v1.FirestoreAdmin.UpdateDatabase"),
                                         ("google.firestore.admin.v1.FirestoreAdmin.DeleteDatabase",)),
-    "alloydb.googleapis.com": Methods("asset", ("google.cloud.alloydb.v1.AlloyDBAdmin.CreateCluster",
+    "alloydb.googleapis.com": Methods("alloydb", ("google.cloud.alloydb.v1.AlloyDBAdmin.CreateCluster",
                                                 "google.cloud.alloydb.v1.AlloyDBAdmin.UpdateCluster",
                                                 "google.cloud.alloydb.v1.AlloyDBAdmin.CreateSecondaryCluster"),
                                       ("google.cloud.alloydb.v1.AlloyDBAdmin.DeleteCluster",)),
-    "file.googleapis.com": Methods("asset", ("google.cloud.filestore.v1.CloudFilestoreManager.CreateInstance",
+    "file.googleapis.com": Methods("filestore", ("google.cloud.filestore.v1.CloudFilestoreManager.CreateInstance",
                                              "google.cloud.filestore.v1.CloudFilestoreManager.UpdateInstance"),
                                    ("google.cloud.filestore.v1.CloudFilestoreManager.DeleteInstance",)),
-    "redis.googleapis.com": Methods("asset", ("google.cloud.redis.v1.CloudRedis.CreateInstance",
+    "redis.googleapis.com": Methods("redis", ("google.cloud.redis.v1.CloudRedis.CreateInstance",
                                               "google.cloud.redis.v1.CloudRedis.UpdateInstance"),
                                     ("google.cloud.redis.v1.CloudRedis.DeleteInstance",)),
 }
@@ -112,30 +111,33 @@ def _project_of(resource_name: str) -> str | None:
     return parts[1] if len(parts) > 1 and parts[0] == "projects" and parts[1] != "_" else None
 
 
+# config service -> the host its store ids start with (`//HOST/` + the resource name), for the resourceName an audit
+# entry carries; Bigtable's cluster methods name `projects/P/instances/I/clusters/C`, whose instance is the store
+ID_HOSTS = {"cloudsql": "sqladmin.googleapis.com", "spanner": "spanner.googleapis.com",
+            "firestore": "firestore.googleapis.com", "bigtable": "bigtableadmin.googleapis.com",
+            "alloydb": "alloydb.googleapis.com", "filestore": "file.googleapis.com", "redis": "redis.googleapis.com"}
+
+
 def _store(service: str, resource_name: str, project: str) -> tuple[str | None, str | None]:
-    """(name, store id) of the resource: the ids the GCP provider gives buckets and datasets; a Cloud Asset
-    resource is matched by the end of its asset name."""
+    """(name, store id) of the resource: the ids the GCP provider gives its stores."""
     tail = resource_name.rstrip("/").rsplit("/", 1)[-1]
     if service == "storage":
         return tail, f"//storage.googleapis.com/projects/_/buckets/{tail}"
     if service == "bigquery":
         return tail, f"//bigquery.googleapis.com/projects/{project}/datasets/{tail}"
-    return resource_name.strip("/"), None  # e.g. projects/p/instances/i: the end of //sqladmin…/projects/p/instances/i
+    name = resource_name.strip("/")
+    if service == "bigtable":
+        name = "/".join(name.split("/")[:4])
+    return name.rsplit("/", 1)[-1], f"//{ID_HOSTS[service]}/{name}"
 
 
 def narrow(provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
-    """A copy of the GCP provider reading only the hint's service: in its project, or (Cloud Asset kinds) over the
-    configured organization or folder scopes."""
+    """A copy of the GCP provider reading only the hint's service in its project."""
     if not isinstance(provider, GcpProvider):
         raise TypeError(f"not a Google Cloud provider: {provider.name}")
     settings = provider.settings
     if hint.service not in settings.services:
         raise OutOfScope(f"service {hint.service} is not in providers.gcp.services")
-    if hint.service == "asset":
-        if not settings.scopes:
-            raise OutOfScope("Cloud Asset kinds are searched over an organization or folder: none configured")
-        narrowed = dataclasses.replace(settings, projects=(), services=("asset",))
-        return GcpProvider(narrowed), list(settings.scopes)
     if not settings.scopes and hint.account not in settings.projects:
         raise OutOfScope(f"project {hint.account} is not in providers.gcp.projects")
     narrowed = dataclasses.replace(settings, projects=(hint.account,), organization=None, folder=None,

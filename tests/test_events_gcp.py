@@ -123,12 +123,18 @@ def test_malformed_and_out_of_order_entries_are_counted_and_dropped(world, pubsu
     assert world.handler.counts["out_of_order"] == 1
 
 
-def test_parse_names_asset_kinds_and_refuses_foreign_methods():
+def test_parse_names_database_kinds_and_refuses_foreign_methods():
     entry = {"insertId": "1", "timestamp": "2026-12-05T10:00:00Z", "resource": {"labels": {"project_id": "p"}},
              "protoPayload": {"serviceName": "cloudsql.googleapis.com", "methodName": "cloudsql.instances.create",
                               "resourceName": "projects/p/instances/orders"}}
     hint = parse(json.dumps(entry))
-    assert (hint.service, hint.name, hint.account) == ("asset", "projects/p/instances/orders", "p")
+    assert (hint.service, hint.name, hint.store_id, hint.account) == (
+        "cloudsql", "orders", "//sqladmin.googleapis.com/projects/p/instances/orders", "p")
+    entry["protoPayload"].update(serviceName="bigtableadmin.googleapis.com",
+                                 resourceName="projects/p/instances/t/clusters/t-c2",
+                                 methodName="google.bigtable.admin.v2.BigtableInstanceAdmin.DeleteCluster")
+    hint = parse(json.dumps(entry))  # a cluster's change names its instance, the store
+    assert (hint.service, hint.store_id) == ("bigtable", "//bigtableadmin.googleapis.com/projects/p/instances/t")
     entry["protoPayload"]["methodName"] = "cloudsql.instances.get"
     with pytest.raises(OutOfScope):
         parse(json.dumps(entry))

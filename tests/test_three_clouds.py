@@ -56,7 +56,7 @@ from demo.gcs_server import DeadEndpoint, FakeBigQueryServer, FakeGcsServer, Fak
 from providers.azure import SERVICES as AZURE_SERVICES
 from providers.azure import AzureProvider, AzureSettings
 from providers.base import TargetLog
-from scanner.kinds import GCP_ASSET_TYPES, kinds_of
+from scanner.kinds import kinds_of
 from state.store import StateStore
 from tests.fixtures_aws import SeededMoto
 
@@ -345,7 +345,8 @@ def test_one_scan_covers_every_provider_with_per_subscription_and_per_project_st
             "ok", buckets)
         assert (gcp[(project, "global", "bigquery")]["status"], gcp[(project, "global", "bigquery")]["stores"]) == (
             "ok", datasets)
-    assert gcp[("*", ORGANIZATION, "cloudasset")]["status"] == "ok"
+        for service in GCP_PROJECT_SERVICES:  # the databases and file stores, each read per project
+            assert gcp[(project, "global", service)]["status"] == "ok", (project, service)
 
     aws = full_scan.targets("aws")
     for account in estate.aws.estate.account_ids:
@@ -434,8 +435,8 @@ def seeded_unknowns(store: dict[str, Any], estate: Estate) -> bool:
     """Whether the seeded facts leave something unknown about this store."""
     if store["provider"] == "azure":  # a GZRS account without secondaryLocation, geo-redundant backups
         return estate.azure.stores[store["id"]].has_unknowns
-    if store["provider"] == "gcp":  # Cloud Asset Inventory gives a primary location only
-        return store["kind"] in GCP_ASSET_TYPES.values()
+    if store["provider"] == "gcp":  # every seeded GCP store's copies are read from its own API
+        return False
     return store["account"] == estate.sandbox_account  # no owner declared
 
 
@@ -549,8 +550,7 @@ def test_missing_azure_and_gcp_credentials_mean_not_scanned_and_aws_is_still_sca
 
     gcp = run.targets("gcp")
     assert set(gcp) == {(project, "global", service) for project in estate.gcp.project_ids
-                        for service in GCP_PROJECT_SERVICES} | {("*", ORGANIZATION, "resourcemanager"),
-                                                                   ("*", ORGANIZATION, "cloudasset")}
+                        for service in GCP_PROJECT_SERVICES} | {("*", ORGANIZATION, "resourcemanager")}
     for target in gcp.values():
         assert target["status"] == "error" and "default credentials were not found" in target["error"].lower(), target
 
