@@ -62,6 +62,7 @@ class FakeDatabasesServer(FakeApiServer):
             ("alloydb", "clusters"), ("alloydb", "backups"), ("filestore", "instances"), ("filestore", "backups"),
             ("redis", "instances"), ("redis", "clusters"))}
         self.unreachable: dict[tuple[str, str], list[str]] = {}  # (service, collection) -> locations not reached
+        self.broken: dict[tuple[str, str], int] = {}  # (service, collection) -> the HTTP status it answers with
 
     def endpoint(self, service: str) -> str:
         """The URL to configure as the endpoint of a config service (spanner, ..., alloydb, filestore, redis)."""
@@ -298,6 +299,8 @@ class FakeDatabasesServer(FakeApiServer):
         def listing(match: re.Match[str], query: Query) -> dict[str, Any]:
             project, location = match.groups()
             self.check_allowed(project)
+            if (service, collection) in self.broken:
+                raise ApiError(self.broken[(service, collection)], f"{collection}.list failed", "backendError")
             items = [item for item in self.located[(service, collection)].get(project, [])
                      if location == "-" or f"/locations/{location}/" in item["name"]]
             body = self._listing(items, collection, query)
