@@ -214,14 +214,21 @@ def _located_store(project: str, kind: str, host: str, item: dict[str, Any]) -> 
                      item.get("labels"))
 
 
-def _unreachable(stores: list[DiscoveredStore], what: str, places: list[str]) -> None:
-    """Locations a listing could not reach: every store says so, and the target is not complete."""
-    if not places:
+def _unreachable(stores: list[DiscoveredStore], unreachable: dict[str, list[str]]) -> None:
+    """Locations listings could not reach (what was listed -> locations): every store says so, and the target is not
+    complete."""
+    parts = [f"{what} in {', '.join(sorted(set(places)))}" for what, places in unreachable.items() if places]
+    if not parts:
         return
-    where = ", ".join(sorted(set(places)))
     for store in stores:
-        store.unknowns.append(f"{what} in {where} could not be listed (unreachable): copies there are not known")
-    raise PartialInventory(stores, f"{what}: unreachable locations {where}", False)
+        store.unknowns.extend(f"{part} could not be listed (unreachable): copies there are not known" for part in parts)
+    raise PartialInventory(stores, "unreachable locations: " + "; ".join(parts), False)
+
+
+def _second_listing_failed(stores: list[DiscoveredStore], call: str, exc: Exception) -> PartialInventory:
+    """A listing after the first failed: the stores found stand, the target is not complete."""
+    message, denied = describe_error(exc)
+    return PartialInventory(stores, f"{call}: {message}", denied)
 
 
 def _backups_of(backups: list[dict[str, Any]], field: str) -> dict[str, list[str]]:
@@ -242,11 +249,9 @@ def _listed_with_backups(api: GoogleJson, project: str, collection: str, what: s
     try:
         backups, unreachable_backups = _everywhere(api, project, "backups")
     except Exception as exc:
-        stores = build(project, items, None)
-        raise PartialInventory(stores, f"backups.list: {describe_error(exc)[0]}", False) from exc
+        raise _second_listing_failed(build(project, items, None), "backups.list", exc) from exc
     stores = build(project, items, backups)
-    _unreachable(stores, what, unreachable)
-    _unreachable(stores, "backups", unreachable_backups)
+    _unreachable(stores, {what: unreachable, "backups": unreachable_backups})
     return stores
 
 
@@ -338,10 +343,9 @@ def redis(api: GoogleJson, project: str) -> list[DiscoveredStore]:
     try:
         clusters, unreachable_clusters = _everywhere(api, project, "clusters")
     except Exception as exc:
-        raise PartialInventory(stores, f"clusters.list: {describe_error(exc)[0]}", False) from exc
+        raise _second_listing_failed(stores, "clusters.list", exc) from exc
     stores += memorystore_redis_cluster_stores(project, clusters)
-    _unreachable(stores, "Memorystore instances", unreachable)
-    _unreachable(stores, "Memorystore clusters", unreachable_clusters)
+    _unreachable(stores, {"Memorystore instances": unreachable, "Memorystore clusters": unreachable_clusters})
     return stores
 
 

@@ -295,20 +295,21 @@ def test_unreachable_locations_make_the_target_not_scanned(tmp_path, dbs, servic
     assert stores[found].status != "pass"  # what may sit in an unreachable location is never a pass
 
 
-@pytest.mark.parametrize(("service", "collection", "found"), [("alloydb", "backups", "orders"),
-                                                             ("filestore", "backups", "share"),
-                                                             ("redis", "clusters", "sessions")])
+@pytest.mark.parametrize(("service", "collection", "found", "status", "outcome"), [
+    ("alloydb", "backups", "orders", 500, "error"), ("alloydb", "backups", "orders", 403, "denied"),
+    ("filestore", "backups", "share", 500, "error"), ("redis", "clusters", "sessions", 500, "error")])
 def test_a_failed_second_listing_keeps_the_stores_found_and_the_target_not_complete(tmp_path, dbs, service,
-                                                                                     collection, found):
+                                                                                     collection, found, status,
+                                                                                     outcome):
     dbs.add_alloydb_cluster(PROJECT, "europe-west3", "orders", backup_location="europe-west3")
     dbs.add_filestore_instance(PROJECT, "europe-west3-a", "share")
     dbs.add_redis_instance(PROJECT, "europe-west3-a", "sessions")
-    dbs.broken[(service, collection)] = 500
+    dbs.broken[(service, collection)] = status  # 403: the role lacks the listing's permission
 
     result, stores = scan_gcp(tmp_path, dbs, [service])
 
     [target] = [t for t in result.targets if t.service == service]
-    assert result.status == "failed" and target.status == "error"
+    assert result.status == "failed" and target.status == outcome
     assert f"{collection}.list" in (target.error or "")
     assert places(stores[found]) == {("europe-west3", "primary", "DE")}
     if collection == "backups":  # the backups that could not be listed may be anywhere: never a pass
