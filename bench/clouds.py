@@ -1,9 +1,10 @@
 """Azure storage accounts and GCS buckets at size, and the copy-bearing kinds of issue 14 (Azure backup vaults and
-flexible servers; Google Spanner, Cloud SQL, Bigtable and Firestore): Custody against a one-GET-per-store baseline.
+flexible servers; Google Spanner, Cloud SQL, Bigtable, Firestore, AlloyDB, Filestore and Memorystore): Custody against
+a one-GET-per-store baseline.
 
     .venv/bin/python -m bench.clouds                          # 1,000 and 10,000 stores per cloud
     .venv/bin/python -m bench.clouds --sizes 1000 --json /tmp/clouds.json
-    .venv/bin/python -m bench.clouds --sizes 1000 --clouds azure-copies,gcp-databases
+    .venv/bin/python -m bench.clouds --sizes 1000 --clouds azure-copies,gcp-databases,gcp-located
 
 `azure-copies`: N resources in 10 subscriptions, a third each Recovery Services vaults, Backup vaults and
 PostgreSQL flexible servers (a tenth of the vaults geo-redundant: a copy in the pair; a tenth of the servers read
@@ -12,7 +13,11 @@ too, then GETs every resource. `gcp-databases`: N resources in 10 projects, a qu
 regional configurations and eur3/nam-eur-asia1), Cloud SQL instances (a tenth replicas), Bigtable instances with two
 clusters and Firestore databases. Custody lists each API once per project (plus one instanceConfigs.get per
 configuration in use and one clusters.list per project); the baseline lists, then GETs every resource (and each
-Spanner instance's configuration, each Bigtable instance's clusters).
+Spanner instance's configuration, each Bigtable instance's clusters). `gcp-located`: N resources in 10 projects, a
+third each AlloyDB clusters (a tenth with automated backups in the next region), Filestore instances in a zone (a
+tenth with a backup in the next region) and Memorystore for Redis instances (a replica zone); Custody lists each
+collection once per project over every location (`locations/-`: clusters and backups, instances and backups,
+instances and clusters); the baseline lists the same, then GETs every resource.
 
 The estates live on the project's own ARM and Cloud Storage servers (demo/arm_server.py,
 demo/gcs_server.py) on 127.0.0.1, which page as the real APIs do (1,000 items a page here): N
@@ -162,6 +167,28 @@ def seed_gcp_databases(server: FakeDatabasesServer, n: int) -> dict[str, dict[st
     return manifest
 
 
+def seed_gcp_located(server: FakeDatabasesServer, n: int) -> dict[str, dict[str, Any]]:
+    """AlloyDB clusters, Filestore instances and Memorystore instances; a tenth of the first two with a backup in the
+    next region."""
+    manifest: dict[str, dict[str, Any]] = {}
+    locations = [loc.lower() for loc in GCS_LOCATIONS if "-" in loc]
+    for index in range(n):
+        project, name = PROJECTS[index % len(PROJECTS)], f"l{index:07d}"
+        region, other = locations[index % len(locations)], locations[(index + 1) % len(locations)]
+        abroad = [other] if (index // 3) % 10 == 0 else []  # a tenth of each kind (Redis: no backups)
+        if index % 3 == 0:
+            server.add_alloydb_cluster(project, region, name, backup_location=other if abroad else None)
+        elif index % 3 == 1:
+            instance = server.add_filestore_instance(project, f"{region}-a", name)
+            if abroad:
+                server.add_filestore_backup(project, other, f"{name}-b", instance["name"])
+        else:
+            server.add_redis_instance(project, f"{region}-a", name, alternative_zone=f"{region}-b")
+            abroad = []
+        manifest[name] = {"region": region, "replica_regions": abroad, "tags": {}}
+    return manifest
+
+
 # ---- the children --------------------------------------------------------------------------------------
 
 def child_custody(config: str, manifest_path: str) -> dict[str, Any]:
@@ -194,7 +221,8 @@ def child_baseline(cloud: str, endpoint: str, token: str, manifest_path: str) ->
     started = time.perf_counter()
     per_store = {"azure": lambda: _azure_per_store(endpoint, token), "gcp": lambda: _gcs_per_store(endpoint),
                  "azure-copies": lambda: _azure_copies_per_store(endpoint, token),
-                 "gcp-databases": lambda: _gcp_databases_per_store(endpoint)}
+                 "gcp-databases": lambda: _gcp_databases_per_store(endpoint),
+                 "gcp-located": lambda: _gcp_located_per_store(endpoint)}
     found = per_store[cloud]()
     seconds = time.perf_counter() - started
     right = sum(1 for name, (region, tags) in found.items()
@@ -305,6 +333,31 @@ def _gcp_databases_per_store(endpoint: str) -> dict[str, tuple[str, dict[str, st
     return found
 
 
+def _gcp_located_per_store(endpoint: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """List each collection per project over every location (and the backups), then GET every resource, 8 at once."""
+    from demo.gcp_databases_server import PREFIXES
+    from providers.gcp import region_of
+
+    def pages(url: str, key: str) -> list[dict[str, Any]]:
+        items, token = [], ""
+        while True:
+            body = _get_json(url + (f"?pageToken={token}" if token else ""))
+            items += body.get(key) or []
+            token = body.get("nextPageToken") or ""
+            if not token:
+                return items
+
+    collections = [("alloydb", "clusters"), ("alloydb", "backups"), ("filestore", "instances"),
+                   ("filestore", "backups"), ("redis", "instances")]
+    names = [(PREFIXES[service], item["name"]) for project in PROJECTS for service, collection in collections
+             for item in pages(f"{endpoint}{PREFIXES[service]}/v1/projects/{project}/locations/-/{collection}",
+                               collection) if collection != "backups"]
+    with ThreadPoolExecutor(8) as pool:
+        docs = pool.map(lambda item: _get_json(f"{endpoint}{item[0]}/v1/{item[1]}"), names)
+        return {doc["name"].rsplit("/", 1)[-1]: (region_of(doc["name"].split("/")[3]), dict(doc.get("labels") or {}))
+                for doc in docs}
+
+
 # ---- the parent ----------------------------------------------------------------------------------------
 
 def run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -342,6 +395,14 @@ def measure(cloud: str, n: int, tmp: Path) -> list[dict[str, Any]]:
                        **{key: server.endpoint(service) for service, (key, _) in DATABASE_ENDPOINTS.items()}}
             env = {}
             count = lambda s=server: len(s.requests)  # noqa: E731
+        elif cloud == "gcp-located":
+            server = FakeDatabasesServer(page_size=PAGE_SIZE).start()
+            manifest = seed_gcp_located(server, n)
+            section = {"projects": PROJECTS, "emulator": True, "timeout": 30, "retry_seconds": 0,
+                       "services": ["alloydb", "filestore", "redis"],
+                       **{key: server.endpoint(service) for service, (key, _) in DATABASE_ENDPOINTS.items()}}
+            env = {}
+            count = lambda s=server: len(s.requests)  # noqa: E731
         else:
             server = FakeGcsServer(page_size=PAGE_SIZE).start()
             manifest = seed_gcs(server, n)
@@ -355,7 +416,7 @@ def measure(cloud: str, n: int, tmp: Path) -> list[dict[str, Any]]:
         try:
             if tool == "custody":
                 config = tmp / f"{cloud}-{n}.yaml"
-                provider = cloud.split("-")[0]  # azure-copies -> azure, gcp-databases -> gcp
+                provider = cloud.split("-")[0]  # azure-copies -> azure, gcp-databases, gcp-located -> gcp
                 config.write_text(yaml.safe_dump({"home": ["EU"], "providers": {provider: section}}))
                 result = run_child(["custody", str(config), str(manifest_path)], env)
             else:

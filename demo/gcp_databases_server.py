@@ -291,9 +291,24 @@ class FakeDatabasesServer(FakeApiServer):
                 "failedLocations": self.failed_locations.get(match.group(1), [])}
 
     def _located_routes(self) -> list[Route]:
-        """`projects/P/locations/-/<collection>` (every location) or `locations/L/<collection>` (one), per API."""
-        return [(re.compile(rf"{re.escape(PREFIXES[service])}/v1/projects/([^/]+)/locations/([^/]+)/{collection}"),
-                 self._located_listing(service, collection)) for service, collection in self.located]
+        """`projects/P/locations/-/<collection>` (every location) or `locations/L/<collection>` (one), per API; and
+        one resource (`.../<collection>/ID`: what a per-resource scanner calls, bench/clouds.py's baseline)."""
+        lists = [(re.compile(rf"{re.escape(PREFIXES[service])}/v1/projects/([^/]+)/locations/([^/]+)/{collection}"),
+                  self._located_listing(service, collection)) for service, collection in self.located]
+        one = r"(projects/([^/]+)/locations/[^/]+/{}/[^/]+)"
+        gets = [(re.compile(rf"{re.escape(PREFIXES[service])}/v1/" + one.format(collection)),
+                 self._located_get(service, collection)) for service, collection in self.located]
+        return [*lists, *gets]
+
+    def _located_get(self, service: str, collection: str) -> Callable[[re.Match[str], Query], dict[str, Any]]:
+        def get(match: re.Match[str], query: Query) -> dict[str, Any]:
+            name, project = match.groups()
+            self.check_allowed(project)
+            for item in self.located[(service, collection)].get(project, []):
+                if item["name"] == name:
+                    return item
+            raise ApiError(404, f"Resource '{name}' was not found", "notFound")
+        return get
 
     def _located_listing(self, service: str, collection: str) -> Callable[[re.Match[str], Query], dict[str, Any]]:
         def listing(match: re.Match[str], query: Query) -> dict[str, Any]:
