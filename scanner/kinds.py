@@ -231,22 +231,31 @@ KINDS: tuple[StoreKind, ...] = (
         id_field="id", name_field="name", tags_from="tags",
         copies=(Copy("primary", "DatabaseAccount.locations.locationName (failover priority 0; with "
                                 "enableMultipleWriteLocations, every DatabaseAccount.writeLocations entry)"),
-                Copy("replica", "DatabaseAccount.locations.locationName")),
+                Copy("replica", "DatabaseAccount.locations.locationName"),
+                Copy("backup", f"{PAIR_INFERRED}: DatabaseAccount.backupPolicy Periodic with "
+                               "periodicModeProperties.backupStorageRedundancy Geo (Continuous: every region of the "
+                               "account, its locations already)")),
         detail_calls=(AZURE_VAULTS,),
-        cannot_see=("geo-redundant periodic backups: the paired region is not named by the API (recorded as unknown)",),
-        description="Cosmos DB accounts and every region they replicate to",
+        cannot_see=("periodic backups whose backupStorageRedundancy is not reported (recorded as unknown)",
+                    "geo-redundant backups of an account in a region without a catalog pair (recorded as unknown)"),
+        description="Cosmos DB accounts, every region they replicate to and their geo-redundant backups",
     ),
     StoreKind(
         kind="azure-sql-database", cloud="azure", service="sql", scope="subscription", api="Microsoft.Sql",
         list_call=Call("Servers_List", "Microsoft.Sql/servers/read"), result_key="value",
         id_field="id", name_field="server/database", tags_from="tags",
-        copies=(Copy("primary", "Database.location"), Copy("replica", "ReplicationLink.partnerLocation")),
+        copies=(Copy("primary", "Database.location"),
+                Copy("replica", "ReplicationLink.partnerLocation, FailoverGroup.properties.partnerServers.location"),
+                Copy("backup", f"{PAIR_INFERRED}: Database.currentBackupStorageRedundancy Geo or GeoZone")),
         detail_calls=(Call("Databases_ListByServer", "Microsoft.Sql/servers/databases/read"),
                       Call("ReplicationLinks_ListByServer", "Microsoft.Sql/servers/databases/replicationLinks/read"),
+                      Call("FailoverGroups_ListByServer", "Microsoft.Sql/servers/failoverGroups/read",
+                           "the server has user databases (once per server)"),
                       Call("EncryptionProtectors_Get", "Microsoft.Sql/servers/encryptionProtector/read",
                            "the server has user databases: its TDE protector (once per server)"), AZURE_VAULTS),
-        cannot_see=("geo-redundant backups: the paired region is not named by the API (recorded as unknown)",),
-        description="SQL databases and their geo-replicas",
+        cannot_see=("backups whose storage redundancy is not reported (recorded as unknown)",
+                    "geo-redundant backups of a database in a region without a catalog pair (recorded as unknown)"),
+        description="SQL databases, their geo-replicas and failover groups, and their geo-redundant backups",
     ),
     StoreKind(
         kind="azure-managed-disk", cloud="azure", service="disks", scope="subscription", api="Microsoft.Compute",
@@ -298,6 +307,37 @@ KINDS: tuple[StoreKind, ...] = (
                     "geo-redundant backups of a server in a region without a catalog pair (recorded as unknown)"),
         description=f"Azure Database for {engine} flexible servers, their read replicas and geo-redundant backups",
     ) for engine in ("PostgreSQL", "MySQL")),
+    StoreKind(
+        kind="azure-sql-managed-instance", cloud="azure", service="sqlmi", scope="subscription", api="Microsoft.Sql",
+        list_call=Call("ManagedInstances_List", "Microsoft.Sql/managedInstances/read"), result_key="value",
+        id_field="id", name_field="name", tags_from="tags",
+        copies=(Copy("primary", "ManagedInstance.location (or the failover group's role of that region)"),
+                Copy("replica", "InstanceFailoverGroup.properties.managedInstancePairs → the partner instance's "
+                                "location (else partnerRegions.location), its role from replicationRole"),
+                Copy("backup", f"{PAIR_INFERRED}: ManagedInstance.properties.currentBackupStorageRedundancy Geo or "
+                               "GeoZone")),
+        detail_calls=(Call("InstanceFailoverGroups_ListByLocation",
+                           "Microsoft.Sql/locations/instanceFailoverGroups/read",
+                           "once per resource group and location holding a managed instance"),),
+        cannot_see=("backups whose storage redundancy is not reported (recorded as unknown)",
+                    "a failover group partner in a subscription that is not scanned, when the group names more than "
+                    "one partner region (recorded as unknown)",
+                    "the databases of an instance: they are in the instance, copied with it"),
+        description="SQL managed instances, their instance failover groups and geo-redundant backups",
+    ),
+    StoreKind(
+        kind="azure-redis-cache", cloud="azure", service="redis", scope="subscription", api="Microsoft.Cache",
+        list_call=Call("Redis_ListBySubscription", "Microsoft.Cache/redis/read"), result_key="value",
+        id_field="id", name_field="name", tags_from="tags",
+        copies=(Copy("primary", "RedisResource.location (or a linked server whose serverRole is Primary)"),
+                Copy("replica", "LinkedServer.properties.linkedRedisCacheLocation, serverRole Secondary")),
+        detail_calls=(Call("LinkedServer_List", "Microsoft.Cache/redis/linkedServers/read",
+                           "a Premium cache, or one whose tier is not reported (once per cache)"),),
+        cannot_see=("Azure Managed Redis (Microsoft.Cache/redisEnterprise) and its active geo-replication "
+                    "(not read yet)",
+                    "RDB/AOF persistence files written to a storage account the customer names (not read)"),
+        description="Azure Cache for Redis caches and their geo-replicated linked caches",
+    ),
     # ---- Google Cloud ---------------------------------------------------------------------------------
     StoreKind(
         kind="gcs-bucket", cloud="gcp", service="storage", scope="global", api="storage",
