@@ -1,10 +1,11 @@
-"""The ARM look-alike's SQL managed instances, failover groups and Azure Cache for Redis (a mixin of
-`demo.arm_server.ArmServer`).
+"""The ARM look-alike's SQL managed instances, failover groups, Azure Cache for Redis and Azure Managed Redis (a
+mixin of `demo.arm_server.ArmServer`).
 
 The documents have the shapes of the azure-rest-api-specs examples: Microsoft.Sql 2023-08-01 (ManagedInstanceList,
-InstanceFailoverGroupList, FailoverGroupList) and Microsoft.Cache 2024-11-01 (RedisCacheList,
-RedisCacheLinkedServer_List). A failover group and a geo-replication link are listed from both ends, each end
-seeing the other's role, as ARM lists them.
+InstanceFailoverGroupList, FailoverGroupList), Microsoft.Cache 2024-11-01 (RedisCacheList,
+RedisCacheLinkedServer_List) and Microsoft.Cache/redisEnterprise 2024-10-01 (RedisEnterpriseList,
+RedisEnterpriseDatabasesListByCluster, RedisEnterpriseDatabasesCreateWithGeoReplication's response). A failover
+group and a geo-replication link are listed from both ends, each end seeing the other's role, as ARM lists them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 class ArmDatabases:
     """Seeding methods for Microsoft.Sql managed instances and failover groups and Microsoft.Cache caches."""
+
+    state: Any  # ArmServer's ArmState
 
     def add_resource(self, resource: dict[str, Any], collections: Iterable[str]) -> dict[str, Any]:
         raise NotImplementedError  # ArmServer's
@@ -125,6 +128,34 @@ class ArmDatabases:
                 },
             }, [scope]))
         return docs
+
+    # -- Azure Managed Redis (Redis Enterprise) ------------------------------------------------------------
+    def add_managed_redis(self, subscription_id: str, group: str, name: str, location: str,
+                          tags: dict[str, str] | None = None) -> dict[str, Any]:
+        """A cluster (RedisEnterprise_List; `location` a display name) and its `default` database
+        (Databases_ListByCluster), not geo-replicated until `add_managed_redis_geo_group`."""
+        scope = f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.Cache/redisEnterprise"
+        doc = self.add_resource({
+            "id": f"{scope}/{name}", "location": location, "sku": {"name": "Balanced_B5"}, "name": name,
+            "type": "Microsoft.Cache/redisEnterprise", "tags": tags or {},
+            "properties": {"hostName": f"{name}.{location.lower().replace(' ', '')}.redis.azure.net",
+                           "provisioningState": "Succeeded", "resourceState": "Running", "redisVersion": "7.4",
+                           "minimumTlsVersion": "1.2"},
+        }, [scope, sub_scope(subscription_id, "Microsoft.Cache/redisEnterprise")])
+        self.add_resource({
+            "id": f"{doc['id']}/databases/default", "name": f"{name}/default",
+            "type": "Microsoft.Cache/redisEnterprise/databases",
+            "properties": {"provisioningState": "Succeeded", "resourceState": "Running", "clientProtocol": "Encrypted",
+                           "clusteringPolicy": "EnterpriseCluster", "evictionPolicy": "NoEviction", "port": 10000},
+        }, [f"{doc['id']}/databases"])
+        return doc
+
+    def add_managed_redis_geo_group(self, nickname: str, clusters: list[dict[str, Any]]) -> None:
+        """Active geo-replication of the clusters' `default` databases: each lists them all as linkedDatabases."""
+        linked = [{"id": f"{cluster['id']}/databases/default", "state": "Linked"} for cluster in clusters]
+        for cluster in clusters:
+            database = self.state.items[f"{cluster['id']}/databases/default".lower()]
+            database["properties"]["geoReplication"] = {"groupNickname": nickname, "linkedDatabases": linked}
 
 
 def _zone(name: str) -> str:

@@ -21,7 +21,8 @@ Cosmos DB account writing in both the Netherlands and Virginia (multi-region wri
 Geo-redundant backups of the Cosmos DB accounts and of the US SQL database are in their regions' pairs. A SQL
 managed instance in the Netherlands (geo-redundant backups in Ireland) in a failover group with one in Virginia;
 a SQL failover group beside the Brazilian database's replication link (the same US region, recorded once); a
-Premium Redis cache in the Netherlands geo-replicated to Ireland, and a Standard one in Germany.
+Premium Redis cache in the Netherlands geo-replicated to Ireland, and a Standard one in Germany; an Azure Managed
+Redis cluster in the Netherlands actively geo-replicated with one in Virginia (both written to: both primaries).
 """
 
 from __future__ import annotations
@@ -162,7 +163,8 @@ def _seed_eu_copies(server: ArmServer, estate: AzureEstate) -> None:
 
 
 def _seed_databases(server: ArmServer, estate: AzureEstate) -> None:
-    """SQL managed instances in a failover group, a SQL failover group beside a replication link, Redis caches."""
+    """SQL managed instances in a failover group, a SQL failover group beside a replication link, Redis caches and
+    Azure Managed Redis clusters."""
     sub, group = SUB_EU, "rg-prod-eu"
     tags = {"data-class": "personal", "team": "billing"}
     primary = server.add_managed_instance(sub, group, "acme-eu-mi", "westeurope", backup_redundancy="Geo", tags=tags)
@@ -185,6 +187,11 @@ def _seed_databases(server: ArmServer, estate: AzureEstate) -> None:
     doc = server.add_redis_cache(sub, group, "acme-eu-cache", "Germany West Central", sku="Standard",
                                  tags={"data-class": "telemetry"})
     _expect(estate, doc, "azure-redis-cache", sub, "germanywestcentral", {"germanywestcentral": "primary"})
+    clusters = [server.add_managed_redis(sub, group, "acme-eu-carts", "West Europe", tags=tags),
+                server.add_managed_redis(sub, "rg-dr-us", "acme-us-carts", "East US", tags=tags)]
+    server.add_managed_redis_geo_group("carts", clusters)
+    for doc, region in zip(clusters, ("westeurope", "eastus"), strict=True):  # active geo-replication: both written
+        _expect(estate, doc, "azure-managed-redis", sub, region, {"westeurope": "primary", "eastus": "primary"})
 
 
 # Who holds the keys: stores whose keys are in a Key Vault or a Managed HSM of their own region (store -> custody)

@@ -113,12 +113,16 @@ def add_cosmos_backups(provider: AzureProvider, store: DiscoveredStore, mode: st
 
 
 def read_all(readers: Iterable[Callable[[], list[DiscoveredStore]]]) -> list[DiscoveredStore]:
-    """Run each listing; a failed one is kept as an error and the rest carries on (PartialInventory if any)."""
+    """Run each listing; a failed one is kept as an error and the rest carries on (PartialInventory if any). A
+    listing that was itself partial keeps its stores and its error."""
     stores: list[DiscoveredStore] = []
     errors: Errors = []
     for reader in readers:
         try:
             stores.extend(reader())
+        except PartialInventory as incomplete:
+            stores.extend(incomplete.stores)
+            errors.append((incomplete.error, incomplete.denied))
         except Exception as exc:
             errors.append(describe_error(exc))
     raise_partial(stores, errors)

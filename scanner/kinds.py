@@ -333,10 +333,19 @@ KINDS: tuple[StoreKind, ...] = (
                 Copy("replica", "LinkedServer.properties.linkedRedisCacheLocation, serverRole Secondary")),
         detail_calls=(Call("LinkedServer_List", "Microsoft.Cache/redis/linkedServers/read",
                            "a Premium cache, or one whose tier is not reported (once per cache)"),),
-        cannot_see=("Azure Managed Redis (Microsoft.Cache/redisEnterprise) and its active geo-replication "
-                    "(not read yet)",
-                    "RDB/AOF persistence files written to a storage account the customer names (not read)"),
+        cannot_see=("RDB/AOF persistence files exported to a storage account the customer names (not read)",),
         description="Azure Cache for Redis caches and their geo-replicated linked caches",
+    ),
+    StoreKind(
+        kind="azure-managed-redis", cloud="azure", service="redis", scope="subscription", api="Microsoft.Cache",
+        list_call=Call("RedisEnterprise_List", "Microsoft.Cache/redisEnterprise/read"), result_key="value",
+        id_field="id", name_field="name", tags_from="tags",
+        copies=(Copy("primary", "Cluster.location, and every cluster of Database.properties.geoReplication."
+                                "linkedDatabases (active geo-replication: each one is written to)"),),
+        detail_calls=(Call("Databases_ListByCluster", "Microsoft.Cache/redisEnterprise/databases/read",
+                           "once per cluster"),),
+        cannot_see=("a linked database whose cluster is in a subscription that is not scanned (recorded as unknown)",),
+        description="Azure Managed Redis and Redis Enterprise clusters and their active geo-replication groups",
     ),
     # ---- Google Cloud ---------------------------------------------------------------------------------
     StoreKind(

@@ -151,16 +151,42 @@ def test_redis_geo_replication_primary_and_replica(tmp_path, arm: ArmServer):  #
     assert_abroad_fails(tmp_path, arm, ["redis"], "sg-standard", "sg-cache", "HK")
 
 
+def test_managed_redis_active_geo_replication_makes_every_linked_region_a_primary(tmp_path, arm: ArmServer):  # noqa: F811
+    arm.add_managed_redis(SUB, GROUP, "amr-local", "Southeast Asia")
+    sg = arm.add_managed_redis(SUB, GROUP, "amr-sg", "Southeast Asia")
+    hk = arm.add_managed_redis(SUB, "rg-dr", "amr-hk", "East Asia")
+    elsewhere = arm.add_managed_redis(OTHER_SUB, "rg-x", "amr-jp", "Japan East")
+    arm.add_managed_redis_geo_group("sessions", [sg, hk])
+    arm.add_managed_redis_geo_group("orphans", [arm.add_managed_redis(SUB, GROUP, "amr-orphan", "Southeast Asia"),
+                                                elsewhere])
+
+    result, stores = scan_azure(tmp_path, arm, ["redis"])
+
+    assert result.status == "complete"
+    assert {store.kind for store in stores.values()} == {"azure-managed-redis"}
+    assert places(stores["amr-local"]) == {("southeastasia", "primary", "SG")}
+    assert places(stores["amr-sg"]) == {("southeastasia", "primary", "SG"), ("eastasia", "primary", "HK")}
+    assert places(stores["amr-hk"]) == {("eastasia", "primary", "HK"), ("southeastasia", "primary", "SG")}
+    assert "geoReplication.linkedDatabases" in learned(stores["amr-sg"], "eastasia")
+    # a linked database in a subscription the scan does not cover: its region is an unknown, never a pass
+    orphan = stores["amr-orphan"]
+    assert places(orphan) == {("southeastasia", "primary", "SG")}
+    assert any("amr-jp" in unknown for unknown in orphan.unknowns) and orphan.status != "pass"
+    assert_abroad_fails(tmp_path, arm, ["redis"], "amr-local", "amr-sg", "HK")
+
+
 # -- a kind that cannot be read ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(("service", "fragment", "kept"), [
     ("sqlmi", "microsoft.sql/managedinstances", None), ("sqlmi", "instancefailovergroups", "mi"),
     ("redis", "microsoft.cache/redis", None), ("redis", "linkedservers", "cache"),
+    ("redis", "microsoft.cache/redisenterprise", "cache"), ("redis", "/databases", "amr"),
     ("sql", "/failovergroups", "sg-sql/orders"),
 ])
 def test_a_kind_that_cannot_be_read_is_a_target_not_scanned(tmp_path, arm: ArmServer, service, fragment,  # noqa: F811
                                                              kept):
     arm.add_managed_instance(SUB, GROUP, "mi", "southeastasia")
     arm.add_redis_cache(SUB, GROUP, "cache", "Southeast Asia")
+    arm.add_managed_redis(SUB, GROUP, "amr", "Southeast Asia")
     arm.add_sql_server(SUB, GROUP, "sg-sql", "southeastasia")
     arm.add_sql_database(SUB, GROUP, "sg-sql", "orders", "southeastasia")
     arm.deny_path(fragment)
@@ -172,6 +198,8 @@ def test_a_kind_that_cannot_be_read_is_a_target_not_scanned(tmp_path, arm: ArmSe
     assert target.status == "denied" and "AuthorizationFailed" in (target.error or "")
     if kept is None:
         assert not stores
+    elif fragment == "microsoft.cache/redisenterprise":  # the classic caches are still listed, the target partial
+        assert set(stores) == {"cache"}
     else:  # the stores were listed: kept, with what could not be read said, and never a pass
         assert any("could not be read" in unknown for unknown in stores[kept].unknowns)
         assert stores[kept].status != "pass"

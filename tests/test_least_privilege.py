@@ -115,6 +115,9 @@ AZURE_PERMISSIONS: list[tuple[str, str]] = [
     (SUB + r"/providers/Microsoft\.Cache/redis", "Microsoft.Cache/redis/read"),
     (SUB + r"/resourceGroups/[^/]+/providers/Microsoft\.Cache/redis/[^/]+/linkedServers",
      "Microsoft.Cache/redis/linkedServers/read"),
+    (SUB + r"/providers/Microsoft\.Cache/redisEnterprise", "Microsoft.Cache/redisEnterprise/read"),
+    (SUB + r"/resourceGroups/[^/]+/providers/Microsoft\.Cache/redisEnterprise/[^/]+/databases",
+     "Microsoft.Cache/redisEnterprise/databases/read"),
 ]
 
 # ---- Google Cloud: (fake server, request path) -> the IAM permission Google checks -----------------------
