@@ -96,8 +96,10 @@ def managed_instances(provider: AzureProvider, sub: str) -> list[DiscoveredStore
     instances = arm.list(subscription_path(sub, MANAGED_INSTANCES), SQL_VERSION)
     located = {instance["id"].lower(): provider.region(instance.get("location")) for instance in instances}
     groups, errors = InstanceGroups(), []
-    scopes = sorted({(resource_group(i["id"]), normalise_location(i.get("location"))) for i in instances})
-    for group_name, location in scopes:
+    scopes: dict[tuple[str, str], list[str]] = defaultdict(list)  # (resource group, location) -> instance ids
+    for instance in instances:
+        scopes[resource_group(instance["id"]), normalise_location(instance.get("location"))].append(instance["id"])
+    for (group_name, location), members in sorted(scopes.items()):
         path = f"/subscriptions/{sub}/resourceGroups/{group_name}/providers/Microsoft.Sql/locations/{location}" \
                "/instanceFailoverGroups"
         try:
@@ -106,10 +108,8 @@ def managed_instances(provider: AzureProvider, sub: str) -> list[DiscoveredStore
         except Exception as exc:
             error, denied = describe_error(exc)
             errors.append((f"instance failover groups of {group_name} in {location}: {error}", denied))
-            for instance in instances:
-                if resource_group(instance["id"]) == group_name:
-                    groups.unknowns[instance["id"].lower()].append(
-                        f"instance failover groups could not be read: {error}")
+            for member in members:
+                groups.unknowns[member.lower()].append(f"instance failover groups could not be read: {error}")
     stores = [managed_instance_store(provider, sub, instance, groups) for instance in instances]
     raise_partial(stores, errors)
     return stores
