@@ -322,7 +322,7 @@ KINDS: tuple[StoreKind, ...] = (
         cannot_see=("backups whose storage redundancy is not reported (recorded as unknown)",
                     "a failover group partner in a subscription that is not scanned, when the group names more than "
                     "one partner region (recorded as unknown)",
-                    "the databases of an instance: they are in the instance, copied with it"),
+                    "its databases one by one (not listed: they live in the instance and are copied with it)"),
         description="SQL managed instances, their instance failover groups and geo-redundant backups",
     ),
     StoreKind(
@@ -330,7 +330,7 @@ KINDS: tuple[StoreKind, ...] = (
         list_call=Call("Redis_ListBySubscription", "Microsoft.Cache/redis/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags",
         copies=(Copy("primary", "RedisResource.location (or a linked server whose serverRole is Primary)"),
-                Copy("replica", "LinkedServer.properties.linkedRedisCacheLocation, serverRole Secondary")),
+                Copy("replica", "RedisLinkedServer.properties.linkedRedisCacheLocation, serverRole Secondary")),
         detail_calls=(Call("LinkedServer_List", "Microsoft.Cache/redis/linkedServers/read",
                            "a Premium cache, or one whose tier is not reported (once per cache)"),),
         cannot_see=("RDB/AOF persistence files exported to a storage account the customer names (not read)",),
