@@ -36,6 +36,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from demo.arm_databases import ArmDatabases
+from demo.arm_databases import sub_scope as _sub_scope
+
 HOST = "127.0.0.1"
 TENANT_ID = "72f988bf-0000-4000-8000-00000000aaaa"
 CREATED = "2024-03-01T09:00:00.0000000Z"
@@ -64,8 +67,9 @@ class ArmState:
         return resource
 
 
-class ArmServer:
-    """An in-process ARM look-alike on 127.0.0.1 (port 0 picks a free port)."""
+class ArmServer(ArmDatabases):
+    """An in-process ARM look-alike on 127.0.0.1 (port 0 picks a free port). SQL managed instances, failover
+    groups and Redis caches are seeded by the methods of `demo.arm_databases.ArmDatabases`."""
 
     def __init__(self, token: str | None = None, page_size: int = 2, port: int = 0):
         self.token = token or f"custody-demo-{secrets.token_hex(8)}"
@@ -226,11 +230,13 @@ class ArmServer:
         tags: dict[str, str] | None = None,
         key_vault_key_uri: str | None = None,
         multiple_write_locations: bool = False,
-        backup_redundancy: str = "Geo",
+        backup_redundancy: str | None = "Geo",
+        continuous_backup: bool = False,
     ) -> dict[str, Any]:
         """`regions`: (display name as Cosmos DB reports it, e.g. "West Europe", failover priority);
         `key_vault_key_uri`: a customer-managed key (`properties.keyVaultKeyUri`). With `multiple_write_locations`
-        every region is a write region (`writeLocations` lists them all)."""
+        every region is a write region (`writeLocations` lists them all). `backupPolicy`: Periodic with
+        `backup_redundancy` (None: not reported), or Continuous (`continuous_backup`)."""
         scope = (
             f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.DocumentDB/databaseAccounts"
         )
@@ -284,6 +290,12 @@ class ArmServer:
                 },
             },
         }
+        periodic = doc["properties"]["backupPolicy"]["periodicModeProperties"]
+        if backup_redundancy is None:
+            del periodic["backupStorageRedundancy"]
+        if continuous_backup:
+            doc["properties"]["backupPolicy"] = {"type": "Continuous",
+                                                 "continuousModeProperties": {"tier": "Continuous7Days"}}
         if key_vault_key_uri:
             doc["properties"]["keyVaultKeyUri"] = key_vault_key_uri
         return self.add_resource(doc, [scope, _sub_scope(subscription_id, "Microsoft.DocumentDB/databaseAccounts")])
@@ -364,9 +376,11 @@ class ArmServer:
         name: str,
         location: str,
         tags: dict[str, str] | None = None,
-        backup_redundancy: str = "Local",
+        backup_redundancy: str | None = "Local",
         system: bool = False,
     ) -> dict[str, Any]:
+        """`backup_redundancy`: currentBackupStorageRedundancy and requestedBackupStorageRedundancy (None: not
+        reported)."""
         scope = (
             f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/Microsoft.Sql/servers/"
             f"{server}/databases"
@@ -406,6 +420,9 @@ class ArmServer:
         }
         if doc["managedBy"] is None:
             del doc["managedBy"]
+        if backup_redundancy is None:
+            for field in ("currentBackupStorageRedundancy", "requestedBackupStorageRedundancy"):
+                del doc["properties"][field]
         return self.add_resource(doc, [scope])
 
     def add_replication_link(
@@ -689,10 +706,6 @@ def _key_parts(key_uri: str) -> tuple[str, str, str]:
     host, _, path = key_uri.removeprefix("https://").partition("/")
     parts = path.split("/")
     return host.split(".")[0], parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else ""
-
-
-def _sub_scope(subscription_id: str, resource_type: str) -> str:
-    return f"/subscriptions/{subscription_id}/providers/{resource_type}"
 
 
 def _is_collection(parts: list[str]) -> bool:

@@ -18,6 +18,11 @@ Frankfurt; a PostgreSQL flexible server in the Netherlands with geo-redundant ba
 replica in Virginia; a MySQL flexible server in Germany; blob object replication from the German log account
 to one in France; an RA-GRS account whose secondary ARM reports only by its statusOfSecondary (the pair); a
 Cosmos DB account writing in both the Netherlands and Virginia (multi-region writes: both are primaries).
+Geo-redundant backups of the Cosmos DB accounts and of the US SQL database are in their regions' pairs. A SQL
+managed instance in the Netherlands (geo-redundant backups in Ireland) in a failover group with one in Virginia;
+a SQL failover group beside the Brazilian database's replication link (the same US region, recorded once); a
+Premium Redis cache in the Netherlands geo-replicated to Ireland, and a Standard one in Germany; an Azure Managed
+Redis cluster in the Netherlands actively geo-replicated with one in Virginia (both written to: both primaries).
 """
 
 from __future__ import annotations
@@ -88,6 +93,7 @@ def seed_estate(server: ArmServer) -> AzureEstate:
     _seed_latam(server, estate)
     _seed_us(server, estate)
     _seed_key_custody(server, estate)
+    _seed_databases(server, estate)
     return estate
 
 
@@ -113,8 +119,8 @@ def _seed_eu(server: ArmServer, estate: AzureEstate) -> None:
             has_unknowns=True)
     doc = server.add_cosmos_account(sub, group, "acme-eu-profiles", [("West Europe", 0), ("Switzerland North", 1)],
                                     tags={"data-class": "personal", "team": "identity"})
-    _expect(estate, doc, "azure-cosmosdb-account", sub, "westeurope",
-            {"westeurope": "primary", "switzerlandnorth": "replica"}, has_unknowns=True)  # geo backups
+    _expect(estate, doc, "azure-cosmosdb-account", sub, "westeurope",  # geo backups: the pair, North Europe
+            {"westeurope": "primary", "switzerlandnorth": "replica", "northeurope": "backup"})
     disk = server.add_disk(sub, group, "vm-eu-app01_OsDisk_1", "germanywestcentral", tags={"team": "platform"})
     _expect(estate, disk, "azure-managed-disk", sub, "germanywestcentral", {"germanywestcentral": "primary"})
     doc = server.add_snapshot(sub, group, "vm-eu-app01-os-2024-03", "germanywestcentral", disk["id"],
@@ -156,6 +162,38 @@ def _seed_eu_copies(server: ArmServer, estate: AzureEstate) -> None:
     _expect(estate, doc, "azure-mysql-flexible-server", sub, "germanywestcentral", {"germanywestcentral": "primary"})
 
 
+def _seed_databases(server: ArmServer, estate: AzureEstate) -> None:
+    """SQL managed instances in a failover group, a SQL failover group beside a replication link, Redis caches and
+    Azure Managed Redis clusters."""
+    sub, group = SUB_EU, "rg-prod-eu"
+    tags = {"data-class": "personal", "team": "billing"}
+    primary = server.add_managed_instance(sub, group, "acme-eu-mi", "westeurope", backup_redundancy="Geo", tags=tags)
+    secondary = server.add_managed_instance(sub, "rg-dr-us", "acme-eu-mi-dr", "eastus", tags=tags)
+    server.add_instance_failover_group("acme-eu-mi-fog", primary, secondary)
+    _expect(estate, primary, "azure-sql-managed-instance", sub, "westeurope",
+            {"westeurope": "primary", "eastus": "replica", "northeurope": "backup"})  # backups: the pair
+    _expect(estate, secondary, "azure-sql-managed-instance", sub, "eastus",
+            {"eastus": "replica", "westeurope": "primary"})
+    # the Brazilian orders database's failover group names the US server its replication link names: nothing new
+    servers = [server.state.items[f"/subscriptions/{s}/resourcegroups/{g}/providers/microsoft.sql/servers/{n}"]
+               for s, g, n in ((SUB_BR, "rg-prod-br", "acme-br-sql"), (SUB_US, "rg-shared-us", "acme-us-sql-dr"))]
+    server.add_failover_group("acme-orders-fog", *((doc, [f"{doc['id']}/databases/orders"]) for doc in servers))
+    cache = server.add_redis_cache(sub, group, "acme-eu-sessions", "West Europe", tags=tags)
+    replica = server.add_redis_cache(sub, group, "acme-eu-sessions-dr", "North Europe", tags=tags)
+    server.add_redis_link(cache, replica)
+    _expect(estate, cache, "azure-redis-cache", sub, "westeurope", {"westeurope": "primary", "northeurope": "replica"})
+    _expect(estate, replica, "azure-redis-cache", sub, "northeurope",
+            {"northeurope": "replica", "westeurope": "primary"})
+    doc = server.add_redis_cache(sub, group, "acme-eu-cache", "Germany West Central", sku="Standard",
+                                 tags={"data-class": "telemetry"})
+    _expect(estate, doc, "azure-redis-cache", sub, "germanywestcentral", {"germanywestcentral": "primary"})
+    clusters = [server.add_managed_redis(sub, group, "acme-eu-carts", "West Europe", tags=tags),
+                server.add_managed_redis(sub, "rg-dr-us", "acme-us-carts", "East US", tags=tags)]
+    server.add_managed_redis_geo_group("carts", clusters)
+    for doc, region in zip(clusters, ("westeurope", "eastus"), strict=True):  # active geo-replication: both written
+        _expect(estate, doc, "azure-managed-redis", sub, region, {"westeurope": "primary", "eastus": "primary"})
+
+
 # Who holds the keys: stores whose keys are in a Key Vault or a Managed HSM of their own region (store -> custody)
 CUSTODY = {
     "acmeeucontracts": "customer_managed_in_provider_kms",  # Key Vault key, with infrastructure encryption
@@ -178,7 +216,7 @@ def _seed_key_custody(server: ArmServer, estate: AzureEstate) -> None:
         _expect(estate, doc, "azure-storage-account", sub, region, {region: "primary"})
     doc = server.add_cosmos_account(sub, group, "acme-eu-consents", [("Germany West Central", 0)], tags=tags,
                                     key_vault_key_uri=f"{vault}/keys/consents")
-    _expect(estate, doc, "azure-cosmosdb-account", sub, region, {region: "primary"}, has_unknowns=True)  # geo backups
+    _expect(estate, doc, "azure-cosmosdb-account", sub, region, {region: "primary", "germanynorth": "backup"})
     des = server.add_disk_encryption_set(sub, group, "acme-eu-des", region, f"{vault}/keys/disks/0123456789abcdef")
     disk = server.add_disk(sub, group, "vm-eu-db01_DataDisk_0", region, tags=tags, disk_encryption_set=des["id"])
     _expect(estate, disk, "azure-managed-disk", sub, region, {region: "primary"})
@@ -220,12 +258,12 @@ def _seed_us(server: ArmServer, estate: AzureEstate) -> None:
                                   tags={"data-class": "financial", "role": "dr"}, backup_redundancy="Geo")
     server.add_replication_link(sub, group, "acme-us-sql-dr", "orders", partner_server="acme-br-sql",
                                 partner_location="brazilsouth", role="Secondary", partner_role="Primary")
-    _expect(estate, doc, "azure-sql-database", sub, "eastus", {"eastus": "replica", "brazilsouth": "primary"},
-            name="acme-us-sql-dr/orders", has_unknowns=True)  # geo-redundant backups
+    _expect(estate, doc, "azure-sql-database", sub, "eastus",  # geo-redundant backups: the pair, West US
+            {"eastus": "replica", "brazilsouth": "primary", "westus": "backup"}, name="acme-us-sql-dr/orders")
     doc = server.add_cosmos_account(sub, group, "acme-global-sessions", [("East US", 0), ("West Europe", 1)],
                                     multiple_write_locations=True, tags={"data-class": "personal"})
-    _expect(estate, doc, "azure-cosmosdb-account", sub, "eastus", {"eastus": "primary", "westeurope": "primary"},
-            has_unknowns=True)  # geo backups
+    _expect(estate, doc, "azure-cosmosdb-account", sub, "eastus",
+            {"eastus": "primary", "westeurope": "primary", "westus": "backup"})
 
 
 def subscription_ids() -> list[str]:

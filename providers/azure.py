@@ -1,12 +1,13 @@
 """Azure: storage accounts, Cosmos DB accounts, SQL databases, managed disks and snapshots, backup vaults and
-PostgreSQL/MySQL flexible servers (the last two read by providers/azure_copies.py) — read-only.
+PostgreSQL/MySQL flexible servers (the last two read by providers/azure_copies.py), SQL managed instances
+(providers/azure_sql.py) and Azure Cache for Redis (providers/azure_cache.py) — read-only.
 
 Config section `providers.azure` (every key optional):
 
     cloud: AzureCloud                 # AzureCloud | AzureUSGovernment | AzureChinaCloud | a partner_clouds name
     arm_endpoint: null                # override the cloud's ARM endpoint, e.g. http://127.0.0.1:8900 (an emulator)
     subscriptions: []                 # subscription ids; default: every subscription the credential can see
-    services: [storage, cosmosdb, sql, disks, snapshots, backup, postgresql, mysql]
+    services: [storage, cosmosdb, sql, disks, snapshots, backup, postgresql, mysql, sqlmi, redis]
     retries: 2                        # HTTP retries per call (0 in tests, so a dead endpoint fails at once)
     timeout: 30                       # seconds to connect and to read, per HTTP call
     max_workers: 4                    # concurrent (subscription, service) inventories
@@ -32,10 +33,11 @@ pair of the region (said to be inferred from the pair); a geo-redundant SKU with
 unknown. Object replication policies: the destination account's region, as a replica of the source. Cosmos DB:
 every entry of `locations` (failover priority 0 is the primary; with enableMultipleWriteLocations every write
 location is a primary). Geo-redundant backup vaults and flexible servers' geo-redundant backups: the catalog's
-pair (see providers/azure_copies.py; `use_catalog` gives the pairs). SQL: each database's location
-and the partnerLocation of its replication links. Disks and snapshots: their location. SQL and
-Cosmos DB geo-redundant backups go to the paired region, which the API does not name: recorded
-as an unknown. Location names are normalised to ARM's lower-case form ("West Europe" ->
+pair (see providers/azure_copies.py; `use_catalog` gives the pairs). SQL: each database's location,
+the partnerLocation of its replication links and its failover groups' partner servers. Disks and snapshots: their
+location. SQL databases', managed instances' and Cosmos DB's geo-redundant (Geo, GeoZone) backups go to the paired
+region, which the API does not name: placed in the catalog's pair, said to be inferred; a backup redundancy ARM
+does not report is an unknown. Location names are normalised to ARM's lower-case form ("West Europe" ->
 "westeurope"), since Cosmos DB reports display names.
 
 Partner clouds: their location names can collide with public ones (a partner may call a
@@ -67,7 +69,7 @@ from azure.core.exceptions import AzureError, ClientAuthenticationError
 from azure.core.pipeline import PipelineRequest, policies
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 
-from providers import azure_copies
+from providers import azure_cache, azure_copies, azure_sql
 from providers.azure_keys import KeyReader, enum_text
 from providers.base import Provider, TargetLog, is_loopback
 from providers.engine import PartialInventory, Target, run_target, run_targets
@@ -83,7 +85,6 @@ NAME = "azure"
 TOKEN_ENV = "AZURE_ACCESS_TOKEN"
 SERVICES = services_of(NAME)  # the config `services`, from the registry of store kinds (scanner/kinds.py)
 GEO_SKUS = {"GRS", "RAGRS", "GZRS", "RAGZRS"}
-GEO_BACKUP = {"geo", "geozone"}
 SECONDARY_ROLES = {"secondary", "nonreadablesecondary", "copy"}
 SUBSCRIPTION_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ANY_REGION = "*"  # ARM lists are subscription-wide, not per region
@@ -400,7 +401,8 @@ class AzureProvider(Provider):
                 "disks": self._disks, "snapshots": self._snapshots,
                 "backup": partial(azure_copies.backup, self),
                 "postgresql": partial(azure_copies.flexible_servers, self, engine="PostgreSQL"),
-                "mysql": partial(azure_copies.flexible_servers, self, engine="MySQL")}
+                "mysql": partial(azure_copies.flexible_servers, self, engine="MySQL"),
+                "sqlmi": partial(azure_sql.managed_instances, self), "redis": partial(azure_cache.redis, self)}
 
     def _subscriptions(self, log: TargetLog) -> list[str]:
         if self.settings.subscriptions:
@@ -485,8 +487,8 @@ class AzureProvider(Provider):
             store.unknowns.append("Cosmos DB reported no locations for the account; only its home location is known")
         backup = getattr(props, "backup_policy", None) if props else None
         periodic = getattr(backup, "periodic_mode_properties", None)
-        redundancy = enum_text(getattr(periodic, "backup_storage_redundancy", None))
-        _note_geo_backups(store, "periodic backups", redundancy)
+        azure_copies.add_cosmos_backups(self, store, enum_text(getattr(backup, "type", None)),
+                                        enum_text(getattr(periodic, "backup_storage_redundancy", None)))
         store.encryption = self.keys.cosmos(sub, props)
         return store
 
@@ -526,6 +528,7 @@ class AzureProvider(Provider):
         if links_error:
             for store in stores:
                 store.unknowns.append(f"geo-replication links could not be read: {links_error}")
+        errors.extend(azure_sql.add_server_failover_groups(self, server.id, stores))
         return stores
 
     def sql_store(self, sub: str, server: str, database: Any, links: list[Any]) -> DiscoveredStore:
@@ -540,8 +543,10 @@ class AzureProvider(Provider):
             partner_role = enum_text(props.partner_role).lower()
             role: Role = "primary" if partner_role in {"primary", "source"} else "replica"
             store.add_location(self.region(props.partner_location), role, "ReplicationLink.partnerLocation")
-        redundancy = enum_text(getattr(database.properties, "current_backup_storage_redundancy", None))
-        _note_geo_backups(store, "backups", redundancy)
+        settings = database.properties
+        redundancy = enum_text(getattr(settings, "current_backup_storage_redundancy", None)
+                               or getattr(settings, "requested_backup_storage_redundancy", None))
+        azure_copies.add_geo_backup(self, store, redundancy, "Database.currentBackupStorageRedundancy")
         return store
 
     # -- disks and snapshots ---------------------------------------------------------------------------
@@ -626,9 +631,3 @@ def _partner_cloud(name: str, node: Node) -> PartnerCloud:
         authority=node["authority"].str(), file=node["operator"].file, line=node["operator"].line,
     )
 
-
-def _note_geo_backups(store: DiscoveredStore, what: str, redundancy: str) -> None:
-    """Geo-redundant backups go to the paired region, which the API does not name: an unknown, never a guess."""
-    if redundancy.lower() in GEO_BACKUP:
-        store.unknowns.append(f"{what} are {redundancy}-redundant: a copy goes to the paired region, "
-                              "which the API does not name")

@@ -37,6 +37,10 @@ FLEXIBLE_SERVERS = {
 }
 REPLICA_ROLES = {"asyncreplica", "geoasyncreplica", "replica"}  # PostgreSQL: (Geo)AsyncReplica; MySQL: Replica
 OBJECT_REPLICATION_KINDS = {"storagev2", "blockblobstorage"}  # the account kinds that support object replication
+# backup storage redundancy (SQL databases, managed instances, Cosmos DB periodic mode): Geo and GeoZone copy the
+# backups to the paired region; Local and Zone keep them in the store's region
+GEO_BACKUP = {"geo", "geozone"}
+REGIONAL_BACKUP = {"local", "zone"}
 
 Errors = list[tuple[str, bool]]  # (one-line error, denied?)
 
@@ -84,13 +88,41 @@ def add_pair_copy(provider: AzureProvider, store: DiscoveredStore, role: Role, b
                               "which the catalog does not name")
 
 
+def add_geo_backup(provider: AzureProvider, store: DiscoveredStore, redundancy: str, field: str) -> None:
+    """Backups kept with `redundancy` (the value of `field`): Geo/GeoZone → a backup in the catalog's pair (inferred
+    from the pair); Local/Zone → none beyond the region; absent or unrecognised → an unknown (fail closed)."""
+    value = redundancy.lower()
+    if value in GEO_BACKUP:
+        add_pair_copy(provider, store, "backup", f"{field} {redundancy}")
+    elif value not in REGIONAL_BACKUP:
+        said = f"is '{redundancy}'" if redundancy else "was not reported"
+        store.unknowns.append(f"{field} {said}: a geo-redundant backup in the paired region cannot be ruled out")
+
+
+def add_cosmos_backups(provider: AzureProvider, store: DiscoveredStore, mode: str, redundancy: str) -> None:
+    """Cosmos DB backups: `mode` is backupPolicy.type. Continuous backups are kept in every region of the account,
+    which are the store's locations already; Periodic ones follow periodicModeProperties.backupStorageRedundancy."""
+    if mode.lower() == "continuous":
+        return
+    field = "DatabaseAccount.backupPolicy.periodicModeProperties.backupStorageRedundancy"
+    if mode.lower() != "periodic":
+        store.unknowns.append(f"DatabaseAccount.backupPolicy.type {'is ' + repr(mode) if mode else 'was not reported'}"
+                              ": where its backups are kept is not known")
+        return
+    add_geo_backup(provider, store, redundancy, field)
+
+
 def read_all(readers: Iterable[Callable[[], list[DiscoveredStore]]]) -> list[DiscoveredStore]:
-    """Run each listing; a failed one is kept as an error and the rest carries on (PartialInventory if any)."""
+    """Run each listing; a failed one is kept as an error and the rest carries on (PartialInventory if any). A
+    listing that was itself partial keeps its stores and its error."""
     stores: list[DiscoveredStore] = []
     errors: Errors = []
     for reader in readers:
         try:
             stores.extend(reader())
+        except PartialInventory as incomplete:
+            stores.extend(incomplete.stores)
+            errors.append((incomplete.error, incomplete.denied))
         except Exception as exc:
             errors.append(describe_error(exc))
     raise_partial(stores, errors)

@@ -22,6 +22,7 @@ from providers.base import TargetLog
 from scanner.catalog import is_country
 from scanner.discovered import DiscoveredStore
 from scanner.errors import InputError
+from scanner.kinds import PAIR_INFERRED
 from scanner.yamlfile import Node, read_yaml
 
 SectionFactory = Callable[[dict[str, Any]], Node]
@@ -93,9 +94,10 @@ def test_cosmos_display_names_become_region_ids(azure_estate: AzureEstate, azure
 
     account = by_name(stores, "acme-eu-profiles")
     assert account.region == "westeurope"
-    assert roles(account) == {"westeurope": "primary", "switzerlandnorth": "replica"}
-    assert {catalog.region("azure", loc.region).country for loc in account.locations} == {"NL", "CH"}
-    assert all(loc.learned_from == "DatabaseAccount.locations.locationName" for loc in account.locations)
+    assert roles(account) == {"westeurope": "primary", "switzerlandnorth": "replica", "northeurope": "backup"}
+    assert {catalog.region("azure", loc.region).country for loc in account.locations} == {"NL", "CH", "IE"}
+    assert all(loc.learned_from == "DatabaseAccount.locations.locationName" for loc in account.locations
+               if loc.role != "backup")
 
 
 def test_sql_geo_replica_is_seen_from_both_sides(azure_estate: AzureEstate, azure_section: SectionFactory) -> None:
@@ -104,10 +106,12 @@ def test_sql_geo_replica_is_seen_from_both_sides(azure_estate: AzureEstate, azur
     primary = by_name(stores, "acme-br-sql/orders")
     secondary = by_name(stores, "acme-us-sql-dr/orders")
     assert roles(primary) == {"brazilsouth": "primary", "eastus": "replica"}
-    assert roles(secondary) == {"eastus": "replica", "brazilsouth": "primary"}
+    assert roles(secondary) == {"eastus": "replica", "brazilsouth": "primary", "westus": "backup"}
     assert (primary.account, secondary.account) == (SUB_BR, SUB_US)
     assert not any(store.name.endswith("/master") for store in stores.values())
-    assert any("paired region" in text for text in secondary.unknowns)  # geo-redundant backups
+    # geo-redundant backups: in East US's pair, inferred from the catalog
+    assert next(loc for loc in secondary.locations if loc.region == "westus").learned_from.startswith(PAIR_INFERRED)
+    assert secondary.unknowns == []
 
 
 def test_every_subscription_and_service_is_logged_ok(azure_estate: AzureEstate,
@@ -164,7 +168,9 @@ def test_unreadable_replication_links_keep_the_databases_with_an_unknown(
     stores, log = run(provider_for(azure_estate, azure_section))
 
     primary = by_name(stores, "acme-br-sql/orders")
-    assert roles(primary) == {"brazilsouth": "primary"}
+    # the failover group still names the partner server's region; the links' failure stays an unknown
+    assert roles(primary) == {"brazilsouth": "primary", "eastus": "replica"}
+    assert primary.locations[1].learned_from == "FailoverGroup.properties.partnerServers.location"
     assert any("geo-replication links could not be read" in text for text in primary.unknowns)
     sql = {r.account: r for r in log.results if r.service == "sql"}
     assert (sql[SUB_BR].status, sql[SUB_US].status, sql[SUB_EU].status) == ("denied", "denied", "ok")

@@ -56,7 +56,7 @@ from demo.gcs_server import DeadEndpoint, FakeBigQueryServer, FakeGcsServer, Fak
 from providers.azure import SERVICES as AZURE_SERVICES
 from providers.azure import AzureProvider, AzureSettings
 from providers.base import TargetLog
-from scanner.kinds import kinds_of
+from scanner.kinds import PAIR_INFERRED, kinds_of
 from state.store import StateStore
 from tests.fixtures_aws import SeededMoto
 
@@ -95,7 +95,7 @@ REGION_COUNTRY = {
     # Azure
     "northeurope": "IE", "westeurope": "NL", "germanywestcentral": "DE", "swedencentral": "SE",
     "switzerlandnorth": "CH", "brazilsouth": "BR", "southcentralus": "US", "eastus": "US",
-    "germanynorth": "DE", "francecentral": "FR",
+    "germanynorth": "DE", "francecentral": "FR", "westus": "US",
     # Google Cloud
     "europe-west3": "DE", "us-central1": "US", "europe-west1": "BE", "europe-north1": "FI", "europe-west4": "NL",
     "asia-east2": "HK", "asia-northeast1": "JP", "asia-northeast2": "JP", "us-central2": "US", "us-east1": "US",
@@ -380,11 +380,14 @@ def test_azure_geo_copies_abroad_are_located_and_reach_follows_them(full_scan):
 
     cosmos = stores["acme-eu-profiles"]  # seeded in West Europe (priority 0) and Switzerland North (priority 1)
     assert {(loc["region"], loc["role"], loc["country"]) for loc in cosmos["locations"]} == {
-        ("westeurope", "primary", "NL"), ("switzerlandnorth", "replica", "CH")}
-    assert {loc["learned_from"] for loc in cosmos["locations"]} == {"DatabaseAccount.locations.locationName"}
+        ("westeurope", "primary", "NL"), ("switzerlandnorth", "replica", "CH"), ("northeurope", "backup", "IE")}
+    assert {loc["learned_from"] for loc in cosmos["locations"] if loc["role"] != "backup"} == {
+        "DatabaseAccount.locations.locationName"}
+    # geo-redundant backups: West Europe's pair, inferred from the catalog
+    assert next(loc["learned_from"] for loc in cosmos["locations"] if loc["role"] == "backup").startswith(
+        PAIR_INFERRED)
     cosmos_reach = {r["jurisdiction"]: r["basis"] for r in cosmos["reachable_by"]}
-    assert (cosmos_reach["NL"], cosmos_reach["CH"]) == ("location", "location")
-    assert any("paired region" in unknown for unknown in cosmos["unknowns"])  # geo-redundant backups
+    assert (cosmos_reach["NL"], cosmos_reach["CH"], cosmos_reach["IE"]) == ("location", "location", "location")
 
 
 def test_gcp_multi_and_dual_regions_expand_and_hong_kong_is_reached_by_china(full_scan):
