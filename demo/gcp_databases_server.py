@@ -96,6 +96,29 @@ class FakeDatabasesServer(FakeApiServer):
                 "state": "READY", "serveNodes": 1, "defaultStorageType": "SSD"})
         return doc
 
+    def inventory(self) -> list[tuple[str, str, str, dict[str, Any], str]]:
+        """Every instance, cluster and database as Cloud Asset Inventory holds it (demo.gcs_server.InventoryItem):
+        asset names //spanner.googleapis.com/..., //cloudsql.googleapis.com/..., //bigtable.googleapis.com/...,
+        //firestore.googleapis.com/..., with the service's REST JSON as the data."""
+        found: list[tuple[str, str, str, dict[str, Any], str]] = []
+        for project, docs in self.spanner.items():
+            found += [(project, "spanner.googleapis.com/Instance", f"//spanner.googleapis.com/{d['name']}", d, "")
+                      for d in docs]
+        for project, docs in self.cloudsql.items():
+            found += [(project, "sqladmin.googleapis.com/Instance",
+                       f"//cloudsql.googleapis.com/projects/{project}/instances/{d['name']}", d, d["region"])
+                      for d in docs]
+        for project, docs in self.bigtable.items():
+            found += [(project, "bigtableadmin.googleapis.com/Instance", f"//bigtable.googleapis.com/{d['name']}", d,
+                       "") for d in docs]
+        for project, docs in self.clusters.items():
+            found += [(project, "bigtableadmin.googleapis.com/Cluster", f"//bigtable.googleapis.com/{d['name']}", d,
+                       d["location"].rsplit("/", 1)[-1]) for d in docs]
+        for project, docs in self.firestore.items():
+            found += [(project, "firestore.googleapis.com/Database", f"//firestore.googleapis.com/{d['name']}", d,
+                       d["locationId"]) for d in docs]
+        return found
+
     # -- answering -----------------------------------------------------------------------------
     def routes(self) -> list[Route]:
         return [

@@ -10,6 +10,9 @@ Config (`providers.gcp`; at least one of projects, organization, folder):
         folder: "345678901234"                     #   project under it (Resource Manager, folders walked)
         services: [storage, bigquery, spanner, firestore, cloudsql, bigtable, asset]   # default: all; asset
                                                    #   runs only with a scope
+        asset_inventory: true                      # with a scope: every project's stores from Cloud Asset
+                                                   #   Inventory's ListAssets (providers/gcp_assets.py); false:
+                                                   #   one listing per project and service
         timeout: 30                                # seconds per HTTP request
         retry_seconds: 20                          # time budget for retrying 429/5xx answers; 0 = never
         workers: 8                                 # (project, service) targets scanned in parallel
@@ -62,7 +65,7 @@ from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry, if_exception_type
 from google.auth.credentials import AnonymousCredentials, Credentials
 
-from providers import gcp_copies
+from providers import gcp_assets, gcp_copies
 from providers.base import Provider, TargetLog, is_loopback
 from providers.engine import Target, run_target, run_targets
 from providers.gcp_keys import KeyReader
@@ -74,6 +77,7 @@ SERVICES = services_of("gcp")  # the config `services`, from the registry of sto
 CONFIG_KEYS = {
     "projects", "organization", "folder", "services", "timeout", "retry_seconds", "workers",
     "storage_endpoint", "bigquery_endpoint", "resource_manager_endpoint", "asset_endpoint", "emulator", "kms_endpoint",
+    "asset_inventory",
     *(key for key, _ in gcp_copies.ENDPOINTS.values()),
 }
 READ_ONLY_SCOPE = "https://www.googleapis.com/auth/cloud-platform.read-only"
@@ -111,6 +115,7 @@ class GcpSettings:
     kms_endpoint: str | None = None
     emulator: bool = False  # the overridden endpoints are emulators: anonymous credentials
     database_endpoints: dict[str, str] = field(default_factory=dict)  # spanner, firestore, cloudsql, bigtable
+    asset_inventory: bool = True  # with a scope: the stores from ListAssets (providers/gcp_assets.py)
 
     @property
     def scopes(self) -> list[str]:
@@ -139,6 +144,7 @@ def parse_settings(section: Node) -> GcpSettings:
         asset_endpoint=_endpoint(section["asset_endpoint"]),
         kms_endpoint=_endpoint(section["kms_endpoint"]),
         emulator=section["emulator"].bool(False),
+        asset_inventory=section["asset_inventory"].bool(True),
         database_endpoints={service: url for service, (key, _) in gcp_copies.ENDPOINTS.items()
                             if (url := _endpoint(section[key]))},
     )
@@ -244,8 +250,13 @@ class GcpProvider(Provider):
         return self._scan_targets(log, self._tasks(unit))
 
     def discover(self, log: TargetLog) -> list[DiscoveredStore]:
+        """Every project's targets (built from Cloud Asset Inventory where it answers for the project), then each
+        scope's asset search."""
         self.keys = self._key_reader()
-        return self._scan_targets(log, [task for unit in self.units(log) for task in self._tasks(unit)])
+        units = self.units(log)
+        assets = gcp_assets.read(self, list(self.settings.services), log) \
+            if self.settings.scopes and self.settings.asset_inventory else None
+        return self._scan_targets(log, [task for unit in units for task in self._tasks(unit, assets)])
 
     def _scan_targets(self, log: TargetLog, tasks: list[tuple[str, str, str, Callable[[], list[Any]]]]
                       ) -> list[DiscoveredStore]:
@@ -263,19 +274,22 @@ class GcpProvider(Provider):
                     projects.append(project)
         return projects
 
-    def _tasks(self, unit: str) -> list[tuple[str, str, str, Callable[[], list[Any]]]]:
-        """(account, region, service, fetch) for every target of one unit: a project, or an asset scope."""
+    def _tasks(self, unit: str, assets: gcp_assets.AssetInventory | None = None
+               ) -> list[tuple[str, str, str, Callable[[], list[Any]]]]:
+        """(account, region, service, fetch) for every target of one unit: a project, or an asset scope. A project
+        Cloud Asset Inventory answered for is built from its assets, else listed per project and service."""
         if unit in self.settings.scopes:
             return [(ANY, unit, "cloudasset", lambda: self._assets(unit))] if "asset" in self.settings.services else []
-        tasks: list[tuple[str, str, str, Callable[[], list[Any]]]] = []
-        if "storage" in self.settings.services:
-            tasks.append((unit, GLOBAL, "storage", lambda: self._buckets(unit)))
-        if "bigquery" in self.settings.services:
-            tasks.append((unit, GLOBAL, "bigquery", lambda: self._datasets(unit)))
-        for service, reader in gcp_copies.READERS.items():
-            if service in self.settings.services:
-                tasks.append((unit, GLOBAL, service, partial(self._read_databases, reader, service, unit)))
-        return tasks
+        readers: dict[str, Callable[[], list[Any]]] = {
+            "storage": lambda: self._buckets(unit), "bigquery": lambda: self._datasets(unit),
+            **{service: partial(self._read_databases, reader, service, unit)
+               for service, reader in gcp_copies.READERS.items()},
+        }
+        if assets is not None and assets.covers(unit):
+            readers.update({service: partial(kind.build, self, unit, assets.of(unit, kind))
+                            for service, kind in gcp_assets.BY_SERVICE.items()})
+        return [(unit, GLOBAL, service, reader) for service, reader in readers.items()
+                if service in self.settings.services]
 
     def _key_reader(self) -> KeyReader:
         endpoint = self.settings.kms_endpoint
@@ -283,10 +297,23 @@ class GcpProvider(Provider):
     def _read_databases(self, reader: Callable[[gcp_copies.GoogleJson, str], list[Any]], service: str,
                         project: str) -> list[Any]:
         """One project's databases of one admin API (providers/gcp_copies.py), with the provider's credentials."""
+        return reader(self.database_api(service), project)
+
+    def database_api(self, service: str) -> gcp_copies.GoogleJson:
+        """A database admin API (spanner, firestore, cloudsql, bigtable) as JSON, with the provider's credentials."""
         endpoint = self.settings.database_endpoints.get(service)
-        api = gcp_copies.GoogleJson(self._credentials_for(endpoint), endpoint or gcp_copies.ENDPOINTS[service][1],
-                                    self.settings.timeout)
-        return reader(api, project)
+        return gcp_copies.GoogleJson(self._credentials_for(endpoint), endpoint or gcp_copies.ENDPOINTS[service][1],
+                                     self.settings.timeout)
+
+    def asset_api(self) -> gcp_copies.GoogleJson:
+        """Cloud Asset Inventory's REST API as JSON (ListAssets), with the provider's credentials."""
+        endpoint = self.settings.asset_endpoint
+        return gcp_copies.GoogleJson(self._credentials_for(endpoint), endpoint or gcp_assets.ASSET_API,
+                                     self.settings.timeout)
+
+    def project_id(self, number: str) -> str:
+        """The id of a project Resource Manager listed under a scope, by number; "" if it was not listed."""
+        return self._project_numbers.get(number, "")
 
     # -- clients -------------------------------------------------------------------------------
     def _credentials_for(self, endpoint: str | None, emulator: bool | None = None) -> Credentials:
@@ -363,23 +390,27 @@ class GcpProvider(Provider):
             client_options=self._client_options(endpoint),
         )
         buckets = client.list_buckets(project=project, retry=self._retry(), timeout=self.settings.timeout)
-        return [self._bucket_store(project, bucket) for bucket in buckets]
+        return [self.bucket_store(project, bucket._properties) for bucket in buckets]
 
-    def _bucket_store(self, project: str, bucket: Any) -> DiscoveredStore:
+    def bucket_store(self, project: str, bucket: dict[str, Any], source: str = "buckets.list") -> DiscoveredStore:
+        """A bucket from its Cloud Storage JSON (buckets.list item, or a Cloud Asset Inventory asset's data)."""
+        location = bucket.get("location")
         store = DiscoveredStore(
-            id=f"//storage.googleapis.com/projects/_/buckets/{bucket.name}",
+            id=f"//storage.googleapis.com/projects/_/buckets/{bucket['name']}",
             provider=self.name,
             account=project,
             kind="gcs-bucket",
-            name=bucket.name,
-            region=region_of(bucket.location) if bucket.location else "unknown",
-            tags=dict(bucket.labels or {}),
+            name=bucket["name"],
+            region=region_of(location) if location else "unknown",
+            tags=dict(bucket.get("labels") or {}),
         )
-        for region, learned_from in bucket_locations(bucket.location, bucket.location_type, bucket.data_locations):
-            store.add_location(region, "primary", learned_from)
+        placed = (bucket.get("customPlacementConfig") or {}).get("dataLocations")
+        for region, learned_from in bucket_locations(location, bucket.get("locationType"), placed):
+            store.add_location(region, "primary", learned_from.replace("buckets.list", source))
         if not store.locations:
-            store.unknowns.append("location: buckets.list returned no location for this bucket")
-        store.encryption = self.keys.facts(bucket.default_kms_key_name, "buckets.list encryption.defaultKmsKeyName")
+            store.unknowns.append(f"location: {source} returned no location for this bucket")
+        kms_key = (bucket.get("encryption") or {}).get("defaultKmsKeyName")
+        store.encryption = self.keys.facts(kms_key, f"{source} encryption.defaultKmsKeyName")
         return store
 
     # -- BigQuery ------------------------------------------------------------------------------
@@ -397,17 +428,15 @@ class GcpProvider(Provider):
         for item in client.list_datasets(project=project, include_all=True, **call):
             # datasets.list gives no default encryption key: datasets.get per dataset (which gives the location too)
             dataset = client.get_dataset(item.reference, **call)
-            location = item._properties.get("location") or dataset.location
-            store = self._dataset_store(project, item.dataset_id, location, item.labels)
-            default = dataset.default_encryption_configuration
-            store.encryption = self.keys.facts(default.kms_key_name if default else None,
-                                               "datasets.get defaultEncryptionConfiguration.kmsKeyName")
-            stores.append(store)
+            stores.append(self.dataset_store(project, {**dataset._properties, **item._properties,
+                                                       "location": item._properties.get("location")
+                                                       or dataset.location}))
         return stores
 
-    def _dataset_store(
-        self, project: str, dataset_id: str, location: str | None, labels: dict[str, str] | None
-    ) -> DiscoveredStore:
+    def dataset_store(self, project: str, dataset: dict[str, Any], source: str = "datasets.list") -> DiscoveredStore:
+        """A dataset from its BigQuery JSON (datasets.list item merged with datasets.get, or an asset's data)."""
+        dataset_id = dataset["datasetReference"]["datasetId"]
+        location = dataset.get("location")
         store = DiscoveredStore(
             id=f"//bigquery.googleapis.com/projects/{project}/datasets/{dataset_id}",
             provider=self.name,
@@ -415,12 +444,15 @@ class GcpProvider(Provider):
             kind="bigquery-dataset",
             name=dataset_id,
             region=region_of(location) if location else "unknown",
-            tags=dict(labels or {}),
+            tags=dict(dataset.get("labels") or {}),
         )
         if location:
-            store.add_location(region_of(location), "primary", "datasets.list location")
+            store.add_location(region_of(location), "primary", f"{source} location")
         else:
             store.unknowns.append("location: BigQuery returned no location for this dataset")
+        kms_key = (dataset.get("defaultEncryptionConfiguration") or {}).get("kmsKeyName")
+        detail = "datasets.get" if source == "datasets.list" else source
+        store.encryption = self.keys.facts(kms_key, f"{detail} defaultEncryptionConfiguration.kmsKeyName")
         return store
 
     # -- Cloud Asset Inventory -----------------------------------------------------------------

@@ -395,10 +395,14 @@ PLATFORM: dict[str, PlatformCalls] = {
     ), {"tag:GetResources": "tagging"}),
     "azure": PlatformCalls("azure", (
         Call("Subscriptions_List", "Microsoft.Resources/subscriptions/read", "no subscriptions configured"),
+        Call("Resources", "Microsoft.ResourceGraph/resources/read",
+             "resource_graph: true (Resource Graph's query: every subscription's stores in bulk)"),
     )),
     "gcp": PlatformCalls("gcp", (
         Call("projects.list", "resourcemanager.projects.list", "an organization or folder scope"),
         Call("folders.list", "resourcemanager.folders.list", "an organization or folder scope"),
+        Call("assets.list", "cloudasset.assets.listResource",
+             "an organization or folder scope with asset_inventory (the default): every project's stores in bulk"),
     )),
 }
 

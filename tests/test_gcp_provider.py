@@ -171,7 +171,7 @@ def test_dataset_location_missing_from_list_is_read_from_the_dataset(gcp_estate,
 def test_denied_project_is_recorded_and_the_others_are_inventoried(gcp_estate, gcp_section):
     gcp_estate.gcs.deny(APAC_PROJECT)
     gcp_estate.bigquery.deny(APAC_PROJECT)
-    stores, log = scan(gcp_section(gcp_estate.config_section()))
+    stores, log = scan(gcp_section(gcp_estate.config_section(asset_inventory=False)))
     for service in ("storage", "bigquery"):
         denied = outcome(log, APAC_PROJECT, service)
         assert denied.status == "denied"
@@ -196,7 +196,7 @@ def test_denied_organization_is_recorded_and_listed_projects_still_scanned(gcp_e
 
 def test_stopped_server_gives_recorded_errors_not_an_exception(gcp_estate, gcp_section):
     gcp_estate.gcs.stop()
-    stores, log = scan(gcp_section(gcp_estate.config_section()))
+    stores, log = scan(gcp_section(gcp_estate.config_section(asset_inventory=False)))
     for project in (EU_PROJECT, APAC_PROJECT):
         failed = outcome(log, project, "storage")
         assert failed.status == "error"
@@ -207,7 +207,7 @@ def test_stopped_server_gives_recorded_errors_not_an_exception(gcp_estate, gcp_s
 
 
 def test_every_server_stopped_still_returns(gcp_estate, gcp_section):
-    section = gcp_estate.config_section()
+    section = gcp_estate.config_section(asset_inventory=False)
     gcp_estate.stop()
     stores, log = scan(gcp_section(section))
     assert stores == {}
@@ -360,7 +360,7 @@ READ_PATHS = [
 
 def test_the_provider_only_reads(gcp_estate, gcp_section):
     gcp_estate.bigquery.list_includes_location = False  # also exercise datasets.get
-    scan(gcp_section(gcp_estate.config_section()))
+    scan(gcp_section(gcp_estate.config_section(asset_inventory=False)))
     for server in gcp_estate.servers():
         assert server.requests, f"{server.name} saw no request"
         assert server.violations == []
