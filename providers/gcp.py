@@ -44,6 +44,10 @@ What each store reports:
   `customPlacementConfig.dataLocations` entry; a predefined dual-region (`EUR4`) or multi-region (`EU`)
   gives its id in lower case (`eur4`, `eu`), which the catalog's `spans` expands — never one country.
 * `bigquery-dataset`, id `//bigquery.googleapis.com/projects/P/datasets/D`, location lower-cased.
+With an organization or folder scope (and `asset_inventory`, the default), the projects Cloud Asset Inventory
+answers for are built from one paged ListAssets per scope instead of their per-project listings
+(providers/gcp_assets.py), with the same builders (`bucket_store`, `dataset_store`, providers/gcp_copies.py).
+
 * Cloud Asset search results for the types in `ASSET_KINDS`, id = the asset's full resource name,
   location from the search result (a zone is reduced to its region). Replicas and backups of those
   services are not read: the store says so in `unknowns`.
