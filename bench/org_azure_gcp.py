@@ -32,8 +32,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -116,28 +118,54 @@ def fingerprint(stores: list[DiscoveredStore]) -> dict[str, tuple[Any, ...]]:
                        keys(store)) for store in stores}
 
 
-def measure(discover: Callable[[TargetLog], list[DiscoveredStore]], counted: Callable[[], int]
-            ) -> tuple[float, int, list[DiscoveredStore], TargetLog]:
+_NAMES = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|org-bench-\d{4}|\d{6,}|"
+                    r"(?<=/)[a-z]+\d{6}(?=/|$)|(?<=resourceGroups/)[^/]+", re.IGNORECASE)
+
+
+def operation(request: str) -> str:
+    """A request as its operation: method and path with the ids, names and query left out."""
+    return _NAMES.sub("*", request.split("?", 1)[0])
+
+
+class Recorded:
+    """The requests the servers recorded since the last `reset` (each server keeps its own log)."""
+
+    def __init__(self, logs: Callable[[], list[tuple[str, list[Any]]]], show: Callable[[str, Any], str]):
+        self._logs = logs
+        self._show = show
+
+    def reset(self) -> None:
+        for _, log in self._logs():
+            log.clear()
+
+    def requests(self) -> list[str]:
+        return [self._show(server, request) for server, log in self._logs() for request in list(log)]
+
+
+def measure(discover: Callable[[TargetLog], list[DiscoveredStore]], recorded: Recorded
+            ) -> tuple[float, list[str], list[DiscoveredStore], TargetLog]:
     log = TargetLog()
-    before = counted()
+    recorded.reset()
     start = time.perf_counter()
     stores = list(discover(log))
-    return time.perf_counter() - start, counted() - before, stores, log
+    return time.perf_counter() - start, recorded.requests(), stores, log
 
 
-def compare(name: str, runs: dict[str, Callable[[TargetLog], list[DiscoveredStore]]], counted: Callable[[], int],
+def compare(name: str, runs: dict[str, Callable[[TargetLog], list[DiscoveredStore]]], recorded: Recorded,
             rounds: int) -> dict[str, Any]:
-    """Both paths, alternating, `rounds` times each; the first round's stores are compared."""
+    """Both paths, alternating, `rounds` times each; the first round's stores and requests are compared."""
     seconds: dict[str, list[float]] = {path: [] for path in runs}
     requests: dict[str, int] = {}
+    calls: dict[str, dict[str, int]] = {}
     found: dict[str, list[DiscoveredStore]] = {}
     problems: dict[str, list[str]] = {}
     for round_index in range(rounds):
         order = list(runs) if round_index % 2 == 0 else list(reversed(runs))
         for path in order:
-            wall, calls, stores, log = measure(runs[path], counted)
+            wall, sent, stores, log = measure(runs[path], recorded)
             seconds[path].append(wall)
-            requests.setdefault(path, calls)
+            requests.setdefault(path, len(sent))
+            calls.setdefault(path, dict(Counter(operation(request) for request in sent).most_common()))
             found.setdefault(path, stores)
             problems.setdefault(path, [f"{r.account} {r.service}: {r.status} {r.error}" for r in log.results
                                        if r.status != "ok"])
@@ -148,7 +176,7 @@ def compare(name: str, runs: dict[str, Callable[[TargetLog], list[DiscoveredStor
         "cloud": name,
         **{path: {"requests": requests[path], "wall_seconds_median": round(median[path], 3),
                   "wall_seconds": [round(s, 3) for s in seconds[path]], "stores": len(found[path]),
-                  "failed_targets": problems[path]} for path in paths},
+                  "failed_targets": problems[path], "calls": calls[path]} for path in paths},
         "same_stores": bulk == per_unit,
         "differences": sorted(set(bulk) ^ set(per_unit))[:5] + [k for k in bulk if k in per_unit
                                                                and bulk[k] != per_unit[k]][:5],
@@ -173,7 +201,7 @@ def azure(units: int, rounds: int) -> dict[str, Any]:
 
         return compare("azure", {"resource_graph": lambda log: list(provider(True).discover(log)),
                                  "per_subscription": lambda log: list(provider(False).discover(log))},
-                       lambda: len(server.requests), rounds)
+                       Recorded(lambda: [("arm", server.requests)], lambda _, r: f"{r[0]} {r[1]}"), rounds)
     finally:
         server.stop()
 
@@ -196,7 +224,8 @@ def gcp(units: int, rounds: int) -> dict[str, Any]:
 
         return compare("gcp", {"asset_inventory": lambda log: list(provider(True).discover(log)),
                                "per_project": lambda log: list(provider(False).discover(log))},
-                       lambda: sum(len(server.requests) for server in servers), rounds)
+                       Recorded(lambda: [(server.name, server.requests) for server in servers],
+                                lambda name, r: f"{r.method} {name}{r.path}"), rounds)
     finally:
         for server in servers:
             server.stop()
