@@ -46,6 +46,7 @@ class ResourceGraph:
         self.management_groups: dict[str, set[str]] = {}
         self.hidden: set[str] = set()
         self.queries: list[str] = []
+        self.truncate = False  # True: answer resultTruncated "true" with no $skipToken (a query that cannot page)
         self._lock = threading.Lock()
 
     def add_management_group(self, group: str, subscriptions: list[str]) -> None:
@@ -91,8 +92,8 @@ class ResourceGraph:
         end = start + min(top, self.arm.page_size)
         data = rows[start:end]
         answer: dict[str, Any] = {"totalRecords": len(rows), "count": len(data), "data": data, "facets": [],
-                                  "resultTruncated": "false"}
-        if end < len(rows):
+                                  "resultTruncated": "true" if self.truncate and end < len(rows) else "false"}
+        if end < len(rows) and not self.truncate:
             answer["$skipToken"] = _token(end, text)
         return answer
 

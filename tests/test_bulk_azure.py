@@ -115,6 +115,17 @@ def test_a_failed_graph_query_falls_back_without_losing_stores(azure_estate: Azu
     assert all(listings(arm_server, sub) for sub in (SUB_EU, SUB_BR, SUB_US))
 
 
+def test_a_truncated_graph_answer_is_not_taken_as_the_whole_inventory(
+        azure_estate: AzureEstate, arm_server: ArmServer, azure_section: SectionFactory) -> None:
+    expected, _ = scan(azure_estate, azure_section)
+    arm_server.graph.truncate = True  # resultTruncated "true", no $skipToken: the rows are only a part
+
+    bulk, log = scan(azure_estate, azure_section, resource_graph=True)
+
+    assert fingerprint(bulk) == fingerprint(expected)
+    assert "truncated" in (next(t for t in log.results if t.service == TARGET).error or "")
+
+
 def test_a_denied_subscription_stays_denied_not_empty(azure_estate: AzureEstate, arm_server: ArmServer,
                                                       azure_section: SectionFactory) -> None:
     """The graph leaves out a subscription the caller cannot read; its per-subscription reads are then denied and
@@ -179,3 +190,18 @@ def test_bad_graph_config_is_one_line_naming_the_key(azure_section: SectionFacto
         AzureProvider.from_config(azure_section(section))
     message = str(caught.value)
     assert expected in message and "\n" not in message and "custody.yaml" in message
+
+
+def test_the_graph_query_is_the_only_post_the_read_only_guard_lets_through(
+        azure_estate: AzureEstate, arm_server: ArmServer, azure_section: SectionFactory) -> None:
+    from azure.mgmt.storage import StorageManagementClient
+
+    from providers.azure import ReadOnlyViolation
+
+    provider = AzureProvider.from_config(azure_section({**azure_estate.provider_section(), "resource_graph": True}))
+    client = provider.sdk_client(StorageManagementClient, SUB_EU)
+    with pytest.raises(ReadOnlyViolation):  # listKeys is a POST too, and would read secrets
+        client.storage_accounts.list_keys("rg-prod-eu", "acmeeulogs")
+    assert arm_server.requests == []
+    scan(azure_estate, azure_section, resource_graph=True)
+    assert {path.split("?")[0].lower() for method, path in arm_server.requests if method != "GET"} == {GRAPH_PATH}
