@@ -408,11 +408,12 @@ class AzureProvider(Provider):
 
     def _targets(self, sub: str, graph: azure_graph.GraphInventory | None = None) -> list[Target]:
         """One target per configured service of a subscription (ARM lists are subscription-wide): built from the
-        Resource Graph's rows where the graph answered for the subscription, else listed per subscription."""
+        Resource Graph's rows where the graph answered for the subscription (for the services it has a builder for),
+        else listed per subscription."""
         readers = self._services()
         if graph is not None and graph.covers(sub):
-            readers = {service: partial(builder, self, graph=graph) for service, builder in
-                       azure_graph.BUILDERS.items()}
+            readers.update({service: partial(builder, self, graph=graph) for service, builder in
+                            azure_graph.BUILDERS.items()})
         return [Target(NAME, sub, ANY_REGION, service, partial(self._read, readers[service], sub))
                 for service in self.settings.services]
 
