@@ -9,10 +9,11 @@ scanned (or the configured management groups):
   graph answers for. A subscription it does not list (another tenant, no read access, not yet indexed) is read
   per subscription, as without the graph;
 * `Resources | where type in~ (<every kind's ARM type>) | project id, name, type, location, tags, properties,
-  subscriptionId, kind, sku`: each row carries the resource's ARM `properties`, so each row is deserialised into
-  the SDK model the per-subscription listing gives and built by the same builder (providers/azure.py,
-  providers/azure_copies.py). Sub-resource details the graph lacks (object replication policies, a SQL server's
-  databases, replication links and TDE protector, key vaults) are still read per resource or subscription.
+  subscriptionId, kind, sku`: each row carries the resource's ARM `properties`, so each row is wrapped in the
+  SDK model the per-subscription listing gives (a mapping over the same ARM JSON) and built by the same builder
+  (providers/azure.py, providers/azure_copies.py). Sub-resource details the graph lacks (object replication
+  policies, a SQL server's databases, replication links and TDE protector, key vaults) are still read per resource
+  or subscription.
 
 A failed query, or a truncated answer, falls back to the per-subscription path for every subscription (recorded as
 a target `resourcegraph` that says so); never "no stores". Verified only against Microsoft's documentation and the
@@ -138,9 +139,10 @@ Builder = Callable[["AzureProvider", str, GraphInventory], list[DiscoveredStore]
 
 
 def _models(model: type, rows: list[dict[str, Any]]) -> list[Any]:
-    """Rows deserialised into the SDK model the per-subscription listing returns (same builder for both paths)."""
-    build = getattr(model, "deserialize", model)  # msrest-style models deserialise; the newer ones take the mapping
-    return [build(row) for row in rows]
+    """Rows as the SDK model the per-subscription listing returns, so both paths share one builder per kind. The
+    azure-mgmt models used here (storage, cosmosdb, sql, compute) are mappings over ARM's REST JSON: a model built
+    from a row is that row, read through the same attribute names."""
+    return [model(row) for row in rows]
 
 
 def _storage(provider: AzureProvider, sub: str, graph: GraphInventory) -> list[DiscoveredStore]:
