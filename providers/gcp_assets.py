@@ -99,6 +99,7 @@ class AssetInventory:
     """The projects the inventory answers for (ids), and each project's assets by type."""
 
     covered: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)  # asset names already added (an organization and a folder in it)
     items: dict[str, Items] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
 
     def covers(self, project: str) -> bool:
@@ -154,8 +155,9 @@ def _add(provider: GcpProvider, inventory: AssetInventory, assets: list[dict[str
                 inventory.covered.add(data["projectId"])
     for asset in assets:
         asset_type = asset.get("assetType") or ""
-        if asset_type not in BUILDERS:
+        if asset_type not in BUILDERS or asset.get("name") in inventory.seen:
             continue
+        inventory.seen.add(asset.get("name") or "")
         ancestor = next((a for a in asset.get("ancestors") or [] if a.startswith("projects/")), "")
         number = ancestor.removeprefix("projects/")
         project = numbers.get(number) or provider.project_id(number)

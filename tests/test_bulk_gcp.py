@@ -19,6 +19,7 @@ from demo.gcp_estate import APAC_PROJECT, EU_PROJECT, ORGANIZATION, GcpEstate
 from providers.base import TargetLog
 from providers.gcp import GcpProvider
 from providers.gcp_assets import BUILDERS, PROJECT_TYPE, TARGET
+from providers.gcp_assets import read as read_assets
 from scanner.discovered import DiscoveredStore
 from scanner.errors import InputError
 from scanner.yamlfile import Node
@@ -142,3 +143,20 @@ def test_bad_asset_inventory_setting_is_one_line(gcp_section) -> None:
     with pytest.raises(InputError) as caught:
         GcpProvider.from_config(gcp_section({"organization": "123", "asset_inventory": "sometimes"}))
     assert "asset_inventory" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_folder_inside_the_organization_adds_no_duplicates(gcp_estate: GcpEstate, gcp_section) -> None:
+    from demo.gcp_estate import EU_FOLDER
+
+    expected, _ = scan(gcp_section, gcp_estate.config_section(asset_inventory=False))
+
+    bulk, log = scan(gcp_section, {**gcp_estate.config_section(), "folder": EU_FOLDER})
+
+    assert len(bulk) == len({store.id for store in bulk})
+    assert fingerprint(bulk) == fingerprint(expected)
+    assert {t.region for t in log.results if t.service == TARGET} == {ORGANIZATION, EU_FOLDER}
+    provider = GcpProvider.from_config(gcp_section({**gcp_estate.config_section(), "folder": EU_FOLDER}))
+    provider.units(TargetLog())  # Resource Manager: the projects and their numbers
+    inventory = read_assets(provider, ["storage"], TargetLog())
+    buckets = [name for name, project in gcp_estate.gcs._bucket_project.items() if project == EU_PROJECT]
+    assert len(inventory.items[EU_PROJECT]["storage.googleapis.com/Bucket"]) == len(buckets)  # each asset once
