@@ -14,10 +14,13 @@ talk to it over HTTP and deserialise what it returns, because its JSON has ARM's
     server.requests                 # [("GET", "/subscriptions?api-version=2022-12-01"), ...]
     server.stop()
 
+Resource Graph: `server.graph` answers POST /providers/Microsoft.ResourceGraph/resources over the same resources
+(demo/resource_graph.py: the KQL subset the provider sends, management groups, subscriptions the graph misses).
+
 Behaviour: 401 unless `Authorization: Bearer <token>`; 400 without `api-version`; 403
 AuthorizationFailed for every call under a subscription passed to `deny()` (or whose path
 contains a fragment passed to `deny_path()`); 405 for any method
-but GET (and the request is still remembered, so tests can prove a client is read-only);
+but GET and that query (and the request is still remembered, so tests can prove a client is read-only);
 collections page `page_size` items at a time with an absolute `nextLink`.
 
 Foreground: `python -m demo.arm_server --port 8900` seeds the demo estate and serves it.
@@ -36,6 +39,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from demo import resource_graph
 from demo.arm_databases import ArmDatabases
 from demo.arm_databases import sub_scope as _sub_scope
 
@@ -80,6 +84,7 @@ class ArmServer(ArmDatabases):
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.graph = resource_graph.ResourceGraph(self)  # POST /providers/Microsoft.ResourceGraph/resources
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> ArmServer:
@@ -756,7 +761,20 @@ class _ArmHandler(BaseHTTPRequestHandler):
             extra={"Allow": "GET"},
         )
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _reject
+    def do_POST(self) -> None:
+        """A Resource Graph query (demo/resource_graph.py); any other POST is refused like every write."""
+        parsed = urllib.parse.urlsplit(self.path)
+        if urllib.parse.unquote(parsed.path).rstrip("/").lower() != resource_graph.PATH:
+            self._reject()
+            return
+        self.arm.remember("POST", self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("Authorization") != f"Bearer {self.arm.token}":
+            self._send(401, _error("InvalidAuthenticationToken", "The access token is missing or invalid."))
+            return
+        self._send(*self.arm.graph.answer(urllib.parse.parse_qs(parsed.query), body))
+
+    do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _reject
 
     def _send(self, status: int, body: dict[str, Any], extra: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()

@@ -44,6 +44,15 @@ SPANNER_CONFIGS: dict[str, list[tuple[str, str]]] = {
 PREFIXES = {"alloydb": "/alloydb.googleapis.com", "filestore": "/file.googleapis.com",
             "redis": "/redis.googleapis.com"}
 Table = dict[str, list[dict[str, Any]]]  # project -> items
+# (service, collection) -> (asset name host, Cloud Asset Inventory type) of the `locations/-` collections
+LOCATED_ASSETS = {
+    ("alloydb", "clusters"): ("alloydb.googleapis.com", "alloydb.googleapis.com/Cluster"),
+    ("alloydb", "backups"): ("alloydb.googleapis.com", "alloydb.googleapis.com/Backup"),
+    ("filestore", "instances"): ("file.googleapis.com", "file.googleapis.com/Instance"),
+    ("filestore", "backups"): ("file.googleapis.com", "file.googleapis.com/Backup"),
+    ("redis", "instances"): ("redis.googleapis.com", "redis.googleapis.com/Instance"),
+    ("redis", "clusters"): ("redis.googleapis.com", "redis.googleapis.com/Cluster"),
+}
 
 
 class FakeDatabasesServer(FakeApiServer):
@@ -58,9 +67,7 @@ class FakeDatabasesServer(FakeApiServer):
         self.clusters: dict[str, list[dict[str, Any]]] = {}
         self.failed_locations: dict[str, list[str]] = {}  # project -> Bigtable locations that did not answer
         # the `locations/-` collections, by (service, collection)
-        self.located: dict[tuple[str, str], Table] = {(service, collection): {} for service, collection in (
-            ("alloydb", "clusters"), ("alloydb", "backups"), ("filestore", "instances"), ("filestore", "backups"),
-            ("redis", "instances"), ("redis", "clusters"))}
+        self.located: dict[tuple[str, str], Table] = {collection: {} for collection in LOCATED_ASSETS}
         self.unreachable: dict[tuple[str, str], list[str]] = {}  # (service, collection) -> locations not reached
         self.broken: dict[tuple[str, str], int] = {}  # (service, collection) -> the HTTP status it answers with
 
@@ -207,6 +214,34 @@ class FakeDatabasesServer(FakeApiServer):
                     config["membership"]["secondaryClusters"].append({"cluster": full, "uid": doc["uid"]})
         self.located[("redis", "clusters")].setdefault(project, []).append(doc)
         return doc
+
+    def inventory(self) -> list[tuple[str, str, str, dict[str, Any], str]]:
+        """Every instance, cluster and database as Cloud Asset Inventory holds it (demo.gcs_server.InventoryItem):
+        asset names //spanner.googleapis.com/..., //cloudsql.googleapis.com/..., //bigtable.googleapis.com/...,
+        //firestore.googleapis.com/..., //alloydb.googleapis.com/..., //file.googleapis.com/...,
+        //redis.googleapis.com/..., with the service's REST JSON as the data."""
+        found: list[tuple[str, str, str, dict[str, Any], str]] = []
+        for project, docs in self.spanner.items():
+            found += [(project, "spanner.googleapis.com/Instance", f"//spanner.googleapis.com/{d['name']}", d, "")
+                      for d in docs]
+        for project, docs in self.cloudsql.items():
+            found += [(project, "sqladmin.googleapis.com/Instance",
+                       f"//cloudsql.googleapis.com/projects/{project}/instances/{d['name']}", d, d["region"])
+                      for d in docs]
+        for project, docs in self.bigtable.items():
+            found += [(project, "bigtableadmin.googleapis.com/Instance", f"//bigtable.googleapis.com/{d['name']}", d,
+                       "") for d in docs]
+        for project, docs in self.clusters.items():
+            found += [(project, "bigtableadmin.googleapis.com/Cluster", f"//bigtable.googleapis.com/{d['name']}", d,
+                       d["location"].rsplit("/", 1)[-1]) for d in docs]
+        for project, docs in self.firestore.items():
+            found += [(project, "firestore.googleapis.com/Database", f"//firestore.googleapis.com/{d['name']}", d,
+                       d["locationId"]) for d in docs]
+        for (service, collection), by_project in self.located.items():
+            host, asset_type = LOCATED_ASSETS[(service, collection)]
+            found += [(project, asset_type, f"//{host}/{d['name']}", d, d["name"].split("/")[3])
+                      for project, docs in by_project.items() for d in docs]
+        return found
 
     # -- answering -----------------------------------------------------------------------------
     def routes(self) -> list[Route]:

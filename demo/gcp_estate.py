@@ -137,9 +137,11 @@ class GcpEstate:
     project_ids: list[str] = field(default_factory=lambda: [EU_PROJECT, APAC_PROJECT])
     databases: FakeDatabasesServer | None = None  # Spanner, Firestore, Cloud SQL, Bigtable (None: not seeded)
 
-    def config_section(self, use_organization: bool = True, retry_seconds: int = 0) -> dict[str, Any]:
-        """The `providers.gcp` config section for this estate (endpoints of the running fakes)."""
-        return gcp_config_section(self, use_organization, retry_seconds)
+    def config_section(self, use_organization: bool = True, retry_seconds: int = 0, asset_inventory: bool = True
+                       ) -> dict[str, Any]:
+        """The `providers.gcp` config section for this estate (endpoints of the running fakes); with
+        `asset_inventory=False` the organization's projects are listed per project, not from ListAssets."""
+        return gcp_config_section(self, use_organization, retry_seconds, asset_inventory)
 
     def servers(self) -> list[FakeGcsServer | FakeBigQueryServer | FakeResourceServer | FakeKmsServer
                                | FakeDatabasesServer]:
@@ -161,6 +163,8 @@ def seed_gcp_estate(
     resources.add_project("harbour-old-sandbox", "481516234299", ORGANIZATION, state="DELETE_REQUESTED")
     for project, number in PROJECT_NUMBERS.items():
         gcs.add_project(project, number)
+    resources.add_inventory(gcs.inventory)  # Cloud Asset Inventory's ListAssets lists what the services hold
+    resources.add_inventory(bigquery.inventory)
     manifest: dict[str, ExpectedStore] = {}
     for bucket in [*BUCKETS, *CUSTODY_BUCKETS]:
         gcs.add_bucket(bucket.project, bucket.name, bucket.location, labels=bucket.labels,
@@ -178,9 +182,6 @@ def seed_gcp_estate(
             store_id, project, "bigquery-dataset", dataset_id, location.lower(),
             ((location.lower(), "primary"),), dict(labels),
         )
-    # A bucket as Cloud Asset Inventory also knows it: the provider must not ask for (or duplicate) it.
-    resources.add_asset(BUCKET_ID.format("nw-customer-records"), "storage.googleapis.com/Bucket",
-                        PROJECT_NUMBERS[EU_PROJECT], "europe-west3")
     return manifest
 
 
@@ -194,6 +195,7 @@ def start_gcp_estate(page_size: int = 1000) -> GcpEstate:
     kms = FakeKmsServer(page_size).start()
     seed_kms_keys(kms)
     manifest.update(seed_databases(databases))
+    resources.add_inventory(databases.inventory)
     return GcpEstate(gcs, bigquery, resources, manifest, kms, databases=databases)
 
 
@@ -267,8 +269,9 @@ def seed_located(databases: FakeDatabasesServer, expect: Callable[..., None]) ->
            (("asia-northeast1", "replica"), ("asia-east2", "primary")))
 
 
-def gcp_config_section(estate: GcpEstate, use_organization: bool = True, retry_seconds: int = 0) -> dict[str, Any]:
-    """`providers.gcp` for the estate: the organization (discovers both projects and runs the asset search)
+def gcp_config_section(estate: GcpEstate, use_organization: bool = True, retry_seconds: int = 0,
+                       asset_inventory: bool = True) -> dict[str, Any]:
+    """`providers.gcp` for the estate: the organization (discovers both projects; ListAssets reads their stores)
     or, with use_organization=False, the explicit project list."""
     section: dict[str, Any] = {
         "storage_endpoint": estate.gcs.url,
@@ -286,6 +289,8 @@ def gcp_config_section(estate: GcpEstate, use_organization: bool = True, retry_s
         section["services"] = [s for s in GCP_SERVICES if s not in DATABASE_ENDPOINTS]
     if use_organization:
         section["organization"] = estate.organization
+        if not asset_inventory:
+            section["asset_inventory"] = False
     else:
         section["projects"] = list(estate.project_ids)
     return section

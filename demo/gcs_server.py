@@ -10,9 +10,11 @@ endpoints the google-cloud clients call, with the real JSON shapes:
   `maxResults`/`pageToken`, scoped to the project) and `GET /storage/v1/b/NAME` (buckets.get).
 * `FakeBigQueryServer` — BigQuery v2: `GET /bigquery/v2/projects/P/datasets` (datasets.list, paginated)
   and `GET /bigquery/v2/projects/P/datasets/D` (datasets.get).
-* `FakeResourceServer` — Resource Manager v3 `GET /v3/projects?parent=`, `GET /v3/folders?parent=` and
-  Cloud Asset v1 `GET /v1/SCOPE:searchAllResources` (filtered by `assetTypes`, paginated), as the REST
-  transport of google-cloud-resource-manager / google-cloud-asset sends them.
+* `FakeResourceServer` — Resource Manager v3 `GET /v3/projects?parent=`, `GET /v3/folders?parent=`, as the REST
+  transport of google-cloud-resource-manager sends them; and Cloud Asset v1 ListAssets
+  `GET /v1/SCOPE/assets?assetTypes=&contentType=RESOURCE` over the stores the other fakes hold (their
+  `inventory()`, attached with `add_inventory`), with the documented Asset shape: name, assetType,
+  resource {version, discoveryDocumentUri, discoveryName, parent, data, location}, ancestors, updateTime.
 
 Data is seeded in process (`add_bucket`, `add_dataset`, `add_project`, ...), never over HTTP, so every
 HTTP request a scanner makes must be a read. Each server binds 127.0.0.1 on a free port, records every
@@ -132,6 +134,8 @@ class _HttpServer(ThreadingHTTPServer):
 
 
 Route = tuple[re.Pattern[str], Callable[[re.Match[str], Query], dict[str, Any]]]
+# a store as Cloud Asset Inventory holds it: (project id, asset type, asset name, resource.data, location)
+InventoryItem = tuple[str, str, str, dict[str, Any], str]
 
 
 class FakeApiServer:
@@ -262,6 +266,11 @@ class FakeGcsServer(FakeApiServer):
         self._bucket_project: dict[str, str] = {}
         self.projects: dict[str, _Project] = {}
 
+    def inventory(self) -> list[InventoryItem]:
+        """Every bucket as Cloud Asset Inventory holds it (asset name //storage.googleapis.com/NAME)."""
+        return [(self._bucket_project[name], "storage.googleapis.com/Bucket", f"//storage.googleapis.com/{name}",
+                 bucket, bucket["location"].lower()) for name, bucket in sorted(self.buckets.items())]
+
     def add_project(self, project_id: str, number: str | int | None = None) -> None:
         number = str(number or 100000000000 + len(self.projects) + 1)
         self.projects[project_id] = _Project(project_id, number)
@@ -365,6 +374,12 @@ class FakeBigQueryServer(FakeApiServer):
         self.datasets: dict[tuple[str, str], dict[str, Any]] = {}
         self.list_includes_location = True  # False: omit `location` from datasets.list items (exercises a fallback)
 
+    def inventory(self) -> list[InventoryItem]:
+        """Every dataset as Cloud Asset Inventory holds it (the Dataset resource, as datasets.get gives it)."""
+        return [(project, "bigquery.googleapis.com/Dataset",
+                 f"//bigquery.googleapis.com/projects/{project}/datasets/{dataset}", doc, doc["location"].lower())
+                for (project, dataset), doc in sorted(self.datasets.items())]
+
     def add_dataset(
         self, project: str, dataset_id: str, location: str, labels: dict[str, str] | None = None,
         kms_key: str | None = None,
@@ -429,14 +444,16 @@ class _Node:
 
 
 class FakeResourceServer(FakeApiServer):
-    """Resource Manager v3 (projects and folders list) and Cloud Asset v1 searchAllResources."""
+    """Resource Manager v3 (projects and folders list) and Cloud Asset v1 ListAssets."""
 
     name = "resources"
 
     def __init__(self, page_size: int = 1000):
         super().__init__(page_size)
         self.nodes: dict[str, _Node] = {}
-        self.assets: list[dict[str, Any]] = []
+        self.inventories: list[Callable[[], list[InventoryItem]]] = []  # ListAssets' sources (add_inventory)
+        self.assets_off = False  # True: ListAssets answers 403 SERVICE_DISABLED (the Cloud Asset API is off)
+        self.hidden_from_assets: set[str] = set()  # project ids ListAssets does not answer for
 
     def add_organization(self, number: str | int) -> str:
         name = f"organizations/{number}"
@@ -462,34 +479,68 @@ class FakeResourceServer(FakeApiServer):
         self.nodes[name] = _Node(name, parent, body)
         return name
 
-    def add_asset(
-        self,
-        name: str,
-        asset_type: str,
-        project_number: str | int,
-        location: str,
-        labels: dict[str, str] | None = None,
-        display_name: str = "",
-    ) -> dict[str, Any]:
-        """Store a Cloud Asset search result (`project` is `projects/NUMBER`, as the real API reports it)."""
-        result = {
-            "name": name,
-            "assetType": asset_type,
-            "project": f"projects/{project_number}",
-            "displayName": display_name or name.rsplit("/", 1)[-1],
-            "location": location,
-            "labels": dict(labels or {}),
-            "state": "RUNNABLE",
-        }
-        self.assets.append(result)
-        return result
-
     def routes(self) -> list[Route]:
         return [
             (re.compile(r"/v3/projects"), self._list_projects),
             (re.compile(r"/v3/folders"), self._list_folders),
-            (re.compile(r"/v1/((?:organizations|folders|projects)/[^/:]+):searchAllResources"), self._search),
+            (re.compile(r"/v1/((?:organizations|folders|projects)/[^/:]+)/assets"), self._list_assets),
         ]
+
+    # -- ListAssets ----------------------------------------------------------------------------
+    def add_inventory(self, source: Callable[[], list[InventoryItem]]) -> None:
+        """A fake whose stores ListAssets lists (its `inventory()`), read at each request."""
+        self.inventories.append(source)
+
+    def _ancestors(self, name: str) -> list[str]:
+        chain: list[str] = []
+        current: str | None = name
+        while current:
+            chain.append(current)
+            node = self.nodes.get(current)
+            current = node.parent if node else None
+        return chain
+
+    def _asset(self, name: str, asset_type: str, project: str, data: dict[str, Any], location: str
+               ) -> dict[str, Any]:
+        service, discovery = asset_type.split("/")
+        return {"name": name, "assetType": asset_type, "updateTime": _TIMESTAMP, "ancestors": self._ancestors(project),
+                "resource": {"version": "v1", "discoveryName": discovery, "data": data, "location": location,
+                             "discoveryDocumentUri": f"https://{service}/$discovery/rest",
+                             "parent": f"//cloudresourcemanager.googleapis.com/{project}"}}
+
+    def _inventory(self) -> list[dict[str, Any]]:
+        by_id = {node.body["projectId"]: node.name for node in self.nodes.values() if "projectId" in node.body}
+        found = []
+        for node in self.nodes.values():
+            if node.name.startswith("projects/") and node.body["projectId"] not in self.hidden_from_assets:
+                data = {"projectNumber": node.name.removeprefix("projects/"), "projectId": node.body["projectId"],
+                        "lifecycleState": "ACTIVE" if node.body["state"] == "ACTIVE" else node.body["state"],
+                        "name": node.body["displayName"], "createTime": _TIMESTAMP,
+                        "parent": {"type": node.parent.split("/")[0][:-1], "id": node.parent.split("/")[1]}
+                        if node.parent else {}}
+                found.append(self._asset(f"//cloudresourcemanager.googleapis.com/{node.name}",
+                                         "cloudresourcemanager.googleapis.com/Project", node.name, data, "global"))
+        for source in self.inventories:
+            for project_id, asset_type, name, data, location in source():
+                if project_id in by_id and project_id not in self.hidden_from_assets:
+                    found.append(self._asset(name, asset_type, by_id[project_id], data, location))
+        return found
+
+    def _list_assets(self, match: re.Match[str], query: Query) -> dict[str, Any]:
+        scope = match.group(1)
+        if self.assets_off:
+            raise ApiError(403, "Cloud Asset API has not been used in this project before or it is disabled.",
+                           "SERVICE_DISABLED")
+        self.check_allowed(scope)
+        if scope not in self.nodes:
+            raise forbidden(scope)
+        if (query.get("contentType") or [""])[0] != "RESOURCE":
+            raise ApiError(400, "Only contentType RESOURCE is implemented by this fake", "badRequest")
+        types = set(query.get("assetTypes", []))
+        found = [asset for asset in self._inventory()
+                 if scope in asset["ancestors"] and (not types or asset["assetType"] in types)]
+        items, token = page(found, query, self.page_size, "pageSize")
+        return {"readTime": _TIMESTAMP, "assets": items, **({"nextPageToken": token} if token else {})}
 
     def _children(self, query: Query, kind: str) -> list[dict[str, Any]]:
         parent = (query.get("parent") or [""])[0]
@@ -507,29 +558,6 @@ class FakeResourceServer(FakeApiServer):
     def _list_folders(self, match: re.Match[str], query: Query) -> dict[str, Any]:
         items, token = page(self._children(query, "folders/"), query, self.page_size, "pageSize")
         return {"folders": items, **({"nextPageToken": token} if token else {})}
-
-    def _under(self, name: str, scope: str) -> bool:
-        current: str | None = name
-        while current:
-            if current == scope:
-                return True
-            node = self.nodes.get(current)
-            current = node.parent if node else None
-        return False
-
-    def _search(self, match: re.Match[str], query: Query) -> dict[str, Any]:
-        scope = match.group(1)
-        self.check_allowed(scope)
-        if scope not in self.nodes:
-            raise forbidden(scope)
-        types = set(query.get("assetTypes", []))
-        found = [
-            asset
-            for asset in self.assets
-            if self._under(asset["project"], scope) and (not types or asset["assetType"] in types)
-        ]
-        items, token = page(found, query, self.page_size, "pageSize")
-        return {"results": items, **({"nextPageToken": token} if token else {})}
 
 
 # ---------------------------------------------------------------------------------------------

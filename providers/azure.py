@@ -11,6 +11,8 @@ Config section `providers.azure` (every key optional):
     retries: 2                        # HTTP retries per call (0 in tests, so a dead endpoint fails at once)
     timeout: 30                       # seconds to connect and to read, per HTTP call
     max_workers: 4                    # concurrent (subscription, service) inventories
+    resource_graph: false             # true: list every subscription's stores in one Resource Graph query
+    management_groups: []             #   scoped to these management group ids (default: the subscriptions)
     partner_clouds:                   # Azure technology run by another operator (Bleu, Delos, ...)
       AzureBleuCloud:
         arm_endpoint: https://management.partner.example   # required: the partner's ARM endpoint
@@ -69,7 +71,7 @@ from azure.core.exceptions import AzureError, ClientAuthenticationError
 from azure.core.pipeline import PipelineRequest, policies
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 
-from providers import azure_cache, azure_copies, azure_sql
+from providers import azure_cache, azure_copies, azure_graph, azure_sql
 from providers.azure_keys import KeyReader, enum_text
 from providers.base import Provider, TargetLog, is_loopback
 from providers.engine import PartialInventory, Target, run_target, run_targets
@@ -86,6 +88,7 @@ TOKEN_ENV = "AZURE_ACCESS_TOKEN"
 SERVICES = services_of(NAME)  # the config `services`, from the registry of store kinds (scanner/kinds.py)
 GEO_SKUS = {"GRS", "RAGRS", "GZRS", "RAGZRS"}
 SECONDARY_ROLES = {"secondary", "nonreadablesecondary", "copy"}
+MANAGEMENT_GROUP_ID = re.compile(r"^[A-Za-z0-9_().-]{1,90}$")
 SUBSCRIPTION_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ANY_REGION = "*"  # ARM lists are subscription-wide, not per region
 
@@ -137,6 +140,8 @@ class AzureSettings:
     timeout: int = 30
     max_workers: int = 4
     partner_clouds: Mapping[str, PartnerCloud] = field(default_factory=dict)
+    resource_graph: bool = False  # list the stores in bulk (providers/azure_graph.py), per subscription as fallback
+    management_groups: tuple[str, ...] = ()  # the graph's scope, instead of the subscriptions
 
     @property
     def partner(self) -> PartnerCloud | None:
@@ -207,12 +212,17 @@ class ReadOnlyViolation(AzureError):
     """Raised before sending any request that is not a GET."""
 
 
+# The one POST Custody sends: a Resource Graph query, which reads (Microsoft.ResourceGraph/resources/read)
+READ_POSTS = ("/providers/microsoft.resourcegraph/resources",)
+
+
 class ReadOnlyPolicy(policies.SansIOHTTPPolicy):
-    """Refuse every HTTP method but GET, whatever an SDK operation tries."""
+    """Refuse every HTTP method but GET (and a Resource Graph query's POST), whatever an SDK operation tries."""
 
     def on_request(self, request: PipelineRequest) -> None:
         method = request.http_request.method.upper()
-        if method != "GET":
+        path = urlsplit(request.http_request.url).path.rstrip("/").lower()
+        if method != "GET" and not (method == "POST" and path in READ_POSTS):
             raise ReadOnlyViolation(f"refusing {method} {request.http_request.url}: Custody is read-only")
 
 
@@ -251,7 +261,7 @@ class AzureProvider(Provider):
     def from_config(cls, section: Node) -> AzureProvider:
         section.mapping({
             "cloud", "arm_endpoint", "subscriptions", "services", "retries", "timeout", "max_workers",
-            "partner_clouds",
+            "partner_clouds", "resource_graph", "management_groups",
         })
         partners = {name: _partner_cloud(name, node) for name, node in section["partner_clouds"].entries()}
         cloud = section["cloud"].str("AzureCloud", choices=(*BUILTIN_CLOUDS, *partners)) or "AzureCloud"
@@ -264,6 +274,12 @@ class AzureProvider(Provider):
         subs_node = section["subscriptions"]
         items = [subs_node] if isinstance(subs_node.value, str) else list(subs_node.items())
         subscriptions = tuple(_subscription_id(item) for item in items)
+        resource_graph = section["resource_graph"].bool(False)
+        groups_node = section["management_groups"]
+        groups = [groups_node] if isinstance(groups_node.value, str) else list(groups_node.items())
+        if groups and not resource_graph:
+            raise groups_node.error(f"{groups_node.name}: management groups scope the Resource Graph query; "
+                                    "set resource_graph: true")
         return cls(AzureSettings(
             cloud=cloud,
             arm_endpoint=_endpoint(section["arm_endpoint"]) if section["arm_endpoint"].value is not None else None,
@@ -273,6 +289,8 @@ class AzureProvider(Provider):
             timeout=section["timeout"].int(30, minimum=1),
             max_workers=section["max_workers"].int(4, minimum=1),
             partner_clouds=partners,
+            resource_graph=resource_graph,
+            management_groups=tuple(_management_group(item) for item in groups),
         ))
 
     def catalog_regions(self, catalog: Catalog) -> list[Region]:
@@ -354,6 +372,10 @@ class AzureProvider(Provider):
             connection_timeout=self.settings.timeout, read_timeout=self.settings.timeout,
         )
 
+    def sdk_client(self, client_class: type, *args: str) -> Any:
+        """An azure-mgmt client with the scan's credential and the read-only pipeline."""
+        return self._client(client_class, *args)
+
     def arm_json(self) -> azure_copies.ArmJson:
         """ARM collections as JSON, through the same read-only pipeline as the SDK clients."""
         from azure.mgmt.core import ARMPipelineClient
@@ -379,12 +401,20 @@ class AzureProvider(Provider):
         self.keys = KeyReader(self._client, self.region)  # key reads are remembered per scan
         with self._credential_lock:  # tokens and credential failures are remembered per scan, not for ever
             self._scan_credential = None
-        targets = [target for sub in self.units(log) for target in self._targets(sub)]
+        subscriptions = self.units(log)
+        graph = azure_graph.read(self, subscriptions, log) if self.settings.resource_graph and subscriptions \
+            else None
+        targets = [target for sub in subscriptions for target in self._targets(sub, graph)]
         return run_targets(targets, log, self.settings.max_workers, "azure")
 
-    def _targets(self, sub: str) -> list[Target]:
-        """One target per configured service of a subscription (ARM lists are subscription-wide)."""
+    def _targets(self, sub: str, graph: azure_graph.GraphInventory | None = None) -> list[Target]:
+        """One target per configured service of a subscription (ARM lists are subscription-wide): built from the
+        Resource Graph's rows where the graph answered for the subscription (for the services it has a builder for),
+        else listed per subscription."""
         readers = self._services()
+        if graph is not None and graph.covers(sub):
+            readers.update({service: partial(builder, self, graph=graph) for service, builder in
+                            azure_graph.BUILDERS.items()})
         return [Target(NAME, sub, ANY_REGION, service, partial(self._read, readers[service], sub))
                 for service in self.settings.services]
 
@@ -435,10 +465,16 @@ class AzureProvider(Provider):
     def _storage(self, sub: str) -> list[DiscoveredStore]:
         from azure.mgmt.storage import StorageManagementClient
 
-        client = self._client(StorageManagementClient, sub)
-        accounts = list(client.storage_accounts.list())
+        return self.storage_stores(sub, list(self._client(StorageManagementClient, sub).storage_accounts.list()))
+
+    def storage_stores(self, sub: str, accounts: list[Any]) -> list[DiscoveredStore]:
+        """The subscription's storage accounts (SDK models), with their object replication destinations."""
+        from azure.mgmt.storage import StorageManagementClient
+
         stores = [self.storage_store(sub, account) for account in accounts]
-        azure_copies.raise_partial(stores, azure_copies.add_object_replication(self, client, accounts, stores))
+        if accounts:
+            client = self._client(StorageManagementClient, sub)
+            azure_copies.raise_partial(stores, azure_copies.add_object_replication(self, client, accounts, stores))
         return stores
 
     def storage_store(self, sub: str, account: Any) -> DiscoveredStore:
@@ -496,10 +532,16 @@ class AzureProvider(Provider):
     def _sql(self, sub: str) -> list[DiscoveredStore]:
         from azure.mgmt.sql import SqlManagementClient
 
-        client = self._client(SqlManagementClient, sub)
+        return self.sql_stores(sub, list(self._client(SqlManagementClient, sub).servers.list()))
+
+    def sql_stores(self, sub: str, servers: list[Any]) -> list[DiscoveredStore]:
+        """The user databases of the subscription's SQL servers (SDK models), each server's read once."""
+        from azure.mgmt.sql import SqlManagementClient
+
+        client = self._client(SqlManagementClient, sub) if servers else None
         stores: list[DiscoveredStore] = []
         errors: list[tuple[str, bool]] = []
-        for server in client.servers.list():
+        for server in servers:
             stores.extend(self._sql_server(client, sub, server, errors))
         if errors:
             raise PartialInventory(stores, "; ".join(text for text, _ in errors), all(d for _, d in errors))
@@ -554,15 +596,15 @@ class AzureProvider(Provider):
         from azure.mgmt.compute import ComputeManagementClient
 
         client = self._client(ComputeManagementClient, sub)
-        return [self._located(sub, "azure-managed-disk", disk, "Disk.location") for disk in client.disks.list()]
+        return [self.located(sub, "azure-managed-disk", disk, "Disk.location") for disk in client.disks.list()]
 
     def _snapshots(self, sub: str) -> list[DiscoveredStore]:
         from azure.mgmt.compute import ComputeManagementClient
 
         client = self._client(ComputeManagementClient, sub)
-        return [self._located(sub, "azure-snapshot", snap, "Snapshot.location") for snap in client.snapshots.list()]
+        return [self.located(sub, "azure-snapshot", snap, "Snapshot.location") for snap in client.snapshots.list()]
 
-    def _located(self, sub: str, kind: str, resource: Any, learned_from: str) -> DiscoveredStore:
+    def located(self, sub: str, kind: str, resource: Any, learned_from: str) -> DiscoveredStore:
         store = self._new_store(sub, kind, resource)
         store.add_location(store.region, "primary", learned_from)
         store.encryption = self.keys.disk(sub, resource, learned_from.split(".")[0])
@@ -600,6 +642,14 @@ def _subscription_id(node: Node) -> str:
     value = node.req_str()
     if not SUBSCRIPTION_ID.match(value):
         raise node.error(f"{node.name}: '{value}' is not a subscription id (expected a GUID)")
+    return value
+
+
+def _management_group(node: Node) -> str:
+    value = node.req_str()
+    if not MANAGEMENT_GROUP_ID.match(value):
+        raise node.error(f"{node.name}: '{value}' is not a management group id (1-90 letters, digits, '-', '_', "
+                         "'.', '(' or ')')")
     return value
 
 

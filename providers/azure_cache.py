@@ -36,11 +36,18 @@ def redis(provider: AzureProvider, sub: str) -> list[DiscoveredStore]:
 def caches(provider: AzureProvider, sub: str) -> list[DiscoveredStore]:
     """Azure Cache for Redis: one listing, then LinkedServer_List for each Premium cache (or one whose tier is not
     reported); a failed linked-server listing is kept as an error and the cache as a store with an unknown."""
-    arm = provider.arm_json()
     path, version = REDIS
+    return cache_stores(provider, sub, provider.arm_json().list(subscription_path(sub, path), version))
+
+
+def cache_stores(provider: AzureProvider, sub: str, caches: list[dict[str, Any]]) -> list[DiscoveredStore]:
+    """Caches (ARM JSON: a listing's or Resource Graph's rows), each with its linked servers where it may
+    geo-replicate."""
+    arm = provider.arm_json()
+    _, version = REDIS
     stores: list[DiscoveredStore] = []
     errors: Errors = []
-    for cache in arm.list(subscription_path(sub, path), version):
+    for cache in caches:
         if not may_geo_replicate(cache):
             stores.append(redis_store(provider, sub, cache, []))
             continue
@@ -86,9 +93,14 @@ def redis_store(provider: AzureProvider, sub: str, cache: dict[str, Any], links:
 def enterprise_clusters(provider: AzureProvider, sub: str) -> list[DiscoveredStore]:
     """One listing of the clusters, then Databases_ListByCluster per cluster: each database's geoReplication
     linkedDatabases → the linked clusters' locations (resolved among the subscription's clusters)."""
-    arm = provider.arm_json()
     path, version = ENTERPRISE
-    clusters = arm.list(subscription_path(sub, path), version)
+    return enterprise_stores(provider, sub, provider.arm_json().list(subscription_path(sub, path), version))
+
+
+def enterprise_stores(provider: AzureProvider, sub: str, clusters: list[dict[str, Any]]) -> list[DiscoveredStore]:
+    """Clusters (ARM JSON: a listing's or Resource Graph's rows), each with its databases' geo-replication."""
+    arm = provider.arm_json()
+    _, version = ENTERPRISE
     located = {cluster["id"].lower(): provider.region(cluster.get("location")) for cluster in clusters}
     stores: list[DiscoveredStore] = []
     errors: Errors = []

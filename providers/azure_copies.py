@@ -187,6 +187,12 @@ def flexible_servers(provider: AzureProvider, sub: str, engine: str) -> list[Dis
     """A subscription's flexible servers of one engine, each with its replication group and geo backups."""
     path, version = FLEXIBLE_SERVERS[engine]
     servers = provider.arm_json().list(subscription_path(sub, path), version)
+    return flexible_server_stores(provider, sub, engine, servers)
+
+
+def flexible_server_stores(provider: AzureProvider, sub: str, engine: str, servers: list[dict[str, Any]]
+                           ) -> list[DiscoveredStore]:
+    """The stores of a subscription's flexible servers of one engine (ARM JSON), replicas resolved among them."""
     by_id = {server["id"].lower(): server for server in servers}
     replicas: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for server in servers:

@@ -88,12 +88,18 @@ class InstanceGroups:
 
 
 def managed_instances(provider: AzureProvider, sub: str) -> list[DiscoveredStore]:
-    """A subscription's SQL managed instances, with their failover group partners and geo-redundant backups: one
-    listing, then one InstanceFailoverGroups_ListByLocation per (resource group, location) holding an instance."""
+    """A subscription's SQL managed instances: one listing, then `managed_instance_stores`."""
+    instances = provider.arm_json().list(subscription_path(sub, MANAGED_INSTANCES), SQL_VERSION)
+    return managed_instance_stores(provider, sub, instances)
+
+
+def managed_instance_stores(provider: AzureProvider, sub: str, instances: list[dict[str, Any]]
+                            ) -> list[DiscoveredStore]:
+    """Managed instances (ARM JSON: a listing's or Resource Graph's rows), with their failover group partners and
+    geo-redundant backups: one InstanceFailoverGroups_ListByLocation per (resource group, location) holding one."""
     from providers.azure import normalise_location, resource_group
 
     arm = provider.arm_json()
-    instances = arm.list(subscription_path(sub, MANAGED_INSTANCES), SQL_VERSION)
     located = {instance["id"].lower(): provider.region(instance.get("location")) for instance in instances}
     groups, errors = InstanceGroups(), []
     scopes: dict[tuple[str, str], list[str]] = defaultdict(list)  # (resource group, location) -> instance ids

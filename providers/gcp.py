@@ -10,6 +10,9 @@ Config (`providers.gcp`; at least one of projects, organization, folder):
         folder: "345678901234"                     #   project under it (Resource Manager, folders walked)
         services: [storage, bigquery, spanner, firestore, cloudsql, bigtable, alloydb, filestore, redis]
                                                    # default: all
+        asset_inventory: true                      # with a scope: every project's stores from Cloud Asset
+                                                   #   Inventory's ListAssets (providers/gcp_assets.py); false:
+                                                   #   one listing per project and service
         timeout: 30                                # seconds per HTTP request
         retry_seconds: 20                          # time budget for retrying 429/5xx answers; 0 = never
         workers: 8                                 # (project, service) targets scanned in parallel
@@ -46,9 +49,10 @@ What each store reports:
 * `bigquery-dataset`, id `//bigquery.googleapis.com/projects/P/datasets/D`, location lower-cased.
 * the databases and file stores of providers/gcp_copies.py, id = their Cloud Asset Inventory full resource
   name (`//alloydb.googleapis.com/projects/P/locations/R/clusters/C`, ...), with every copy's region and role.
-* `_assets` (Cloud Asset searchAllResources over an organization or folder scope, service `asset`) is kept for
-  the organization-wide bulk path: no kind is read only through it any more (`ASSET_KINDS` is empty), so it
-  does not run.
+
+With an organization or folder scope (and `asset_inventory`, the default), the projects Cloud Asset Inventory
+answers for are built from one paged ListAssets per scope instead of their per-project listings
+(providers/gcp_assets.py), with the same builders (`bucket_store`, `dataset_store`, providers/gcp_copies.py).
 """
 
 from __future__ import annotations
@@ -67,27 +71,24 @@ from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry, if_exception_type
 from google.auth.credentials import AnonymousCredentials, Credentials
 
-from providers import gcp_copies
+from providers import gcp_assets, gcp_copies
 from providers.base import Provider, TargetLog, is_loopback
 from providers.engine import Target, run_target, run_targets
 from providers.gcp_keys import KeyReader
 from scanner.discovered import DiscoveredStore
-from scanner.kinds import GCP_ASSET_TYPES, services_of
+from scanner.kinds import services_of
 from scanner.yamlfile import Node
 
 SERVICES = services_of("gcp")  # the config `services`, from the registry of store kinds (scanner/kinds.py)
 CONFIG_KEYS = {
     "projects", "organization", "folder", "services", "timeout", "retry_seconds", "workers",
     "storage_endpoint", "bigquery_endpoint", "resource_manager_endpoint", "asset_endpoint", "emulator", "kms_endpoint",
+    "asset_inventory",
     *(key for key, _ in gcp_copies.ENDPOINTS.values()),
 }
 READ_ONLY_SCOPE = "https://www.googleapis.com/auth/cloud-platform.read-only"
 GLOBAL = "global"  # TargetLog region of a project's listing: per project, not per region
 ANY = "*"  # TargetLog account of an organization/folder-wide call; its region field names the scope
-
-# Cloud Asset Inventory types searched with an organization/folder scope -> our store kind (scanner/kinds.py).
-# Buckets and datasets are listed through their own APIs above (they give more than the search does).
-ASSET_KINDS: dict[str, str] = GCP_ASSET_TYPES
 
 _PROJECT_ID = re.compile(r"(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _ZONE = re.compile(r"([a-z]+-[a-z]+\d+)-[a-z]")
@@ -116,6 +117,7 @@ class GcpSettings:
     kms_endpoint: str | None = None
     emulator: bool = False  # the overridden endpoints are emulators: anonymous credentials
     database_endpoints: dict[str, str] = field(default_factory=dict)  # spanner, firestore, cloudsql, bigtable
+    asset_inventory: bool = True  # with a scope: the stores from ListAssets (providers/gcp_assets.py)
 
     @property
     def scopes(self) -> list[str]:
@@ -144,6 +146,7 @@ def parse_settings(section: Node) -> GcpSettings:
         asset_endpoint=_endpoint(section["asset_endpoint"]),
         kms_endpoint=_endpoint(section["kms_endpoint"]),
         emulator=section["emulator"].bool(False),
+        asset_inventory=section["asset_inventory"].bool(True),
         database_endpoints={service: url for service, (key, _) in gcp_copies.ENDPOINTS.items()
                             if (url := _endpoint(section[key]))},
     )
@@ -241,16 +244,20 @@ class GcpProvider(Provider):
 
     # -- orchestration -------------------------------------------------------------------------
     def units(self, log: TargetLog) -> list[str]:
-        """The projects to scan, then each organization/folder scope whose Cloud Asset search runs."""
-        scopes = self.settings.scopes if "asset" in self.settings.services else []
-        return [*self._projects(log), *scopes]
+        """The projects to scan: the configured ones and every project under the organization/folder scopes."""
+        return self._projects(log)
 
     def discover_unit(self, unit: str, log: TargetLog) -> list[DiscoveredStore]:
         return self._scan_targets(log, self._tasks(unit))
 
     def discover(self, log: TargetLog) -> list[DiscoveredStore]:
+        """Every project's targets, built from Cloud Asset Inventory's ListAssets where it answers for the
+        project."""
         self.keys = self._key_reader()
-        return self._scan_targets(log, [task for unit in self.units(log) for task in self._tasks(unit)])
+        units = self.units(log)
+        assets = gcp_assets.read(self, list(self.settings.services), log) \
+            if self.settings.scopes and self.settings.asset_inventory else None
+        return self._scan_targets(log, [task for unit in units for task in self._tasks(unit, assets)])
 
     def _scan_targets(self, log: TargetLog, tasks: list[tuple[str, str, str, Callable[[], list[Any]]]]
                       ) -> list[DiscoveredStore]:
@@ -268,19 +275,20 @@ class GcpProvider(Provider):
                     projects.append(project)
         return projects
 
-    def _tasks(self, unit: str) -> list[tuple[str, str, str, Callable[[], list[Any]]]]:
-        """(account, region, service, fetch) for every target of one unit: a project, or an asset scope."""
-        if unit in self.settings.scopes:
-            return [(ANY, unit, "cloudasset", lambda: self._assets(unit))] if "asset" in self.settings.services else []
-        tasks: list[tuple[str, str, str, Callable[[], list[Any]]]] = []
-        if "storage" in self.settings.services:
-            tasks.append((unit, GLOBAL, "storage", lambda: self._buckets(unit)))
-        if "bigquery" in self.settings.services:
-            tasks.append((unit, GLOBAL, "bigquery", lambda: self._datasets(unit)))
-        for service, reader in gcp_copies.READERS.items():
-            if service in self.settings.services:
-                tasks.append((unit, GLOBAL, service, partial(self._read_databases, reader, service, unit)))
-        return tasks
+    def _tasks(self, unit: str, assets: gcp_assets.AssetInventory | None = None
+               ) -> list[tuple[str, str, str, Callable[[], list[Any]]]]:
+        """(account, region, service, fetch) for every target of one project. A project Cloud Asset Inventory
+        answered for is built from its assets, else listed per project and service."""
+        readers: dict[str, Callable[[], list[Any]]] = {
+            "storage": lambda: self._buckets(unit), "bigquery": lambda: self._datasets(unit),
+            **{service: partial(self._read_databases, reader, service, unit)
+               for service, reader in gcp_copies.READERS.items()},
+        }
+        if assets is not None and assets.covers(unit):
+            readers.update({service: partial(kind.build, self, unit, assets.of(unit, kind))
+                            for service, kind in gcp_assets.BY_SERVICE.items()})
+        return [(unit, GLOBAL, service, reader) for service, reader in readers.items()
+                if service in self.settings.services]
 
     def _key_reader(self) -> KeyReader:
         endpoint = self.settings.kms_endpoint
@@ -288,10 +296,23 @@ class GcpProvider(Provider):
     def _read_databases(self, reader: Callable[[gcp_copies.GoogleJson, str], list[Any]], service: str,
                         project: str) -> list[Any]:
         """One project's databases of one admin API (providers/gcp_copies.py), with the provider's credentials."""
+        return reader(self.database_api(service), project)
+
+    def database_api(self, service: str) -> gcp_copies.GoogleJson:
+        """A database admin API (spanner, firestore, cloudsql, bigtable) as JSON, with the provider's credentials."""
         endpoint = self.settings.database_endpoints.get(service)
-        api = gcp_copies.GoogleJson(self._credentials_for(endpoint), endpoint or gcp_copies.ENDPOINTS[service][1],
-                                    self.settings.timeout)
-        return reader(api, project)
+        return gcp_copies.GoogleJson(self._credentials_for(endpoint), endpoint or gcp_copies.ENDPOINTS[service][1],
+                                     self.settings.timeout)
+
+    def asset_api(self) -> gcp_copies.GoogleJson:
+        """Cloud Asset Inventory's REST API as JSON (ListAssets), with the provider's credentials."""
+        endpoint = self.settings.asset_endpoint
+        return gcp_copies.GoogleJson(self._credentials_for(endpoint), endpoint or gcp_assets.ASSET_API,
+                                     self.settings.timeout)
+
+    def project_id(self, number: str) -> str:
+        """The id of a project Resource Manager listed under a scope, by number; "" if it was not listed."""
+        return self._project_numbers.get(number, "")
 
     # -- clients -------------------------------------------------------------------------------
     def _credentials_for(self, endpoint: str | None, emulator: bool | None = None) -> Credentials:
@@ -368,23 +389,27 @@ class GcpProvider(Provider):
             client_options=self._client_options(endpoint),
         )
         buckets = client.list_buckets(project=project, retry=self._retry(), timeout=self.settings.timeout)
-        return [self._bucket_store(project, bucket) for bucket in buckets]
+        return [self.bucket_store(project, bucket._properties) for bucket in buckets]
 
-    def _bucket_store(self, project: str, bucket: Any) -> DiscoveredStore:
+    def bucket_store(self, project: str, bucket: dict[str, Any], source: str = "buckets.list") -> DiscoveredStore:
+        """A bucket from its Cloud Storage JSON (buckets.list item, or a Cloud Asset Inventory asset's data)."""
+        location = bucket.get("location")
         store = DiscoveredStore(
-            id=f"//storage.googleapis.com/projects/_/buckets/{bucket.name}",
+            id=f"//storage.googleapis.com/projects/_/buckets/{bucket['name']}",
             provider=self.name,
             account=project,
             kind="gcs-bucket",
-            name=bucket.name,
-            region=region_of(bucket.location) if bucket.location else "unknown",
-            tags=dict(bucket.labels or {}),
+            name=bucket["name"],
+            region=region_of(location) if location else "unknown",
+            tags=dict(bucket.get("labels") or {}),
         )
-        for region, learned_from in bucket_locations(bucket.location, bucket.location_type, bucket.data_locations):
-            store.add_location(region, "primary", learned_from)
+        placed = (bucket.get("customPlacementConfig") or {}).get("dataLocations")
+        for region, learned_from in bucket_locations(location, bucket.get("locationType"), placed):
+            store.add_location(region, "primary", learned_from.replace("buckets.list", source))
         if not store.locations:
-            store.unknowns.append("location: buckets.list returned no location for this bucket")
-        store.encryption = self.keys.facts(bucket.default_kms_key_name, "buckets.list encryption.defaultKmsKeyName")
+            store.unknowns.append(f"location: {source} returned no location for this bucket")
+        kms_key = (bucket.get("encryption") or {}).get("defaultKmsKeyName")
+        store.encryption = self.keys.facts(kms_key, f"{source} encryption.defaultKmsKeyName")
         return store
 
     # -- BigQuery ------------------------------------------------------------------------------
@@ -402,17 +427,15 @@ class GcpProvider(Provider):
         for item in client.list_datasets(project=project, include_all=True, **call):
             # datasets.list gives no default encryption key: datasets.get per dataset (which gives the location too)
             dataset = client.get_dataset(item.reference, **call)
-            location = item._properties.get("location") or dataset.location
-            store = self._dataset_store(project, item.dataset_id, location, item.labels)
-            default = dataset.default_encryption_configuration
-            store.encryption = self.keys.facts(default.kms_key_name if default else None,
-                                               "datasets.get defaultEncryptionConfiguration.kmsKeyName")
-            stores.append(store)
+            stores.append(self.dataset_store(project, {**dataset._properties, **item._properties,
+                                                       "location": item._properties.get("location")
+                                                       or dataset.location}))
         return stores
 
-    def _dataset_store(
-        self, project: str, dataset_id: str, location: str | None, labels: dict[str, str] | None
-    ) -> DiscoveredStore:
+    def dataset_store(self, project: str, dataset: dict[str, Any], source: str = "datasets.list") -> DiscoveredStore:
+        """A dataset from its BigQuery JSON (datasets.list item merged with datasets.get, or an asset's data)."""
+        dataset_id = dataset["datasetReference"]["datasetId"]
+        location = dataset.get("location")
         store = DiscoveredStore(
             id=f"//bigquery.googleapis.com/projects/{project}/datasets/{dataset_id}",
             provider=self.name,
@@ -420,57 +443,16 @@ class GcpProvider(Provider):
             kind="bigquery-dataset",
             name=dataset_id,
             region=region_of(location) if location else "unknown",
-            tags=dict(labels or {}),
+            tags=dict(dataset.get("labels") or {}),
         )
         if location:
-            store.add_location(region_of(location), "primary", "datasets.list location")
+            store.add_location(region_of(location), "primary", f"{source} location")
         else:
             store.unknowns.append("location: BigQuery returned no location for this dataset")
+        kms_key = (dataset.get("defaultEncryptionConfiguration") or {}).get("kmsKeyName")
+        detail = "datasets.get" if source == "datasets.list" else source
+        store.encryption = self.keys.facts(kms_key, f"{detail} defaultEncryptionConfiguration.kmsKeyName")
         return store
-
-    # -- Cloud Asset Inventory -----------------------------------------------------------------
-    def _assets(self, scope: str) -> list[DiscoveredStore]:
-        """One paginated searchAllResources over the scope for the data-store types in ASSET_KINDS."""
-        from google.cloud import asset_v1
-
-        endpoint = self.settings.asset_endpoint
-        client = asset_v1.AssetServiceClient(
-            credentials=self._credentials_for(endpoint),
-            transport="rest",
-            client_options=self._client_options(endpoint),
-        )
-        request = {"scope": scope, "asset_types": sorted(ASSET_KINDS), "page_size": 500}
-        results = client.search_all_resources(request=request, retry=self._retry(), timeout=self.settings.timeout)
-        return [self._asset_store(result) for result in results]
-
-    def _asset_store(self, result: Any) -> DiscoveredStore:
-        location = result.location or ""
-        store = DiscoveredStore(
-            id=result.name,
-            provider=self.name,
-            account=self._asset_project(result.name, result.project),
-            kind=ASSET_KINDS.get(result.asset_type, result.asset_type),
-            name=result.display_name or result.name.rsplit("/", 1)[-1],
-            region=region_of(location) if location else "unknown",
-            tags=dict(result.labels or {}),
-        )
-        if location and location.lower() != GLOBAL:
-            store.add_location(region_of(location), "primary", "cloudasset.searchAllResources location")
-        else:
-            store.unknowns.append(f"location: Cloud Asset Inventory reports '{location or 'nothing'}'")
-        store.unknowns.append(
-            "replicas and backups: only the primary location from Cloud Asset Inventory was read, "
-            "not the service's own API"
-        )
-        return store
-
-    def _asset_project(self, name: str, project: str) -> str:
-        """The project id: from the resource name if it has one, else from the number Resource Manager gave."""
-        match = re.search(r"/projects/([^/]+)/", name)
-        if match and match.group(1) != "_" and not match.group(1).isdigit():
-            return match.group(1)
-        number = project.removeprefix("projects/")
-        return self._project_numbers.get(number, number)
 
 
 def _unique(stores: Iterable[DiscoveredStore]) -> list[DiscoveredStore]:

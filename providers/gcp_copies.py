@@ -85,6 +85,11 @@ def new_store(project: str, kind: str, store_id: str, name: str, region: str, la
 # -- Spanner ---------------------------------------------------------------------------------------------------
 def spanner(api: GoogleJson, project: str) -> list[DiscoveredStore]:
     instances, _ = api.pages(f"/v1/projects/{project}/instances", "instances")
+    return spanner_stores(api, project, instances)
+
+
+def spanner_stores(api: GoogleJson, project: str, instances: list[dict[str, Any]]) -> list[DiscoveredStore]:
+    """A project's Spanner instances (REST JSON), each configuration's replicas read once (instanceConfigs.get)."""
     configs: dict[str, list[dict[str, Any]] | str] = {}  # config name -> replicas, or the error reading it
     for config in {instance.get("config", "") for instance in instances} - {""}:
         try:
@@ -121,7 +126,10 @@ def spanner_store(project: str, instance: dict[str, Any], replicas: list[dict[st
 
 # -- Firestore -------------------------------------------------------------------------------------------------
 def firestore(api: GoogleJson, project: str) -> list[DiscoveredStore]:
-    databases = api.get(f"/v1/projects/{project}/databases").get("databases") or []
+    return firestore_stores(project, api.get(f"/v1/projects/{project}/databases").get("databases") or [])
+
+
+def firestore_stores(project: str, databases: list[dict[str, Any]]) -> list[DiscoveredStore]:
     stores = []
     for database in databases:
         location = region_of(database.get("locationId") or "unknown")
@@ -135,6 +143,11 @@ def firestore(api: GoogleJson, project: str) -> list[DiscoveredStore]:
 # -- Cloud SQL -------------------------------------------------------------------------------------------------
 def cloudsql(api: GoogleJson, project: str) -> list[DiscoveredStore]:
     instances, _ = api.pages(f"/sql/v1beta4/projects/{project}/instances", "items")
+    return cloudsql_stores(project, instances)
+
+
+def cloudsql_stores(project: str, instances: list[dict[str, Any]]) -> list[DiscoveredStore]:
+    """A project's Cloud SQL instances (REST JSON), replicas and primaries resolved among them."""
     by_name = {instance["name"]: instance for instance in instances}
     return [cloudsql_store(project, instance, by_name) for instance in instances]
 
@@ -176,6 +189,18 @@ def _add_replicas(store: DiscoveredStore, root: dict[str, Any], by_name: dict[st
 def bigtable(api: GoogleJson, project: str) -> list[DiscoveredStore]:
     instances, failed = api.pages(f"/v2/projects/{project}/instances", "instances")
     clusters, failed_clusters = api.pages(f"/v2/projects/{project}/instances/-/clusters", "clusters")
+    stores = bigtable_stores(project, instances, clusters)
+    unreachable = sorted(set(failed) | set(failed_clusters))
+    if unreachable:
+        for store in stores:
+            store.unknowns.append(f"Bigtable did not answer for {', '.join(unreachable)}: clusters there are not known")
+        raise PartialInventory(stores, f"Bigtable failedLocations: {', '.join(unreachable)}", False)
+    return stores
+
+
+def bigtable_stores(project: str, instances: list[dict[str, Any]], clusters: list[dict[str, Any]]
+                    ) -> list[DiscoveredStore]:
+    """A project's Bigtable instances (REST JSON), each with the location of every one of its clusters."""
     stores = []
     for instance in instances:
         own = [c for c in clusters if c["name"].startswith(instance["name"] + "/clusters/")]
@@ -186,11 +211,6 @@ def bigtable(api: GoogleJson, project: str) -> list[DiscoveredStore]:
         for region in regions:
             store.add_location(region, "primary", "instances.clusters.list location (every cluster serves writes)")
         stores.append(store)
-    unreachable = sorted(set(failed) | set(failed_clusters))
-    if unreachable:
-        for store in stores:
-            store.unknowns.append(f"Bigtable did not answer for {', '.join(unreachable)}: clusters there are not known")
-        raise PartialInventory(stores, f"Bigtable failedLocations: {', '.join(unreachable)}", False)
     return stores
 
 # -- the `locations/-` listings: AlloyDB, Filestore, Memorystore for Redis --------------------------------------

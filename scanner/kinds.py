@@ -466,10 +466,6 @@ KINDS: tuple[StoreKind, ...] = (
     ),
 )
 
-# Cloud Asset Inventory type -> kind, for the kinds GCP reads only through the organization-scope asset search
-# (service `asset`): none now that AlloyDB, Filestore and Memorystore are read per project through their own APIs
-GCP_ASSET_TYPES: dict[str, str] = {kind.bulk_type: kind.kind for kind in KINDS if kind.service == "asset"}
-
 PLATFORM: dict[str, PlatformCalls] = {
     "aws": PlatformCalls("aws", (
         Call("GetCallerIdentity", "sts:GetCallerIdentity"),
@@ -485,10 +481,14 @@ PLATFORM: dict[str, PlatformCalls] = {
     ), {"tag:GetResources": "tagging"}),
     "azure": PlatformCalls("azure", (
         Call("Subscriptions_List", "Microsoft.Resources/subscriptions/read", "no subscriptions configured"),
+        Call("Resources", "Microsoft.ResourceGraph/resources/read",
+             "resource_graph: true (Resource Graph's query: every subscription's stores in bulk)"),
     )),
     "gcp": PlatformCalls("gcp", (
         Call("projects.list", "resourcemanager.projects.list", "an organization or folder scope"),
         Call("folders.list", "resourcemanager.folders.list", "an organization or folder scope"),
+        Call("assets.list", "cloudasset.assets.listResource",
+             "an organization or folder scope with asset_inventory (the default): every project's stores in bulk"),
     )),
 }
 

@@ -107,8 +107,8 @@ def test_single_regions_and_hong_kong(gcp_estate, gcp_section):
     assert stores[BUCKET.format("nw-customer-records")].tags == {"data-class": "personal", "team": "crm"}
 
 
-def test_memorystore_and_filestore_are_read_per_project_with_their_copies_not_searched(gcp_estate, gcp_section):
-    stores, log = scan(gcp_section(gcp_estate.config_section()))
+def test_memorystore_and_filestore_are_read_per_project_with_their_copies(gcp_estate, gcp_section):
+    stores, log = scan(gcp_section(gcp_estate.config_section(asset_inventory=False)))
     redis = stores[f"//redis.googleapis.com/projects/{EU_PROJECT}/locations/europe-west3/instances/sessions"]
     assert (redis.kind, redis.account, regions(redis)) == ("memorystore-redis-instance", EU_PROJECT, ["europe-west3"])
     share = stores[f"//file.googleapis.com/projects/{APAC_PROJECT}/locations/asia-northeast1-b/instances/ticks-share"]
@@ -117,9 +117,7 @@ def test_memorystore_and_filestore_are_read_per_project_with_their_copies_not_se
                                                                    ("asia-east2", "backup")]
     assert outcome(log, APAC_PROJECT, "filestore").stores == 1
     assert outcome(log, EU_PROJECT, "redis").stores == 2  # an instance and a cluster
-    # no kind is read only through Cloud Asset Inventory's search any more: it is not called
-    assert not [r for r in gcp_estate.resources.requests if r.path.endswith(":searchAllResources")]
-    assert not [r for r in log.results if r.service == "cloudasset"]
+    assert not [r for r in gcp_estate.resources.requests if r.path.endswith("/assets")]
 
 
 def test_organization_walk_finds_projects_in_folders_and_skips_deleted(gcp_estate, gcp_section):
@@ -172,7 +170,7 @@ def test_dataset_location_missing_from_list_is_read_from_the_dataset(gcp_estate,
 def test_denied_project_is_recorded_and_the_others_are_inventoried(gcp_estate, gcp_section):
     gcp_estate.gcs.deny(APAC_PROJECT)
     gcp_estate.bigquery.deny(APAC_PROJECT)
-    stores, log = scan(gcp_section(gcp_estate.config_section()))
+    stores, log = scan(gcp_section(gcp_estate.config_section(asset_inventory=False)))
     for service in ("storage", "bigquery"):
         denied = outcome(log, APAC_PROJECT, service)
         assert denied.status == "denied"
@@ -196,7 +194,7 @@ def test_denied_organization_is_recorded_and_listed_projects_still_scanned(gcp_e
 
 def test_stopped_server_gives_recorded_errors_not_an_exception(gcp_estate, gcp_section):
     gcp_estate.gcs.stop()
-    stores, log = scan(gcp_section(gcp_estate.config_section()))
+    stores, log = scan(gcp_section(gcp_estate.config_section(asset_inventory=False)))
     for project in (EU_PROJECT, APAC_PROJECT):
         failed = outcome(log, project, "storage")
         assert failed.status == "error"
@@ -207,7 +205,7 @@ def test_stopped_server_gives_recorded_errors_not_an_exception(gcp_estate, gcp_s
 
 
 def test_every_server_stopped_still_returns(gcp_estate, gcp_section):
-    section = gcp_estate.config_section()
+    section = gcp_estate.config_section(asset_inventory=False)
     gcp_estate.stop()
     stores, log = scan(gcp_section(section))
     assert stores == {}
@@ -349,7 +347,7 @@ READ_PATHS = [
     r"/storage/v1/b/[^/]+",
     r"/bigquery/v2/projects/[^/]+/datasets(/[^/]+)?",
     r"/v3/(projects|folders)",
-    r"/v1/(organizations|folders)/\d+:searchAllResources",
+    r"/v1/(organizations|folders)/\d+/assets",
     r"/v1/projects/[^/]+/locations/[^/]+/(keyRings/[^/]+/cryptoKeys|ekmConnections)/[^/]+",  # Cloud KMS gets
     r"/v1/projects/[^/]+/(instances|instanceConfigs/[^/]+|databases)",
     r"/sql/v1beta4/projects/[^/]+/instances",
@@ -360,7 +358,7 @@ READ_PATHS = [
 
 def test_the_provider_only_reads(gcp_estate, gcp_section):
     gcp_estate.bigquery.list_includes_location = False  # also exercise datasets.get
-    scan(gcp_section(gcp_estate.config_section()))
+    scan(gcp_section(gcp_estate.config_section(asset_inventory=False)))
     for server in gcp_estate.servers():
         assert server.requests, f"{server.name} saw no request"
         assert server.violations == []

@@ -87,6 +87,8 @@ SUB = r"/subscriptions/[^/]+"
 SQL_SERVER = SUB + r"/resourceGroups/[^/]+/providers/Microsoft\.Sql/servers/[^/]+"
 AZURE_PERMISSIONS: list[tuple[str, str]] = [
     (r"/subscriptions", "Microsoft.Resources/subscriptions/read"),
+    # Resource Graph's query (a POST that reads): resource_graph: true
+    (r"/providers/Microsoft\.ResourceGraph/resources", "Microsoft.ResourceGraph/resources/read"),
     (SUB + r"/providers/Microsoft\.Storage/storageAccounts", "Microsoft.Storage/storageAccounts/read"),
     (SUB + r"/providers/Microsoft\.DocumentDB/databaseAccounts", "Microsoft.DocumentDB/databaseAccounts/read"),
     (SUB + r"/providers/Microsoft\.Sql/servers", "Microsoft.Sql/servers/read"),
@@ -129,8 +131,8 @@ GCP_PERMISSIONS: list[tuple[str, str, str]] = [
     ("bigquery", r"/bigquery/v2/projects/[^/]+/datasets/[^/]+", "bigquery.datasets.get"),
     ("resources", r"/v3/projects", "resourcemanager.projects.list"),
     ("resources", r"/v3/folders", "resourcemanager.folders.list"),
-    ("resources", r"/v1/(?:organizations|folders|projects)/[^/:]+:searchAllResources",
-     "cloudasset.assets.searchAllResources"),
+    # ListAssets with contentType RESOURCE (providers/gcp_assets.py)
+    ("resources", r"/v1/(?:organizations|folders|projects)/[^/:]+/assets", "cloudasset.assets.listResource"),
     ("kms", r"/v1/projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+", "cloudkms.cryptoKeys.get"),
     ("kms", r"/v1/projects/[^/]+/locations/[^/]+/ekmConnections/[^/]+", "cloudkms.ekmConnections.get"),
     ("databases", r"/v1/projects/[^/]+/instances", "spanner.instances.list"),
@@ -242,7 +244,7 @@ def test_gcp_role_is_read_only():
     assert role["stage"] == "GA" and role["title"]
     for permission in role["includedPermissions"]:
         service, *resource, verb = permission.split(".")
-        assert service and resource and re.fullmatch(r"(get|list|search[A-Za-z]*)", verb), permission
+        assert service and resource and re.fullmatch(r"(get|list|listResource|search[A-Za-z]*)", verb), permission
         assert not_read_only(permission.replace(".", " ")) is None, permission
 
 
@@ -390,9 +392,11 @@ def test_azure_published_role_is_exactly_what_the_scanner_calls(tmp_path, azure_
     assert full.status == "complete"
     listing = {key: value for key, value in section.items() if key != "subscriptions"}
     scan(write_config(tmp_path, {"azure": listing}, "subscriptions-listed"))
+    bulk = scan(write_config(tmp_path, {"azure": {**section, "resource_graph": True}}, "resource-graph"))
+    assert bulk.status == "complete" and bulk.counts["stores"] == full.counts["stores"] > 0
 
-    methods = {method for method, _ in arm_server.requests}
-    assert methods == {"GET"}, methods
+    posts = {urlsplit(path).path.lower() for method, path in arm_server.requests if method != "GET"}
+    assert posts == {"/providers/microsoft.resourcegraph/resources"}, posts  # the one POST: a graph query
     paths = [path for _, path in arm_server.requests]
     unknown = sorted({urlsplit(p).path for p in paths if azure_permission(p) is None})
     assert not unknown, f"ARM calls with no permission mapping: {unknown}; add them to AZURE_PERMISSIONS " \
@@ -417,6 +421,7 @@ def test_gcp_published_role_is_exactly_what_the_scanner_calls(tmp_path, gcp_esta
     assert full.status == "complete"
     gcp_estate.bigquery.list_includes_location = False  # a listing without `location`: datasets.get per dataset
     scan(write_config(tmp_path, {"gcp": gcp_estate.config_section(use_organization=False)}, "projects"))
+    assert any(re.fullmatch(r"/v1/organizations/[^/]+/assets", r.path) for r in gcp_estate.resources.requests)
 
     recorded = [(server.name, request) for server in gcp_estate.servers() for request in server.requests]
     assert {request.method for _, request in recorded} == {"GET"}

@@ -402,7 +402,9 @@ def test_gcp_multi_and_dual_regions_expand_and_hong_kong_is_reached_by_china(ful
     custom = stores["nw-dr-custom"]  # a configurable dual-region: Belgium and Germany
     assert {(loc["region"], loc["country"]) for loc in custom["locations"]} == {
         ("europe-west1", "BE"), ("europe-west3", "DE")}
-    assert {loc["learned_from"] for loc in custom["locations"]} == {"buckets.list customPlacementConfig.dataLocations"}
+    # the organization's projects are read from Cloud Asset Inventory's ListAssets (the bucket's own JSON)
+    assert {loc["learned_from"] for loc in custom["locations"]} == {
+        "cloudasset.assets.list customPlacementConfig.dataLocations"}
     eur4 = stores["nw-backups-eur4"]  # the predefined dual-region EUR4: Finland and the Netherlands
     assert {(loc["region"], loc["country"]) for loc in eur4["locations"]} == {
         ("europe-north1", "FI"), ("europe-west4", "NL")}
@@ -553,7 +555,10 @@ def test_missing_azure_and_gcp_credentials_mean_not_scanned_and_aws_is_still_sca
 
     gcp = run.targets("gcp")
     assert set(gcp) == {(project, "global", service) for project in estate.gcp.project_ids
-                        for service in GCP_PROJECT_SERVICES} | {("*", ORGANIZATION, "resourcemanager")}
+                        for service in GCP_PROJECT_SERVICES} | {("*", ORGANIZATION, "resourcemanager"),
+                                                                   ("*", ORGANIZATION, "cloudasset.assets.list")}
+    bulk = gcp.pop(("*", ORGANIZATION, "cloudasset.assets.list"))  # its failure only sends every project per project
+    assert bulk["status"] == "ok" and "fallback per project" in bulk["error"], bulk
     for target in gcp.values():
         assert target["status"] == "error" and "default credentials were not found" in target["error"].lower(), target
 
@@ -660,7 +665,8 @@ def test_403_subscription_and_timed_out_project_are_recorded_the_rest_scanned_an
         sandbox, estate, faulty):
     arm, azure, gcs, gcp = faulty
     faulty_estate = Estate(estate.aws, arm, azure, gcp)
-    config = faulty_estate.config(sandbox, aws_section(), azure.provider_section(), gcp_section(gcp, timeout=2))
+    config = faulty_estate.config(sandbox, aws_section(), azure.provider_section(),
+                                  gcp_section(gcp, timeout=2, asset_inventory=False))  # per project: gcs stalls
     state = sandbox.root / "faults.db"
     env = faulty_estate.env()
 
