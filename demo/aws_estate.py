@@ -589,6 +589,19 @@ def seed_backup_plan(clients: Callable[[str, str], Any], account: str, plan: str
                         (), {"env": "prod"}) for where, name in vaults]
 
 
+def seed_table_backups(clients: Callable[[str, str], Any], name: str, region: str, on_demand: int = 1,
+                       pitr: bool = True) -> list[str]:
+    """`on_demand` on-demand backups of an existing table (CreateBackup) and point-in-time recovery turned on
+    (UpdateContinuousBackups); returns the backups' ARNs."""
+    ddb = clients("dynamodb", region)
+    arns = [ddb.create_backup(TableName=name, BackupName=f"{name}-{index}")["BackupDetails"]["BackupArn"]
+            for index in range(on_demand)]
+    if pitr:
+        ddb.update_continuous_backups(TableName=name,
+                                      PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    return arns
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # many buckets, for benchmarks
 # ---------------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ S3 is not here: it is global, read in bulk across regions by `S3Inventory` in pr
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -22,10 +23,11 @@ from botocore.exceptions import ClientError
 
 from providers.aws_keys import service_owned
 from providers.errors import aws_error_code
+from scanner.clock import now_iso
 from scanner.custody import KeyFacts
 from scanner.discovered import DiscoveredStore
 from scanner.kinds import StoreKind, kind
-from scanner.model import TAGS_UNREADABLE
+from scanner.model import TAGS_UNREADABLE, Location, Role
 
 if TYPE_CHECKING:
     from providers.aws import AccountScan
@@ -111,6 +113,7 @@ def new_store(scan: AccountScan, spec: StoreKind, item: dict[str, Any], region: 
 @reader("dynamodb")
 def dynamodb_tables(scan: AccountScan, region: str) -> list[DiscoveredStore]:
     client = scan.client("dynamodb", region)
+    backups = _backups_by_table(scan, region)
     stores = []
     for name in listing(scan, kind("dynamodb-table"), region):
         table = client.describe_table(TableName=name)["Table"]
@@ -121,8 +124,34 @@ def dynamodb_tables(scan: AccountScan, region: str) -> list[DiscoveredStore]:
         for replica in table.get("Replicas", []):
             store.add_location(replica["RegionName"], "replica", "DescribeTable.Replicas")
         store.encryption = _table_encryption(scan, table, region)
+        _table_backups(client, store, name, backups.get(arn, 0))
         stores.append(store)
     return stores
+
+
+def _backups_by_table(scan: AccountScan, region: str) -> Counter[str]:
+    """ListBackups (every type) in the region: table ARN -> its backups. DynamoDB keeps a table's on-demand backups
+    in the table's own region; copies elsewhere are AWS Backup's (read with the `backup` service)."""
+    listed = read_all(scan, "dynamodb", "ListBackups", "BackupSummaries", region, BackupType="ALL")
+    return Counter(summary.get("TableArn", "") for summary in listed)
+
+
+def _table_backups(client: Any, store: DiscoveredStore, name: str, on_demand: int) -> None:
+    """The table's on-demand backups and point-in-time recovery (DescribeContinuousBackups): a `backup` copy in its
+    region, beside the primary."""
+    answer = client.describe_continuous_backups(TableName=name).get("ContinuousBackupsDescription") or {}
+    pitr = (answer.get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus") == "ENABLED"
+    sources = ([f"ListBackups.BackupSummaries ({on_demand} backup{'s' if on_demand > 1 else ''})"] if on_demand
+               else []) + (["DescribeContinuousBackups.PointInTimeRecoveryDescription (PITR enabled)"] if pitr else [])
+    if sources:
+        add_copy(store, store.region, "backup", "; ".join(sources))
+
+
+def add_copy(store: DiscoveredStore, region: str, role: Role, learned_from: str) -> None:
+    """A copy of another role in a region that may already hold one (add_location keeps the first per region):
+    a backup beside its primary."""
+    if not any(loc.region == region and loc.role == role for loc in store.locations):
+        store.locations.append(Location(region, role, learned_from, observed_at=now_iso()))
 
 
 def _table_encryption(scan: AccountScan, table: dict[str, Any], region: str) -> KeyFacts:

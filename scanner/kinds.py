@@ -127,9 +127,14 @@ KINDS: tuple[StoreKind, ...] = (
         kind="dynamodb-table", cloud="aws", service="dynamodb", scope="regional", api="dynamodb",
         list_call=_aws("ListTables", "dynamodb"), result_key="TableNames",
         id_field="DescribeTable.TableArn", name_field="TableName", tags_from="ListTagsOfResource",
-        copies=(Copy("primary", "DescribeTable.TableArn"), Copy("replica", "DescribeTable.Replicas")),
-        detail_calls=(_aws("DescribeTable", "dynamodb"), _aws("ListTagsOfResource", "dynamodb"), *KMS_CALLS),
-        cannot_see=("on-demand backups and point-in-time recovery copies (not read yet)",),
+        copies=(Copy("primary", "DescribeTable.TableArn"), Copy("replica", "DescribeTable.Replicas"),
+                Copy("backup", "ListBackups.BackupSummaries.TableArn (on-demand backups, in the table's region); "
+                               "DescribeContinuousBackups.PointInTimeRecoveryDescription (PITR enabled)")),
+        detail_calls=(_aws("DescribeTable", "dynamodb"), _aws("ListTagsOfResource", "dynamodb"),
+                      _aws("ListBackups", "dynamodb", "once per region"),
+                      _aws("DescribeContinuousBackups", "dynamodb"), *KMS_CALLS),
+        cannot_see=("backups of tables since deleted (a backup outlives its table: not inventoried as a store)",
+                    "backup copies in other regions made by AWS Backup: read only with the `backup` service"),
         probe_rank=2, description="DynamoDB tables and their global-table replicas",
     ),
     StoreKind(
