@@ -88,6 +88,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from providers import aws_vaults  # noqa: F401  (registers the AWS Backup and S3 Glacier readers)
 from providers.aws_keys import KeyReader, service_owned
 from providers.aws_kinds import READERS, AfterRead
 from providers.aws_kinds import tag_list as _tag_list

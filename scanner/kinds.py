@@ -202,14 +202,28 @@ KINDS: tuple[StoreKind, ...] = (
         id_field="BackupVaultArn", name_field="BackupVaultName", tags_from="ListTags",
         copies=(Copy("primary", "ListBackupVaults.BackupVaultArn"),
                 Copy("backup", "GetBackupPlan.Rules.CopyActions.DestinationBackupVaultArn, on every store of the "
-                               "plan's region its selections cover")),
-        detail_calls=(_aws("ListTags", "backup"), _aws("ListBackupPlans", "backup"), _aws("GetBackupPlan", "backup"),
+                               "plan's region its selections cover"),
+                Copy("backup", "ListRecoveryPointsByBackupVault.ResourceArn: the vault's region, on each store of "
+                               "another region it holds recovery points of (plan or on-demand copy jobs)")),
+        detail_calls=(_aws("ListTags", "backup"), _aws("ListRecoveryPointsByBackupVault", "backup"),
+                      _aws("ListBackupPlans", "backup"), _aws("GetBackupPlan", "backup"),
                       _aws("ListBackupSelections", "backup", "a plan copies to another region"),
                       _aws("GetBackupSelection", "backup", "a plan copies to another region"), *KMS_CALLS),
-        cannot_see=("recovery points copied by on-demand copy jobs outside a plan (ListRecoveryPointsByBackupVault, "
-                    "not read yet)",
-                    "covered resources of kinds Custody does not inventory (EC2 volumes, EFS access points, ...)"),
-        probe_rank=5, description="AWS Backup vaults, and the copies backup plans make in other regions",
+        cannot_see=("covered resources of kinds Custody does not inventory (EC2 volumes, EFS access points, ...)",
+                    "recovery points of another account's stores copied into this account's vault: applied only to "
+                    "the vault's own account (cross-account copies are not matched yet)"),
+        probe_rank=5, description="AWS Backup vaults (with their lock), the copies backup plans and copy jobs make "
+                                  "in other regions",
+    ),
+    StoreKind(
+        kind="glacier-vault", cloud="aws", service="glacier", scope="regional", api="glacier",
+        list_call=_aws("ListVaults", "glacier"), result_key="VaultList",
+        id_field="VaultARN", name_field="VaultName", tags_from="ListTagsForVault",
+        copies=(Copy("primary", "ListVaults.VaultARN"),),
+        detail_calls=(_aws("ListTagsForVault", "glacier"),),
+        cannot_see=("archives retrieved or copied out of a vault (into S3 or elsewhere) by a job: not tracked",),
+        probe_rank=6, description="S3 Glacier vaults (the original Glacier API; S3's Glacier storage classes are "
+                                  "the buckets' own)",
     ),
     # ---- Azure ----------------------------------------------------------------------------------------
     StoreKind(

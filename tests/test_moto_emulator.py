@@ -208,6 +208,76 @@ def test_patched_backup_selections_as_the_api_reference_says(moto_patched: MotoS
         assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
+def _vaults(server: MotoServer) -> tuple[Any, Any]:
+    """Vaults `src` in eu-central-1 and `dr` in sa-east-1; their clients."""
+    clients = [boto3.client("backup", endpoint_url=server.url, region_name=region, aws_access_key_id="testing",
+                            aws_secret_access_key="testing") for region in ("eu-central-1", "sa-east-1")]
+    for client, name in zip(clients, ("src", "dr"), strict=True):
+        client.create_backup_vault(BackupVaultName=name)
+    return clients[0], clients[1]
+
+
+def test_stock_backup_has_no_recovery_points(moto_stock: MotoServer) -> None:
+    source, _ = _vaults(moto_stock)
+    with pytest.raises(ClientError):
+        source.start_backup_job(BackupVaultName="src", ResourceArn=TABLE, IamRoleArn=ROLE)
+    with pytest.raises(ClientError):
+        source.list_recovery_points_by_backup_vault(BackupVaultName="src")
+
+
+TABLE = "arn:aws:dynamodb:eu-central-1:123456789012:table/orders"
+ROLE = "arn:aws:iam::123456789012:role/backup"
+
+
+def test_patched_recovery_points_and_copy_jobs_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    source, dr = _vaults(moto_patched)
+    assert source.list_recovery_points_by_backup_vault(BackupVaultName="src")["RecoveryPoints"] == []
+    job = source.start_backup_job(BackupVaultName="src", ResourceArn=TABLE, IamRoleArn=ROLE)
+    source.start_backup_job(BackupVaultName="src", ResourceArn=TABLE.replace("orders", "other"), IamRoleArn=ROLE)
+    copy = source.start_copy_job(RecoveryPointArn=job["RecoveryPointArn"], SourceBackupVaultName="src",
+                                 DestinationBackupVaultArn="arn:aws:backup:sa-east-1:123456789012:backup-vault:dr",
+                                 IamRoleArn=ROLE)
+    assert job["BackupJobId"] and copy["CopyJobId"]
+    [point] = dr.list_recovery_points_by_backup_vault(BackupVaultName="dr")["RecoveryPoints"]
+    assert (point["ResourceArn"], point["ResourceType"], point["Status"], point["BackupVaultArn"]) == (
+        TABLE, "DynamoDB", "COMPLETED", "arn:aws:backup:sa-east-1:123456789012:backup-vault:dr")
+    assert point["SourceBackupVaultArn"] == "arn:aws:backup:eu-central-1:123456789012:backup-vault:src"
+    # filtered by resource, and paged with NextToken (boto3's paginator follows it)
+    only = source.list_recovery_points_by_backup_vault(BackupVaultName="src", ByResourceArn=TABLE)
+    assert [p["ResourceArn"] for p in only["RecoveryPoints"]] == [TABLE]
+    first = source.list_recovery_points_by_backup_vault(BackupVaultName="src", MaxResults=1)
+    assert len(first["RecoveryPoints"]) == 1 and first["NextToken"]
+    pages = source.get_paginator("list_recovery_points_by_backup_vault").paginate(
+        BackupVaultName="src", PaginationConfig={"PageSize": 1})
+    assert len([p for page in pages for p in page["RecoveryPoints"]]) == 2
+    assert dr.list_backup_vaults()["BackupVaultList"][0]["NumberOfRecoveryPoints"] == 1
+    with pytest.raises(ClientError) as missing:
+        dr.list_recovery_points_by_backup_vault(BackupVaultName="no-such-vault")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_stock_glacier_has_no_vault_tags(moto_stock: MotoServer) -> None:
+    glacier = client(moto_stock, "glacier", "eu-central-1")
+    glacier.create_vault(accountId="-", vaultName="archive")
+    with pytest.raises(ClientError):
+        glacier.list_tags_for_vault(accountId="-", vaultName="archive")
+
+
+def test_patched_glacier_vault_tags_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    glacier = client(moto_patched, "glacier", "eu-central-1")
+    glacier.create_vault(accountId="-", vaultName="archive")
+    assert glacier.list_tags_for_vault(accountId="-", vaultName="archive")["Tags"] == {}
+    glacier.add_tags_to_vault(accountId="-", vaultName="archive", Tags={"env": "prod"})
+    glacier.add_tags_to_vault(accountId="-", vaultName="archive", Tags={"data-class": "personal"})
+    assert glacier.list_tags_for_vault(accountId="-", vaultName="archive")["Tags"] == {
+        "env": "prod", "data-class": "personal"}
+    [vault] = glacier.list_vaults(accountId="-")["VaultList"]
+    assert vault["VaultARN"] == "arn:aws:glacier:eu-central-1:123456789012:vaults/archive"
+    with pytest.raises(ClientError) as missing:
+        glacier.list_tags_for_vault(accountId="-", vaultName="nope")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
 def test_stock_legacy_eu_bucket_keeps_region_eu(moto_stock: MotoServer) -> None:
     """GetBucketLocation "EU" is right; HeadBucket should say eu-west-1 but moto says "EU" (not patched)."""
     s3 = client(moto_stock, "s3")
