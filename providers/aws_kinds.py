@@ -113,9 +113,10 @@ def new_store(scan: AccountScan, spec: StoreKind, item: dict[str, Any], region: 
 @reader("dynamodb")
 def dynamodb_tables(scan: AccountScan, region: str) -> list[DiscoveredStore]:
     client = scan.client("dynamodb", region)
-    backups = _backups_by_table(scan, region)
+    names = list(listing(scan, kind("dynamodb-table"), region))  # the listing first: a region's probe
+    backups = _backups_by_table(scan, region) if names else Counter()
     stores = []
-    for name in listing(scan, kind("dynamodb-table"), region):
+    for name in names:
         table = client.describe_table(TableName=name)["Table"]
         arn = table["TableArn"]
         tags = tag_list(client.list_tags_of_resource(ResourceArn=arn).get("Tags", []))

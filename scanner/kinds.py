@@ -113,8 +113,10 @@ KINDS: tuple[StoreKind, ...] = (
                 Copy("replica", "GetBucketReplication.Rules.Destination "
                                 "(or AWS Config BucketReplicationConfiguration)")),
         detail_calls=(
-            Call("GetBucketLocation", "s3:GetBucketLocation", "ListBuckets gives no BucketRegion"),
-            Call("GetBucketTagging", "s3:GetBucketTagging", "tag:GetResources failed in the bucket's region"),
+            Call("GetBucketLocation", "s3:GetBucketLocation",
+                 "ListBuckets gives no BucketRegion, or an S3 event names the bucket"),
+            Call("GetBucketTagging", "s3:GetBucketTagging",
+                 "tag:GetResources failed in the bucket's region, or an S3 event names the bucket"),
             Call("GetBucketReplication", "s3:GetReplicationConfiguration", "AWS Config does not answer for the bucket"),
             Call("GetBucketEncryption", "s3:GetEncryptionConfiguration",
                  "AWS Config does not give the bucket's default encryption"),
@@ -131,7 +133,7 @@ KINDS: tuple[StoreKind, ...] = (
                 Copy("backup", "ListBackups.BackupSummaries.TableArn (on-demand backups, in the table's region); "
                                "DescribeContinuousBackups.PointInTimeRecoveryDescription (PITR enabled)")),
         detail_calls=(_aws("DescribeTable", "dynamodb"), _aws("ListTagsOfResource", "dynamodb"),
-                      _aws("ListBackups", "dynamodb", "once per region"),
+                      _aws("ListBackups", "dynamodb", "once per region that has tables"),
                       _aws("DescribeContinuousBackups", "dynamodb"), *KMS_CALLS),
         cannot_see=("backups of tables since deleted (a backup outlives its table: not inventoried as a store)",
                     "backup copies in other regions made by AWS Backup: read only with the `backup` service"),
