@@ -751,6 +751,62 @@ def _glacier_not_found(response: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# docdb_clusters: Amazon DocumentDB clusters and global clusters on the RDS control plane
+# ---------------------------------------------------------------------------------------------------------------
+
+DOCDB_ENGINE = "docdb"
+# DocumentDB defaults (Developer Guide "Amazon DocumentDB cluster parameters", API reference CreateDBCluster): engine
+# version 5.0.0, port 27017, parameter group default.docdb5.0; storage grows by itself (AllocatedStorage 1, as Aurora)
+_DOCDB_DEFAULTS = {"default_engine_version": "5.0.0", "default_port": 27017}
+DOCDB_PARAMETER_GROUP = "default.docdb5.0"
+
+
+def patch_docdb_clusters() -> None:
+    """CreateDBCluster with `Engine: docdb` (and so DocumentDB global clusters), as the DocumentDB API answers.
+
+    Real DocumentDB (botocore `docdb/2014-10-31/service-2.json`, the same Query API and endpoint as RDS; API
+    reference "CreateDBCluster", "CreateGlobalCluster", "DescribeGlobalClusters", "GlobalClusterMember"):
+    - `CreateDBCluster` with `Engine` docdb (the only value the DocumentDB API accepts) and, for a member of a global
+      cluster, `GlobalClusterIdentifier` (a secondary cluster gives no master user: it is the primary's);
+    - `DescribeDBClusters` shows `Engine` docdb, `Port` 27017 by default, `DBClusterParameterGroup`
+      default.docdb5.0; `DescribeGlobalClusters` shows `Engine` docdb and `GlobalClusterMembers` (`DBClusterArn`,
+      `Readers`, `IsWriter`), the primary cluster the writer.
+
+    moto 5.2.5 accepts `CreateGlobalCluster` with engine docdb only with an `EngineVersion` (else a 500: it has no
+    default version for docdb) and refuses `CreateDBCluster` with it ("Engine 'docdb' is not supported": its cluster
+    engines are aurora-mysql, aurora-postgresql, mysql, neptune, postgres), so no DocumentDB global cluster can have
+    members. The patch adds docdb to the cluster engines with its defaults;
+    membership and `IsWriter` are moto's own (as for Aurora and Neptune).
+    """
+    from moto.rds.models import DBCluster
+    from moto.rds.utils import ClusterEngine
+
+    if getattr(DBCluster, "custody_patch", None) == "docdb_clusters":
+        return
+    engines = ClusterEngine.list_cluster_engines
+    ClusterEngine.list_cluster_engines = classmethod(  # type: ignore[method-assign,assignment]
+        lambda cls: sorted({*engines(), DOCDB_ENGINE}))
+    for name, value in _DOCDB_DEFAULTS.items():
+        setattr(DBCluster, name, staticmethod(_docdb_default(getattr(DBCluster, name), value)))
+    allocated = DBCluster.default_allocated_storage
+    DBCluster.default_allocated_storage = staticmethod(  # type: ignore[method-assign]
+        lambda engine, storage_type: 1 if engine == DOCDB_ENGINE else allocated(engine, storage_type))
+    init = DBCluster.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if self.engine == DOCDB_ENGINE and not kwargs.get("db_cluster_parameter_group_name"):
+            self.parameter_group = DOCDB_PARAMETER_GROUP
+
+    DBCluster.__init__ = __init__  # type: ignore[method-assign]
+    DBCluster.custody_patch = "docdb_clusters"  # type: ignore[attr-defined]
+
+
+def _docdb_default(original: Callable[[str], Any], value: Any) -> Callable[[str], Any]:
+    return lambda engine: value if engine == DOCDB_ENGINE else original(engine)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # s3_default_encryption: default encryption in GetBucketEncryption and in AWS Config's item
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -929,13 +985,14 @@ PATCHES: dict[str, Callable[[], None]] = {
     "kms_custom_key_stores": patch_kms_custom_key_stores,
     "backup_recovery_points": patch_backup_recovery_points,
     "glacier_tags": patch_glacier_tags,
+    "docdb_clusters": patch_docdb_clusters,
 }
 
 
 # every patch the demo estate (demo/aws_estate.py) needs: a new kind whose API moto lacks adds its patch here
 ESTATE_PATCHES = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "s3_config_replication",
                   "efs_replication", "backup_selections", "s3_default_encryption", "kms_custom_key_stores",
-                  "backup_recovery_points", "glacier_tags")
+                  "backup_recovery_points", "glacier_tags", "docdb_clusters")
 
 
 def apply_patches(names: Iterable[str]) -> None:

@@ -160,10 +160,9 @@ KINDS: tuple[StoreKind, ...] = (
                                 "DescribeGlobalClusters.GlobalClusterMembers")),
         detail_calls=(_aws("DescribeGlobalClusters", "rds", "a cluster of the region is in a global database"),
                       *KMS_CALLS),
-        cannot_see=("DocumentDB global clusters are read by the same calls (the RDS API serves DocumentDB and "
-                    "Neptune clusters too) but only Neptune's are tested: the emulator cannot create DocumentDB ones",),
         probe_rank=1,
-        description="RDS and Aurora DB clusters, their cross-region read replicas and Aurora global databases",
+        description="RDS, Aurora, Neptune and DocumentDB DB clusters (the RDS API serves all four), their "
+                    "cross-region read replicas and global databases",
     ),
     StoreKind(
         kind="ebs-snapshot", cloud="aws", service="ebs", scope="regional", api="ec2",

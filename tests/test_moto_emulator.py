@@ -278,6 +278,36 @@ def test_patched_glacier_vault_tags_as_the_api_reference_says(moto_patched: Moto
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
+def test_stock_docdb_global_cluster_can_have_no_members(moto_stock: MotoServer) -> None:
+    rds = client(moto_stock, "rds", "eu-central-1")
+    # (without EngineVersion stock moto answers 500: it has no default version for docdb)
+    rds.create_global_cluster(GlobalClusterIdentifier="docs", Engine="docdb", EngineVersion="5.0.0")
+    with pytest.raises(ClientError) as refused:
+        rds.create_db_cluster(DBClusterIdentifier="docs-fra", Engine="docdb", GlobalClusterIdentifier="docs",
+                              MasterUsername="admin_user", MasterUserPassword="Not-a-real-secret-1")
+    assert "docdb" in str(refused.value)
+
+
+def test_patched_docdb_global_cluster_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    primary, secondary = client(moto_patched, "rds", "eu-central-1"), client(moto_patched, "docdb", "us-east-1")
+    primary.create_global_cluster(GlobalClusterIdentifier="docs", Engine="docdb")
+    writer = primary.create_db_cluster(DBClusterIdentifier="docs-fra", Engine="docdb", GlobalClusterIdentifier="docs",
+                                       MasterUsername="admin_user", MasterUserPassword="Not-a-real-secret-1")
+    reader = secondary.create_db_cluster(DBClusterIdentifier="docs-iad", Engine="docdb",  # the DocumentDB client
+                                         GlobalClusterIdentifier="docs")["DBCluster"]
+    [listed] = primary.describe_db_clusters(DBClusterIdentifier="docs-fra")["DBClusters"]
+    assert (listed["Engine"], listed["Port"], listed["DBClusterParameterGroup"], listed["EngineVersion"]) == (
+        "docdb", 27017, "default.docdb5.0", "5.0.0")
+    [docs] = primary.describe_global_clusters(GlobalClusterIdentifier="docs")["GlobalClusters"]
+    assert docs["Engine"] == "docdb"
+    assert {(m["DBClusterArn"], m["IsWriter"]) for m in docs["GlobalClusterMembers"]} == {
+        (writer["DBCluster"]["DBClusterArn"], True), (reader["DBClusterArn"], False)}
+    # the other engines keep moto's defaults
+    aurora = primary.create_db_cluster(DBClusterIdentifier="pg", Engine="aurora-postgresql",
+                                       MasterUsername="admin_user", MasterUserPassword="Not-a-real-secret-1")
+    assert aurora["DBCluster"]["Port"] == 5432
+
+
 def test_stock_legacy_eu_bucket_keeps_region_eu(moto_stock: MotoServer) -> None:
     """GetBucketLocation "EU" is right; HeadBucket should say eu-west-1 but moto says "EU" (not patched)."""
     s3 = client(moto_stock, "s3")
