@@ -245,6 +245,8 @@ class AwsProvider(Provider):
         self._client_lock = threading.Lock()  # boto3 sessions are not thread-safe; the clients they make are
         self._identity_lock = threading.Lock()
         self._identity: tuple[Account, Any] | None = None  # the caller's account and its STS client
+        self._across_accounts: list[AfterRead] = []  # facts one account's scan found about other accounts' stores
+        self._across_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, section: Node) -> AwsProvider:
@@ -317,12 +319,30 @@ class AwsProvider(Provider):
             return []
 
     def discover(self, log: TargetLog) -> Iterator[DiscoveredStore]:
+        """Every account's stores as each account is done; with AWS Backup read in several accounts, all of them
+        at the end instead, once the facts one account found about another's stores (a recovery point copied into
+        another account's vault) are applied."""
         self._identity = None  # looked up again for each scan
         account_ids = self.units(log)
+        self._across_accounts = []
+        held = len(account_ids) > 1 and "backup" in self.settings.services
+        stores: list[DiscoveredStore] = []
         with ThreadPoolExecutor(max_workers=self.settings.max_accounts) as pool:
             futures = [pool.submit(self.discover_unit, account_id, log) for account_id in account_ids]
             for future in as_completed(futures):
-                yield from future.result()
+                if not held:
+                    yield from future.result()
+                else:
+                    stores += future.result()
+        for fact in self._across_accounts:
+            fact.apply(stores)
+        yield from stores
+
+    def across_accounts(self, fact: AfterRead) -> None:
+        """Keep a fact about stores of other accounts, applied when the whole organization is read (`discover`;
+        a scan unit of one account alone cannot apply it)."""
+        with self._across_lock:
+            self._across_accounts.append(fact)
 
     def _home(self, log: TargetLog) -> Account | None:
         """The account of the configured credentials (one sts:GetCallerIdentity per scan or per process)."""

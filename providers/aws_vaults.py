@@ -132,8 +132,12 @@ def _recovery_points(scan: AccountScan, spec: StoreKind, vault: dict[str, Any], 
     resources = {point["ResourceArn"] for point in read_all(
         scan, spec.api, "ListRecoveryPointsByBackupVault", "RecoveryPoints", region,
         BackupVaultName=vault["BackupVaultName"]) if point.get("ResourceArn")}
-    if resources:
-        scan.after_read(RecoveryPointCopies(vault["BackupVaultArn"], region, tuple(sorted(resources))))
+    if not resources:
+        return
+    fact = RecoveryPointCopies(vault["BackupVaultArn"], region, tuple(sorted(resources)))
+    scan.after_read(fact)
+    if any(arn_account(resource) != scan.account.id for resource in resources):  # S3 bucket ARNs name no account
+        scan.provider.across_accounts(fact)
 
 
 @dataclass(frozen=True)
@@ -150,8 +154,10 @@ class RecoveryPointCopies:
         for resource in self.resources:
             store = by_id.get(resource)
             if store is not None and store.region != self.region:
+                owner = arn_account(self.vault)
+                where = f", account {owner}" if owner and owner != store.account else ""
                 store.add_location(self.region, "backup", "ListRecoveryPointsByBackupVault.ResourceArn "
-                                   f"(vault {self.vault.rsplit(':', 1)[-1]})")
+                                   f"(vault {self.vault.rsplit(':', 1)[-1]}{where})")
 
 
 # -- S3 Glacier vaults (the original Glacier API, not the S3 storage classes) ------------------------------

@@ -211,8 +211,8 @@ KINDS: tuple[StoreKind, ...] = (
                       _aws("ListBackupSelections", "backup", "a plan copies to another region"),
                       _aws("GetBackupSelection", "backup", "a plan copies to another region"), *KMS_CALLS),
         cannot_see=("covered resources of kinds Custody does not inventory (EC2 volumes, EFS access points, ...)",
-                    "recovery points of another account's stores copied into this account's vault: applied only to "
-                    "the vault's own account (cross-account copies are not matched yet)"),
+                    "recovery points copied into another account's vault when accounts are scanned as separate "
+                    "units (a distributed scan): matched across accounts only when one process reads them all"),
         probe_rank=5, description="AWS Backup vaults (with their lock), the copies backup plans and copy jobs make "
                                   "in other regions",
     ),

@@ -1,15 +1,26 @@
 """AWS Backup (scanner/kinds.py `backup-vault`): vaults are found, and a backup plan whose rules copy recovery points
 to a vault in another region gives every store its selections cover a `backup` location there, in the right
-country; a plan copying abroad turns a passing store into a failing one."""
+country; a plan copying abroad turns a passing store into a failing one. Recovery points in a vault of another
+region (a copy job's, in this account or another account of the organization) are backup copies of their store
+there; a denied ListRecoveryPointsByBackupVault leaves the vault's region not scanned."""
 
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, Clients, seed_backup_plan, seed_recovery_point_copy
+from demo.aws_estate import (
+    MANAGEMENT_ACCOUNT_ID,
+    Clients,
+    assume_member,
+    create_organization,
+    seed_backup_plan,
+    seed_recovery_point_copy,
+)
 from demo.moto_server import MotoServer
 from providers.aws_vaults import PlanCopies, selection_covers
 from providers.base import tags_unreadable
+from runtime.cli import prepare, scan_once
 from scanner.discovered import DiscoveredStore
 from tests.fault_proxy import DENIED_JSON, FaultProxy, operation_name
 from tests.fixtures_aws import control_reach, places, scan_kinds
@@ -166,3 +177,38 @@ def test_unreadable_recovery_points_leave_the_vaults_region_not_scanned(tmp_path
     assert result.status == "partial"
     assert ("sa-east-1", "backup", "denied") in {(t.region, t.service, t.status) for t in result.targets}
     assert "vault-gru" not in stores and "vault-fra" in stores
+
+
+def test_a_recovery_point_copied_into_another_accounts_vault_is_a_copy_of_the_store(tmp_path, moto_patched: MotoServer,
+                                                                                     aws_env):
+    """An organization: a member's table backed up in its own account, the recovery point copied into a vault of the
+    management account in Brazil (a cross-account copy job): the member's table has a backup copy in Brazil."""
+    aws_env(moto_patched)
+    management = Clients(moto_patched.url)
+    _, members = create_organization(management)
+    member_id = members["acme-prod-eu"]
+    member = assume_member(moto_patched.url, member_id)
+    create_table(member, "ledger", {})
+    member("backup", "eu-central-1").create_backup_vault(BackupVaultName="vault-fra")
+    management("backup", "sa-east-1").create_backup_vault(BackupVaultName="vault-gru")
+    role = f"arn:aws:iam::{member_id}:role/backup"
+    point = member("backup", "eu-central-1").start_backup_job(
+        BackupVaultName="vault-fra", ResourceArn=f"arn:aws:dynamodb:eu-central-1:{member_id}:table/ledger",
+        IamRoleArn=role)
+    member("backup", "eu-central-1").start_copy_job(
+        RecoveryPointArn=point["RecoveryPointArn"], SourceBackupVaultName="vault-fra", IamRoleArn=role,
+        DestinationBackupVaultArn=f"arn:aws:backup:sa-east-1:{MANAGEMENT_ACCOUNT_ID}:backup-vault:vault-gru")
+    config = tmp_path / "org.yaml"
+    config.write_text(yaml.safe_dump({"home": "EU", "providers": {"aws": {
+        "organization": True, "services": ["dynamodb", "backup"], "regions": REGIONS, "max_attempts": 1}}}))
+
+    result, stores = scan_once(prepare(str(config), []), state=None)
+
+    with stores:
+        found = {(store.account, store.name): store for store in stores}
+    assert result.status == "complete"
+    ledger = found[(member_id, "ledger")]
+    assert places(ledger) == {("eu-central-1", "primary", "DE"), ("sa-east-1", "backup", "BR")}
+    [learned] = [loc.learned_from for loc in ledger.locations if loc.role == "backup"]
+    assert learned == ("ListRecoveryPointsByBackupVault.ResourceArn "
+                       f"(vault vault-gru, account {MANAGEMENT_ACCOUNT_ID})")
