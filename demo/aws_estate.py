@@ -234,6 +234,8 @@ def seed_aws_estate(endpoint_url: str, record_config: bool | None = None) -> Aws
             regions = {spec.region for spec in ESTATE_BUCKETS if spec.account == account}
             record_s3_with_config(clients[account], accounts[account], sorted(regions))
     manifest += _seed_global_table(clients[GLOBAL_TABLE[0]], accounts[GLOBAL_TABLE[0]])
+    # the primary table has an on-demand backup and point-in-time recovery: a backup copy in its own region
+    seed_table_backups(clients[GLOBAL_TABLE[0]], GLOBAL_TABLE[1], GLOBAL_TABLE[2])
     manifest += _seed_rds(clients[RDS_PRIMARY[0]], accounts[RDS_PRIMARY[0]])
     manifest += _seed_snapshot(clients[EBS_SOURCE[0]], accounts[EBS_SOURCE[0]])
     manifest += seed_efs_replication(clients[EFS_SOURCE[0]], accounts[EFS_SOURCE[0]], *EFS_SOURCE[1:])
