@@ -7,7 +7,7 @@ a DynamoDB global table, an RDS cross-region read replica, an EBS snapshot copie
 system replicated to another region (and, by an AWS Backup plan selecting it by tag, copied to a vault in Oregon),
 a Redshift cluster whose snapshots are copied to another region, and an Aurora global database with a secondary
 cluster in another region. Start the server with
-`start_moto(patches=["bucket_region", "dynamodb_replicas", "efs_replication", "backup_selections"])`: the global
+`start_moto(patches=ESTATE_PATCHES)` (demo/moto_patches.py), e.g. `bucket_region`, `dynamodb_replicas`: the global
 table needs the `dynamodb_replicas` patch, the EFS replication the `efs_replication` patch and the backup plan's
 selection `backup_selections`, and seeding fails loudly without them rather than return a manifest that lies.
 
@@ -47,6 +47,7 @@ EBS_SNAPSHOT = "ebs-snapshot"
 EFS_FILE_SYSTEM = "efs-file-system"
 REDSHIFT_CLUSTER = "redshift-cluster"
 BACKUP_VAULT = "backup-vault"
+GLACIER_VAULT = "glacier-vault"
 
 MEMBER_ACCOUNTS = {  # name -> e-mail; the account ids are chosen by moto
     "acme-prod-eu": "aws-prod-eu@acme.example",
@@ -92,6 +93,7 @@ AURORA_GLOBAL = ("acme-prod-eu", "acme-prod-eu-ledger", "eu-central-1", "us-east
 # account, plan, region, its vault, the copy vault's region and name: copies every EFS file system tagged env=prod
 BACKUP_PLAN = ("acme-prod-eu", "acme-prod-eu-nightly", "eu-central-1", "acme-prod-eu-vault-fra", "us-west-2",
                "acme-prod-eu-vault-dr")
+GLACIER = ("acme-prod-eu", "acme-prod-eu-archive", "eu-central-1")  # account, vault, region
 EFS_PROD_SELECTION = {
     "Resources": ["arn:aws:elasticfilesystem:*:*:file-system/*"],
     "Conditions": {"StringEquals": [{"ConditionKey": "aws:ResourceTag/env", "ConditionValue": "prod"}]},
@@ -232,6 +234,8 @@ def seed_aws_estate(endpoint_url: str, record_config: bool | None = None) -> Aws
             regions = {spec.region for spec in ESTATE_BUCKETS if spec.account == account}
             record_s3_with_config(clients[account], accounts[account], sorted(regions))
     manifest += _seed_global_table(clients[GLOBAL_TABLE[0]], accounts[GLOBAL_TABLE[0]])
+    # the primary table has an on-demand backup and point-in-time recovery: a backup copy in its own region
+    seed_table_backups(clients[GLOBAL_TABLE[0]], GLOBAL_TABLE[1], GLOBAL_TABLE[2])
     manifest += _seed_rds(clients[RDS_PRIMARY[0]], accounts[RDS_PRIMARY[0]])
     manifest += _seed_snapshot(clients[EBS_SOURCE[0]], accounts[EBS_SOURCE[0]])
     manifest += seed_efs_replication(clients[EFS_SOURCE[0]], accounts[EFS_SOURCE[0]], *EFS_SOURCE[1:])
@@ -242,6 +246,10 @@ def seed_aws_estate(endpoint_url: str, record_config: bool | None = None) -> Aws
     # the plan's selection covers the EFS source (an EFS file system in the plan's region, tagged env=prod)
     efs_prod = next(s for s in manifest if s.kind == EFS_FILE_SYSTEM and s.replica_of is None)
     efs_prod.replica_regions += (BACKUP_PLAN[4],)
+    # an on-demand copy job of its recovery point into the plan's copy vault too (the same region: nothing new)
+    seed_recovery_point_copy(clients[BACKUP_PLAN[0]], accounts[BACKUP_PLAN[0]], efs_prod.id, *BACKUP_PLAN[2:6],
+                             create_vaults=False)
+    manifest.append(seed_glacier_vault(clients[GLACIER[0]], accounts[GLACIER[0]], *GLACIER[1:], {**PERSONAL}))
     manifest += seed_key_custody(clients[KEY_CUSTODY_ACCOUNT], accounts[KEY_CUSTODY_ACCOUNT])
     return AwsEstate(endpoint_url, MANAGEMENT_ACCOUNT_ID, members, organization_id, manifest)
 
@@ -587,6 +595,52 @@ def seed_backup_plan(clients: Callable[[str, str], Any], account: str, plan: str
                           "the server with start_moto(patches=['backup_selections'])") from exc
     return [SeededStore(f"arn:aws:backup:{where}:{account}:backup-vault:{name}", account, BACKUP_VAULT, name, where,
                         (), {"env": "prod"}) for where, name in vaults]
+
+
+def seed_recovery_point_copy(clients: Callable[[str, str], Any], account: str, resource_arn: str, region: str,
+                             vault: str, copy_region: str, copy_vault: str, create_vaults: bool = True
+                             ) -> list[SeededStore]:
+    """A backup job of `resource_arn` into `vault` (in `region`) and an on-demand copy job of its recovery point to
+    `copy_vault` in `copy_region` (AWS Backup StartBackupJob, StartCopyJob); returns the two vaults."""
+    vaults = [(region, vault), (copy_region, copy_vault)]
+    if create_vaults:
+        for where, name in vaults:
+            clients("backup", where).create_backup_vault(BackupVaultName=name, BackupVaultTags={"env": "prod"})
+    role = f"arn:aws:iam::{account}:role/service-role/backup"
+    backup = clients("backup", region)
+    try:
+        point = backup.start_backup_job(BackupVaultName=vault, ResourceArn=resource_arn, IamRoleArn=role)
+    except ClientError as exc:
+        raise EstateError(f"AWS Backup job could not be started ({exc}): moto does not implement it; start the "
+                          "server with start_moto(patches=['backup_recovery_points'])") from exc
+    backup.start_copy_job(RecoveryPointArn=point["RecoveryPointArn"], SourceBackupVaultName=vault, IamRoleArn=role,
+                          DestinationBackupVaultArn=f"arn:aws:backup:{copy_region}:{account}:backup-vault:{copy_vault}")
+    return [SeededStore(f"arn:aws:backup:{where}:{account}:backup-vault:{name}", account, BACKUP_VAULT, name, where,
+                        (), {"env": "prod"}) for where, name in vaults]
+
+
+def seed_glacier_vault(clients: Callable[[str, str], Any], account: str, name: str, region: str,
+                       tags: dict[str, str]) -> SeededStore:
+    """An S3 Glacier vault with tags (CreateVault, AddTagsToVault)."""
+    glacier = clients("glacier", region)
+    glacier.create_vault(accountId="-", vaultName=name)
+    if tags:
+        glacier.add_tags_to_vault(accountId="-", vaultName=name, Tags=tags)
+    return SeededStore(f"arn:aws:glacier:{region}:{account}:vaults/{name}", account, GLACIER_VAULT, name, region,
+                       (), dict(tags))
+
+
+def seed_table_backups(clients: Callable[[str, str], Any], name: str, region: str, on_demand: int = 1,
+                       pitr: bool = True) -> list[str]:
+    """`on_demand` on-demand backups of an existing table (CreateBackup) and point-in-time recovery turned on
+    (UpdateContinuousBackups); returns the backups' ARNs."""
+    ddb = clients("dynamodb", region)
+    arns = [ddb.create_backup(TableName=name, BackupName=f"{name}-{index}")["BackupDetails"]["BackupArn"]
+            for index in range(on_demand)]
+    if pitr:
+        ddb.update_continuous_backups(TableName=name,
+                                      PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    return arns
 
 
 # ---------------------------------------------------------------------------------------------------------------

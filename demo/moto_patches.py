@@ -587,6 +587,226 @@ def _backup_not_found(response: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# backup_recovery_points: AWS Backup's backup and copy jobs, and the recovery points they leave in vaults
+# ---------------------------------------------------------------------------------------------------------------
+
+_RECOVERY_POINTS = "_custody_recovery_points"  # attribute on moto's Vault: its recovery points, oldest first
+# ResourceType (API reference "RecoveryPointByBackupVault") by the resource ARN's service
+_RESOURCE_TYPES = {"dynamodb": "DynamoDB", "elasticfilesystem": "EFS", "rds": "RDS", "s3": "S3", "ec2": "EBS",
+                   "fsx": "FSx", "redshift": "Redshift"}
+
+
+def patch_backup_recovery_points() -> None:
+    """StartBackupJob, StartCopyJob and ListRecoveryPointsByBackupVault, as AWS Backup answers them.
+
+    Real AWS Backup (botocore `backup/2018-11-15/service-2.json`; API reference "StartBackupJob", "StartCopyJob",
+    "ListRecoveryPointsByBackupVault", "RecoveryPointByBackupVault"):
+    - `PUT /backup-jobs` with `BackupVaultName`, `ResourceArn`, `IamRoleArn` answers `BackupJobId`,
+      `RecoveryPointArn`, `CreationDate`: the job leaves a recovery point of the resource in the vault;
+    - `PUT /copy-jobs` with `RecoveryPointArn`, `SourceBackupVaultName`, `DestinationBackupVaultArn` (any region,
+      or another account's vault) answers `CopyJobId`, `CreationDate`: the destination vault gains a recovery
+      point of the same `ResourceArn`, whose `SourceBackupVaultArn` is the source vault;
+    - `GET /backup-vaults/{backupVaultName}/recovery-points/` (query `resourceArn`, `resourceType`, `maxResults`,
+      `nextToken`) answers `RecoveryPoints` (`RecoveryPointArn`, `BackupVaultName`, `BackupVaultArn`,
+      `SourceBackupVaultArn`, `ResourceArn`, `ResourceType`, `IamRoleArn`, `Status`, `CreationDate`,
+      `CompletionDate`) and `NextToken`; an unknown vault is `ResourceNotFoundException` (404).
+
+    moto 5.2.5 has none of the three (its vaults keep `NumberOfRecoveryPoints` at 0). Simplifications: jobs
+    complete at once (`Status` COMPLETED); recovery point ARNs use the generic `recovery-point:<id>` form for
+    every resource type.
+    """
+    from moto.backup import urls
+    from moto.backup.responses import BackupResponse
+
+    if getattr(BackupResponse, "list_recovery_points_by_backup_vault", None) is not None:
+        return
+    urls.url_paths["{0}/backup-jobs/?$"] = urls.response.dispatch
+    urls.url_paths["{0}/copy-jobs/?$"] = urls.response.dispatch
+    urls.url_paths["{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/$"] = urls.response.dispatch
+
+    def start_backup_job(self: Any) -> Any:
+        params = json.loads(self.body or "{}")
+        vault = self.backup_backend.vaults.get(params.get("BackupVaultName", ""))
+        if vault is None:
+            return _backup_not_found(self)
+        point = _new_recovery_point(vault, self.backup_backend, params.get("ResourceArn", ""),
+                                    params.get("IamRoleArn"), None)
+        return json.dumps({"BackupJobId": point["RecoveryPointArn"].rsplit(":", 1)[-1],
+                           "RecoveryPointArn": point["RecoveryPointArn"], "CreationDate": point["CreationDate"]})
+
+    def start_copy_job(self: Any) -> Any:
+        from moto.backup.models import backup_backends
+
+        params = json.loads(self.body or "{}")
+        source = self.backup_backend.vaults.get(params.get("SourceBackupVaultName", ""))
+        point = next((p for p in _recovery_points(source) if p["RecoveryPointArn"] == params.get("RecoveryPointArn")),
+                     None) if source is not None else None
+        parts = str(params.get("DestinationBackupVaultArn", "")).split(":")
+        backend = backup_backends[parts[4]][parts[3]] if len(parts) == 7 else None
+        destination = backend.vaults.get(parts[6]) if backend is not None else None
+        if point is None or destination is None:
+            return _backup_not_found(self)
+        copy = _new_recovery_point(destination, backend, point["ResourceArn"], params.get("IamRoleArn"),
+                                   source.backup_vault_arn)
+        return json.dumps({"CopyJobId": copy["RecoveryPointArn"].rsplit(":", 1)[-1],
+                           "CreationDate": copy["CreationDate"]})
+
+    def list_recovery_points_by_backup_vault(self: Any) -> Any:
+        name = self.path.split("/backup-vaults/", 1)[-1].split("/", 1)[0]
+        vault = self.backup_backend.vaults.get(name)
+        if vault is None:
+            return _backup_not_found(self)
+        query = {key: values[0] for key, values in self.querystring.items()}
+        points = [p for p in _recovery_points(vault)
+                  if query.get("resourceArn") in (None, p["ResourceArn"])
+                  and query.get("resourceType") in (None, p["ResourceType"])]
+        start = int(query.get("nextToken") or 0)
+        size = int(query.get("maxResults") or 1000)
+        answer: dict[str, Any] = {"RecoveryPoints": points[start:start + size]}
+        if start + size < len(points):
+            answer["NextToken"] = str(start + size)
+        return json.dumps(answer)
+
+    BackupResponse.start_backup_job = start_backup_job
+    BackupResponse.start_copy_job = start_copy_job
+    BackupResponse.list_recovery_points_by_backup_vault = list_recovery_points_by_backup_vault
+
+
+def _recovery_points(vault: Any) -> list[dict[str, Any]]:
+    if not hasattr(vault, _RECOVERY_POINTS):
+        setattr(vault, _RECOVERY_POINTS, [])
+    return getattr(vault, _RECOVERY_POINTS)
+
+
+def _new_recovery_point(vault: Any, backend: Any, resource: str, role: str | None, source: str | None
+                        ) -> dict[str, Any]:
+    points = _recovery_points(vault)
+    now = time.time()
+    point = {
+        "RecoveryPointArn": f"arn:aws:backup:{backend.region_name}:{backend.account_id}:recovery-point:"
+                            f"{vault.backup_vault_name}-{len(points) + 1:06d}",
+        "BackupVaultName": vault.backup_vault_name, "BackupVaultArn": vault.backup_vault_arn,
+        "ResourceArn": resource, "ResourceType": _RESOURCE_TYPES.get(resource.split(":")[2] if resource.count(":") > 2
+                                                                     else "", "Unknown"),
+        "IamRoleArn": role, "Status": "COMPLETED", "CreationDate": now, "CompletionDate": now,
+        **({"SourceBackupVaultArn": source} if source else {}),
+    }
+    points.append(point)
+    vault.num_of_recovery_points = len(points)
+    return point
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# glacier_tags: an S3 Glacier vault's tags
+# ---------------------------------------------------------------------------------------------------------------
+
+_GLACIER_TAGS = "_custody_tags"  # attribute on moto's glacier Vault: its tags
+
+
+def patch_glacier_tags() -> None:
+    """AddTagsToVault and ListTagsForVault, as S3 Glacier answers them.
+
+    Real S3 Glacier (botocore `glacier/2012-06-01/service-2.json`; API reference "AddTagsToVault",
+    "ListTagsForVault"):
+    - `POST /{accountId}/vaults/{vaultName}/tags?operation=add` with `Tags` (a map) answers 204;
+    - `GET /{accountId}/vaults/{vaultName}/tags` answers `Tags` (a map, empty when none);
+    - an unknown vault is `ResourceNotFoundException` (404).
+
+    moto 5.2.5 has neither (no route for `/tags`).
+    """
+    from moto.glacier import urls
+    from moto.glacier.responses import GlacierResponse
+
+    if getattr(GlacierResponse, "list_tags_for_vault", None) is not None:
+        return
+    urls.url_paths["{0}/(?P<account_number>.+)/vaults/(?P<vault_name>[^/]+)/tags$"] = GlacierResponse.dispatch
+
+    def add_tags_to_vault(self: Any) -> Any:
+        vault = _glacier_vault(self)
+        if vault is None:
+            return _glacier_not_found(self)
+        tags = json.loads(self.body or "{}").get("Tags") or {}
+        setattr(vault, _GLACIER_TAGS, {**getattr(vault, _GLACIER_TAGS, {}), **tags})
+        return 204, {"status": 204}, ""
+
+    def list_tags_for_vault(self: Any) -> Any:
+        vault = _glacier_vault(self)
+        if vault is None:
+            return _glacier_not_found(self)
+        return 200, {"content-type": "application/json"}, json.dumps({"Tags": getattr(vault, _GLACIER_TAGS, {})})
+
+    GlacierResponse.add_tags_to_vault = add_tags_to_vault
+    GlacierResponse.list_tags_for_vault = list_tags_for_vault
+
+
+def _glacier_vault(response: Any) -> Any:
+    name = response.uri.split("?", 1)[0].split("/vaults/", 1)[-1].split("/", 1)[0]
+    return response.glacier_backend.vaults.get(name)
+
+
+def _glacier_not_found(response: Any) -> Any:
+    body = {"code": "ResourceNotFoundException", "message": f"Vault not found: {response.uri}", "type": "Client"}
+    headers = {"status": 404, "content-type": "application/json", "x-amzn-ErrorType": "ResourceNotFoundException"}
+    return 404, headers, json.dumps(body)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# docdb_clusters: Amazon DocumentDB clusters and global clusters on the RDS control plane
+# ---------------------------------------------------------------------------------------------------------------
+
+DOCDB_ENGINE = "docdb"
+# DocumentDB defaults (Developer Guide "Amazon DocumentDB cluster parameters", API reference CreateDBCluster): engine
+# version 5.0.0, port 27017, parameter group default.docdb5.0; storage grows by itself (AllocatedStorage 1, as Aurora)
+_DOCDB_DEFAULTS = {"default_engine_version": "5.0.0", "default_port": 27017}
+DOCDB_PARAMETER_GROUP = "default.docdb5.0"
+
+
+def patch_docdb_clusters() -> None:
+    """CreateDBCluster with `Engine: docdb` (and so DocumentDB global clusters), as the DocumentDB API answers.
+
+    Real DocumentDB (botocore `docdb/2014-10-31/service-2.json`, the same Query API and endpoint as RDS; API
+    reference "CreateDBCluster", "CreateGlobalCluster", "DescribeGlobalClusters", "GlobalClusterMember"):
+    - `CreateDBCluster` with `Engine` docdb (the only value the DocumentDB API accepts) and, for a member of a global
+      cluster, `GlobalClusterIdentifier` (a secondary cluster gives no master user: it is the primary's);
+    - `DescribeDBClusters` shows `Engine` docdb, `Port` 27017 by default, `DBClusterParameterGroup`
+      default.docdb5.0; `DescribeGlobalClusters` shows `Engine` docdb and `GlobalClusterMembers` (`DBClusterArn`,
+      `Readers`, `IsWriter`), the primary cluster the writer.
+
+    moto 5.2.5 accepts `CreateGlobalCluster` with engine docdb only with an `EngineVersion` (else a 500: it has no
+    default version for docdb) and refuses `CreateDBCluster` with it ("Engine 'docdb' is not supported": its cluster
+    engines are aurora-mysql, aurora-postgresql, mysql, neptune, postgres), so no DocumentDB global cluster can have
+    members. The patch adds docdb to the cluster engines with its defaults;
+    membership and `IsWriter` are moto's own (as for Aurora and Neptune).
+    """
+    from moto.rds.models import DBCluster
+    from moto.rds.utils import ClusterEngine
+
+    if getattr(DBCluster, "custody_patch", None) == "docdb_clusters":
+        return
+    engines = ClusterEngine.list_cluster_engines
+    ClusterEngine.list_cluster_engines = classmethod(  # type: ignore[method-assign,assignment]
+        lambda cls: sorted({*engines(), DOCDB_ENGINE}))
+    for name, value in _DOCDB_DEFAULTS.items():
+        setattr(DBCluster, name, staticmethod(_docdb_default(getattr(DBCluster, name), value)))
+    allocated = DBCluster.default_allocated_storage
+    DBCluster.default_allocated_storage = staticmethod(  # type: ignore[method-assign]
+        lambda engine, storage_type: 1 if engine == DOCDB_ENGINE else allocated(engine, storage_type))
+    init = DBCluster.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if self.engine == DOCDB_ENGINE and not kwargs.get("db_cluster_parameter_group_name"):
+            self.parameter_group = DOCDB_PARAMETER_GROUP
+
+    DBCluster.__init__ = __init__  # type: ignore[method-assign]
+    DBCluster.custody_patch = "docdb_clusters"  # type: ignore[attr-defined]
+
+
+def _docdb_default(original: Callable[[str], Any], value: Any) -> Callable[[str], Any]:
+    return lambda engine: value if engine == DOCDB_ENGINE else original(engine)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # s3_default_encryption: default encryption in GetBucketEncryption and in AWS Config's item
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -763,12 +983,16 @@ PATCHES: dict[str, Callable[[], None]] = {
     "s3_tagging_regions": patch_s3_tagging_regions,
     "s3_default_encryption": patch_s3_default_encryption,
     "kms_custom_key_stores": patch_kms_custom_key_stores,
+    "backup_recovery_points": patch_backup_recovery_points,
+    "glacier_tags": patch_glacier_tags,
+    "docdb_clusters": patch_docdb_clusters,
 }
 
 
 # every patch the demo estate (demo/aws_estate.py) needs: a new kind whose API moto lacks adds its patch here
 ESTATE_PATCHES = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "s3_config_replication",
-                  "efs_replication", "backup_selections", "s3_default_encryption", "kms_custom_key_stores")
+                  "efs_replication", "backup_selections", "s3_default_encryption", "kms_custom_key_stores",
+                  "backup_recovery_points", "glacier_tags", "docdb_clusters")
 
 
 def apply_patches(names: Iterable[str]) -> None:

@@ -88,6 +88,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from providers import aws_vaults  # noqa: F401  (registers the AWS Backup and S3 Glacier readers)
 from providers.aws_keys import KeyReader, service_owned
 from providers.aws_kinds import READERS, AfterRead
 from providers.aws_kinds import tag_list as _tag_list
@@ -139,6 +140,8 @@ class AwsSettings:
     max_attempts: int = 4
     list_buckets_page_size: int = 1000
     replication_max_age_minutes: int = 0  # 0: never reuse a GetBucketReplication answer
+    # only these buckets (an S3 event's re-read), located one by one, read bucket by bucket; empty: every bucket
+    buckets: tuple[str, ...] = ()
 
 
 @dataclass
@@ -242,6 +245,8 @@ class AwsProvider(Provider):
         self._client_lock = threading.Lock()  # boto3 sessions are not thread-safe; the clients they make are
         self._identity_lock = threading.Lock()
         self._identity: tuple[Account, Any] | None = None  # the caller's account and its STS client
+        self._across_accounts: list[AfterRead] = []  # facts one account's scan found about other accounts' stores
+        self._across_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, section: Node) -> AwsProvider:
@@ -314,12 +319,30 @@ class AwsProvider(Provider):
             return []
 
     def discover(self, log: TargetLog) -> Iterator[DiscoveredStore]:
+        """Every account's stores as each account is done; with AWS Backup read in several accounts, all of them
+        at the end instead, once the facts one account found about another's stores (a recovery point copied into
+        another account's vault) are applied."""
         self._identity = None  # looked up again for each scan
         account_ids = self.units(log)
+        self._across_accounts = []
+        held = len(account_ids) > 1 and "backup" in self.settings.services
+        stores: list[DiscoveredStore] = []
         with ThreadPoolExecutor(max_workers=self.settings.max_accounts) as pool:
             futures = [pool.submit(self.discover_unit, account_id, log) for account_id in account_ids]
             for future in as_completed(futures):
-                yield from future.result()
+                if not held:
+                    yield from future.result()
+                else:
+                    stores += future.result()
+        for fact in self._across_accounts:
+            fact.apply(stores)
+        yield from stores
+
+    def across_accounts(self, fact: AfterRead) -> None:
+        """Keep a fact about stores of other accounts, applied when the whole organization is read (`discover`;
+        a scan unit of one account alone cannot apply it)."""
+        with self._across_lock:
+            self._across_accounts.append(fact)
 
     def _home(self, log: TargetLog) -> Account | None:
         """The account of the configured credentials (one sts:GetCallerIdentity per scan or per process)."""
@@ -471,7 +494,7 @@ class AccountScan:
             undecided = [tasks for tasks in plan.values()
                          if len(tasks) > 1 and tasks[0].outcome == "denied" and self.guard.allowed(tasks[0].region)]
             list(pool.map(self._execute, [tasks[1] for tasks in undecided]))
-            if s3 is not None:  # replication in bulk where Config records S3, before any per-bucket read
+            if s3 is not None and not s3.named:  # replication in bulk where Config records S3, before per bucket
                 list(pool.map(s3.replication_from_config, list(s3.by_region())))
             pending = [task for tasks in plan.values() for task in tasks if task.outcome == "pending"]
             list(pool.map(self._execute, pending))
@@ -493,7 +516,7 @@ class AccountScan:
         for region in sorted({*regions, *by_region}):
             tasks = []
             names = by_region.get(region, [])
-            if s3 is not None and names:
+            if s3 is not None and names and not s3.named:  # named buckets: GetBucketTagging, bucket by bucket
                 tasks.append(Task("tag:GetResources", region, partial(s3.tags_in_region, region)))
             if region in regions:
                 tasks += [Task(service, region, partial(READERS[service], self, region)) for service in regional]
@@ -666,12 +689,12 @@ class S3Inventory:
         """List every bucket with its region; False (recorded) if the listing itself failed."""
         self.listed_at = now_iso()
         try:
-            listing = self._list_buckets()
+            listing = self._named_buckets() if self.named else self._list_buckets()
         except (ClientError, BotoCoreError) as exc:
             error, denied = describe_error(exc)
             self.scan.log.failed("aws", self.scan.account.id, "global", "s3", error, denied)
             return False
-        if self._max_age:
+        if self._max_age and not self.named:
             REPLICATION_CACHE.keep_only(self._cache_key, (name for name, _ in listing))
         missing = [name for name, region in listing if region is None]
         workers = min(self.scan.settings.max_workers, self.scan.settings.max_workers_per_api)
@@ -679,8 +702,30 @@ class S3Inventory:
             located = dict(zip(missing, pool.map(self._bucket_location, missing), strict=True))
         for name, region in listing:
             self.regions[name] = region or located.get(name)
-            self.learned[name] = "GetBucketLocation" if name in located else "ListBuckets.BucketRegion"
+            self.learned[name] = ("GetBucketLocation" if name in located or self.named
+                                  else "ListBuckets.BucketRegion")
         return True
+
+    @property
+    def named(self) -> bool:
+        """Only the buckets an event named are read (settings.buckets): bucket by bucket, no account-wide call."""
+        return bool(self.scan.settings.buckets)
+
+    def _named_buckets(self) -> list[tuple[str, str | None]]:
+        """(name, region) of each named bucket that exists, by GetBucketLocation (no ListBuckets, no HeadBucket).
+        A bucket S3 says is not there (NoSuchBucket) is left out, so a whole read confirms it gone; any other
+        failure (denied, or another account's bucket of that name) fails the read."""
+        client = self.scan.client("s3", self.scan.api_region)
+        found = []
+        for name in self.scan.settings.buckets:
+            try:
+                answer = client.get_bucket_location(Bucket=name)
+            except ClientError as exc:
+                if error_code(exc) == "NoSuchBucket":
+                    continue
+                raise
+            found.append((name, _location_region(answer)))
+        return found
 
     def by_region(self) -> dict[str, list[str]]:
         if self._by_region is None:
@@ -726,9 +771,7 @@ class S3Inventory:
             answer = self.scan.client("s3", self.scan.api_region).get_bucket_location(Bucket=name)
         except ClientError:  # denied or gone: unknown; a dead endpoint fails the whole S3 target
             return None
-        constraint = answer.get("LocationConstraint")
-        # GetBucketLocation: null means us-east-1, the legacy "EU" means eu-west-1 (botocore S3 model)
-        return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(constraint, constraint)
+        return _location_region(answer)
 
     # -- tags in bulk --------------------------------------------------------------------------
     def tags_in_region(self, region: str) -> list[DiscoveredStore]:
@@ -931,6 +974,12 @@ class S3Inventory:
                                    facts.replication.observed_at)
         store.unknowns += facts.unknowns
         return store
+
+
+def _location_region(answer: dict[str, Any]) -> str:
+    """GetBucketLocation's answer → the region: null means us-east-1, the legacy "EU" eu-west-1 (botocore S3 model)."""
+    constraint = answer.get("LocationConstraint")
+    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(constraint, constraint)
 
 
 def _config_records_buckets(client) -> bool:

@@ -53,7 +53,8 @@ CALLS: dict[str, Calls] = {
                 ("DeleteBucket",), ("bucketName",)),
     "dynamodb": Calls("dynamodb.amazonaws.com",
                       ("CreateTable", "UpdateTable", "TagResource", "UntagResource", "CreateGlobalTable",
-                       "UpdateGlobalTable", "RestoreTableFromBackup", "RestoreTableToPointInTime"),
+                       "UpdateGlobalTable", "RestoreTableFromBackup", "RestoreTableToPointInTime", "CreateBackup",
+                       "UpdateContinuousBackups"),
                       ("DeleteTable",), ("tableName", "targetTableName", "globalTableName", "resourceArn")),
     "rds": Calls("rds.amazonaws.com",
                  ("CreateDBInstance", "CreateDBInstanceReadReplica", "ModifyDBInstance",
@@ -78,10 +79,13 @@ CALLS: dict[str, Calls] = {
                       ("DeleteCluster",), ("clusterIdentifier",)),
     "backup": Calls("backup.amazonaws.com",
                     ("CreateBackupVault", "CreateBackupPlan", "UpdateBackupPlan", "CreateBackupSelection",
-                     "DeleteBackupPlan", "DeleteBackupSelection", "TagResource", "UntagResource"),
+                     "DeleteBackupPlan", "DeleteBackupSelection", "TagResource", "UntagResource",
+                     "PutBackupVaultLockConfiguration", "DeleteBackupVaultLockConfiguration"),
                     ("DeleteBackupVault",), ("backupVaultName",),
                     whole_region=("CreateBackupPlan", "UpdateBackupPlan", "CreateBackupSelection",
                                   "DeleteBackupPlan", "DeleteBackupSelection")),
+    "glacier": Calls("glacier.amazonaws.com", ("CreateVault", "AddTagsToVault", "RemoveTagsFromVault"),
+                     ("DeleteVault",), ("vaultName",)),
 }
 BY_CALL = {(calls.event_source, name): service for service, calls in CALLS.items() for name in calls.names}
 # EC2 tags name many resource types: only a snapshot's are ours
@@ -157,7 +161,8 @@ def _last_part(value: str) -> str:
 
 
 def narrow(provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
-    """A copy of the AWS provider that reads only the hint's service in the hint's region of its account."""
+    """A copy of the AWS provider that reads only the hint's service in the hint's region of its account (for S3,
+    only the bucket the hint names)."""
     if not isinstance(provider, AwsProvider):
         raise TypeError(f"not an AWS provider: {provider.name}")
     settings = provider.settings
@@ -168,8 +173,10 @@ def narrow(provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
     services = settings.services if hint.service == ANY_SERVICE else (hint.service,)
     if not set(services) <= set(settings.services):
         raise OutOfScope(f"service {hint.service} is not in providers.aws.services")
-    narrowed = AwsProvider(dataclasses.replace(settings, regions=(hint.region,), services=tuple(services)),
-                           provider._session)
+    # an S3 event reads only its bucket (GetBucketLocation, then that bucket's replication, tags and encryption)
+    buckets = (hint.name,) if hint.service == "s3" and hint.name else ()
+    narrowed = AwsProvider(dataclasses.replace(settings, regions=(hint.region,), services=tuple(services),
+                                               buckets=buckets), provider._session)
     narrowed._identity = provider._identity  # the caller's account, looked up once
     return narrowed, [hint.account]
 

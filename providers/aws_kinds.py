@@ -6,15 +6,16 @@ and records the targets for every reader alike; a reader only lists and builds s
 listing with `listing()` and builds each store with `new_store()`; the odd cases (the RDS source fields, the
 EBS copy marker, EFS replication configurations) are the reader's own code.
 
-S3 is not here: it is global, read in bulk across regions by `S3Inventory` in providers/aws.py.
+S3 is not here: it is global, read in bulk across regions by `S3Inventory` in providers/aws.py. AWS Backup and S3
+Glacier vaults are in providers/aws_vaults.py, registered the same way.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore import xform_name
@@ -22,10 +23,11 @@ from botocore.exceptions import ClientError
 
 from providers.aws_keys import service_owned
 from providers.errors import aws_error_code
+from scanner.clock import now_iso
 from scanner.custody import KeyFacts
 from scanner.discovered import DiscoveredStore
 from scanner.kinds import StoreKind, kind
-from scanner.model import TAGS_UNREADABLE
+from scanner.model import Location, Role
 
 if TYPE_CHECKING:
     from providers.aws import AccountScan
@@ -111,8 +113,10 @@ def new_store(scan: AccountScan, spec: StoreKind, item: dict[str, Any], region: 
 @reader("dynamodb")
 def dynamodb_tables(scan: AccountScan, region: str) -> list[DiscoveredStore]:
     client = scan.client("dynamodb", region)
+    names = list(listing(scan, kind("dynamodb-table"), region))  # the listing first: a region's probe
+    backups = _backups_by_table(scan, region) if names else Counter()
     stores = []
-    for name in listing(scan, kind("dynamodb-table"), region):
+    for name in names:
         table = client.describe_table(TableName=name)["Table"]
         arn = table["TableArn"]
         tags = tag_list(client.list_tags_of_resource(ResourceArn=arn).get("Tags", []))
@@ -121,8 +125,34 @@ def dynamodb_tables(scan: AccountScan, region: str) -> list[DiscoveredStore]:
         for replica in table.get("Replicas", []):
             store.add_location(replica["RegionName"], "replica", "DescribeTable.Replicas")
         store.encryption = _table_encryption(scan, table, region)
+        _table_backups(client, store, name, backups.get(arn, 0))
         stores.append(store)
     return stores
+
+
+def _backups_by_table(scan: AccountScan, region: str) -> Counter[str]:
+    """ListBackups (every type) in the region: table ARN -> its backups. DynamoDB keeps a table's on-demand backups
+    in the table's own region; copies elsewhere are AWS Backup's (read with the `backup` service)."""
+    listed = read_all(scan, "dynamodb", "ListBackups", "BackupSummaries", region, BackupType="ALL")
+    return Counter(summary.get("TableArn", "") for summary in listed)
+
+
+def _table_backups(client: Any, store: DiscoveredStore, name: str, on_demand: int) -> None:
+    """The table's on-demand backups and point-in-time recovery (DescribeContinuousBackups): a `backup` copy in its
+    region, beside the primary."""
+    answer = client.describe_continuous_backups(TableName=name).get("ContinuousBackupsDescription") or {}
+    pitr = (answer.get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus") == "ENABLED"
+    sources = ([f"ListBackups.BackupSummaries ({on_demand} backup{'s' if on_demand > 1 else ''})"] if on_demand
+               else []) + (["DescribeContinuousBackups.PointInTimeRecoveryDescription (PITR enabled)"] if pitr else [])
+    if sources:
+        add_copy(store, store.region, "backup", "; ".join(sources))
+
+
+def add_copy(store: DiscoveredStore, region: str, role: Role, learned_from: str) -> None:
+    """A copy of another role in a region that may already hold one (add_location keeps the first per region):
+    a backup beside its primary."""
+    if not any(loc.region == region and loc.role == role for loc in store.locations):
+        store.locations.append(Location(region, role, learned_from, observed_at=now_iso()))
 
 
 def _table_encryption(scan: AccountScan, table: dict[str, Any], region: str) -> KeyFacts:
@@ -288,90 +318,3 @@ def redshift_clusters(scan: AccountScan, region: str) -> list[DiscoveredStore]:
             store.add_location(destination, "backup", "DescribeClusters.ClusterSnapshotCopyStatus.DestinationRegion")
         stores.append(store)
     return stores
-
-
-# -- AWS Backup: vaults, and the copies plans make --------------------------------------------------------
-@reader("backup")
-def backup_vaults(scan: AccountScan, region: str) -> list[DiscoveredStore]:
-    """Each vault of the region; then each plan whose rules copy to a vault in another region: every store of this
-    region that one of the plan's selections covers gains a backup location in each destination's region."""
-    spec = kind("backup-vault")
-    client = scan.client(spec.api, region)
-    stores = []
-    for vault in listing(scan, spec, region):
-        tags = client.list_tags(ResourceArn=vault["BackupVaultArn"]).get("Tags") or {}
-        store = scan.store(vault["BackupVaultArn"], spec.kind, vault["BackupVaultName"], region, dict(tags))
-        store.add_location(region, "primary", "ListBackupVaults.BackupVaultArn")
-        store.encryption = scan.keys.facts("KMS", vault.get("EncryptionKeyArn"), region,
-                                           "ListBackupVaults.EncryptionKeyArn")
-        stores.append(store)
-    for plan in read_all(scan, spec.api, "ListBackupPlans", "BackupPlansList", region):
-        rules = client.get_backup_plan(BackupPlanId=plan["BackupPlanId"])["BackupPlan"].get("Rules", [])
-        destinations = {action["DestinationBackupVaultArn"] for rule in rules for action in rule.get("CopyActions", [])
-                        if arn_region(action.get("DestinationBackupVaultArn", "")) not in (None, region)}
-        if not destinations:
-            continue
-        for member in read_all(scan, spec.api, "ListBackupSelections", "BackupSelectionsList", region,
-                               BackupPlanId=plan["BackupPlanId"]):
-            selection = client.get_backup_selection(BackupPlanId=plan["BackupPlanId"],
-                                                    SelectionId=member["SelectionId"])["BackupSelection"]
-            scan.after_read(PlanCopies(scan.account.id, region, plan.get("BackupPlanName", plan["BackupPlanId"]),
-                                       selection, tuple(sorted(destinations))))
-    return stores
-
-
-@dataclass(frozen=True)
-class PlanCopies:
-    """A backup plan's selection and the vaults in other regions its rules copy recovery points to."""
-
-    account: str
-    region: str  # the plan's region: AWS Backup backs up resources of its own region
-    plan: str
-    selection: dict[str, Any]
-    destinations: tuple[str, ...]  # destination vault ARNs
-
-    def apply(self, stores: list[DiscoveredStore]) -> None:
-        for store in stores:
-            if store.region != self.region or store.kind == "backup-vault":
-                continue
-            covered = selection_covers(self.selection, store)
-            if covered is None:
-                store.unknowns.append(f"AWS Backup plan {self.plan} selects by tags, which are unreadable: "
-                                      "whether its copies in other regions include this store is unknown")
-            elif covered:
-                for vault in self.destinations:
-                    other = arn_account(vault)
-                    where = f" (account {other})" if other and other != self.account else ""
-                    store.add_location(arn_region(vault) or "unknown", "backup",
-                                       f"GetBackupPlan.Rules.CopyActions.DestinationBackupVaultArn{where} "
-                                       f"(plan {self.plan}, selection {self.selection.get('SelectionName', '?')})")
-
-
-def selection_covers(selection: dict[str, Any], store: DiscoveredStore) -> bool | None:
-    """Whether a BackupSelection assigns the store to its plan (None: it selects by tags the store's are unknown).
-
-    As the BackupSelection reference says: a resource is selected when its ARN matches one of `Resources` (`*`
-    wildcards) or one of `ListOfTags` holds (OR); then every `Conditions` entry must hold (AND), and no
-    `NotResources` may match."""
-    by_arn = any(fnmatchcase(store.id, pattern) for pattern in selection.get("Resources") or [])
-    tag_tests = [(cond.get("ConditionKey", ""), cond.get("ConditionValue", ""), "StringEquals")
-                 for cond in selection.get("ListOfTags") or []]
-    conditions = [(cond.get("ConditionKey", "").removeprefix("aws:ResourceTag/"), cond.get("ConditionValue", ""), op)
-                  for op, listed in (selection.get("Conditions") or {}).items() for cond in listed or []]
-    if ((tag_tests and not by_arn) or conditions) and any(u.startswith(TAGS_UNREADABLE) for u in store.unknowns):
-        return None
-    selected = by_arn or any(_tag_holds(store.tags, *test) for test in tag_tests)
-    return (selected and all(_tag_holds(store.tags, *condition) for condition in conditions)
-            and not any(fnmatchcase(store.id, pattern) for pattern in selection.get("NotResources") or []))
-
-
-def _tag_holds(tags: dict[str, str], key: str, value: str, operator: str) -> bool:
-    present = key in tags
-    matches = {"StringEquals": present and tags[key] == value, "StringLike": present and fnmatchcase(tags[key], value)}
-    negated = {"StringNotEquals": "StringEquals", "StringNotLike": "StringLike"}
-    return not matches[negated[operator]] if operator in negated else matches.get(operator, False)
-
-
-def arn_account(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4] else None

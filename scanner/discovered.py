@@ -5,6 +5,7 @@ these into countries, operators and law from the catalog, the same way for every
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from scanner.clock import now_iso
 from scanner.custody import KeyFacts
@@ -25,6 +26,8 @@ class DiscoveredStore:
     locations: list[Location] = field(default_factory=list)
     unknowns: list[str] = field(default_factory=list)  # facts the API would not tell us
     encryption: KeyFacts | None = None  # what the provider read of its encryption; None: this kind does not read it
+    # settings the provider read that are neither place nor key (an AWS Backup vault's lock), by name; in the report
+    attributes: dict[str, Any] = field(default_factory=dict)
 
     def add_location(self, region: str, role: Role, learned_from: str, observed_at: str | None = None) -> None:
         """Record a place a copy lives (the first one per region counts). `observed_at`: when the API answered;

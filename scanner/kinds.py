@@ -115,8 +115,10 @@ KINDS: tuple[StoreKind, ...] = (
                 Copy("replica", "GetBucketReplication.Rules.Destination "
                                 "(or AWS Config BucketReplicationConfiguration)")),
         detail_calls=(
-            Call("GetBucketLocation", "s3:GetBucketLocation", "ListBuckets gives no BucketRegion"),
-            Call("GetBucketTagging", "s3:GetBucketTagging", "tag:GetResources failed in the bucket's region"),
+            Call("GetBucketLocation", "s3:GetBucketLocation",
+                 "ListBuckets gives no BucketRegion, or an S3 event names the bucket"),
+            Call("GetBucketTagging", "s3:GetBucketTagging",
+                 "tag:GetResources failed in the bucket's region, or an S3 event names the bucket"),
             Call("GetBucketReplication", "s3:GetReplicationConfiguration", "AWS Config does not answer for the bucket"),
             Call("GetBucketEncryption", "s3:GetEncryptionConfiguration",
                  "AWS Config does not give the bucket's default encryption"),
@@ -129,9 +131,14 @@ KINDS: tuple[StoreKind, ...] = (
         kind="dynamodb-table", cloud="aws", service="dynamodb", scope="regional", api="dynamodb",
         list_call=_aws("ListTables", "dynamodb"), result_key="TableNames",
         id_field="DescribeTable.TableArn", name_field="TableName", tags_from="ListTagsOfResource",
-        copies=(Copy("primary", "DescribeTable.TableArn"), Copy("replica", "DescribeTable.Replicas")),
-        detail_calls=(_aws("DescribeTable", "dynamodb"), _aws("ListTagsOfResource", "dynamodb"), *KMS_CALLS),
-        cannot_see=("on-demand backups and point-in-time recovery copies (not read yet)",),
+        copies=(Copy("primary", "DescribeTable.TableArn"), Copy("replica", "DescribeTable.Replicas"),
+                Copy("backup", "ListBackups.BackupSummaries.TableArn (on-demand backups, in the table's region); "
+                               "DescribeContinuousBackups.PointInTimeRecoveryDescription (PITR enabled)")),
+        detail_calls=(_aws("DescribeTable", "dynamodb"), _aws("ListTagsOfResource", "dynamodb"),
+                      _aws("ListBackups", "dynamodb", "once per region that has tables"),
+                      _aws("DescribeContinuousBackups", "dynamodb"), *KMS_CALLS),
+        cannot_see=("backups of tables since deleted (a backup outlives its table: not inventoried as a store)",
+                    "backup copies in other regions made by AWS Backup: read only with the `backup` service"),
         probe_rank=2, description="DynamoDB tables and their global-table replicas",
     ),
     StoreKind(
@@ -155,10 +162,9 @@ KINDS: tuple[StoreKind, ...] = (
                                 "DescribeGlobalClusters.GlobalClusterMembers")),
         detail_calls=(_aws("DescribeGlobalClusters", "rds", "a cluster of the region is in a global database"),
                       *KMS_CALLS),
-        cannot_see=("DocumentDB global clusters are read by the same calls (the RDS API serves DocumentDB and "
-                    "Neptune clusters too) but only Neptune's are tested: the emulator cannot create DocumentDB ones",),
         probe_rank=1,
-        description="RDS and Aurora DB clusters, their cross-region read replicas and Aurora global databases",
+        description="RDS, Aurora, Neptune and DocumentDB DB clusters (the RDS API serves all four), their "
+                    "cross-region read replicas and global databases",
     ),
     StoreKind(
         kind="ebs-snapshot", cloud="aws", service="ebs", scope="regional", api="ec2",
@@ -199,14 +205,28 @@ KINDS: tuple[StoreKind, ...] = (
         id_field="BackupVaultArn", name_field="BackupVaultName", tags_from="ListTags",
         copies=(Copy("primary", "ListBackupVaults.BackupVaultArn"),
                 Copy("backup", "GetBackupPlan.Rules.CopyActions.DestinationBackupVaultArn, on every store of the "
-                               "plan's region its selections cover")),
-        detail_calls=(_aws("ListTags", "backup"), _aws("ListBackupPlans", "backup"), _aws("GetBackupPlan", "backup"),
+                               "plan's region its selections cover"),
+                Copy("backup", "ListRecoveryPointsByBackupVault.ResourceArn: the vault's region, on each store of "
+                               "another region it holds recovery points of (plan or on-demand copy jobs)")),
+        detail_calls=(_aws("ListTags", "backup"), _aws("ListRecoveryPointsByBackupVault", "backup"),
+                      _aws("ListBackupPlans", "backup"), _aws("GetBackupPlan", "backup"),
                       _aws("ListBackupSelections", "backup", "a plan copies to another region"),
                       _aws("GetBackupSelection", "backup", "a plan copies to another region"), *KMS_CALLS),
-        cannot_see=("recovery points copied by on-demand copy jobs outside a plan (ListRecoveryPointsByBackupVault, "
-                    "not read yet)",
-                    "covered resources of kinds Custody does not inventory (EC2 volumes, EFS access points, ...)"),
-        probe_rank=5, description="AWS Backup vaults, and the copies backup plans make in other regions",
+        cannot_see=("covered resources of kinds Custody does not inventory (EC2 volumes, EFS access points, ...)",
+                    "recovery points copied into another account's vault when accounts are scanned as separate "
+                    "units (a distributed scan): matched across accounts only when one process reads them all"),
+        probe_rank=5, description="AWS Backup vaults (with their lock), the copies backup plans and copy jobs make "
+                                  "in other regions",
+    ),
+    StoreKind(
+        kind="glacier-vault", cloud="aws", service="glacier", scope="regional", api="glacier",
+        list_call=_aws("ListVaults", "glacier"), result_key="VaultList",
+        id_field="VaultARN", name_field="VaultName", tags_from="ListTagsForVault",
+        copies=(Copy("primary", "ListVaults.VaultARN"),),
+        detail_calls=(_aws("ListTagsForVault", "glacier"),),
+        cannot_see=("archives retrieved or copied out of a vault (into S3 or elsewhere) by a job: not tracked",),
+        probe_rank=6, description="S3 Glacier vaults (the original Glacier API; S3's Glacier storage classes are "
+                                  "the buckets' own)",
     ),
     # ---- Azure ----------------------------------------------------------------------------------------
     StoreKind(

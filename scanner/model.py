@@ -121,6 +121,7 @@ class DataStore:
     status_reason: str | None = None
     findings: list[Finding] = field(default_factory=list)
     unknowns: list[str] = field(default_factory=list)  # facts we could not determine
+    attributes: dict[str, Any] = field(default_factory=dict)  # settings read that are neither place nor key
 
     @property
     def tags_complete(self) -> bool:

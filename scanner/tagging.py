@@ -35,6 +35,7 @@ def tag(found: DiscoveredStore, catalog: Catalog, config: Config) -> TaggedStore
         region=found.region,
         tags=dict(found.tags),
         unknowns=list(found.unknowns),
+        attributes=dict(found.attributes),
     )
     if not found.locations:
         store.unknowns.append("no location reported for this store")

@@ -55,3 +55,22 @@ def test_neptune_global_database_is_read_through_the_same_calls(tmp_path, moto_p
     graph = {("eu-central-1", "primary", "DE"), ("sa-east-1", "replica", "BR")}
     assert places(stores[writer.name]) == places(stores[secondary.name]) == graph
     assert stores[secondary.name].kind == "rds-cluster"
+
+
+def test_documentdb_global_cluster_finds_primary_and_secondary_regions(tmp_path, moto_patched: MotoServer,
+                                                                       aws_env):
+    """DocumentDB global clusters (engine docdb) are read by the same RDS calls: the writer's region is primary, the
+    secondary's a replica, on both members; a secondary in Brazil fails the EU policy."""
+    aws_env(moto_patched)
+    writer, secondary = seed_aurora_global(Clients(moto_patched.url), MANAGEMENT_ACCOUNT_ID, "docs", "eu-central-1",
+                                           "sa-east-1", {}, engine="docdb")
+
+    result, stores = scan_kinds(tmp_path, ["rds"], REGIONS)
+
+    assert result.status == "complete"
+    docs = {("eu-central-1", "primary", "DE"), ("sa-east-1", "replica", "BR")}
+    assert places(stores[writer.name]) == places(stores[secondary.name]) == docs
+    assert {loc.learned_from for loc in stores[secondary.name].locations} == {
+        "DescribeGlobalClusters.GlobalClusterMembers.IsWriter", "DescribeGlobalClusters.GlobalClusterMembers"}
+    assert stores[writer.name].status == "fail"
+    assert {f.jurisdiction for f in stores[writer.name].findings if not f.waiver} >= {"BR"}

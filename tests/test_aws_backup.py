@@ -1,16 +1,28 @@
 """AWS Backup (scanner/kinds.py `backup-vault`): vaults are found, and a backup plan whose rules copy recovery points
 to a vault in another region gives every store its selections cover a `backup` location there, in the right
-country; a plan copying abroad turns a passing store into a failing one."""
+country; a plan copying abroad turns a passing store into a failing one. Recovery points in a vault of another
+region (a copy job's, in this account or another account of the organization) are backup copies of their store
+there; a denied ListRecoveryPointsByBackupVault leaves the vault's region not scanned."""
 
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, Clients, seed_backup_plan
+from demo.aws_estate import (
+    MANAGEMENT_ACCOUNT_ID,
+    Clients,
+    assume_member,
+    create_organization,
+    seed_backup_plan,
+    seed_recovery_point_copy,
+)
 from demo.moto_server import MotoServer
-from providers.aws_kinds import PlanCopies, selection_covers
+from providers.aws_vaults import PlanCopies, selection_covers
 from providers.base import tags_unreadable
+from runtime.cli import prepare, scan_once
 from scanner.discovered import DiscoveredStore
+from tests.fault_proxy import DENIED_JSON, FaultProxy, operation_name
 from tests.fixtures_aws import control_reach, places, scan_kinds
 
 REGIONS = ["eu-central-1", "eu-west-1", "sa-east-1"]
@@ -112,3 +124,91 @@ def test_a_tag_selection_over_unreadable_tags_is_unknown_never_assumed():
     plan.apply([covered])
     [copy] = covered.locations
     assert (copy.region, copy.role) == ("sa-east-1", "backup") and "(account 111111111111)" in copy.learned_from
+
+
+def test_recovery_points_copied_to_another_region_are_backup_copies(tmp_path, moto_patched: MotoServer, aws_env):
+    """On-demand copy jobs (no plan): a vault in another region holding a table's recovery point is a backup copy
+    of the table there; a copy in Brazil fails the table, one in Ireland does not. The vault's lock is recorded."""
+    aws_env(moto_patched)
+    clients = Clients(moto_patched.url)
+    create_table(clients, "ledger-eu", {})
+    create_table(clients, "ledger-br", {})
+    seed_recovery_point_copy(clients, MANAGEMENT_ACCOUNT_ID, f"{TABLE_ARN}ledger-eu", "eu-central-1", "vault-fra",
+                             "eu-west-1", "vault-dub")
+    seed_recovery_point_copy(clients, MANAGEMENT_ACCOUNT_ID, f"{TABLE_ARN}ledger-br", "eu-central-1", "vault-fra-2",
+                             "sa-east-1", "vault-gru")
+    clients("backup", "sa-east-1").put_backup_vault_lock_configuration(
+        BackupVaultName="vault-gru", MinRetentionDays=7, MaxRetentionDays=365)
+
+    result, stores = scan_kinds(tmp_path, ["dynamodb", "backup"], REGIONS)
+
+    assert result.status == "complete"
+    eu, br = stores["ledger-eu"], stores["ledger-br"]
+    assert places(eu) == {("eu-central-1", "primary", "DE"), ("eu-west-1", "backup", "IE")}
+    assert places(br) == {("eu-central-1", "primary", "DE"), ("sa-east-1", "backup", "BR")}
+    [learned] = [loc.learned_from for loc in br.locations if loc.role == "backup"]
+    assert learned == "ListRecoveryPointsByBackupVault.ResourceArn (vault vault-gru)"
+    lock = stores["vault-gru"].to_dict()["attributes"]["vault_lock"]  # in the report's JSON
+    assert (lock["Locked"], lock["MinRetentionDays"], lock["MaxRetentionDays"]) == (True, 7, 365)
+    assert stores["vault-dub"].attributes["vault_lock"]["Locked"] is False
+
+    _, stores = scan_kinds(tmp_path, ["dynamodb", "backup"], REGIONS, waive=control_reach(eu))
+    eu, br = stores["ledger-eu"], stores["ledger-br"]
+    assert eu.status == "pass", eu.findings
+    assert br.status == "fail" and {f.jurisdiction for f in br.findings if not f.waiver} == {"BR"}
+
+
+def test_unreadable_recovery_points_leave_the_vaults_region_not_scanned(tmp_path, moto_patched: MotoServer,
+                                                                          aws_env):
+    """Denied ListRecoveryPointsByBackupVault in Brazil: that region's backup target is denied (its vault is not
+    reported) and the table shows no copy there, never a certain "no copies" from a complete scan."""
+    clients = Clients(moto_patched.url)
+    create_table(clients, "ledger-br", {})
+    seed_recovery_point_copy(clients, MANAGEMENT_ACCOUNT_ID, f"{TABLE_ARN}ledger-br", "eu-central-1", "vault-fra",
+                             "sa-east-1", "vault-gru")
+    proxy = FaultProxy(moto_patched.url).start()
+    proxy.deny(lambda r: operation_name(r) == "backup:ListRecoveryPointsByBackupVault" and r.region == "sa-east-1",
+               DENIED_JSON)
+    try:
+        aws_env(proxy.url)
+        result, stores = scan_kinds(tmp_path, ["dynamodb", "backup"], REGIONS)
+    finally:
+        proxy.stop()
+    assert result.status == "partial"
+    assert ("sa-east-1", "backup", "denied") in {(t.region, t.service, t.status) for t in result.targets}
+    assert "vault-gru" not in stores and "vault-fra" in stores
+
+
+def test_a_recovery_point_copied_into_another_accounts_vault_is_a_copy_of_the_store(tmp_path, moto_patched: MotoServer,
+                                                                                     aws_env):
+    """An organization: a member's table backed up in its own account, the recovery point copied into a vault of the
+    management account in Brazil (a cross-account copy job): the member's table has a backup copy in Brazil."""
+    aws_env(moto_patched)
+    management = Clients(moto_patched.url)
+    _, members = create_organization(management)
+    member_id = members["acme-prod-eu"]
+    member = assume_member(moto_patched.url, member_id)
+    create_table(member, "ledger", {})
+    member("backup", "eu-central-1").create_backup_vault(BackupVaultName="vault-fra")
+    management("backup", "sa-east-1").create_backup_vault(BackupVaultName="vault-gru")
+    role = f"arn:aws:iam::{member_id}:role/backup"
+    point = member("backup", "eu-central-1").start_backup_job(
+        BackupVaultName="vault-fra", ResourceArn=f"arn:aws:dynamodb:eu-central-1:{member_id}:table/ledger",
+        IamRoleArn=role)
+    member("backup", "eu-central-1").start_copy_job(
+        RecoveryPointArn=point["RecoveryPointArn"], SourceBackupVaultName="vault-fra", IamRoleArn=role,
+        DestinationBackupVaultArn=f"arn:aws:backup:sa-east-1:{MANAGEMENT_ACCOUNT_ID}:backup-vault:vault-gru")
+    config = tmp_path / "org.yaml"
+    config.write_text(yaml.safe_dump({"home": "EU", "providers": {"aws": {
+        "organization": True, "services": ["dynamodb", "backup"], "regions": REGIONS, "max_attempts": 1}}}))
+
+    result, stores = scan_once(prepare(str(config), []), state=None)
+
+    with stores:
+        found = {(store.account, store.name): store for store in stores}
+    assert result.status == "complete"
+    ledger = found[(member_id, "ledger")]
+    assert places(ledger) == {("eu-central-1", "primary", "DE"), ("sa-east-1", "backup", "BR")}
+    [learned] = [loc.learned_from for loc in ledger.locations if loc.role == "backup"]
+    assert learned == ("ListRecoveryPointsByBackupVault.ResourceArn "
+                       f"(vault vault-gru, account {MANAGEMENT_ACCOUNT_ID})")

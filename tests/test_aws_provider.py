@@ -151,8 +151,8 @@ def test_estate_replicas_abroad_carry_their_roles_and_countries(estate_report):
         ("eu-central-1", "primary", "DE"), ("us-east-1", "replica", "US")}
     assert roles("s3-bucket", "acme-mgmt-legacy-archive-eu", "eu-west-1") == {("eu-west-1", "primary", "IE")}
     assert roles("s3-bucket", "acme-mgmt-audit-logs-use1", "us-east-1") == {("us-east-1", "primary", "US")}
-    assert roles("dynamodb-table", "acme-prod-eu-sessions", "eu-west-1") == {
-        ("eu-west-1", "primary", "IE"), ("us-east-1", "replica", "US")}
+    assert roles("dynamodb-table", "acme-prod-eu-sessions", "eu-west-1") == {  # backup: PITR, an on-demand backup
+        ("eu-west-1", "primary", "IE"), ("eu-west-1", "backup", "IE"), ("us-east-1", "replica", "US")}
     assert roles("rds-instance", "acme-prod-eu-orders", "eu-central-1") == {
         ("eu-central-1", "primary", "DE"), ("us-east-1", "replica", "US")}
     assert roles("rds-instance", "acme-prod-eu-orders-replica-use1", "us-east-1") == {

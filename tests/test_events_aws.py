@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -19,7 +20,7 @@ from providers.events import MalformedEvent, OutOfScope
 from scanner.kinds import services_of
 from scripts.generate_event_rules import FILES, render
 from tests.events_world import EventWorld
-from tests.fault_proxy import DENIED, FaultProxy
+from tests.fault_proxy import DENIED, FaultProxy, Request, operation_name
 
 ROOT = Path(__file__).resolve().parent.parent
 REGIONS = ["eu-central-1", "us-east-1"]
@@ -152,6 +153,60 @@ def test_a_deleted_bucket_is_gone_only_once_a_whole_read_confirms_it(world, moto
     assert recorded is not None and recorded.gone == [store_id]
     assert world.store(store_id)["gone_scan_id"] == recorded.scan_id
     assert world.handler.counts["confirmed_gone"] == 1
+
+
+def test_an_s3_event_rereads_only_its_bucket_and_gone_needs_s3_to_say_so(world, moto_patched, aws_env):
+    """Issue 18: an S3 event re-reads the bucket it names (its location, replication, tags, encryption), never the
+    account's S3 inventory (no ListBuckets, GetResources or AWS Config); a deleted bucket is gone only once S3
+    answers NoSuchBucket, never when its location is denied."""
+    url = moto_patched.url
+    queue = route_events(url)
+    bucket(url, "eu-neighbour", "eu-central-1")
+    named = bucket(url, "eu-named", "eu-central-1")
+    world.scan()
+    s3 = client(url, "s3", "eu-central-1")
+    s3.put_bucket_tagging(Bucket="eu-named", Tagging={"TagSet": [{"Key": "data-class", "Value": "personal"}]})
+    s3.put_bucket_tagging(Bucket="eu-neighbour", Tagging={"TagSet": [{"Key": "data-class", "Value": "personal"}]})
+    put(url, cloudtrail("PutBucketTagging", "s3", "eu-central-1", {"bucketName": "eu-named"}))
+
+    requests: list[Request] = []
+    proxy = FaultProxy(url).start()
+    proxy.deny(lambda request: requests.append(request) is None and False)  # records, never denies
+    try:
+        aws_env(proxy.url)
+        source = SqsSource(queue, wait_seconds=1)
+        recorded = world.handler.handle(source, drain(source, 1))
+    finally:
+        proxy.stop()
+
+    assert recorded is not None and recorded.stores == [named]
+    assert world.store(named)["document"]["tags"] == {"data-class": "personal"}
+    reads = [r for r in requests if r.service != "sqs"]
+    assert {operation_name(r) for r in reads} == {"s3:GET ?location", "s3:GET ?replication", "s3:GET ?tagging",
+                                                  "s3:GET ?encryption"}
+    assert {urlsplit(r.path).path for r in reads} == {"/eu-named"}, "only the named bucket is read"
+    assert world.store("arn:aws:s3:::eu-neighbour")["last_scan_id"] != recorded.scan_id
+
+    # deleted; the event's re-read finds its location denied: nothing is concluded
+    s3.delete_bucket(Bucket="eu-named")
+    put(url, cloudtrail("DeleteBucket", "s3", "eu-central-1", {"bucketName": "eu-named"}))
+    proxy = FaultProxy(url).start()
+    proxy.deny(lambda request: operation_name(request) == "s3:GET ?location", DENIED)
+    try:
+        aws_env(proxy.url)
+        source = SqsSource(queue, wait_seconds=1)
+        assert world.handler.handle(source, drain(source, 1)) is None
+    finally:
+        proxy.stop()
+    assert world.store(named)["gone_at"] is None, "a denied location is not an absent bucket"
+
+    # S3 says NoSuchBucket: gone, and only that bucket
+    aws_env(url)
+    put(url, cloudtrail("DeleteBucket", "s3", "eu-central-1", {"bucketName": "eu-named"}))
+    source = SqsSource(queue, wait_seconds=1)
+    recorded = world.handler.handle(source, drain(source, 1))
+    assert recorded is not None and recorded.gone == [named]
+    assert world.store("arn:aws:s3:::eu-neighbour")["gone_at"] is None
 
 
 def test_a_lost_event_is_caught_by_the_next_scheduled_scan(world, moto_patched):

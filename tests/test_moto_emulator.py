@@ -208,6 +208,106 @@ def test_patched_backup_selections_as_the_api_reference_says(moto_patched: MotoS
         assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
+def _vaults(server: MotoServer) -> tuple[Any, Any]:
+    """Vaults `src` in eu-central-1 and `dr` in sa-east-1; their clients."""
+    clients = [boto3.client("backup", endpoint_url=server.url, region_name=region, aws_access_key_id="testing",
+                            aws_secret_access_key="testing") for region in ("eu-central-1", "sa-east-1")]
+    for client, name in zip(clients, ("src", "dr"), strict=True):
+        client.create_backup_vault(BackupVaultName=name)
+    return clients[0], clients[1]
+
+
+def test_stock_backup_has_no_recovery_points(moto_stock: MotoServer) -> None:
+    source, _ = _vaults(moto_stock)
+    with pytest.raises(ClientError):
+        source.start_backup_job(BackupVaultName="src", ResourceArn=TABLE, IamRoleArn=ROLE)
+    with pytest.raises(ClientError):
+        source.list_recovery_points_by_backup_vault(BackupVaultName="src")
+
+
+TABLE = "arn:aws:dynamodb:eu-central-1:123456789012:table/orders"
+ROLE = "arn:aws:iam::123456789012:role/backup"
+
+
+def test_patched_recovery_points_and_copy_jobs_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    source, dr = _vaults(moto_patched)
+    assert source.list_recovery_points_by_backup_vault(BackupVaultName="src")["RecoveryPoints"] == []
+    job = source.start_backup_job(BackupVaultName="src", ResourceArn=TABLE, IamRoleArn=ROLE)
+    source.start_backup_job(BackupVaultName="src", ResourceArn=TABLE.replace("orders", "other"), IamRoleArn=ROLE)
+    copy = source.start_copy_job(RecoveryPointArn=job["RecoveryPointArn"], SourceBackupVaultName="src",
+                                 DestinationBackupVaultArn="arn:aws:backup:sa-east-1:123456789012:backup-vault:dr",
+                                 IamRoleArn=ROLE)
+    assert job["BackupJobId"] and copy["CopyJobId"]
+    [point] = dr.list_recovery_points_by_backup_vault(BackupVaultName="dr")["RecoveryPoints"]
+    assert (point["ResourceArn"], point["ResourceType"], point["Status"], point["BackupVaultArn"]) == (
+        TABLE, "DynamoDB", "COMPLETED", "arn:aws:backup:sa-east-1:123456789012:backup-vault:dr")
+    assert point["SourceBackupVaultArn"] == "arn:aws:backup:eu-central-1:123456789012:backup-vault:src"
+    # filtered by resource, and paged with NextToken (boto3's paginator follows it)
+    only = source.list_recovery_points_by_backup_vault(BackupVaultName="src", ByResourceArn=TABLE)
+    assert [p["ResourceArn"] for p in only["RecoveryPoints"]] == [TABLE]
+    first = source.list_recovery_points_by_backup_vault(BackupVaultName="src", MaxResults=1)
+    assert len(first["RecoveryPoints"]) == 1 and first["NextToken"]
+    pages = source.get_paginator("list_recovery_points_by_backup_vault").paginate(
+        BackupVaultName="src", PaginationConfig={"PageSize": 1})
+    assert len([p for page in pages for p in page["RecoveryPoints"]]) == 2
+    assert dr.list_backup_vaults()["BackupVaultList"][0]["NumberOfRecoveryPoints"] == 1
+    with pytest.raises(ClientError) as missing:
+        dr.list_recovery_points_by_backup_vault(BackupVaultName="no-such-vault")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_stock_glacier_has_no_vault_tags(moto_stock: MotoServer) -> None:
+    glacier = client(moto_stock, "glacier", "eu-central-1")
+    glacier.create_vault(accountId="-", vaultName="archive")
+    with pytest.raises(ClientError):
+        glacier.list_tags_for_vault(accountId="-", vaultName="archive")
+
+
+def test_patched_glacier_vault_tags_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    glacier = client(moto_patched, "glacier", "eu-central-1")
+    glacier.create_vault(accountId="-", vaultName="archive")
+    assert glacier.list_tags_for_vault(accountId="-", vaultName="archive")["Tags"] == {}
+    glacier.add_tags_to_vault(accountId="-", vaultName="archive", Tags={"env": "prod"})
+    glacier.add_tags_to_vault(accountId="-", vaultName="archive", Tags={"data-class": "personal"})
+    assert glacier.list_tags_for_vault(accountId="-", vaultName="archive")["Tags"] == {
+        "env": "prod", "data-class": "personal"}
+    [vault] = glacier.list_vaults(accountId="-")["VaultList"]
+    assert vault["VaultARN"] == "arn:aws:glacier:eu-central-1:123456789012:vaults/archive"
+    with pytest.raises(ClientError) as missing:
+        glacier.list_tags_for_vault(accountId="-", vaultName="nope")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_stock_docdb_global_cluster_can_have_no_members(moto_stock: MotoServer) -> None:
+    rds = client(moto_stock, "rds", "eu-central-1")
+    # (without EngineVersion stock moto answers 500: it has no default version for docdb)
+    rds.create_global_cluster(GlobalClusterIdentifier="docs", Engine="docdb", EngineVersion="5.0.0")
+    with pytest.raises(ClientError) as refused:
+        rds.create_db_cluster(DBClusterIdentifier="docs-fra", Engine="docdb", GlobalClusterIdentifier="docs",
+                              MasterUsername="admin_user", MasterUserPassword="Not-a-real-secret-1")
+    assert "docdb" in str(refused.value)
+
+
+def test_patched_docdb_global_cluster_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    primary, secondary = client(moto_patched, "rds", "eu-central-1"), client(moto_patched, "docdb", "us-east-1")
+    primary.create_global_cluster(GlobalClusterIdentifier="docs", Engine="docdb")
+    writer = primary.create_db_cluster(DBClusterIdentifier="docs-fra", Engine="docdb", GlobalClusterIdentifier="docs",
+                                       MasterUsername="admin_user", MasterUserPassword="Not-a-real-secret-1")
+    reader = secondary.create_db_cluster(DBClusterIdentifier="docs-iad", Engine="docdb",  # the DocumentDB client
+                                         GlobalClusterIdentifier="docs")["DBCluster"]
+    [listed] = primary.describe_db_clusters(DBClusterIdentifier="docs-fra")["DBClusters"]
+    assert (listed["Engine"], listed["Port"], listed["DBClusterParameterGroup"], listed["EngineVersion"]) == (
+        "docdb", 27017, "default.docdb5.0", "5.0.0")
+    [docs] = primary.describe_global_clusters(GlobalClusterIdentifier="docs")["GlobalClusters"]
+    assert docs["Engine"] == "docdb"
+    assert {(m["DBClusterArn"], m["IsWriter"]) for m in docs["GlobalClusterMembers"]} == {
+        (writer["DBCluster"]["DBClusterArn"], True), (reader["DBClusterArn"], False)}
+    # the other engines keep moto's defaults
+    aurora = primary.create_db_cluster(DBClusterIdentifier="pg", Engine="aurora-postgresql",
+                                       MasterUsername="admin_user", MasterUserPassword="Not-a-real-secret-1")
+    assert aurora["DBCluster"]["Port"] == 5432
+
+
 def test_stock_legacy_eu_bucket_keeps_region_eu(moto_stock: MotoServer) -> None:
     """GetBucketLocation "EU" is right; HeadBucket should say eu-west-1 but moto says "EU" (not patched)."""
     s3 = client(moto_stock, "s3")
