@@ -47,6 +47,7 @@ EBS_SNAPSHOT = "ebs-snapshot"
 EFS_FILE_SYSTEM = "efs-file-system"
 REDSHIFT_CLUSTER = "redshift-cluster"
 BACKUP_VAULT = "backup-vault"
+FSX_FILE_SYSTEM = "fsx-file-system"
 
 MEMBER_ACCOUNTS = {  # name -> e-mail; the account ids are chosen by moto
     "acme-prod-eu": "aws-prod-eu@acme.example",
@@ -92,6 +93,7 @@ AURORA_GLOBAL = ("acme-prod-eu", "acme-prod-eu-ledger", "eu-central-1", "us-east
 # account, plan, region, its vault, the copy vault's region and name: copies every EFS file system tagged env=prod
 BACKUP_PLAN = ("acme-prod-eu", "acme-prod-eu-nightly", "eu-central-1", "acme-prod-eu-vault-fra", "us-west-2",
                "acme-prod-eu-vault-dr")
+FSX_BACKUP = ("acme-prod-eu", "acme-prod-eu-cad-files", "eu-west-1", "us-east-2")  # account, name, region, copy
 EFS_PROD_SELECTION = {
     "Resources": ["arn:aws:elasticfilesystem:*:*:file-system/*"],
     "Conditions": {"StringEquals": [{"ConditionKey": "aws:ResourceTag/env", "ConditionValue": "prod"}]},
@@ -243,6 +245,7 @@ def seed_aws_estate(endpoint_url: str, record_config: bool | None = None) -> Aws
     efs_prod = next(s for s in manifest if s.kind == EFS_FILE_SYSTEM and s.replica_of is None)
     efs_prod.replica_regions += (BACKUP_PLAN[4],)
     manifest += seed_key_custody(clients[KEY_CUSTODY_ACCOUNT], accounts[KEY_CUSTODY_ACCOUNT])
+    manifest += _seed_caches_and_file_systems(clients, accounts)
     return AwsEstate(endpoint_url, MANAGEMENT_ACCOUNT_ID, members, organization_id, manifest)
 
 
@@ -587,6 +590,31 @@ def seed_backup_plan(clients: Callable[[str, str], Any], account: str, plan: str
                           "the server with start_moto(patches=['backup_selections'])") from exc
     return [SeededStore(f"arn:aws:backup:{where}:{account}:backup-vault:{name}", account, BACKUP_VAULT, name, where,
                         (), {"env": "prod"}) for where, name in vaults]
+
+
+def _seed_caches_and_file_systems(clients: dict[str, Clients], accounts: dict[str, str]) -> list[SeededStore]:
+    """FSx (a backup copied to another region), ElastiCache, MemoryDB and OpenSearch stores of the estate."""
+    return [seed_fsx_backup_copy(clients[FSX_BACKUP[0]], accounts[FSX_BACKUP[0]], *FSX_BACKUP[1:])]
+
+
+def seed_fsx_backup_copy(clients: Callable[[str, str], Any], account: str, name: str, region: str,
+                         copy_region: str | None, tags: dict[str, str] | None = None) -> SeededStore:
+    """An FSx for Lustre file system (its Name tag `name`) with a backup in its region and, unless `copy_region` is
+    None, that backup copied to `copy_region` (CopyBackup). Needs the `fsx_backups` patch."""
+    tags = {**PERSONAL, "env": "prod"} if tags is None else tags
+    fsx = clients("fsx", region)
+    file_system = fsx.create_file_system(FileSystemType="LUSTRE", StorageCapacity=1200,
+                                         SubnetIds=["subnet-0a1b2c3d4e5f60718"],
+                                         Tags=_tag_set({**tags, "Name": name}))["FileSystem"]
+    backup = fsx.create_backup(FileSystemId=file_system["FileSystemId"])["Backup"]
+    if copy_region is not None:
+        try:
+            clients("fsx", copy_region).copy_backup(SourceBackupId=backup["BackupId"], SourceRegion=region)
+        except ClientError as exc:
+            raise EstateError(f"FSx backup could not be copied ({exc}): moto does not implement CopyBackup; start "
+                              "the server with start_moto(patches=['fsx_backups'])") from exc
+    return SeededStore(file_system["ResourceARN"], account, FSX_FILE_SYSTEM, name, region,
+                       (copy_region,) if copy_region else (), {**tags, "Name": name})
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -753,6 +753,76 @@ def patch_kms_custom_key_stores() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# fsx_backups: FSx backups as DescribeBackups describes them, and CopyBackup
+# ---------------------------------------------------------------------------------------------------------------
+
+_FSX_FILE_SYSTEM = "_custody_file_system"  # attribute on moto's fsx Backup: its file system's metadata
+_FSX_SOURCE = "_custody_source"  # attribute on moto's fsx Backup: (source backup id, source region) of a copy
+
+
+def patch_fsx_backups() -> None:
+    """DescribeBackups' `Backup` shape (its `FileSystem`, `OwnerId`, `Type`, `ResourceType`, `SourceBackupId`,
+    `SourceBackupRegion`) and CopyBackup, as FSx answers them.
+
+    Real FSx (botocore `fsx/2018-03-01/service-2.json`; API reference "Backup", "CopyBackup", "DescribeBackups"):
+    - a `Backup` has `BackupId`, `Lifecycle`, `Type` (AUTOMATIC | USER_INITIATED | AWS_BACKUP), `CreationTime`,
+      `ResourceARN`, `Tags`, `OwnerId`, `ResourceType` (FILE_SYSTEM | VOLUME) and `FileSystem`: "The metadata of the
+      file system associated with the backup. This metadata is persisted even if the file system is deleted";
+      a copy also has `SourceBackupId` and `SourceBackupRegion` ("Specifies the Region from where this backup is
+      copied"); there is no top-level `FileSystemId`;
+    - CopyBackup (`SourceBackupId`, `SourceRegion`: "If you don't specify a Region, SourceRegion defaults to the
+      Region where the request is sent from (in-Region copy)", `CopyTags`, `Tags`) creates the copy in the region
+      the request is sent to and answers `{"Backup": ...}`; an unknown source backup is `BackupNotFound`.
+
+    moto 5.2.5 answers a backup with a top-level `FileSystemId` and none of the fields above, and has no
+    CopyBackup. Simplification: a backup (and a copy) is `AVAILABLE` at once.
+    """
+    from moto.fsx.models import Backup, FSxBackend, fsx_backends
+    from moto.fsx.responses import FSxResponse
+
+    if getattr(FSxResponse, "copy_backup", None) is not None:
+        return
+    original_create = FSxBackend.create_backup
+
+    def create_backup(self: Any, file_system_id: str, **kwargs: Any) -> Any:
+        backup = original_create(self, file_system_id=file_system_id, **kwargs)
+        file_system = {**self.file_systems[file_system_id].to_dict(), "OwnerId": self.account_id}
+        setattr(backup, _FSX_FILE_SYSTEM, file_system)
+        return backup
+
+    def to_dict(self: Any) -> dict[str, Any]:
+        source_id, source_region = getattr(self, _FSX_SOURCE, (None, None))
+        described = {
+            "BackupId": self.backup_id, "Lifecycle": "AVAILABLE", "Type": "USER_INITIATED",
+            "CreationTime": self.creation_time, "ResourceARN": self.resource_arn,
+            "Tags": self.backend.list_tags_for_resource(self.resource_arn), "OwnerId": self.backend.account_id,
+            "ResourceType": "VOLUME" if self.volume_id else "FILE_SYSTEM", "FileSystem": getattr(self, _FSX_FILE_SYSTEM),
+            "SourceBackupId": source_id, "SourceBackupRegion": source_region,
+        }
+        return {key: value for key, value in described.items() if value is not None}
+
+    def copy_backup(self: Any) -> Any:
+        params = json.loads(self.body or "{}")
+        source_region = params.get("SourceRegion") or self.region
+        source = fsx_backends[self.current_account][source_region].backups.get(params.get("SourceBackupId"))
+        if source is None:
+            body = {"__type": "BackupNotFound", "Message": f"Backup {params.get('SourceBackupId')} not found."}
+            return json.dumps(body), {"status": 400, "Content-Type": "application/x-amz-json-1.1"}
+        tags = source.backend.list_tags_for_resource(source.resource_arn) if params.get("CopyTags") else []
+        copy = Backup(account_id=self.current_account, region_name=self.region, file_system_id=source.file_system_id,
+                      client_request_token=params.get("ClientRequestToken"), volume_id=source.volume_id,
+                      tags=tags + (params.get("Tags") or []), backend=self.fsx_backend)
+        setattr(copy, _FSX_FILE_SYSTEM, getattr(source, _FSX_FILE_SYSTEM))
+        setattr(copy, _FSX_SOURCE, (source.backup_id, source_region))
+        self.fsx_backend.backups[copy.backup_id] = copy
+        return json.dumps({"Backup": copy.to_dict()}, default=str)
+
+    FSxBackend.create_backup = create_backup
+    Backup.to_dict = to_dict
+    FSxResponse.copy_backup = copy_backup
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 PATCHES: dict[str, Callable[[], None]] = {
     "backup_selections": patch_backup_selections,
@@ -763,12 +833,14 @@ PATCHES: dict[str, Callable[[], None]] = {
     "s3_tagging_regions": patch_s3_tagging_regions,
     "s3_default_encryption": patch_s3_default_encryption,
     "kms_custom_key_stores": patch_kms_custom_key_stores,
+    "fsx_backups": patch_fsx_backups,
 }
 
 
 # every patch the demo estate (demo/aws_estate.py) needs: a new kind whose API moto lacks adds its patch here
 ESTATE_PATCHES = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "s3_config_replication",
-                  "efs_replication", "backup_selections", "s3_default_encryption", "kms_custom_key_stores")
+                  "efs_replication", "backup_selections", "s3_default_encryption", "kms_custom_key_stores",
+                  "fsx_backups")
 
 
 def apply_patches(names: Iterable[str]) -> None:

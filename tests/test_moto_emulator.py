@@ -397,6 +397,41 @@ def test_patched_tagging_api_leaves_other_resource_types_alone(moto_tagging: Mot
     tokyo = client(moto_tagging, "resourcegroupstaggingapi", "ap-northeast-1").get_resources()
     assert [item["ResourceARN"] for item in tokyo["ResourceTagMappingList"]] == [arn]
 
+def _fsx_backup(server: MotoServer, region: str = "eu-central-1") -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    fsx = client(server, "fsx", region)
+    file_system = fsx.create_file_system(FileSystemType="LUSTRE", StorageCapacity=1200,
+                                         SubnetIds=["subnet-0a1b2c3d4e5f60718"])["FileSystem"]
+    return fsx, file_system, fsx.create_backup(FileSystemId=file_system["FileSystemId"])["Backup"]
+
+
+def test_stock_fsx_backups_lack_the_file_system_and_cannot_be_copied(moto_stock: MotoServer) -> None:
+    fsx, _, backup = _fsx_backup(moto_stock)
+    [listed] = fsx.describe_backups()["Backups"]
+    assert "FileSystem" not in listed and "OwnerId" not in listed and "Type" not in listed
+    with pytest.raises(ClientError):
+        client(moto_stock, "fsx", "sa-east-1").copy_backup(SourceBackupId=backup["BackupId"],
+                                                           SourceRegion="eu-central-1")
+
+
+def test_patched_fsx_backups_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    """A backup carries its file system's metadata; CopyBackup makes the copy in the region it is sent to, naming
+    its source backup and region; an unknown source is BackupNotFound."""
+    fsx, file_system, backup = _fsx_backup(moto_patched)
+    assert backup["FileSystem"]["ResourceARN"] == file_system["ResourceARN"] and "FileSystemId" not in backup
+    assert (backup["Type"], backup["ResourceType"], backup["OwnerId"]) == ("USER_INITIATED", "FILE_SYSTEM",
+                                                                           "123456789012")
+    fsx_br = client(moto_patched, "fsx", "sa-east-1")
+    copy = fsx_br.copy_backup(SourceBackupId=backup["BackupId"], SourceRegion="eu-central-1")["Backup"]
+    [listed] = fsx_br.describe_backups()["Backups"]
+    assert listed["BackupId"] == copy["BackupId"] != backup["BackupId"]
+    assert (listed["SourceBackupId"], listed["SourceBackupRegion"]) == (backup["BackupId"], "eu-central-1")
+    assert listed["FileSystem"]["FileSystemId"] == file_system["FileSystemId"]
+    assert listed["ResourceARN"].startswith("arn:aws:fsx:sa-east-1:")
+    assert [b["BackupId"] for b in fsx.describe_backups()["Backups"]] == [backup["BackupId"]]
+    with pytest.raises(ClientError) as missing:
+        fsx_br.copy_backup(SourceBackupId="backup-0000000000000000", SourceRegion="eu-central-1")
+    assert missing.value.response["Error"]["Code"] == "BackupNotFound"
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # the seeded demo estate round-trips
