@@ -48,6 +48,9 @@ EFS_FILE_SYSTEM = "efs-file-system"
 REDSHIFT_CLUSTER = "redshift-cluster"
 BACKUP_VAULT = "backup-vault"
 FSX_FILE_SYSTEM = "fsx-file-system"
+ELASTICACHE_GROUP = "elasticache-replication-group"
+MEMORYDB_CLUSTER = "memorydb-cluster"
+OPENSEARCH_DOMAIN = "opensearch-domain"
 
 MEMBER_ACCOUNTS = {  # name -> e-mail; the account ids are chosen by moto
     "acme-prod-eu": "aws-prod-eu@acme.example",
@@ -94,6 +97,11 @@ AURORA_GLOBAL = ("acme-prod-eu", "acme-prod-eu-ledger", "eu-central-1", "us-east
 BACKUP_PLAN = ("acme-prod-eu", "acme-prod-eu-nightly", "eu-central-1", "acme-prod-eu-vault-fra", "us-west-2",
                "acme-prod-eu-vault-dr")
 FSX_BACKUP = ("acme-prod-eu", "acme-prod-eu-cad-files", "eu-west-1", "us-east-2")  # account, name, region, copy
+# account, name, primary region, secondary region: an ElastiCache global datastore; a MemoryDB multi-region cluster
+# (active-active in both); an OpenSearch leader domain and its cross-cluster replication follower
+ELASTICACHE_GLOBAL = ("acme-prod-eu", "acme-prod-eu-sessions-cache", "eu-west-1", "us-east-1")
+MEMORYDB_MULTI_REGION = ("acme-prod-eu", "carts", "eu-central-1", "ap-southeast-1")
+OPENSEARCH_REPLICATION = ("acme-prod-eu", "acme-prod-eu-search", "eu-central-1", "us-west-2")
 EFS_PROD_SELECTION = {
     "Resources": ["arn:aws:elasticfilesystem:*:*:file-system/*"],
     "Conditions": {"StringEquals": [{"ConditionKey": "aws:ResourceTag/env", "ConditionValue": "prod"}]},
@@ -594,7 +602,12 @@ def seed_backup_plan(clients: Callable[[str, str], Any], account: str, plan: str
 
 def _seed_caches_and_file_systems(clients: dict[str, Clients], accounts: dict[str, str]) -> list[SeededStore]:
     """FSx (a backup copied to another region), ElastiCache, MemoryDB and OpenSearch stores of the estate."""
-    return [seed_fsx_backup_copy(clients[FSX_BACKUP[0]], accounts[FSX_BACKUP[0]], *FSX_BACKUP[1:])]
+    seeded = [seed_fsx_backup_copy(clients[FSX_BACKUP[0]], accounts[FSX_BACKUP[0]], *FSX_BACKUP[1:])]
+    for seed, (account, *args) in ((seed_elasticache_global, ELASTICACHE_GLOBAL),
+                                   (seed_memorydb_multi_region, MEMORYDB_MULTI_REGION),
+                                   (seed_opensearch_replication, OPENSEARCH_REPLICATION)):
+        seeded += seed(clients[account], accounts[account], *args)
+    return seeded
 
 
 def seed_fsx_backup_copy(clients: Callable[[str, str], Any], account: str, name: str, region: str,
@@ -615,6 +628,74 @@ def seed_fsx_backup_copy(clients: Callable[[str, str], Any], account: str, name:
                               "the server with start_moto(patches=['fsx_backups'])") from exc
     return SeededStore(file_system["ResourceARN"], account, FSX_FILE_SYSTEM, name, region,
                        (copy_region,) if copy_region else (), {**tags, "Name": name})
+
+
+def _patched(service: str, patch: str, create: Callable[[], Any]) -> Any:
+    """Call a create operation moto lacks; without the patch, one EstateError naming it."""
+    try:
+        return create()
+    except ClientError as exc:
+        raise EstateError(f"{service} could not be seeded ({exc}): moto does not implement it; start the server with "
+                          f"start_moto(patches=[{patch!r}])") from exc
+
+
+def seed_elasticache_global(clients: Callable[[str, str], Any], account: str, name: str, region: str,
+                            secondary_region: str, tags: dict[str, str] | None = None) -> list[SeededStore]:
+    """An ElastiCache replication group `name` in `region`, primary of a global datastore whose secondary member
+    `<name>-dr` is in `secondary_region`. Needs the `elasticache_global_datastores` patch."""
+    tags = {**PERSONAL, "env": "prod"} if tags is None else tags
+    primary = clients("elasticache", region).create_replication_group(
+        ReplicationGroupId=name, ReplicationGroupDescription=f"{name} sessions", Engine="redis",
+        CacheNodeType="cache.r6g.large", NumCacheClusters=2, Tags=_tag_set(tags))["ReplicationGroup"]
+    datastore = _patched("ElastiCache global datastore", "elasticache_global_datastores",
+                         lambda: clients("elasticache", region).create_global_replication_group(
+                             GlobalReplicationGroupIdSuffix=name, PrimaryReplicationGroupId=name))
+    secondary = clients("elasticache", secondary_region).create_replication_group(
+        ReplicationGroupId=f"{name}-dr", ReplicationGroupDescription=f"{name} sessions, secondary",
+        GlobalReplicationGroupId=datastore["GlobalReplicationGroup"]["GlobalReplicationGroupId"],
+        Tags=_tag_set(tags))["ReplicationGroup"]
+    return [SeededStore(primary["ARN"], account, ELASTICACHE_GROUP, name, region, (secondary_region,), tags),
+            SeededStore(secondary["ARN"], account, ELASTICACHE_GROUP, f"{name}-dr", secondary_region, (), tags,
+                        primary["ARN"])]
+
+
+def seed_memorydb_multi_region(clients: Callable[[str, str], Any], account: str, suffix: str, region: str,
+                               other_region: str, tags: dict[str, str] | None = None) -> list[SeededStore]:
+    """A MemoryDB multi-region cluster (its name suffix `suffix`) with a regional cluster `<suffix>-<region>` in each
+    of the two regions, both taking writes. Needs the `memorydb_multi_region` patch."""
+    tags = {**PERSONAL, "env": "prod"} if tags is None else tags
+    multi = _patched("MemoryDB multi-region cluster", "memorydb_multi_region",
+                     lambda: clients("memorydb", region).create_multi_region_cluster(
+                         MultiRegionClusterNameSuffix=suffix, NodeType="db.r7g.xlarge"))["MultiRegionCluster"]
+    seeded = []
+    for where, other in ((region, other_region), (other_region, region)):
+        cluster = clients("memorydb", where).create_cluster(
+            ClusterName=f"{suffix}-{where}", NodeType="db.r7g.xlarge", ACLName="open-access",
+            MultiRegionClusterName=multi["MultiRegionClusterName"], Tags=_tag_set(tags))["Cluster"]
+        seeded.append(SeededStore(cluster["ARN"], account, MEMORYDB_CLUSTER, cluster["Name"], where, (other,), tags))
+    return seeded
+
+
+def seed_opensearch_replication(clients: Callable[[str, str], Any], account: str, name: str, region: str,
+                                follower_region: str | None, tags: dict[str, str] | None = None
+                                ) -> list[SeededStore]:
+    """An OpenSearch domain `name` in `region` and, unless `follower_region` is None, a follower domain
+    `<name>-follower` there with the cross-cluster connection it replicates over (made from the follower to the
+    leader). Needs the `opensearch_connections` patch."""
+    tags = {**PERSONAL, "env": "prod"} if tags is None else tags
+    leader = clients("opensearch", region).create_domain(DomainName=name, TagList=_tag_set(tags))["DomainStatus"]
+    if follower_region is None:
+        return [SeededStore(leader["ARN"], account, OPENSEARCH_DOMAIN, name, region, (), tags)]
+    follower_name = f"{name}-follower"
+    opensearch = clients("opensearch", follower_region)
+    follower = opensearch.create_domain(DomainName=follower_name, TagList=_tag_set(tags))["DomainStatus"]
+    domain = {"OwnerId": account, "DomainName": follower_name, "Region": follower_region}
+    _patched("OpenSearch connection", "opensearch_connections", lambda: opensearch.create_outbound_connection(
+        LocalDomainInfo={"AWSDomainInformation": domain}, ConnectionAlias=f"{name}-replication",
+        RemoteDomainInfo={"AWSDomainInformation": {"OwnerId": account, "DomainName": name, "Region": region}}))
+    return [SeededStore(leader["ARN"], account, OPENSEARCH_DOMAIN, name, region, (follower_region,), tags),
+            SeededStore(follower["ARN"], account, OPENSEARCH_DOMAIN, follower_name, follower_region, (), tags,
+                        leader["ARN"])]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -91,6 +91,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from providers.aws_keys import KeyReader, service_owned
 from providers.aws_kinds import READERS, AfterRead
 from providers.aws_kinds import tag_list as _tag_list
+from providers.aws_kinds_cache import elasticache_groups  # noqa: F401  (registers its readers)
 from providers.aws_kinds_fsx import fsx_file_systems  # noqa: F401  (registers its reader)
 from providers.base import Provider, TargetLog, tags_unreadable
 from providers.errors import AWS_DENIED_CODES, describe_error
