@@ -14,8 +14,11 @@ OpenSearch Service domains (scanner/kinds.py), each with the copies its service 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+import botocore.session
 
 from providers.aws_kinds import listing, read_all, reader, tag_list
 from scanner.discovered import DiscoveredStore
@@ -73,6 +76,8 @@ def _global_members(scan: AccountScan, region: str) -> dict[str, list[tuple[str,
 @reader("memorydb")
 def memorydb_clusters(scan: AccountScan, region: str) -> list[DiscoveredStore]:
     spec = kind("memorydb-cluster")
+    if not offered(spec.api, region):
+        return []  # MemoryDB is not offered in the region: no cluster can be there
     client = scan.client(spec.api, region)
     clusters = list(listing(scan, spec, region))
     regions: dict[str, list[str]] = {}
@@ -93,6 +98,22 @@ def memorydb_clusters(scan: AccountScan, region: str) -> list[DiscoveredStore]:
                                   "regions of its other members are unknown")
         stores.append(store)
     return stores
+
+
+@functools.cache
+def _regions(api: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(the regions botocore's endpoint data offers the service in, every region it knows), over all partitions."""
+    session = botocore.session.get_session()
+    partitions = session.get_available_partitions()
+    return (frozenset(r for p in partitions for r in session.get_available_regions(api, p)),
+            frozenset(r for p in partitions for r in session.get_available_regions("ec2", p)))
+
+
+def offered(api: str, region: str) -> bool:
+    """Whether the service is offered in the region, by botocore's endpoint data (AWS's published endpoints). A region
+    botocore does not know at all (newer than it) counts as offered: it is read, never assumed empty."""
+    service_regions, known = _regions(api)
+    return region in service_regions or region not in known
 
 
 # -- OpenSearch Service --------------------------------------------------------------------------------------

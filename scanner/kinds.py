@@ -244,7 +244,9 @@ KINDS: tuple[StoreKind, ...] = (
         detail_calls=(_aws("ListTags", "memorydb"),
                       _aws("DescribeMultiRegionClusters", "memorydb",
                            "a cluster of the region is in a multi-region cluster")),
-        cannot_see=("snapshots exported to S3 buckets (CopySnapshot with a TargetBucket, not read)",),
+        cannot_see=("snapshots exported to S3 buckets (CopySnapshot with a TargetBucket, not read)",
+                    "nothing is called in a region where botocore's endpoint data does not offer MemoryDB (no cluster "
+                    "can be there; a region botocore does not know at all is read)"),
         probe_rank=7, description="MemoryDB clusters and the regions of their multi-region clusters",
     ),
     StoreKind(

@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 
 from demo.aws_estate import (
     DYNAMODB_TABLE,
@@ -431,6 +432,104 @@ def test_patched_fsx_backups_as_the_api_reference_says(moto_patched: MotoServer)
     with pytest.raises(ClientError) as missing:
         fsx_br.copy_backup(SourceBackupId="backup-0000000000000000", SourceRegion="eu-central-1")
     assert missing.value.response["Error"]["Code"] == "BackupNotFound"
+
+def _replication_group(server: MotoServer, name: str, region: str = "eu-central-1", **extra: Any) -> dict[str, Any]:
+    return client(server, "elasticache", region).create_replication_group(
+        ReplicationGroupId=name, ReplicationGroupDescription=name, Engine="redis", CacheNodeType="cache.t3.micro",
+        NumCacheClusters=1, **extra)["ReplicationGroup"]
+
+
+def test_stock_elasticache_has_no_global_datastores(moto_stock: MotoServer) -> None:
+    _replication_group(moto_stock, "sessions")
+    elasticache = client(moto_stock, "elasticache", "eu-central-1")
+    for call in (lambda: elasticache.describe_global_replication_groups(ShowMemberInfo=True),
+                 lambda: elasticache.create_global_replication_group(GlobalReplicationGroupIdSuffix="s",
+                                                                     PrimaryReplicationGroupId="sessions")):
+        with pytest.raises((ClientError, ResponseParserError)):  # moto answers an HTML internal error
+            call()
+
+
+def test_patched_elasticache_global_datastores_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    """The primary's region is prefixed to the datastore's id; members carry GlobalReplicationGroupInfo; members are
+    listed only with ShowMemberInfo; an unknown id is GlobalReplicationGroupNotFoundFault."""
+    _replication_group(moto_patched, "sessions")
+    _replication_group(moto_patched, "plain")
+    eu, us = client(moto_patched, "elasticache", "eu-central-1"), client(moto_patched, "elasticache", "us-east-1")
+    datastore = eu.create_global_replication_group(GlobalReplicationGroupIdSuffix="sessions",
+                                                   PrimaryReplicationGroupId="sessions")["GlobalReplicationGroup"]
+    global_id = datastore["GlobalReplicationGroupId"]
+    assert global_id.endswith("-sessions") and len(global_id) > len("-sessions")
+    us.create_replication_group(ReplicationGroupId="sessions-us", ReplicationGroupDescription="secondary",
+                                GlobalReplicationGroupId=global_id)
+    roles = {g["ReplicationGroupId"]: g.get("GlobalReplicationGroupInfo")
+             for c in (eu, us) for g in c.describe_replication_groups()["ReplicationGroups"]}
+    assert roles["sessions"] == {"GlobalReplicationGroupId": global_id, "GlobalReplicationGroupMemberRole": "PRIMARY"}
+    assert roles["sessions-us"]["GlobalReplicationGroupMemberRole"] == "SECONDARY" and roles["plain"] is None
+    [listed] = us.describe_global_replication_groups(ShowMemberInfo=True)["GlobalReplicationGroups"]
+    assert {(m["ReplicationGroupId"], m["ReplicationGroupRegion"], m["Role"]) for m in listed["Members"]} == {
+        ("sessions", "eu-central-1", "PRIMARY"), ("sessions-us", "us-east-1", "SECONDARY")}
+    [bare] = eu.describe_global_replication_groups()["GlobalReplicationGroups"]
+    assert "Members" not in bare and bare["GlobalReplicationGroupId"] == global_id
+    with pytest.raises(ClientError) as missing:
+        eu.describe_global_replication_groups(GlobalReplicationGroupId="nope-x")
+    assert missing.value.response["Error"]["Code"] == "GlobalReplicationGroupNotFoundFault"
+
+
+def test_stock_memorydb_has_no_multi_region_clusters(moto_stock: MotoServer) -> None:
+    memorydb = client(moto_stock, "memorydb", "eu-central-1")
+    with pytest.raises(ClientError):
+        memorydb.describe_multi_region_clusters()
+    with pytest.raises(ClientError):
+        memorydb.create_multi_region_cluster(MultiRegionClusterNameSuffix="carts", NodeType="db.r7g.xlarge")
+
+
+def test_patched_memorydb_multi_region_clusters_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    eu, us = client(moto_patched, "memorydb", "eu-central-1"), client(moto_patched, "memorydb", "us-east-1")
+    name = eu.create_multi_region_cluster(MultiRegionClusterNameSuffix="carts",
+                                          NodeType="db.r7g.xlarge")["MultiRegionCluster"]["MultiRegionClusterName"]
+    assert name.endswith("-carts") and len(name) > len("-carts")
+    for region, memorydb in (("eu-central-1", eu), ("us-east-1", us)):
+        cluster = memorydb.create_cluster(ClusterName=f"carts-{region}", NodeType="db.r7g.xlarge",
+                                          ACLName="open-access", MultiRegionClusterName=name)["Cluster"]
+        assert cluster["MultiRegionClusterName"] == name
+    eu.create_cluster(ClusterName="plain", NodeType="db.t4g.small", ACLName="open-access")
+    assert {c["Name"]: c.get("MultiRegionClusterName") for c in eu.describe_clusters()["Clusters"]} == {
+        "carts-eu-central-1": name, "plain": None}
+    [listed] = us.describe_multi_region_clusters(ShowClusterDetails=True)["MultiRegionClusters"]
+    assert {(c["ClusterName"], c["Region"]) for c in listed["Clusters"]} == {
+        ("carts-eu-central-1", "eu-central-1"), ("carts-us-east-1", "us-east-1")}
+    assert "Clusters" not in us.describe_multi_region_clusters()["MultiRegionClusters"][0]
+    with pytest.raises(ClientError) as missing:
+        us.describe_multi_region_clusters(MultiRegionClusterName="nope")
+    assert missing.value.response["Error"]["Code"] == "MultiRegionClusterNotFoundFault"
+
+
+DOMAIN = {"OwnerId": "123456789012", "DomainName": "follower", "Region": "us-east-1"}
+LEADER = {"OwnerId": "123456789012", "DomainName": "leader", "Region": "eu-central-1"}
+
+
+def test_stock_opensearch_has_no_connections(moto_stock: MotoServer) -> None:
+    opensearch = client(moto_stock, "opensearch", "us-east-1")
+    for call in (opensearch.describe_outbound_connections, opensearch.describe_inbound_connections):
+        with pytest.raises(ClientError):
+            call()
+
+
+def test_patched_opensearch_connections_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    """An outbound connection is listed on the source domain's side (outbound) and the destination's (inbound)."""
+    us, eu = client(moto_patched, "opensearch", "us-east-1"), client(moto_patched, "opensearch", "eu-central-1")
+    created = us.create_outbound_connection(LocalDomainInfo={"AWSDomainInformation": DOMAIN},
+                                            RemoteDomainInfo={"AWSDomainInformation": LEADER},
+                                            ConnectionAlias="replication")
+    assert created["ConnectionId"] and created["ConnectionStatus"]["StatusCode"] == "ACTIVE"
+    [outbound] = us.describe_outbound_connections()["Connections"]
+    [inbound] = eu.describe_inbound_connections()["Connections"]
+    for connection in (outbound, inbound):
+        assert connection["ConnectionId"] == created["ConnectionId"]
+        assert connection["LocalDomainInfo"]["AWSDomainInformation"] == DOMAIN
+        assert connection["RemoteDomainInfo"]["AWSDomainInformation"] == LEADER
+    assert eu.describe_outbound_connections()["Connections"] == []
+    assert us.describe_inbound_connections()["Connections"] == []
 
 
 # ---------------------------------------------------------------------------------------------------------------
