@@ -5,8 +5,11 @@
 traps: null for us-east-1 and "EU" for a legacy eu-west-1 bucket), a cross-continent S3 replication rule,
 a DynamoDB global table, an RDS cross-region read replica, an EBS snapshot copied to another region and an EFS file
 system replicated to another region (and, by an AWS Backup plan selecting it by tag, copied to a vault in Oregon),
-a Redshift cluster whose snapshots are copied to another region, and an Aurora global database with a secondary
-cluster in another region. Start the server with
+a Redshift cluster whose snapshots are copied to another region, an Aurora global database with a secondary
+cluster in another region, an FSx file system whose backup is copied to another region, an ElastiCache global
+datastore, a MemoryDB multi-region cluster and an OpenSearch domain with a cross-cluster replication follower in
+another region (these four need the `fsx_backups`, `elasticache_global_datastores`, `memorydb_multi_region` and
+`opensearch_connections` patches: every patch of `demo.moto_patches.ESTATE_PATCHES`). Start the server with
 `start_moto(patches=["bucket_region", "dynamodb_replicas", "efs_replication", "backup_selections"])`: the global
 table needs the `dynamodb_replicas` patch, the EFS replication the `efs_replication` patch and the backup plan's
 selection `backup_selections`, and seeding fails loudly without them rather than return a manifest that lies.
@@ -100,7 +103,7 @@ FSX_BACKUP = ("acme-prod-eu", "acme-prod-eu-cad-files", "eu-west-1", "us-east-2"
 # account, name, primary region, secondary region: an ElastiCache global datastore; a MemoryDB multi-region cluster
 # (active-active in both); an OpenSearch leader domain and its cross-cluster replication follower
 ELASTICACHE_GLOBAL = ("acme-prod-eu", "acme-prod-eu-sessions-cache", "eu-west-1", "us-east-1")
-MEMORYDB_MULTI_REGION = ("acme-prod-eu", "carts", "eu-central-1", "ap-southeast-1")
+MEMORYDB_MULTI_REGION = ("acme-prod-eu", "carts", "eu-central-1", "us-west-2")
 OPENSEARCH_REPLICATION = ("acme-prod-eu", "acme-prod-eu-search", "eu-central-1", "us-west-2")
 EFS_PROD_SELECTION = {
     "Resources": ["arn:aws:elasticfilesystem:*:*:file-system/*"],

@@ -124,6 +124,20 @@ REPLICATION_CACHED = f"{REPLICATION_READ} (cached)"  # an earlier scan's answer,
 ENCRYPTION_READ = "GetBucketEncryption.Rules.ApplyServerSideEncryptionByDefault"
 
 
+READ_OPERATIONS = ("Get", "List", "Describe", "BatchGet")  # every call Custody makes is named so, but AssumeRole
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A call that is not a read, refused before it is sent: Custody is read-only."""
+
+
+def refuse_writes(model: Any, **_: Any) -> None:
+    """botocore `before-call` on every client: refuse an operation that is not a read, by its name, not its HTTP
+    method (reads such as OpenSearch's DescribeDomains are POSTs, as is every query- and JSON-protocol call)."""
+    if not model.name.startswith(READ_OPERATIONS) and model.name != "AssumeRole":
+        raise ReadOnlyViolation(f"refusing {model.service_model.service_name}:{model.name}: Custody is read-only")
+
+
 @dataclass(frozen=True)
 class AwsSettings:
     regions: tuple[str, ...] = ()
@@ -287,6 +301,7 @@ class AwsProvider(Provider):
         loaded and parsed once per scan rather than once per account."""
         with self._client_lock:
             client = session.client(service, region_name=region, config=self._boto_config, **(credentials or {}))
+        client.meta.events.register("before-call", refuse_writes)
         if self.limiter is not None:
             client.meta.events.register("before-send", self.limiter.before_send)
         return client

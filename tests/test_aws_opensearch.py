@@ -1,12 +1,16 @@
 """OpenSearch Service domains (scanner/kinds.py `opensearch-domain`): found (ListDomainNames, then DescribeDomains,
 a POST that only reads), a leader's cross-cluster replication followers located as replicas in the right countries,
-a follower abroad turns a passing domain into a failing one, and connections that cannot be read make the region's
-target not scanned."""
+a follower abroad turns a passing domain into a failing one, connections that cannot be read make the region's
+target not scanned, and the provider's read-only guard lets those POSTs through while it refuses writes."""
 
 from __future__ import annotations
 
+import boto3
+import pytest
+
 from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, Clients, seed_opensearch_replication
 from demo.moto_server import MotoServer
+from providers.aws import AwsProvider, ReadOnlyViolation
 from tests.fault_proxy import DENIED_JSON, FaultProxy, operation_name
 from tests.fixtures_aws import control_reach, places, scan_kinds
 
@@ -62,3 +66,17 @@ def test_opensearch_connections_denied_is_a_target_not_scanned(tmp_path, moto_pa
         "eu-central-1": "denied", "sa-east-1": "denied"}
     assert "crm-search" not in stores
     assert {"es:ListDomainNames", "es:DescribeDomains", "es:DescribeOutboundConnections"} <= set(proxy.operations)
+
+
+def test_the_read_only_guard_lets_describe_domains_post_and_refuses_writes(moto_patched: MotoServer, aws_env):
+    """Every client the provider makes refuses a call that is not a read, by its name: DescribeDomains (a POST) and
+    the connection searches pass, CreateDomain never reaches the server."""
+    aws_env(moto_patched)
+    seed_opensearch_replication(Clients(moto_patched.url), MANAGEMENT_ACCOUNT_ID, "hr-search", "eu-central-1", None)
+    opensearch = AwsProvider().new_client(boto3.Session(), "opensearch", "eu-central-1")
+    moto_patched.clear_log()
+    [domain] = opensearch.describe_domains(DomainNames=["hr-search"])["DomainStatusList"]
+    assert domain["DomainName"] == "hr-search" and opensearch.describe_inbound_connections()["Connections"] == []
+    with pytest.raises(ReadOnlyViolation, match="opensearch:CreateDomain"):
+        opensearch.create_domain(DomainName="written")
+    assert [method for method, _, _ in moto_patched.request_log()] == ["POST", "POST"]  # the two reads, nothing else
