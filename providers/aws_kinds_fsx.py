@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from providers.aws_kinds import arn_region, listing, read_all, reader, tag_list
+from providers.aws_kinds import listing, read_all, reader, tag_list
 from scanner.discovered import DiscoveredStore
 from scanner.kinds import kind
 
@@ -59,5 +59,5 @@ class FsxBackups:
         by_id = {store.id: store for store in stores if store.kind == "fsx-file-system"}
         for file_system, learned_from in self.backups:
             store = by_id.get(file_system)
-            if store is not None and arn_region(file_system) == store.region:
+            if store is not None:
                 store.add_location(self.region, "backup", learned_from)
