@@ -99,7 +99,7 @@ AURORA_GLOBAL = ("acme-prod-eu", "acme-prod-eu-ledger", "eu-central-1", "us-east
 # account, plan, region, its vault, the copy vault's region and name: copies every EFS file system tagged env=prod
 BACKUP_PLAN = ("acme-prod-eu", "acme-prod-eu-nightly", "eu-central-1", "acme-prod-eu-vault-fra", "us-west-2",
                "acme-prod-eu-vault-dr")
-FSX_BACKUP = ("acme-prod-eu", "acme-prod-eu-cad-files", "eu-west-1", "us-east-2")  # account, name, region, copy
+FSX_BACKUP = ("acme-prod-eu", "acme-prod-eu-cad-files", "eu-west-1", "us-west-2")  # account, name, region, copy
 # account, name, primary region, secondary region: an ElastiCache global datastore; a MemoryDB multi-region cluster
 # (active-active in both); an OpenSearch leader domain and its cross-cluster replication follower
 ELASTICACHE_GLOBAL = ("acme-prod-eu", "acme-prod-eu-sessions-cache", "eu-west-1", "us-east-1")

@@ -217,7 +217,8 @@ KINDS: tuple[StoreKind, ...] = (
                                "the file system's own region")),
         detail_calls=(_aws("DescribeBackups", "fsx"),),
         cannot_see=("backups of a file system that no longer exists, or of one in a region not scanned "
-                    "(no store to carry them)",),
+                    "(no store to carry them)",
+                    "backup copies in a region that is not scanned (a copy is listed only by the region holding it)"),
         probe_rank=6, description="FSx file systems and their backups, cross-region backup copies included",
     ),
     StoreKind(
