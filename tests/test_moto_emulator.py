@@ -19,6 +19,10 @@ from demo.aws_estate import (
     DYNAMODB_TABLE,
     EBS_SNAPSHOT,
     EFS_FILE_SYSTEM,
+    ELASTICACHE_GROUP,
+    FSX_FILE_SYSTEM,
+    MEMORYDB_CLUSTER,
+    OPENSEARCH_DOMAIN,
     RDS_INSTANCE,
     S3_BUCKET,
     AwsEstate,
@@ -659,6 +663,29 @@ def test_estate_snapshot_copy_exists_in_the_other_region(moto_estate: SeededMoto
         assert [s["SnapshotId"] for s in snapshots] == [store.name]
         assert store.id == f"arn:aws:ec2:{store.region}:{store.account}:snapshot/{store.name}"
         assert {t["Key"]: t["Value"] for t in snapshots[0]["Tags"]} == store.tags
+
+
+def test_estate_caches_search_and_fsx_copies_are_where_the_manifest_says(moto_estate: SeededMoto) -> None:
+    """The FSx backup copy, the global datastore's secondary, the multi-region cluster's members and the follower's
+    connection are in the other region, as the manifest's replica regions say."""
+    estate = moto_estate.estate
+    [file_system] = estate.stores(FSX_FILE_SYSTEM)
+    clients = clients_for(moto_estate, file_system.account)
+    [copy] = clients("fsx", file_system.replica_regions[0]).describe_backups()["Backups"]
+    assert (copy["SourceBackupRegion"], copy["FileSystem"]["ResourceARN"]) == (file_system.region, file_system.id)
+    primary = next(s for s in estate.stores(ELASTICACHE_GROUP) if s.replica_of is None)
+    [secondary] = [s for s in estate.stores(ELASTICACHE_GROUP) if s.replica_of == primary.id]
+    [datastore] = clients("elasticache", primary.region).describe_global_replication_groups(
+        ShowMemberInfo=True)["GlobalReplicationGroups"]
+    assert {(m["ReplicationGroupRegion"], m["Role"]) for m in datastore["Members"]} == {
+        (primary.region, "PRIMARY"), (secondary.region, "SECONDARY")} and primary.replica_regions == (secondary.region,)
+    members = estate.stores(MEMORYDB_CLUSTER)
+    [multi] = clients("memorydb", members[0].region).describe_multi_region_clusters(
+        ShowClusterDetails=True)["MultiRegionClusters"]
+    assert {(c["ARN"], c["Region"]) for c in multi["Clusters"]} == {(m.id, m.region) for m in members}
+    leader = next(s for s in estate.stores(OPENSEARCH_DOMAIN) if s.replica_of is None)
+    [inbound] = clients("opensearch", leader.region).describe_inbound_connections()["Connections"]
+    assert inbound["LocalDomainInfo"]["AWSDomainInformation"]["Region"] == leader.replica_regions[0]
 
 
 def test_estate_manifest_lookup(moto_estate: SeededMoto) -> None:
