@@ -5,8 +5,10 @@
 traps: null for us-east-1 and "EU" for a legacy eu-west-1 bucket), a cross-continent S3 replication rule,
 a DynamoDB global table, an RDS cross-region read replica, an EBS snapshot copied to another region and an EFS file
 system replicated to another region (and, by an AWS Backup plan selecting it by tag, copied to a vault in Oregon),
-a Redshift cluster whose snapshots are copied to another region, and an Aurora global database with a secondary
-cluster in another region. Start the server with
+a Redshift cluster whose snapshots are copied to another region, an Aurora global database with a secondary
+cluster in another region, an FSx file system whose backup is copied to another region, an ElastiCache global
+datastore, a MemoryDB multi-region cluster and an OpenSearch domain with a cross-cluster replication follower in
+another region. Start the server with
 `start_moto(patches=ESTATE_PATCHES)` (demo/moto_patches.py), e.g. `bucket_region`, `dynamodb_replicas`: the global
 table needs the `dynamodb_replicas` patch, the EFS replication the `efs_replication` patch and the backup plan's
 selection `backup_selections`, and seeding fails loudly without them rather than return a manifest that lies.
@@ -48,6 +50,10 @@ EFS_FILE_SYSTEM = "efs-file-system"
 REDSHIFT_CLUSTER = "redshift-cluster"
 BACKUP_VAULT = "backup-vault"
 GLACIER_VAULT = "glacier-vault"
+FSX_FILE_SYSTEM = "fsx-file-system"
+ELASTICACHE_GROUP = "elasticache-replication-group"
+MEMORYDB_CLUSTER = "memorydb-cluster"
+OPENSEARCH_DOMAIN = "opensearch-domain"
 
 MEMBER_ACCOUNTS = {  # name -> e-mail; the account ids are chosen by moto
     "acme-prod-eu": "aws-prod-eu@acme.example",
@@ -94,6 +100,12 @@ AURORA_GLOBAL = ("acme-prod-eu", "acme-prod-eu-ledger", "eu-central-1", "us-east
 BACKUP_PLAN = ("acme-prod-eu", "acme-prod-eu-nightly", "eu-central-1", "acme-prod-eu-vault-fra", "us-west-2",
                "acme-prod-eu-vault-dr")
 GLACIER = ("acme-prod-eu", "acme-prod-eu-archive", "eu-central-1")  # account, vault, region
+FSX_BACKUP = ("acme-prod-eu", "acme-prod-eu-cad-files", "eu-west-1", "us-west-2")  # account, name, region, copy
+# account, name, primary region, secondary region: an ElastiCache global datastore; a MemoryDB multi-region cluster
+# (active-active in both); an OpenSearch leader domain and its cross-cluster replication follower
+ELASTICACHE_GLOBAL = ("acme-prod-eu", "acme-prod-eu-sessions-cache", "eu-west-1", "us-east-1")
+MEMORYDB_MULTI_REGION = ("acme-prod-eu", "carts", "eu-central-1", "us-west-2")
+OPENSEARCH_REPLICATION = ("acme-prod-eu", "acme-prod-eu-search", "eu-central-1", "us-west-2")
 EFS_PROD_SELECTION = {
     "Resources": ["arn:aws:elasticfilesystem:*:*:file-system/*"],
     "Conditions": {"StringEquals": [{"ConditionKey": "aws:ResourceTag/env", "ConditionValue": "prod"}]},
@@ -251,6 +263,7 @@ def seed_aws_estate(endpoint_url: str, record_config: bool | None = None) -> Aws
                              create_vaults=False)
     manifest.append(seed_glacier_vault(clients[GLACIER[0]], accounts[GLACIER[0]], *GLACIER[1:], {**PERSONAL}))
     manifest += seed_key_custody(clients[KEY_CUSTODY_ACCOUNT], accounts[KEY_CUSTODY_ACCOUNT])
+    manifest += _seed_caches_and_file_systems(clients, accounts)
     return AwsEstate(endpoint_url, MANAGEMENT_ACCOUNT_ID, members, organization_id, manifest)
 
 
@@ -641,6 +654,102 @@ def seed_table_backups(clients: Callable[[str, str], Any], name: str, region: st
         ddb.update_continuous_backups(TableName=name,
                                       PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
     return arns
+def _seed_caches_and_file_systems(clients: dict[str, Clients], accounts: dict[str, str]) -> list[SeededStore]:
+    """FSx (a backup copied to another region), ElastiCache, MemoryDB and OpenSearch stores of the estate."""
+    seeded = [seed_fsx_backup_copy(clients[FSX_BACKUP[0]], accounts[FSX_BACKUP[0]], *FSX_BACKUP[1:])]
+    for seed, (account, *args) in ((seed_elasticache_global, ELASTICACHE_GLOBAL),
+                                   (seed_memorydb_multi_region, MEMORYDB_MULTI_REGION),
+                                   (seed_opensearch_replication, OPENSEARCH_REPLICATION)):
+        seeded += seed(clients[account], accounts[account], *args)
+    return seeded
+
+
+def seed_fsx_backup_copy(clients: Callable[[str, str], Any], account: str, name: str, region: str,
+                         copy_region: str | None, tags: dict[str, str] | None = None) -> SeededStore:
+    """An FSx for Lustre file system (its Name tag `name`) with a backup in its region and, unless `copy_region` is
+    None, that backup copied to `copy_region` (CopyBackup). Needs the `fsx_backups` patch."""
+    tags = {**PERSONAL, "env": "prod"} if tags is None else tags
+    fsx = clients("fsx", region)
+    file_system = fsx.create_file_system(FileSystemType="LUSTRE", StorageCapacity=1200,
+                                         SubnetIds=["subnet-0a1b2c3d4e5f60718"],
+                                         Tags=_tag_set({**tags, "Name": name}))["FileSystem"]
+    backup = fsx.create_backup(FileSystemId=file_system["FileSystemId"])["Backup"]
+    if copy_region is not None:
+        try:
+            clients("fsx", copy_region).copy_backup(SourceBackupId=backup["BackupId"], SourceRegion=region)
+        except ClientError as exc:
+            raise EstateError(f"FSx backup could not be copied ({exc}): moto does not implement CopyBackup; start "
+                              "the server with start_moto(patches=['fsx_backups'])") from exc
+    return SeededStore(file_system["ResourceARN"], account, FSX_FILE_SYSTEM, name, region,
+                       (copy_region,) if copy_region else (), {**tags, "Name": name})
+
+
+def _patched(service: str, patch: str, create: Callable[[], Any]) -> Any:
+    """Call a create operation moto lacks; without the patch, one EstateError naming it."""
+    try:
+        return create()
+    except ClientError as exc:
+        raise EstateError(f"{service} could not be seeded ({exc}): moto does not implement it; start the server with "
+                          f"start_moto(patches=[{patch!r}])") from exc
+
+
+def seed_elasticache_global(clients: Callable[[str, str], Any], account: str, name: str, region: str,
+                            secondary_region: str, tags: dict[str, str] | None = None) -> list[SeededStore]:
+    """An ElastiCache replication group `name` in `region`, primary of a global datastore whose secondary member
+    `<name>-dr` is in `secondary_region`. Needs the `elasticache_global_datastores` patch."""
+    tags = {**PERSONAL, "env": "prod"} if tags is None else tags
+    primary = clients("elasticache", region).create_replication_group(
+        ReplicationGroupId=name, ReplicationGroupDescription=f"{name} sessions", Engine="redis",
+        CacheNodeType="cache.r6g.large", NumCacheClusters=2, Tags=_tag_set(tags))["ReplicationGroup"]
+    datastore = _patched("ElastiCache global datastore", "elasticache_global_datastores",
+                         lambda: clients("elasticache", region).create_global_replication_group(
+                             GlobalReplicationGroupIdSuffix=name, PrimaryReplicationGroupId=name))
+    secondary = clients("elasticache", secondary_region).create_replication_group(
+        ReplicationGroupId=f"{name}-dr", ReplicationGroupDescription=f"{name} sessions, secondary",
+        GlobalReplicationGroupId=datastore["GlobalReplicationGroup"]["GlobalReplicationGroupId"],
+        Tags=_tag_set(tags))["ReplicationGroup"]
+    return [SeededStore(primary["ARN"], account, ELASTICACHE_GROUP, name, region, (secondary_region,), tags),
+            SeededStore(secondary["ARN"], account, ELASTICACHE_GROUP, f"{name}-dr", secondary_region, (), tags,
+                        primary["ARN"])]
+
+
+def seed_memorydb_multi_region(clients: Callable[[str, str], Any], account: str, suffix: str, region: str,
+                               other_region: str, tags: dict[str, str] | None = None) -> list[SeededStore]:
+    """A MemoryDB multi-region cluster (its name suffix `suffix`) with a regional cluster `<suffix>-<region>` in each
+    of the two regions, both taking writes. Needs the `memorydb_multi_region` patch."""
+    tags = {**PERSONAL, "env": "prod"} if tags is None else tags
+    multi = _patched("MemoryDB multi-region cluster", "memorydb_multi_region",
+                     lambda: clients("memorydb", region).create_multi_region_cluster(
+                         MultiRegionClusterNameSuffix=suffix, NodeType="db.r7g.xlarge"))["MultiRegionCluster"]
+    seeded = []
+    for where, other in ((region, other_region), (other_region, region)):
+        cluster = clients("memorydb", where).create_cluster(
+            ClusterName=f"{suffix}-{where}", NodeType="db.r7g.xlarge", ACLName="open-access",
+            MultiRegionClusterName=multi["MultiRegionClusterName"], Tags=_tag_set(tags))["Cluster"]
+        seeded.append(SeededStore(cluster["ARN"], account, MEMORYDB_CLUSTER, cluster["Name"], where, (other,), tags))
+    return seeded
+
+
+def seed_opensearch_replication(clients: Callable[[str, str], Any], account: str, name: str, region: str,
+                                follower_region: str | None, tags: dict[str, str] | None = None
+                                ) -> list[SeededStore]:
+    """An OpenSearch domain `name` in `region` and, unless `follower_region` is None, a follower domain
+    `<name>-follower` there with the cross-cluster connection it replicates over (made from the follower to the
+    leader). Needs the `opensearch_connections` patch."""
+    tags = {**PERSONAL, "env": "prod"} if tags is None else tags
+    leader = clients("opensearch", region).create_domain(DomainName=name, TagList=_tag_set(tags))["DomainStatus"]
+    if follower_region is None:
+        return [SeededStore(leader["ARN"], account, OPENSEARCH_DOMAIN, name, region, (), tags)]
+    follower_name = f"{name}-follower"
+    opensearch = clients("opensearch", follower_region)
+    follower = opensearch.create_domain(DomainName=follower_name, TagList=_tag_set(tags))["DomainStatus"]
+    domain = {"OwnerId": account, "DomainName": follower_name, "Region": follower_region}
+    _patched("OpenSearch connection", "opensearch_connections", lambda: opensearch.create_outbound_connection(
+        LocalDomainInfo={"AWSDomainInformation": domain}, ConnectionAlias=f"{name}-replication",
+        RemoteDomainInfo={"AWSDomainInformation": {"OwnerId": account, "DomainName": name, "Region": region}}))
+    return [SeededStore(leader["ARN"], account, OPENSEARCH_DOMAIN, name, region, (follower_region,), tags),
+            SeededStore(follower["ARN"], account, OPENSEARCH_DOMAIN, follower_name, follower_region, (), tags,
+                        leader["ARN"])]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -973,6 +973,344 @@ def patch_kms_custom_key_stores() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# fsx_backups: FSx backups as DescribeBackups describes them, and CopyBackup
+# ---------------------------------------------------------------------------------------------------------------
+
+_FSX_FILE_SYSTEM = "_custody_file_system"  # attribute on moto's fsx Backup: its file system's metadata
+_FSX_SOURCE = "_custody_source"  # attribute on moto's fsx Backup: (source backup id, source region) of a copy
+
+
+def patch_fsx_backups() -> None:
+    """DescribeBackups' `Backup` shape (its `FileSystem`, `OwnerId`, `Type`, `ResourceType`, `SourceBackupId`,
+    `SourceBackupRegion`) and CopyBackup, as FSx answers them.
+
+    Real FSx (botocore `fsx/2018-03-01/service-2.json`; API reference "Backup", "CopyBackup", "DescribeBackups"):
+    - a `Backup` has `BackupId`, `Lifecycle`, `Type` (AUTOMATIC | USER_INITIATED | AWS_BACKUP), `CreationTime`,
+      `ResourceARN`, `Tags`, `OwnerId`, `ResourceType` (FILE_SYSTEM | VOLUME) and `FileSystem`: "The metadata of the
+      file system associated with the backup. This metadata is persisted even if the file system is deleted";
+      a copy also has `SourceBackupId` and `SourceBackupRegion` ("Specifies the Region from where this backup is
+      copied"); there is no top-level `FileSystemId`;
+    - CopyBackup (`SourceBackupId`, `SourceRegion`: "If you don't specify a Region, SourceRegion defaults to the
+      Region where the request is sent from (in-Region copy)", `CopyTags`, `Tags`) creates the copy in the region
+      the request is sent to and answers `{"Backup": ...}`; an unknown source backup is `BackupNotFound`.
+
+    moto 5.2.5 answers a backup with a top-level `FileSystemId` and none of the fields above, and has no
+    CopyBackup. Simplification: a backup (and a copy) is `AVAILABLE` at once.
+    """
+    from moto.fsx.models import Backup, FSxBackend, fsx_backends
+    from moto.fsx.responses import FSxResponse
+
+    if getattr(FSxResponse, "copy_backup", None) is not None:
+        return
+    original_create = FSxBackend.create_backup
+
+    def create_backup(self: Any, file_system_id: str, **kwargs: Any) -> Any:
+        backup = original_create(self, file_system_id=file_system_id, **kwargs)
+        file_system = {**self.file_systems[file_system_id].to_dict(), "OwnerId": self.account_id}
+        setattr(backup, _FSX_FILE_SYSTEM, file_system)
+        return backup
+
+    def to_dict(self: Any) -> dict[str, Any]:
+        source_id, source_region = getattr(self, _FSX_SOURCE, (None, None))
+        described = {
+            "BackupId": self.backup_id, "Lifecycle": "AVAILABLE", "Type": "USER_INITIATED",
+            "CreationTime": self.creation_time, "ResourceARN": self.resource_arn,
+            "Tags": self.backend.list_tags_for_resource(self.resource_arn), "OwnerId": self.backend.account_id,
+            "ResourceType": "VOLUME" if self.volume_id else "FILE_SYSTEM",
+            "FileSystem": getattr(self, _FSX_FILE_SYSTEM),
+            "SourceBackupId": source_id, "SourceBackupRegion": source_region,
+        }
+        return {key: value for key, value in described.items() if value is not None}
+
+    def copy_backup(self: Any) -> Any:
+        params = json.loads(self.body or "{}")
+        source_region = params.get("SourceRegion") or self.region
+        source = fsx_backends[self.current_account][source_region].backups.get(params.get("SourceBackupId"))
+        if source is None:
+            body = {"__type": "BackupNotFound", "Message": f"Backup {params.get('SourceBackupId')} not found."}
+            return json.dumps(body), {"status": 400, "Content-Type": "application/x-amz-json-1.1"}
+        tags = source.backend.list_tags_for_resource(source.resource_arn) if params.get("CopyTags") else []
+        copy = Backup(account_id=self.current_account, region_name=self.region, file_system_id=source.file_system_id,
+                      client_request_token=params.get("ClientRequestToken"), volume_id=source.volume_id,
+                      tags=tags + (params.get("Tags") or []), backend=self.fsx_backend)
+        setattr(copy, _FSX_FILE_SYSTEM, getattr(source, _FSX_FILE_SYSTEM))
+        setattr(copy, _FSX_SOURCE, (source.backup_id, source_region))
+        self.fsx_backend.backups[copy.backup_id] = copy
+        return json.dumps({"Backup": copy.to_dict()}, default=str)
+
+    FSxBackend.create_backup = create_backup
+    Backup.to_dict = to_dict
+    FSxResponse.copy_backup = copy_backup
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# elasticache_global_datastores: ElastiCache global datastores (global replication groups)
+# ---------------------------------------------------------------------------------------------------------------
+
+_EC_GLOBAL = "_custody_global_datastores"  # attribute on the account's us-east-1 ElastiCacheBackend: id -> datastore
+_EC_GLOBAL_HOME = "us-east-1"  # where the patch keeps an account's global datastores (they span regions)
+
+
+def patch_elasticache_global_datastores() -> None:
+    """CreateGlobalReplicationGroup, DescribeGlobalReplicationGroups, and a member replication group's
+    `GlobalReplicationGroupInfo`, as ElastiCache answers them.
+
+    Real ElastiCache (botocore `elasticache/2015-02-02/service-2.json`; API reference
+    "CreateGlobalReplicationGroup", "DescribeGlobalReplicationGroups", "GlobalReplicationGroup",
+    "GlobalReplicationGroupMember", "GlobalReplicationGroupInfo"):
+    - CreateGlobalReplicationGroup (`GlobalReplicationGroupIdSuffix`, `GlobalReplicationGroupDescription`,
+      `PrimaryReplicationGroupId`): "ElastiCache automatically applies a prefix to the Global datastore ID when it
+      is created. Each Amazon Region has its own prefix"; the named replication group becomes the PRIMARY member;
+    - CreateReplicationGroup with `GlobalReplicationGroupId` creates a SECONDARY member in the region it is sent to;
+    - DescribeGlobalReplicationGroups (`GlobalReplicationGroupId`, `ShowMemberInfo`: "Returns the list of members
+      that comprise the Global datastore") answers `GlobalReplicationGroups` of `GlobalReplicationGroupId`,
+      `GlobalReplicationGroupDescription`, `Status`, `CacheNodeType`, `Engine`, `EngineVersion`, `ClusterEnabled`,
+      `ARN` and, with ShowMemberInfo, `Members` (`ReplicationGroupId`, `ReplicationGroupRegion`, `Role` PRIMARY |
+      SECONDARY, `AutomaticFailover`, `Status`); an unknown id is `GlobalReplicationGroupNotFoundFault` (404);
+    - a member's DescribeReplicationGroups entry has `GlobalReplicationGroupInfo` (`GlobalReplicationGroupId`,
+      `GlobalReplicationGroupMemberRole`).
+
+    moto 5.2.5 has neither operation (an internal error) and marks only secondaries. Simplifications: a datastore
+    is listed in every region (the members' or not), its prefix is derived from the region's name, and no
+    `Marker` paging.
+    """
+    from moto.elasticache.exceptions import ElastiCacheException, ReplicationGroupNotFound
+    from moto.elasticache.models import ElastiCacheBackend, elasticache_backends
+    from moto.elasticache.responses import ElastiCacheResponse
+
+    if getattr(ElastiCacheResponse, "describe_global_replication_groups", None) is not None:
+        return
+
+    class GlobalReplicationGroupNotFound(ElastiCacheException):
+        code = "GlobalReplicationGroupNotFoundFault"
+
+    def datastores(account: str) -> dict[str, dict[str, Any]]:
+        home = elasticache_backends[account][_EC_GLOBAL_HOME]
+        if not hasattr(home, _EC_GLOBAL):
+            setattr(home, _EC_GLOBAL, {})
+        return getattr(home, _EC_GLOBAL)
+
+    def member(group: Any, region: str, role: str) -> dict[str, str]:
+        return {"ReplicationGroupId": group.replication_group_id, "ReplicationGroupRegion": region, "Role": role,
+                "AutomaticFailover": "disabled", "Status": "associated"}
+
+    original_create = ElastiCacheBackend.create_replication_group
+
+    def create_replication_group(self: Any, **kwargs: Any) -> Any:
+        global_id = kwargs.get("global_replication_group_id")
+        if global_id and global_id not in datastores(self.account_id):
+            raise GlobalReplicationGroupNotFound(f"Global replication group {global_id} not found.")
+        group = original_create(self, **kwargs)
+        if global_id:
+            datastore = datastores(self.account_id)[global_id]
+            datastore["Members"].append(member(group, self.region_name, "SECONDARY"))
+            datastore["Status"] = "available"
+        return group
+
+    def create_global_replication_group(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        primary = self.elasticache_backend.replication_groups.get(self._get_param("PrimaryReplicationGroupId"))
+        if primary is None:
+            raise ReplicationGroupNotFound(self._get_param("PrimaryReplicationGroupId"))
+        prefix = "".join(chr(ord("a") + sum(map(ord, self.region)) * (i + 7) % 26) for i in range(5))
+        global_id = f"{prefix}-{self._get_param('GlobalReplicationGroupIdSuffix')}"
+        primary.global_replication_group_id = global_id
+        primary.global_replication_group_member_role = "PRIMARY"
+        datastore = {
+            "GlobalReplicationGroupId": global_id,
+            "GlobalReplicationGroupDescription": self._get_param("GlobalReplicationGroupDescription") or "",
+            "Status": "primary-only", "CacheNodeType": primary.cache_node_type, "Engine": primary.engine,
+            "EngineVersion": primary.engine_version, "ClusterEnabled": False,
+            "ARN": f"arn:aws:elasticache::{self.current_account}:globalreplicationgroup:{global_id}",
+            "Members": [member(primary, self.region, "PRIMARY")],
+        }
+        datastores(self.current_account)[global_id] = datastore
+        return ActionResult({"GlobalReplicationGroup": datastore})
+
+    def describe_global_replication_groups(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        wanted = self._get_param("GlobalReplicationGroupId")
+        found = [d for d in datastores(self.current_account).values()
+                 if wanted in (None, d["GlobalReplicationGroupId"])]
+        if wanted and not found:
+            raise GlobalReplicationGroupNotFound(f"Global replication group {wanted} not found.")
+        members = self._get_bool_param("ShowMemberInfo")
+        listed = [{key: value for key, value in d.items() if members or key != "Members"} for d in found]
+        return ActionResult({"GlobalReplicationGroups": listed})
+
+    ElastiCacheBackend.create_replication_group = create_replication_group
+    ElastiCacheResponse.create_global_replication_group = create_global_replication_group
+    ElastiCacheResponse.describe_global_replication_groups = describe_global_replication_groups
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# memorydb_multi_region: MemoryDB multi-region clusters
+# ---------------------------------------------------------------------------------------------------------------
+
+_MDB_MULTI = "_custody_multi_region_clusters"  # attribute on the account's us-east-1 MemoryDBBackend: name -> cluster
+_MDB_MEMBER = "_custody_multi_region_cluster"  # attribute on moto's memorydb Cluster: its multi-region cluster name
+
+
+def patch_memorydb_multi_region() -> None:
+    """CreateMultiRegionCluster, DescribeMultiRegionClusters, CreateCluster's `MultiRegionClusterName` and a member
+    cluster's `MultiRegionClusterName`, as MemoryDB answers them.
+
+    Real MemoryDB (botocore `memorydb/2021-01-01/service-2.json`; API reference "CreateMultiRegionCluster",
+    "DescribeMultiRegionClusters", "MultiRegionCluster", "RegionalCluster", "Cluster"):
+    - CreateMultiRegionCluster (`MultiRegionClusterNameSuffix`, `NodeType`, ...): "Amazon MemoryDB automatically
+      applies a prefix to the Multi-Region cluster Name when it is created. Each Amazon Region has its own prefix";
+      answers `MultiRegionCluster` (`MultiRegionClusterName`, `Status`, `NodeType`, `Engine`, `EngineVersion`,
+      `NumberOfShards`, `TLSEnabled`, `ARN`, `Clusters`);
+    - CreateCluster with `MultiRegionClusterName` makes the cluster a regional member (the cluster's
+      `MultiRegionClusterName` field);
+    - DescribeMultiRegionClusters (`MultiRegionClusterName`, `ShowClusterDetails`) answers `MultiRegionClusters`,
+      each with `Clusters` of `RegionalCluster` (`ClusterName`, `Region`, `Status`, `ARN`) when details are asked
+      for; an unknown name is `MultiRegionClusterNotFoundFault`.
+
+    moto 5.2.5 has neither operation (an internal error) and drops `MultiRegionClusterName`. Simplifications: a
+    multi-region cluster is listed in every region, no `NextToken` paging.
+    """
+    from moto.core.responses import ActionResult
+    from moto.memorydb.exceptions import MemoryDBClientError
+    from moto.memorydb.models import MemoryDBCluster as Cluster
+    from moto.memorydb.models import memorydb_backends
+    from moto.memorydb.responses import MemoryDBResponse
+
+    if getattr(MemoryDBResponse, "describe_multi_region_clusters", None) is not None:
+        return
+
+    def multi_region(account: str) -> dict[str, dict[str, Any]]:
+        home = memorydb_backends[account]["us-east-1"]
+        if not hasattr(home, _MDB_MULTI):
+            setattr(home, _MDB_MULTI, {})
+        return getattr(home, _MDB_MULTI)
+
+    def not_found(name: str) -> Exception:
+        return MemoryDBClientError("MultiRegionClusterNotFoundFault", f"Multi-region cluster {name} not found.")
+
+    original_create, original_dict, original_desc = (MemoryDBResponse.create_cluster, Cluster.to_dict,
+                                                     Cluster.to_desc_dict)
+
+    def create_cluster(self: Any) -> Any:
+        name = json.loads(self.body).get("MultiRegionClusterName")
+        if name and name not in multi_region(self.current_account):
+            raise not_found(name)
+        answer = original_create(self)
+        if name:
+            cluster = self.memorydb_backend.clusters[json.loads(self.body)["ClusterName"]]
+            setattr(cluster, _MDB_MEMBER, name)
+            multi_region(self.current_account)[name]["Clusters"].append(
+                {"ClusterName": cluster.cluster_name, "Region": self.region, "Status": "available", "ARN": cluster.arn})
+            answer = ActionResult({"Cluster": cluster.to_dict()})
+        return answer
+
+    def member_fields(self: Any, described: dict[str, Any]) -> dict[str, Any]:
+        name = getattr(self, _MDB_MEMBER, None)
+        return {**described, "MultiRegionClusterName": name} if name else described
+
+    def create_multi_region_cluster(self: Any) -> Any:
+        params = json.loads(self.body)
+        prefix = "".join(chr(ord("a") + sum(map(ord, self.region)) * (i + 3) % 26) for i in range(5))
+        name = f"{prefix}-{params['MultiRegionClusterNameSuffix']}"
+        described = {"MultiRegionClusterName": name, "Description": params.get("Description") or "",
+                     "Status": "available", "NodeType": params.get("NodeType"), "Engine": "valkey",
+                     "EngineVersion": params.get("EngineVersion") or "7.3",
+                     "NumberOfShards": params.get("NumShards") or 1,
+                     "TLSEnabled": True, "ARN": f"arn:aws:memorydb::{self.current_account}:multiregioncluster/{name}",
+                     "Clusters": []}
+        multi_region(self.current_account)[name] = described
+        return ActionResult({"MultiRegionCluster": described})
+
+    def describe_multi_region_clusters(self: Any) -> Any:
+        params = json.loads(self.body or "{}")
+        wanted = params.get("MultiRegionClusterName")
+        found = [c for c in multi_region(self.current_account).values()
+                 if wanted in (None, c["MultiRegionClusterName"])]
+        if wanted and not found:
+            raise not_found(wanted)
+        details = params.get("ShowClusterDetails")
+        return ActionResult({"MultiRegionClusters": [{k: v for k, v in c.items() if details or k != "Clusters"}
+                                                     for c in found]})
+
+    MemoryDBResponse.create_cluster = create_cluster
+    MemoryDBResponse.create_multi_region_cluster = create_multi_region_cluster
+    MemoryDBResponse.describe_multi_region_clusters = describe_multi_region_clusters
+    Cluster.to_dict = lambda self: member_fields(self, original_dict(self))
+    Cluster.to_desc_dict = lambda self: member_fields(self, original_desc(self))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# opensearch_connections: OpenSearch cross-cluster connections
+# ---------------------------------------------------------------------------------------------------------------
+
+_OS_CONNECTIONS = "_custody_connections"  # attribute on moto's OpenSearchServiceBackend: outbound and inbound lists
+_OS_PATHS = ("/2021-01-01/opensearch/cc/outboundConnection", "/2021-01-01/opensearch/cc/outboundConnection/search",
+             "/2021-01-01/opensearch/cc/inboundConnection/search")
+
+
+def patch_opensearch_connections() -> None:
+    """CreateOutboundConnection, DescribeOutboundConnections and DescribeInboundConnections, as OpenSearch Service
+    answers them.
+
+    Real OpenSearch Service (botocore `opensearch/2021-01-01/service-2.json`; API reference
+    "CreateOutboundConnection", "DescribeOutboundConnections", "DescribeInboundConnections", "OutboundConnection",
+    "InboundConnection", "AWSDomainInformation"):
+    - `POST /2021-01-01/opensearch/cc/outboundConnection` (`LocalDomainInfo`, `RemoteDomainInfo`: each
+      `{"AWSDomainInformation": {"OwnerId", "DomainName", "Region"}}`, `ConnectionAlias`, `ConnectionMode` DIRECT |
+      VPC_ENDPOINT) "creates a new cross-cluster search connection from a source Amazon OpenSearch Service domain to
+      a destination domain" (the connection cross-cluster replication also uses, made from the follower to the
+      leader) and answers the connection with `ConnectionId` and `ConnectionStatus` {`StatusCode`, `Message`};
+    - `POST .../cc/outboundConnection/search` (the source domain's side) and `POST .../cc/inboundConnection/search`
+      (the destination domain's side) answer `Connections` (`LocalDomainInfo` "the source (local) domain",
+      `RemoteDomainInfo` "the destination (remote) domain", `ConnectionId`, `ConnectionStatus`, ...).
+
+    moto 5.2.5 has none of the three (404). Simplifications: a connection is ACTIVE at once (no acceptance by the
+    destination's owner), `Filters` and paging are not applied.
+    """
+    from moto.es import urls
+    from moto.opensearch.models import opensearch_backends
+    from moto.opensearch.responses import OpenSearchServiceResponse
+
+    if getattr(OpenSearchServiceResponse, "describe_inbound_connections", None) is not None:
+        return
+    for path in _OS_PATHS:
+        urls.url_paths["{0}" + path + "$"] = OpenSearchServiceResponse.dispatch
+
+    def connections(account: str, region: str) -> dict[str, list[dict[str, Any]]]:
+        backend = opensearch_backends[account][region]
+        if not hasattr(backend, _OS_CONNECTIONS):
+            setattr(backend, _OS_CONNECTIONS, {"outbound": [], "inbound": []})
+        return getattr(backend, _OS_CONNECTIONS)
+
+    def create_outbound_connection(self: Any) -> str:
+        params = json.loads(self.body or "{}")
+        remote = params["RemoteDomainInfo"]["AWSDomainInformation"]
+        number = len(connections(self.current_account, self.region)["outbound"]) + 1
+        connection = {
+            "LocalDomainInfo": params["LocalDomainInfo"], "RemoteDomainInfo": params["RemoteDomainInfo"],
+            "ConnectionId": f"cc-{self.region}-{number:08d}", "ConnectionAlias": params.get("ConnectionAlias"),
+            "ConnectionStatus": {"StatusCode": "ACTIVE", "Message": "Connection is active"},
+            "ConnectionMode": params.get("ConnectionMode") or "DIRECT",
+        }
+        connections(self.current_account, self.region)["outbound"].append(connection)
+        connections(remote.get("OwnerId") or self.current_account, remote.get("Region") or self.region)[
+            "inbound"].append(connection)
+        return json.dumps(connection)
+
+    def describe_outbound_connections(self: Any) -> str:
+        return json.dumps({"Connections": connections(self.current_account, self.region)["outbound"]})
+
+    def describe_inbound_connections(self: Any) -> str:
+        return json.dumps({"Connections": connections(self.current_account, self.region)["inbound"]})
+
+    OpenSearchServiceResponse.create_outbound_connection = create_outbound_connection
+    OpenSearchServiceResponse.describe_outbound_connections = describe_outbound_connections
+    OpenSearchServiceResponse.describe_inbound_connections = describe_inbound_connections
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 PATCHES: dict[str, Callable[[], None]] = {
     "backup_selections": patch_backup_selections,
@@ -986,13 +1324,18 @@ PATCHES: dict[str, Callable[[], None]] = {
     "backup_recovery_points": patch_backup_recovery_points,
     "glacier_tags": patch_glacier_tags,
     "docdb_clusters": patch_docdb_clusters,
+    "fsx_backups": patch_fsx_backups,
+    "elasticache_global_datastores": patch_elasticache_global_datastores,
+    "memorydb_multi_region": patch_memorydb_multi_region,
+    "opensearch_connections": patch_opensearch_connections,
 }
 
 
 # every patch the demo estate (demo/aws_estate.py) needs: a new kind whose API moto lacks adds its patch here
 ESTATE_PATCHES = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "s3_config_replication",
                   "efs_replication", "backup_selections", "s3_default_encryption", "kms_custom_key_stores",
-                  "backup_recovery_points", "glacier_tags", "docdb_clusters")
+                  "backup_recovery_points", "glacier_tags", "docdb_clusters", "fsx_backups",
+                  "elasticache_global_datastores", "memorydb_multi_region", "opensearch_connections")
 
 
 def apply_patches(names: Iterable[str]) -> None:

@@ -92,6 +92,8 @@ from providers import aws_vaults  # noqa: F401  (registers the AWS Backup and S3
 from providers.aws_keys import KeyReader, service_owned
 from providers.aws_kinds import READERS, AfterRead
 from providers.aws_kinds import tag_list as _tag_list
+from providers.aws_kinds_cache import elasticache_groups  # noqa: F401  (registers its readers)
+from providers.aws_kinds_fsx import fsx_file_systems  # noqa: F401  (registers its reader)
 from providers.base import Provider, TargetLog, tags_unreadable
 from providers.errors import AWS_DENIED_CODES, describe_error
 from providers.errors import aws_error_code as error_code
@@ -121,6 +123,20 @@ REPLICATION_FROM_CONFIG = "config:BatchGetResourceConfig"
 REPLICATION_READ = "GetBucketReplication.Rules.Destination"
 REPLICATION_CACHED = f"{REPLICATION_READ} (cached)"  # an earlier scan's answer, reused (see ReplicationCache)
 ENCRYPTION_READ = "GetBucketEncryption.Rules.ApplyServerSideEncryptionByDefault"
+
+
+READ_OPERATIONS = ("Get", "List", "Describe", "BatchGet")  # every call Custody makes is named so, but AssumeRole
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A call that is not a read, refused before it is sent: Custody is read-only."""
+
+
+def refuse_writes(model: Any, **_: Any) -> None:
+    """botocore `before-call` on every client: refuse an operation that is not a read, by its name, not its HTTP
+    method (reads such as OpenSearch's DescribeDomains are POSTs, as is every query- and JSON-protocol call)."""
+    if not model.name.startswith(READ_OPERATIONS) and model.name != "AssumeRole":
+        raise ReadOnlyViolation(f"refusing {model.service_model.service_name}:{model.name}: Custody is read-only")
 
 
 @dataclass(frozen=True)
@@ -290,6 +306,7 @@ class AwsProvider(Provider):
         loaded and parsed once per scan rather than once per account."""
         with self._client_lock:
             client = session.client(service, region_name=region, config=self._boto_config, **(credentials or {}))
+        client.meta.events.register("before-call", refuse_writes)
         if self.limiter is not None:
             client.meta.events.register("before-send", self.limiter.before_send)
         return client

@@ -86,6 +86,28 @@ CALLS: dict[str, Calls] = {
                                   "DeleteBackupPlan", "DeleteBackupSelection")),
     "glacier": Calls("glacier.amazonaws.com", ("CreateVault", "AddTagsToVault", "RemoveTagsFromVault"),
                      ("DeleteVault",), ("vaultName",)),
+    # caches, search domains and FSx (providers/aws_kinds_cache.py, providers/aws_kinds_fsx.py): a copy made in
+    # another region (CopyBackup, a global datastore's or multi-region cluster's member) is logged there; the source
+    # store learns of it at its own region's next read
+    "fsx": Calls("fsx.amazonaws.com",
+                 ("CreateFileSystem", "CreateFileSystemFromBackup", "UpdateFileSystem", "CreateBackup", "CopyBackup",
+                  "TagResource", "UntagResource"),
+                 ("DeleteFileSystem", "DeleteBackup"), ("fileSystemId",)),
+    "elasticache": Calls("elasticache.amazonaws.com",
+                         ("CreateReplicationGroup", "ModifyReplicationGroup", "CreateGlobalReplicationGroup",
+                          "ModifyGlobalReplicationGroup", "DisassociateGlobalReplicationGroup",
+                          "FailoverGlobalReplicationGroup", "AddTagsToResource", "RemoveTagsFromResource"),
+                         ("DeleteReplicationGroup", "DeleteGlobalReplicationGroup"),
+                         ("replicationGroupId", "primaryReplicationGroupId", "resourceName")),
+    "memorydb": Calls("memorydb.amazonaws.com",
+                      ("CreateCluster", "UpdateCluster", "CreateMultiRegionCluster", "UpdateMultiRegionCluster",
+                       "TagResource", "UntagResource"),
+                      ("DeleteCluster", "DeleteMultiRegionCluster"), ("clusterName", "resourceArn")),
+    "opensearch": Calls("es.amazonaws.com",
+                        ("CreateDomain", "UpdateDomainConfig", "CreateOutboundConnection", "AcceptInboundConnection",
+                         "AddTags", "RemoveTags"),
+                        ("DeleteDomain", "DeleteOutboundConnection", "DeleteInboundConnection",
+                         "RejectInboundConnection"), ("domainName",)),
 }
 BY_CALL = {(calls.event_source, name): service for service, calls in CALLS.items() for name in calls.names}
 # EC2 tags name many resource types: only a snapshot's are ours

@@ -228,6 +228,68 @@ KINDS: tuple[StoreKind, ...] = (
         probe_rank=6, description="S3 Glacier vaults (the original Glacier API; S3's Glacier storage classes are "
                                   "the buckets' own)",
     ),
+    # caches, search domains and FSx: readers in providers/aws_kinds_cache.py and providers/aws_kinds_fsx.py
+    StoreKind(
+        kind="fsx-file-system", cloud="aws", service="fsx", scope="regional", api="fsx",
+        list_call=_aws("DescribeFileSystems", "fsx"), result_key="FileSystems",
+        id_field="ResourceARN", name_field="Tags.Name|FileSystemId", tags_from="Tags",
+        copies=(Copy("primary", "DescribeFileSystems.ResourceARN"),
+                Copy("backup", "DescribeBackups.SourceBackupRegion: a backup copied from the file system's region "
+                               "(CopyBackup), in the region that lists it; DescribeBackups.FileSystem: a backup in "
+                               "the file system's own region")),
+        detail_calls=(_aws("DescribeBackups", "fsx"),),
+        cannot_see=("backups of a file system that no longer exists, or of one in a region not scanned "
+                    "(no store to carry them)",
+                    "backup copies in a region that is not scanned (a copy is listed only by the region holding it)"),
+        probe_rank=6, description="FSx file systems and their backups, cross-region backup copies included",
+    ),
+    StoreKind(
+        kind="elasticache-replication-group", cloud="aws", service="elasticache", scope="regional",
+        api="elasticache",
+        list_call=_aws("DescribeReplicationGroups", "elasticache"), result_key="ReplicationGroups",
+        id_field="ARN", name_field="ReplicationGroupId", tags_from="ListTagsForResource",
+        copies=(Copy("primary", "DescribeReplicationGroups.ARN (or the global datastore's primary member: "
+                                "DescribeGlobalReplicationGroups.Members.Role PRIMARY)"),
+                Copy("replica", "DescribeGlobalReplicationGroups.Members.ReplicationGroupRegion (Role SECONDARY)")),
+        detail_calls=(_aws("ListTagsForResource", "elasticache"),
+                      _aws("DescribeGlobalReplicationGroups", "elasticache",
+                           "a replication group of the region is in a global datastore")),
+        cannot_see=("serverless caches (DescribeServerlessCaches, not read yet)",
+                    "snapshots exported to S3 buckets (CopySnapshot with a TargetBucket, not read)"),
+        probe_rank=7, description="ElastiCache replication groups and the members of their global datastores",
+    ),
+    StoreKind(
+        kind="memorydb-cluster", cloud="aws", service="memorydb", scope="regional", api="memorydb",
+        list_call=_aws("DescribeClusters", "memorydb"), result_key="Clusters",
+        id_field="ARN", name_field="Name", tags_from="ListTags",
+        copies=(Copy("primary", "DescribeClusters.ARN; every member's region of a multi-region cluster "
+                                "(DescribeMultiRegionClusters.Clusters.Region: active-active, each takes writes)"),),
+        detail_calls=(_aws("ListTags", "memorydb"),
+                      _aws("DescribeMultiRegionClusters", "memorydb",
+                           "a cluster of the region is in a multi-region cluster")),
+        cannot_see=("snapshots exported to S3 buckets (CopySnapshot with a TargetBucket, not read)",
+                    "nothing is called in a region where botocore's endpoint data does not offer MemoryDB (no cluster "
+                    "can be there; a region botocore does not know at all is read)"),
+        probe_rank=7, description="MemoryDB clusters and the regions of their multi-region clusters",
+    ),
+    StoreKind(
+        kind="opensearch-domain", cloud="aws", service="opensearch", scope="regional", api="opensearch",
+        list_call=_aws("ListDomainNames", "es"), result_key="DomainNames",
+        id_field="DescribeDomains.ARN", name_field="DomainName", tags_from="ListTags",
+        copies=(Copy("primary", "DescribeDomains.ARN; a follower's leader: DescribeOutboundConnections."
+                                "RemoteDomainInfo.AWSDomainInformation.Region"),
+                Copy("replica", "the follower's region: DescribeOutboundConnections.LocalDomainInfo (of this "
+                                "account's followers), DescribeInboundConnections.LocalDomainInfo (of followers in "
+                                "other accounts)")),
+        detail_calls=(_aws("DescribeDomains", "es", "the region has domains (up to 5 per call)"),
+                      _aws("ListTags", "es"), _aws("DescribeOutboundConnections", "es"),
+                      _aws("DescribeInboundConnections", "es")),
+        cannot_see=("whether a connection serves cross-cluster replication or only cross-cluster search: the API "
+                    "does not say, so every connection not rejected or deleted is counted as a copy (fail closed)",
+                    "manual snapshots in S3 repositories registered inside the domain (the OpenSearch API of the "
+                    "domain, not the AWS API)"),
+        probe_rank=8, description="OpenSearch Service domains and their cross-cluster replication followers",
+    ),
     # ---- Azure ----------------------------------------------------------------------------------------
     StoreKind(
         kind="azure-storage-account", cloud="azure", service="storage", scope="subscription", api="Microsoft.Storage",

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import botocore.session
 
 CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/")
+RPC_V2_PATH = re.compile(r"/service/[A-Za-z0-9]+/operation/([A-Za-z]+)")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ def operation_name(request: Request) -> str:
         return f"{service}:{action.group(1).decode()}"
     if request.target:
         return f"{service}:{request.target.split('.')[-1]}"
+    rpc = RPC_V2_PATH.fullmatch(urlsplit(request.path).path)  # Smithy RPC v2 CBOR (MemoryDB): the path names it
+    if rpc:
+        return f"{service}:{rpc.group(1)}"
     rest = rest_operation(service, request.method, urlsplit(request.path).path)
     if rest:
         return f"{service}:{rest}"
@@ -62,21 +66,21 @@ def operation_name(request: Request) -> str:
 
 @functools.cache
 def _rest_routes(signing_name: str) -> tuple[tuple[str, re.Pattern[str], str], ...]:
-    """(method, path pattern, operation) of every operation of the REST-JSON/REST-XML service (not S3) that signs
-    as `signing_name`, literal templates first so `/file-systems/replication-configurations` is not `{FileSystemId}`."""
+    """(method, path pattern, operation) of every operation of the REST-JSON/REST-XML services (not S3) that sign
+    as `signing_name` (several may: `es` is both the Elasticsearch and the OpenSearch Service APIs, whose paths differ
+    by version), literal templates first so `/file-systems/replication-configurations` is not `{FileSystemId}`."""
     session = botocore.session.get_session()
+    routes = []
     for name in session.get_available_services():
         model = session.get_service_model(name)
         if model.signing_name != signing_name or model.protocol not in ("rest-json", "rest-xml") or name == "s3":
             continue
-        routes = []
         for operation in model.operation_names:
             http = model.operation_model(operation).http
             template = http["requestUri"].split("?")[0]
             pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template))
             routes.append((template.count("{"), http["method"], re.compile(pattern + "/?"), operation))
-        return tuple((method, pattern, op) for _, method, pattern, op in sorted(routes, key=lambda r: r[0]))
-    return ()
+    return tuple((method, pattern, op) for _, method, pattern, op in sorted(routes, key=lambda r: r[0]))
 
 
 def rest_operation(signing_name: str, method: str, path: str) -> str | None:

@@ -80,7 +80,7 @@ AWS_ACTIONS: dict[str, tuple[str, str]] = {
 # read-only role there, and the statement may name only such roles (never "*").
 AWS_NOT_READ = {"sts:AssumeRole": "assume the read-only CustodyScanner role in member accounts"}
 BOTOCORE_SERVICES = ("s3", "ec2", "rds", "dynamodb", "organizations", "sts", "resourcegroupstaggingapi", "config",
-                     "efs", "kms", "backup", "glacier")
+                     "efs", "kms", "backup", "glacier", "fsx", "elasticache", "memorydb", "opensearch")
 
 # ---- Azure: ARM request path (query removed) -> the RBAC permission ARM checks -----------------------
 SUB = r"/subscriptions/[^/]+"
@@ -360,7 +360,8 @@ def test_aws_published_policy_is_exactly_what_the_scanner_calls(tmp_path, moto_e
     assert not published - needed, f"published but never called (remove them): {sorted(published - needed)}"
 
     in_source = set().union(*(operations_in_source(ROOT / "providers" / module)
-                              for module in ("aws.py", "aws_kinds.py", "aws_vaults.py", "aws_keys.py")))
+                              for module in ("aws.py", "aws_kinds.py", "aws_vaults.py", "aws_keys.py",
+                                             "aws_kinds_fsx.py", "aws_kinds_cache.py")))
     declared = {call.operation for call in AWS_CALLS}
     called = {AWS_ACTIONS[op][0] for op in recorder.operations}
     assert not (in_source | declared) - called, (

@@ -13,11 +13,16 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 
 from demo.aws_estate import (
     DYNAMODB_TABLE,
     EBS_SNAPSHOT,
     EFS_FILE_SYSTEM,
+    ELASTICACHE_GROUP,
+    FSX_FILE_SYSTEM,
+    MEMORYDB_CLUSTER,
+    OPENSEARCH_DOMAIN,
     RDS_INSTANCE,
     S3_BUCKET,
     AwsEstate,
@@ -497,6 +502,139 @@ def test_patched_tagging_api_leaves_other_resource_types_alone(moto_tagging: Mot
     tokyo = client(moto_tagging, "resourcegroupstaggingapi", "ap-northeast-1").get_resources()
     assert [item["ResourceARN"] for item in tokyo["ResourceTagMappingList"]] == [arn]
 
+def _fsx_backup(server: MotoServer, region: str = "eu-central-1") -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    fsx = client(server, "fsx", region)
+    file_system = fsx.create_file_system(FileSystemType="LUSTRE", StorageCapacity=1200,
+                                         SubnetIds=["subnet-0a1b2c3d4e5f60718"])["FileSystem"]
+    return fsx, file_system, fsx.create_backup(FileSystemId=file_system["FileSystemId"])["Backup"]
+
+
+def test_stock_fsx_backups_lack_the_file_system_and_cannot_be_copied(moto_stock: MotoServer) -> None:
+    fsx, _, backup = _fsx_backup(moto_stock)
+    [listed] = fsx.describe_backups()["Backups"]
+    assert "FileSystem" not in listed and "OwnerId" not in listed and "Type" not in listed
+    with pytest.raises(ClientError):
+        client(moto_stock, "fsx", "sa-east-1").copy_backup(SourceBackupId=backup["BackupId"],
+                                                           SourceRegion="eu-central-1")
+
+
+def test_patched_fsx_backups_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    """A backup carries its file system's metadata; CopyBackup makes the copy in the region it is sent to, naming
+    its source backup and region; an unknown source is BackupNotFound."""
+    fsx, file_system, backup = _fsx_backup(moto_patched)
+    assert backup["FileSystem"]["ResourceARN"] == file_system["ResourceARN"] and "FileSystemId" not in backup
+    assert (backup["Type"], backup["ResourceType"], backup["OwnerId"]) == ("USER_INITIATED", "FILE_SYSTEM",
+                                                                           "123456789012")
+    fsx_br = client(moto_patched, "fsx", "sa-east-1")
+    copy = fsx_br.copy_backup(SourceBackupId=backup["BackupId"], SourceRegion="eu-central-1")["Backup"]
+    [listed] = fsx_br.describe_backups()["Backups"]
+    assert listed["BackupId"] == copy["BackupId"] != backup["BackupId"]
+    assert (listed["SourceBackupId"], listed["SourceBackupRegion"]) == (backup["BackupId"], "eu-central-1")
+    assert listed["FileSystem"]["FileSystemId"] == file_system["FileSystemId"]
+    assert listed["ResourceARN"].startswith("arn:aws:fsx:sa-east-1:")
+    assert [b["BackupId"] for b in fsx.describe_backups()["Backups"]] == [backup["BackupId"]]
+    with pytest.raises(ClientError) as missing:
+        fsx_br.copy_backup(SourceBackupId="backup-0000000000000000", SourceRegion="eu-central-1")
+    assert missing.value.response["Error"]["Code"] == "BackupNotFound"
+
+def _replication_group(server: MotoServer, name: str, region: str = "eu-central-1", **extra: Any) -> dict[str, Any]:
+    return client(server, "elasticache", region).create_replication_group(
+        ReplicationGroupId=name, ReplicationGroupDescription=name, Engine="redis", CacheNodeType="cache.t3.micro",
+        NumCacheClusters=1, **extra)["ReplicationGroup"]
+
+
+def test_stock_elasticache_has_no_global_datastores(moto_stock: MotoServer) -> None:
+    _replication_group(moto_stock, "sessions")
+    elasticache = client(moto_stock, "elasticache", "eu-central-1")
+    for call in (lambda: elasticache.describe_global_replication_groups(ShowMemberInfo=True),
+                 lambda: elasticache.create_global_replication_group(GlobalReplicationGroupIdSuffix="s",
+                                                                     PrimaryReplicationGroupId="sessions")):
+        with pytest.raises((ClientError, ResponseParserError)):  # moto answers an HTML internal error
+            call()
+
+
+def test_patched_elasticache_global_datastores_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    """The primary's region is prefixed to the datastore's id; members carry GlobalReplicationGroupInfo; members are
+    listed only with ShowMemberInfo; an unknown id is GlobalReplicationGroupNotFoundFault."""
+    _replication_group(moto_patched, "sessions")
+    _replication_group(moto_patched, "plain")
+    eu, us = client(moto_patched, "elasticache", "eu-central-1"), client(moto_patched, "elasticache", "us-east-1")
+    datastore = eu.create_global_replication_group(GlobalReplicationGroupIdSuffix="sessions",
+                                                   PrimaryReplicationGroupId="sessions")["GlobalReplicationGroup"]
+    global_id = datastore["GlobalReplicationGroupId"]
+    assert global_id.endswith("-sessions") and len(global_id) > len("-sessions")
+    us.create_replication_group(ReplicationGroupId="sessions-us", ReplicationGroupDescription="secondary",
+                                GlobalReplicationGroupId=global_id)
+    roles = {g["ReplicationGroupId"]: g.get("GlobalReplicationGroupInfo")
+             for c in (eu, us) for g in c.describe_replication_groups()["ReplicationGroups"]}
+    assert roles["sessions"] == {"GlobalReplicationGroupId": global_id, "GlobalReplicationGroupMemberRole": "PRIMARY"}
+    assert roles["sessions-us"]["GlobalReplicationGroupMemberRole"] == "SECONDARY" and roles["plain"] is None
+    [listed] = us.describe_global_replication_groups(ShowMemberInfo=True)["GlobalReplicationGroups"]
+    assert {(m["ReplicationGroupId"], m["ReplicationGroupRegion"], m["Role"]) for m in listed["Members"]} == {
+        ("sessions", "eu-central-1", "PRIMARY"), ("sessions-us", "us-east-1", "SECONDARY")}
+    [bare] = eu.describe_global_replication_groups()["GlobalReplicationGroups"]
+    assert "Members" not in bare and bare["GlobalReplicationGroupId"] == global_id
+    with pytest.raises(ClientError) as missing:
+        eu.describe_global_replication_groups(GlobalReplicationGroupId="nope-x")
+    assert missing.value.response["Error"]["Code"] == "GlobalReplicationGroupNotFoundFault"
+
+
+def test_stock_memorydb_has_no_multi_region_clusters(moto_stock: MotoServer) -> None:
+    memorydb = client(moto_stock, "memorydb", "eu-central-1")
+    with pytest.raises(ClientError):
+        memorydb.describe_multi_region_clusters()
+    with pytest.raises(ClientError):
+        memorydb.create_multi_region_cluster(MultiRegionClusterNameSuffix="carts", NodeType="db.r7g.xlarge")
+
+
+def test_patched_memorydb_multi_region_clusters_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    eu, us = client(moto_patched, "memorydb", "eu-central-1"), client(moto_patched, "memorydb", "us-east-1")
+    name = eu.create_multi_region_cluster(MultiRegionClusterNameSuffix="carts",
+                                          NodeType="db.r7g.xlarge")["MultiRegionCluster"]["MultiRegionClusterName"]
+    assert name.endswith("-carts") and len(name) > len("-carts")
+    for region, memorydb in (("eu-central-1", eu), ("us-east-1", us)):
+        cluster = memorydb.create_cluster(ClusterName=f"carts-{region}", NodeType="db.r7g.xlarge",
+                                          ACLName="open-access", MultiRegionClusterName=name)["Cluster"]
+        assert cluster["MultiRegionClusterName"] == name
+    eu.create_cluster(ClusterName="plain", NodeType="db.t4g.small", ACLName="open-access")
+    assert {c["Name"]: c.get("MultiRegionClusterName") for c in eu.describe_clusters()["Clusters"]} == {
+        "carts-eu-central-1": name, "plain": None}
+    [listed] = us.describe_multi_region_clusters(ShowClusterDetails=True)["MultiRegionClusters"]
+    assert {(c["ClusterName"], c["Region"]) for c in listed["Clusters"]} == {
+        ("carts-eu-central-1", "eu-central-1"), ("carts-us-east-1", "us-east-1")}
+    assert "Clusters" not in us.describe_multi_region_clusters()["MultiRegionClusters"][0]
+    with pytest.raises(ClientError) as missing:
+        us.describe_multi_region_clusters(MultiRegionClusterName="nope")
+    assert missing.value.response["Error"]["Code"] == "MultiRegionClusterNotFoundFault"
+
+
+DOMAIN = {"OwnerId": "123456789012", "DomainName": "follower", "Region": "us-east-1"}
+LEADER = {"OwnerId": "123456789012", "DomainName": "leader", "Region": "eu-central-1"}
+
+
+def test_stock_opensearch_has_no_connections(moto_stock: MotoServer) -> None:
+    opensearch = client(moto_stock, "opensearch", "us-east-1")
+    for call in (opensearch.describe_outbound_connections, opensearch.describe_inbound_connections):
+        with pytest.raises(ClientError):
+            call()
+
+
+def test_patched_opensearch_connections_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    """An outbound connection is listed on the source domain's side (outbound) and the destination's (inbound)."""
+    us, eu = client(moto_patched, "opensearch", "us-east-1"), client(moto_patched, "opensearch", "eu-central-1")
+    created = us.create_outbound_connection(LocalDomainInfo={"AWSDomainInformation": DOMAIN},
+                                            RemoteDomainInfo={"AWSDomainInformation": LEADER},
+                                            ConnectionAlias="replication")
+    assert created["ConnectionId"] and created["ConnectionStatus"]["StatusCode"] == "ACTIVE"
+    [outbound] = us.describe_outbound_connections()["Connections"]
+    [inbound] = eu.describe_inbound_connections()["Connections"]
+    for connection in (outbound, inbound):
+        assert connection["ConnectionId"] == created["ConnectionId"]
+        assert connection["LocalDomainInfo"]["AWSDomainInformation"] == DOMAIN
+        assert connection["RemoteDomainInfo"]["AWSDomainInformation"] == LEADER
+    assert eu.describe_outbound_connections()["Connections"] == []
+    assert us.describe_inbound_connections()["Connections"] == []
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # the seeded demo estate round-trips
@@ -625,6 +763,29 @@ def test_estate_snapshot_copy_exists_in_the_other_region(moto_estate: SeededMoto
         assert [s["SnapshotId"] for s in snapshots] == [store.name]
         assert store.id == f"arn:aws:ec2:{store.region}:{store.account}:snapshot/{store.name}"
         assert {t["Key"]: t["Value"] for t in snapshots[0]["Tags"]} == store.tags
+
+
+def test_estate_caches_search_and_fsx_copies_are_where_the_manifest_says(moto_estate: SeededMoto) -> None:
+    """The FSx backup copy, the global datastore's secondary, the multi-region cluster's members and the follower's
+    connection are in the other region, as the manifest's replica regions say."""
+    estate = moto_estate.estate
+    [file_system] = estate.stores(FSX_FILE_SYSTEM)
+    clients = clients_for(moto_estate, file_system.account)
+    [copy] = clients("fsx", file_system.replica_regions[0]).describe_backups()["Backups"]
+    assert (copy["SourceBackupRegion"], copy["FileSystem"]["ResourceARN"]) == (file_system.region, file_system.id)
+    primary = next(s for s in estate.stores(ELASTICACHE_GROUP) if s.replica_of is None)
+    [secondary] = [s for s in estate.stores(ELASTICACHE_GROUP) if s.replica_of == primary.id]
+    [datastore] = clients("elasticache", primary.region).describe_global_replication_groups(
+        ShowMemberInfo=True)["GlobalReplicationGroups"]
+    assert {(m["ReplicationGroupRegion"], m["Role"]) for m in datastore["Members"]} == {
+        (primary.region, "PRIMARY"), (secondary.region, "SECONDARY")} and primary.replica_regions == (secondary.region,)
+    members = estate.stores(MEMORYDB_CLUSTER)
+    [multi] = clients("memorydb", members[0].region).describe_multi_region_clusters(
+        ShowClusterDetails=True)["MultiRegionClusters"]
+    assert {(c["ARN"], c["Region"]) for c in multi["Clusters"]} == {(m.id, m.region) for m in members}
+    leader = next(s for s in estate.stores(OPENSEARCH_DOMAIN) if s.replica_of is None)
+    [inbound] = clients("opensearch", leader.region).describe_inbound_connections()["Connections"]
+    assert inbound["LocalDomainInfo"]["AWSDomainInformation"]["Region"] == leader.replica_regions[0]
 
 
 def test_estate_manifest_lookup(moto_estate: SeededMoto) -> None:
