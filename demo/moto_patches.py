@@ -753,6 +753,33 @@ def patch_kms_custom_key_stores() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# config_aggregator_query: SelectAggregateResourceConfig and DescribeConfigurationAggregatorSourcesStatus
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def patch_config_aggregator_query() -> None:
+    """AWS Config's aggregator advanced query and source status, which moto 5.2.5 does not implement (its
+    `ConfigResponse` has no `select_aggregate_resource_config` nor `describe_configuration_aggregator_sources_status`:
+    the server answers an error). The handlers and their documented shapes are in demo/moto_aggregator.py."""
+    from moto.config.responses import ConfigResponse
+
+    from demo import moto_aggregator
+
+    if getattr(getattr(ConfigResponse, "select_aggregate_resource_config", None), "custody_patch", None):
+        return
+
+    def select(self: Any) -> str:
+        return moto_aggregator.select_aggregate_resource_config(self)
+
+    def sources_status(self: Any) -> str:
+        return moto_aggregator.describe_configuration_aggregator_sources_status(self)
+
+    select.custody_patch = "config_aggregator_query"  # type: ignore[attr-defined]
+    ConfigResponse.select_aggregate_resource_config = select
+    ConfigResponse.describe_configuration_aggregator_sources_status = sources_status
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 PATCHES: dict[str, Callable[[], None]] = {
     "backup_selections": patch_backup_selections,
@@ -763,6 +790,7 @@ PATCHES: dict[str, Callable[[], None]] = {
     "s3_tagging_regions": patch_s3_tagging_regions,
     "s3_default_encryption": patch_s3_default_encryption,
     "kms_custom_key_stores": patch_kms_custom_key_stores,
+    "config_aggregator_query": patch_config_aggregator_query,
 }
 
 

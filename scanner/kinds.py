@@ -130,7 +130,7 @@ KINDS: tuple[StoreKind, ...] = (
         copies=(Copy("primary", "DescribeTable.TableArn"), Copy("replica", "DescribeTable.Replicas")),
         detail_calls=(_aws("DescribeTable", "dynamodb"), _aws("ListTagsOfResource", "dynamodb"), *KMS_CALLS),
         cannot_see=("on-demand backups and point-in-time recovery copies (not read yet)",),
-        probe_rank=2, description="DynamoDB tables and their global-table replicas",
+        probe_rank=2, bulk_type="AWS::DynamoDB::Table", description="DynamoDB tables and their global-table replicas",
     ),
     StoreKind(
         kind="rds-instance", cloud="aws", service="rds", scope="regional", api="rds",
@@ -141,7 +141,8 @@ KINDS: tuple[StoreKind, ...] = (
                 Copy("backup", "DescribeDBInstances.DBInstanceAutomatedBackupsReplications")),
         detail_calls=KMS_CALLS,
         cannot_see=("manual snapshots copied to other regions (not read yet)",),
-        probe_rank=1, description="RDS DB instances, read replicas and replicated automated backups",
+        probe_rank=1, bulk_type="AWS::RDS::DBInstance",
+        description="RDS DB instances, read replicas and replicated automated backups",
     ),
     StoreKind(
         kind="rds-cluster", cloud="aws", service="rds", scope="regional", api="rds",
@@ -155,7 +156,7 @@ KINDS: tuple[StoreKind, ...] = (
                       *KMS_CALLS),
         cannot_see=("DocumentDB global clusters are read by the same calls (the RDS API serves DocumentDB and "
                     "Neptune clusters too) but only Neptune's are tested: the emulator cannot create DocumentDB ones",),
-        probe_rank=1,
+        probe_rank=1, bulk_type="AWS::RDS::DBCluster",
         description="RDS and Aurora DB clusters, their cross-region read replicas and Aurora global databases",
     ),
     StoreKind(
@@ -392,6 +393,10 @@ PLATFORM: dict[str, PlatformCalls] = {
         _aws("DescribeConfigurationRecorderStatus", "config", "S3: replication in bulk from AWS Config"),
         _aws("DescribeConfigurationRecorders", "config", "S3: replication in bulk from AWS Config"),
         _aws("BatchGetResourceConfig", "config", "S3: replication in bulk from AWS Config"),
+        # config_aggregator: the organization's stores in bulk from an AWS Config aggregator (once per scan)
+        _aws("DescribeConfigurationAggregators", "config", "config_aggregator: all regions or not"),
+        _aws("DescribeConfigurationAggregatorSourcesStatus", "config", "config_aggregator: the sources covered"),
+        _aws("SelectAggregateResourceConfig", "config", "config_aggregator: every store of the bulk kinds"),
     ), {"tag:GetResources": "tagging"}),
     "azure": PlatformCalls("azure", (
         Call("Subscriptions_List", "Microsoft.Resources/subscriptions/read", "no subscriptions configured"),
