@@ -58,7 +58,8 @@ def facts(stores: list[DiscoveredStore]) -> dict[str, tuple]:
     """What a store says, apart from where each fact was learned."""
     return {store.id: (store.account, store.kind, store.name, store.region,
                        sorted((loc.region, loc.role) for loc in store.locations), store.tags,
-                       (store.encryption.custody, store.encryption.key, store.encryption.key_region) if store.encryption else None,
+                       (store.encryption.custody, store.encryption.key, store.encryption.key_region)
+                       if store.encryption else None,
                        sorted(store.unknowns))
             for store in stores}
 
