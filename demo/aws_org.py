@@ -8,13 +8,15 @@ every other account one RDS instance (every fourth one encrypted with a customer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from scanner.discovered import DiscoveredStore
 
 MANAGEMENT = "123456789012"  # moto's account for the testing credentials
 AGGREGATOR = "org-aggregator"
@@ -25,6 +27,17 @@ PERSONAL = [{"Key": "data-class", "Value": "personal"}]
 class SeededOrg:
     accounts: list[str]  # management first
     stores: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # name -> (account, kind, region)
+
+
+def store_facts(stores: Iterable[DiscoveredStore]) -> dict[str, tuple]:
+    """What each store says (account, kind, name, region, copies, tags, encryption, unknowns), apart from where each
+    fact was learned: two scans of one estate by different paths must agree on it."""
+    return {store.id: (store.account, store.kind, store.name, store.region,
+                       sorted((loc.region, loc.role) for loc in store.locations), store.tags,
+                       (store.encryption.custody, store.encryption.key, store.encryption.key_region)
+                       if store.encryption else None,
+                       sorted(store.unknowns))
+            for store in stores}
 
 
 def client(url: str, service: str, region: str = "us-east-1", **credentials: str) -> Any:

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from demo.aws_org import AGGREGATOR, SeededOrg, put_account_aggregator, put_org_aggregator, seed_org
+from demo.aws_org import (
+    AGGREGATOR,
+    SeededOrg,
+    put_account_aggregator,
+    put_org_aggregator,
+    seed_org,
+    store_facts,
+)
 from demo.moto_patches import ESTATE_PATCHES
 from demo.moto_server import MotoServer, start_moto
 from providers.aws import AwsProvider, AwsSettings
@@ -54,23 +61,13 @@ def scan(proxy: FaultProxy, **settings: object) -> tuple[list[DiscoveredStore], 
     return stores, log.results, Counter(proxy.operations)
 
 
-def facts(stores: list[DiscoveredStore]) -> dict[str, tuple]:
-    """What a store says, apart from where each fact was learned."""
-    return {store.id: (store.account, store.kind, store.name, store.region,
-                       sorted((loc.region, loc.role) for loc in store.locations), store.tags,
-                       (store.encryption.custody, store.encryption.key, store.encryption.key_region)
-                       if store.encryption else None,
-                       sorted(store.unknowns))
-            for store in stores}
-
-
 def test_bulk_and_per_account_paths_find_the_same_stores(org, proxy: FaultProxy) -> None:
     server, seeded = org
     put_org_aggregator(server.url)  # all regions
     per_account, per_account_log, per_account_calls = scan(proxy)
     bulk, bulk_log, bulk_calls = scan(proxy, config_aggregator=AGGREGATOR)
 
-    assert facts(bulk) == facts(per_account)
+    assert store_facts(bulk) == store_facts(per_account)
     assert {s.name: (s.account, s.kind, s.region) for s in bulk} == seeded.stores  # every seeded store, no other
     by_name = {s.name: s for s in bulk}
     assert ("eu-central-1", "replica") in {(loc.region, loc.role) for loc in by_name["org0000-data"].locations}
@@ -95,7 +92,7 @@ def test_uncovered_and_failed_sources_are_read_per_account(org, proxy: FaultProx
     per_account, _, _ = scan(proxy)
     bulk, log, calls = scan(proxy, config_aggregator=AGGREGATOR)
 
-    assert facts(bulk) == facts(per_account)
+    assert store_facts(bulk) == store_facts(per_account)
     sources = {(t.account, t.service) for t in log if t.error == SOURCE}
     assert {account for account, _ in sources} == {management, authorized}  # the FAILED and the outside one: not
     assert ("dynamodb" in {s for _, s in sources}) and all(service != "s3" for _, service in sources)  # not all regions
@@ -115,7 +112,7 @@ def test_a_failed_aggregator_query_falls_back_without_losing_stores(org, proxy: 
     per_account_stores, _, _ = scan(proxy)
     bulk, log, calls = scan(proxy, config_aggregator=AGGREGATOR)
 
-    assert facts(bulk) == facts(per_account_stores) and bulk
+    assert store_facts(bulk) == store_facts(per_account_stores) and bulk
     assert calls[SELECT] == 1 and calls["sts:AssumeRole"] == 3
     fallback = [t for t in log if t.service == SELECT]
     assert len(fallback) == 1 and fallback[0].status == "ok" and "fallback to per-account reads" in fallback[0].error
