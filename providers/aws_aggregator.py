@@ -179,9 +179,11 @@ class AccountView:
 
     def regional(self, region: str, service: str) -> list[DiscoveredStore] | None:
         """The service's stores in the region from the aggregator; None where they must be read per account."""
-        if region not in self.regions or service not in BUILDERS or service == "s3":
-            self._why(service, region, "not covered by the aggregator" if region not in self.regions
-                      else "not read from AWS Config")
+        if service not in BUILDERS or service == "s3":
+            self._why(service, "*", "not read from AWS Config" if service != "s3" else "read per account")
+            return None
+        if region not in self.regions:
+            self._why(service, region, "not covered by the aggregator")
             return None
         items = self._items.get(region, {})
         try:
