@@ -200,8 +200,8 @@ def _authorized(backend: Any, account: str, region: str) -> bool:
 
     if account == backend.account_id:
         return True
-    source = config_backends[account][region]
-    return f"{backend.account_id}/{backend.region_name}" in source.aggregation_authorizations
+    source = existing(config_backends, account, region)
+    return source is not None and f"{backend.account_id}/{backend.region_name}" in source.aggregation_authorizations
 
 
 def _source_statuses(response: Any, aggregator: Any) -> list[dict[str, Any]]:
@@ -257,12 +257,20 @@ def lower_camel(value: Any) -> Any:
     return value
 
 
+def existing(backends: Any, account: str, region: str) -> Any:
+    """moto's backend of an account and region if anything ever made it (None: nothing there), without making it
+    (moto's own lookup builds every backend it is asked for: thousands for an organization's every region)."""
+    regional = dict.get(backends, account)
+    return dict.get(regional, region) if regional is not None else None
+
+
 def _s3_items(account: str, region: str) -> list[dict[str, Any]]:
     from moto.s3.config import s3_config_query
     from moto.s3.models import s3_backends
 
-    items = []
-    for name in list(s3_backends[account]["aws"].buckets):
+    items: list[dict[str, Any]] = []
+    backend = existing(s3_backends, account, "aws")
+    for name in list(backend.buckets) if backend is not None else []:
         item = s3_config_query.get_config_resource(account, "aws", name, resource_region=region)
         if item is None:
             continue
@@ -276,7 +284,8 @@ def _dynamodb_items(account: str, region: str) -> list[dict[str, Any]]:
     from moto.dynamodb.models import dynamodb_backends
 
     items = []
-    for table in list(dynamodb_backends[account][region].tables.values()):
+    backend = existing(dynamodb_backends, account, region)
+    for table in list(backend.tables.values()) if backend is not None else []:
         described = table.describe(base_key="Table")["Table"]
         tags = {t["Key"]: t["Value"] for t in table.tags or []}
         items.append(_item(account, region, "AWS::DynamoDB::Table", table.name, table.name, table.table_arn,
@@ -294,7 +303,8 @@ def _rds_items(kind: str) -> Callable[[str, str], list[dict[str, Any]]]:
     def build(account: str, region: str) -> list[dict[str, Any]]:
         from moto.rds.models import rds_backends
 
-        resources = list(getattr(rds_backends[account][region], attribute).values())
+        backend = existing(rds_backends, account, region)
+        resources = list(getattr(backend, attribute).values()) if backend is not None else []
         items = []
         for described in _describe_output("rds", operation, key, resources):
             tags = {t["Key"]: t["Value"] for t in described.get("TagList") or []}
@@ -309,7 +319,8 @@ def _kms_items(account: str, region: str) -> list[dict[str, Any]]:
     from moto.kms.models import kms_backends
 
     items = []
-    for key in list(kms_backends[account][region].keys.values()):
+    backend = existing(kms_backends, account, region)
+    for key in list(backend.keys.values()) if backend is not None else []:
         metadata = key.to_dict()["KeyMetadata"]
         items.append(_item(account, region, "AWS::KMS::Key", key.id, key.id, key.arn, metadata, {}))
     return items
