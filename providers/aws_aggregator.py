@@ -84,8 +84,9 @@ class Aggregate:
         client = provider.new_client(home.session, "config", region, home.credentials)
         try:
             aggregate = cls._read(client, name, bulk_types(provider.settings.services))
-        except (ClientError, BotoCoreError) as exc:
-            note = f"fallback to per-account reads: AWS Config aggregator {name} failed ({describe_error(exc)[0]})"
+        except (ClientError, BotoCoreError, LookupError, ValueError) as exc:  # refused, unreachable, or malformed
+            why = describe_error(exc)[0] if isinstance(exc, (ClientError, BotoCoreError)) else f"bad answer: {exc!r}"
+            note = f"fallback to per-account reads: AWS Config aggregator {name} failed ({why})"
             log.warning("aws %s: %s", home.id, note)
             record.add(TargetResult("aws", home.id, region, SELECT, "ok", note, 0))
             return None
