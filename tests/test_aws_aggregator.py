@@ -17,6 +17,8 @@ import pytest
 from demo.aws_org import (
     AGGREGATOR,
     SeededOrg,
+    client,
+    member_credentials,
     put_account_aggregator,
     put_org_aggregator,
     seed_org,
@@ -126,3 +128,31 @@ def test_bad_aggregator_name_is_one_line(tmp_path: Path, name: str) -> None:
     (tmp_path / "config.yaml").write_text(config)
     assert_one_line_error(run_agent("scan", "--config", "config.yaml", "--no-state", cwd=tmp_path),
                           "config.yaml:7", "config_aggregator", "expected an AWS Config aggregator name")
+
+
+def test_a_store_whose_key_config_cannot_describe_is_read_per_account(org, proxy: FaultProxy) -> None:
+    """A bucket encrypted under a KMS alias: Config's item names the alias, which no AWS::KMS::Key item describes, so
+    that account's buckets are read per account (DescribeKey resolves the alias) and the others stay in bulk."""
+    server, seeded = org
+    put_org_aggregator(server.url)
+    account, bucket, region = seeded.accounts[1], "org0001-data", seeded.stores["org0001-data"][2]
+    credentials = member_credentials(server.url, account)
+    kms = client(server.url, "kms", region, **credentials)
+    key = kms.create_key(Description="alias-encrypted bucket")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/org-bucket-key", TargetKeyId=key)
+    s3 = client(server.url, "s3", region, **credentials)
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/org-bucket-key"}}]})
+    try:
+        per_account, _, _ = scan(proxy)
+        bulk, log, calls = scan(proxy, config_aggregator=AGGREGATOR)
+    finally:
+        s3.delete_bucket_encryption(Bucket=bucket)
+    assert store_facts(bulk) == store_facts(per_account)
+    assert {s.name: s for s in bulk}[bucket].encryption.custody != UNKNOWN
+    # only that account entered, only its buckets read (and the key described); its tables and databases in bulk
+    assert calls["sts:AssumeRole"] == 1 and calls["s3:GET ?max-buckets"] == 1 and calls["kms:DescribeKey"] == 1
+    assert not any(op.startswith(("dynamodb:", "rds:")) for op in calls)
+    assert ("global", "s3") not in {(t.region, t.service) for t in log if t.account == account and t.error == SOURCE}
+    note = next(t.error for t in log if t.account == account and t.service == SELECT and t.region == "*")
+    assert "alias/org-bucket-key" in note or "KMS key" in note
