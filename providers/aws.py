@@ -18,6 +18,8 @@ Config section `providers.aws` (every key optional):
     max_attempts: 4                      # botocore adaptive-retry attempts per call (throttling backs off)
     list_buckets_page_size: 1000         # ListBuckets MaxBuckets (1 to 10000)
     replication_max_age_minutes: 0       # reuse a GetBucketReplication answer this long (daemon: e.g. 360)
+    config_aggregator: org-aggregator    # read the organization in bulk from this AWS Config aggregator
+                                         # (providers/aws_aggregator.py), the rest per account
 
 With `organizational_units` the accounts scanned are those under the OUs (the calling account only if it
 is under one of them) plus `accounts`; `organization: true` without OUs scans every member and the
