@@ -23,7 +23,8 @@ a client of that Describe call sees), S3's item is moto's (with the replication 
 `tags` a list of {key, value, tag}. Verified only against the documentation (no real AWS here): the key case of
 `configuration`, the `tags` shape, the ordering of results (here: account, region, type, id), the token format, and
 the error code of an unauthorized source (here `LastErrorCode` "AccessDeniedException"). A query's results are
-computed on its first page and kept for its NextToken pages (the last few queries only).
+computed on its first page and kept for its NextToken pages (the last few queries only). Simplifications: a source
+is SUCCEEDED or FAILED (never OUTDATED), and every item's `configurationItemCaptureTime` is the query's time.
 """
 
 from __future__ import annotations
