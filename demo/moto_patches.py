@@ -1308,6 +1308,30 @@ def patch_opensearch_connections() -> None:
     OpenSearchServiceResponse.create_outbound_connection = create_outbound_connection
     OpenSearchServiceResponse.describe_outbound_connections = describe_outbound_connections
     OpenSearchServiceResponse.describe_inbound_connections = describe_inbound_connections
+# config_aggregator_query: SelectAggregateResourceConfig and DescribeConfigurationAggregatorSourcesStatus
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def patch_config_aggregator_query() -> None:
+    """AWS Config's aggregator advanced query and source status, which moto 5.2.5 does not implement (its
+    `ConfigResponse` has no `select_aggregate_resource_config` nor `describe_configuration_aggregator_sources_status`:
+    the server answers an error). The handlers and their documented shapes are in demo/moto_aggregator.py."""
+    from moto.config.responses import ConfigResponse
+
+    from demo import moto_aggregator
+
+    if getattr(getattr(ConfigResponse, "select_aggregate_resource_config", None), "custody_patch", None):
+        return
+
+    def select(self: Any) -> str:
+        return moto_aggregator.select_aggregate_resource_config(self)
+
+    def sources_status(self: Any) -> str:
+        return moto_aggregator.describe_configuration_aggregator_sources_status(self)
+
+    select.custody_patch = "config_aggregator_query"  # type: ignore[attr-defined]
+    ConfigResponse.select_aggregate_resource_config = select
+    ConfigResponse.describe_configuration_aggregator_sources_status = sources_status
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1328,6 +1352,7 @@ PATCHES: dict[str, Callable[[], None]] = {
     "elasticache_global_datastores": patch_elasticache_global_datastores,
     "memorydb_multi_region": patch_memorydb_multi_region,
     "opensearch_connections": patch_opensearch_connections,
+    "config_aggregator_query": patch_config_aggregator_query,
 }
 
 

@@ -18,6 +18,8 @@ Config section `providers.aws` (every key optional):
     max_attempts: 4                      # botocore adaptive-retry attempts per call (throttling backs off)
     list_buckets_page_size: 1000         # ListBuckets MaxBuckets (1 to 10000)
     replication_max_age_minutes: 0       # reuse a GetBucketReplication answer this long (daemon: e.g. 360)
+    config_aggregator: org-aggregator    # read the organization in bulk from this AWS Config aggregator
+                                         # (providers/aws_aggregator.py), the rest per account
 
 With `organizational_units` the accounts scanned are those under the OUs (the calling account only if it
 is under one of them) plus `accounts`; `organization: true` without OUs scans every member and the
@@ -74,6 +76,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import threading
 import time
 from collections import defaultdict
@@ -88,12 +91,11 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from providers import aws_vaults  # noqa: F401  (registers the AWS Backup and S3 Glacier readers)
+from providers import aws_kinds_cache, aws_kinds_fsx, aws_vaults  # noqa: F401  (their @reader functions register)
+from providers.aws_aggregator import AccountView, Aggregate
 from providers.aws_keys import KeyReader, service_owned
 from providers.aws_kinds import READERS, AfterRead
 from providers.aws_kinds import tag_list as _tag_list
-from providers.aws_kinds_cache import elasticache_groups  # noqa: F401  (registers its readers)
-from providers.aws_kinds_fsx import fsx_file_systems  # noqa: F401  (registers its reader)
 from providers.base import Provider, TargetLog, tags_unreadable
 from providers.errors import AWS_DENIED_CODES, describe_error
 from providers.errors import aws_error_code as error_code
@@ -123,9 +125,11 @@ REPLICATION_FROM_CONFIG = "config:BatchGetResourceConfig"
 REPLICATION_READ = "GetBucketReplication.Rules.Destination"
 REPLICATION_CACHED = f"{REPLICATION_READ} (cached)"  # an earlier scan's answer, reused (see ReplicationCache)
 ENCRYPTION_READ = "GetBucketEncryption.Rules.ApplyServerSideEncryptionByDefault"
+AGGREGATOR_NAME = re.compile(r"[\w\-]{1,256}")  # ConfigurationAggregatorName (botocore config model)
 
 
-READ_OPERATIONS = ("Get", "List", "Describe", "BatchGet")  # every call Custody makes is named so, but AssumeRole
+# every call Custody makes is named so, but AssumeRole (Select: AWS Config's advanced queries)
+READ_OPERATIONS = ("Get", "List", "Describe", "BatchGet", "Select")
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -158,6 +162,7 @@ class AwsSettings:
     replication_max_age_minutes: int = 0  # 0: never reuse a GetBucketReplication answer
     # only these buckets (an S3 event's re-read), located one by one, read bucket by bucket; empty: every bucket
     buckets: tuple[str, ...] = ()
+    config_aggregator: str | None = None  # an AWS Config aggregator of the caller's account: bulk reads
 
 
 @dataclass
@@ -263,6 +268,8 @@ class AwsProvider(Provider):
         self._identity: tuple[Account, Any] | None = None  # the caller's account and its STS client
         self._across_accounts: list[AfterRead] = []  # facts one account's scan found about other accounts' stores
         self._across_lock = threading.Lock()
+        self._aggregate_lock = threading.Lock()
+        self._aggregate: tuple[Aggregate | None] | None = None  # this scan's aggregator read, once read
 
     @classmethod
     def from_config(cls, section: Node) -> AwsProvider:
@@ -270,6 +277,7 @@ class AwsProvider(Provider):
             "regions", "organization", "organizational_units", "accounts", "exclude_accounts", "assume_role",
             "external_id", "services", "max_accounts", "max_workers", "max_workers_per_api",
             "max_requests_per_second", "max_attempts", "list_buckets_page_size", "replication_max_age_minutes",
+            "config_aggregator",
         })
         page_size = section["list_buckets_page_size"].int(1000, minimum=1)
         if page_size > 10000:
@@ -296,6 +304,7 @@ class AwsProvider(Provider):
             max_attempts=section["max_attempts"].int(4, minimum=1),
             list_buckets_page_size=page_size,
             replication_max_age_minutes=section["replication_max_age_minutes"].int(0, minimum=0),
+            config_aggregator=_aggregator_name(section["config_aggregator"]),
         ))
 
     def new_client(self, session: boto3.Session, service: str, region: str | None = None,
@@ -322,6 +331,12 @@ class AwsProvider(Provider):
         home = self._home(log)
         if home is None:
             return []
+        aggregate = self._aggregated(home, log)
+        view = AccountView(self, aggregate, Account(unit, home.session, home.partition)) if aggregate else None
+        stores = view.complete() if view is not None else None
+        if view is not None and stores is not None:  # every target from the aggregator: the account is not entered
+            view.record(log)
+            return stores
         try:
             account = home if unit == home.id else self._assume(home, unit)
         except (ClientError, BotoCoreError) as exc:
@@ -329,7 +344,7 @@ class AwsProvider(Provider):
             log.failed(self.name, unit, "*", "sts:AssumeRole", error, denied)
             return []
         try:
-            return AccountScan(self, account, log).run()
+            return AccountScan(self, account, log, view).run()
         except Exception as exc:  # a bug or a dead endpoint in one account must not lose the others
             error, denied = describe_error(exc)
             log.failed(self.name, unit, "*", "*", error, denied)
@@ -340,6 +355,7 @@ class AwsProvider(Provider):
         at the end instead, once the facts one account found about another's stores (a recovery point copied into
         another account's vault) are applied."""
         self._identity = None  # looked up again for each scan
+        self._aggregate = None  # and the aggregator read again
         account_ids = self.units(log)
         self._across_accounts = []
         held = len(account_ids) > 1 and "backup" in self.settings.services
@@ -360,6 +376,15 @@ class AwsProvider(Provider):
         a scan unit of one account alone cannot apply it)."""
         with self._across_lock:
             self._across_accounts.append(fact)
+
+    def _aggregated(self, home: Account, log: TargetLog) -> Aggregate | None:
+        """The configured aggregator's read, once per scan (None: none configured, or it failed)."""
+        if not self.settings.config_aggregator:
+            return None
+        with self._aggregate_lock:
+            if self._aggregate is None:
+                self._aggregate = (Aggregate.read(self, home, log),)
+            return self._aggregate[0]
 
     def _home(self, log: TargetLog) -> Account | None:
         """The account of the configured credentials (one sts:GetCallerIdentity per scan or per process)."""
@@ -440,6 +465,16 @@ class AwsProvider(Provider):
         })
 
 
+def _aggregator_name(node: Node) -> str | None:
+    """An AWS Config aggregator name: 1 to 256 letters, digits, `_` or `-` (the API's pattern)."""
+    if node.value is None:
+        return None
+    if not isinstance(node.value, str) or not AGGREGATOR_NAME.fullmatch(node.value):
+        raise node.error(f"{node.name}: expected an AWS Config aggregator name (1 to 256 letters, digits, '_' or "
+                         f"'-'), got {node.value!r}")
+    return node.value
+
+
 def _rate(node: Node) -> float | None:
     if node.value is None:
         return None
@@ -467,8 +502,10 @@ class Task:
 class AccountScan:
     """Everything scanned in one account: S3 once, the regional services per enabled region."""
 
-    def __init__(self, provider: AwsProvider, account: Account, log: TargetLog):
+    def __init__(self, provider: AwsProvider, account: Account, log: TargetLog, view: AccountView | None = None):
         self.provider = provider
+        self.view = view  # the aggregator's answers for this account, target by target (None: no aggregator)
+        self._bulk: list[DiscoveredStore] = []  # the stores of the targets the aggregator answered
         self.settings = provider.settings
         self.account = account
         self.log = log
@@ -500,6 +537,10 @@ class AccountScan:
         regional = [service for service in REGIONAL_SERVICES if service in self.settings.services]
         regions = self._regions() if regional else []
         s3 = S3Inventory(self) if "s3" in self.settings.services else None
+        buckets = self.view.s3() if s3 is not None and self.view is not None else None
+        if buckets is not None:
+            self._bulk += buckets
+            s3 = None
         if s3 is not None and not s3.list():
             s3 = None
         plan = self._plan(regions, regional, s3)
@@ -522,6 +563,9 @@ class AccountScan:
             buckets = s3.stores()
             self.log.ok("aws", self.account.id, "global", "s3", len(buckets))
             stores += buckets
+        stores += self._bulk
+        if self.view is not None:
+            self.view.record(self.log)
         for fact in self._after_read:
             fact.apply(stores)
         return stores
@@ -536,12 +580,20 @@ class AccountScan:
             if s3 is not None and names and not s3.named:  # named buckets: GetBucketTagging, bucket by bucket
                 tasks.append(Task("tag:GetResources", region, partial(s3.tags_in_region, region)))
             if region in regions:
-                tasks += [Task(service, region, partial(READERS[service], self, region)) for service in regional]
+                tasks += [Task(service, region, partial(READERS[service], self, region)) for service in regional
+                          if not self._from_aggregator(region, service)]
             for start in range(0, len(names), BUCKETS_PER_TASK):
                 chunk = names[start:start + BUCKETS_PER_TASK]
                 tasks.append(Task("s3", region, partial(s3.read_buckets, region, chunk)))  # type: ignore[union-attr]
             plan[region] = tasks
         return plan
+
+    def _from_aggregator(self, region: str, service: str) -> bool:
+        """Whether the aggregator answered the service in the region (its stores kept, no per-account read)."""
+        found = self.view.regional(region, service) if self.view is not None else None
+        if found is not None:
+            self._bulk += found
+        return found is not None
 
     def _execute(self, task: Task) -> None:
         if not self.guard.allowed(task.region):
@@ -909,6 +961,10 @@ class S3Inventory:
             default = next((rule.get("ApplyServerSideEncryptionByDefault") or {} for rule in rules), {})
             sse = DefaultEncryption(default.get("SSEAlgorithm") or "AES256", default.get("KMSMasterKeyID"),
                                     ENCRYPTION_READ)
+        return self.key_facts(sse, region)
+
+    def key_facts(self, sse: DefaultEncryption, region: str) -> KeyFacts:
+        """Who holds the keys of a bucket's default encryption: S3 for SSE-S3, else its KMS key's facts."""
         if sse.algorithm == "AES256":
             return service_owned("SSE-S3", sse.learned_from, region)
         return self.scan.keys.facts(sse.algorithm, sse.key, region, sse.learned_from)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
-from providers.aws_keys import service_owned
+from providers.aws_keys import KeyReader, service_owned
 from providers.errors import aws_error_code
 from scanner.clock import now_iso
 from scanner.custody import KeyFacts
@@ -43,6 +43,16 @@ def reader(service: str) -> Callable[[Reader], Reader]:
         READERS[service] = function
         return function
     return register
+
+
+class StoreMaker(Protocol):
+    """What a store builder needs of its account: `AccountScan`, or the aggregator's view of an account
+    (providers/aws_aggregator.py), so that an item from the service's API and one from AWS Config are built alike."""
+
+    @property
+    def keys(self) -> KeyReader: ...
+
+    def store(self, arn: str, kind: str, name: str, region: str, tags: dict[str, str]) -> DiscoveredStore: ...
 
 
 class AfterRead(Protocol):
@@ -120,11 +130,7 @@ def dynamodb_tables(scan: AccountScan, region: str) -> list[DiscoveredStore]:
         table = client.describe_table(TableName=name)["Table"]
         arn = table["TableArn"]
         tags = tag_list(client.list_tags_of_resource(ResourceArn=arn).get("Tags", []))
-        store = scan.store(arn, "dynamodb-table", name, region, tags)
-        store.add_location(region, "primary", "DescribeTable.TableArn")
-        for replica in table.get("Replicas", []):
-            store.add_location(replica["RegionName"], "replica", "DescribeTable.Replicas")
-        store.encryption = _table_encryption(scan, table, region)
+        store = table_store(scan, table, tags, region)
         _table_backups(client, store, name, backups.get(arn, 0))
         stores.append(store)
     return stores
@@ -155,12 +161,25 @@ def add_copy(store: DiscoveredStore, region: str, role: Role, learned_from: str)
         store.locations.append(Location(region, role, learned_from, observed_at=now_iso()))
 
 
-def _table_encryption(scan: AccountScan, table: dict[str, Any], region: str) -> KeyFacts:
+def table_store(scan: StoreMaker, table: dict[str, Any], tags: dict[str, str], region: str, via: str = ""
+                ) -> DiscoveredStore:
+    """A table from its DescribeTable answer (or AWS Config's item, whose configuration is that answer); `via`
+    names where the answer came from when it was not the call itself."""
+    store = scan.store(table["TableArn"], "dynamodb-table", table["TableName"], region, tags)
+    store.add_location(region, "primary", f"DescribeTable.TableArn{via}")
+    for replica in table.get("Replicas", []):
+        store.add_location(replica["RegionName"], "replica", f"DescribeTable.Replicas{via}")
+    store.encryption = _table_encryption(scan, table, region, via)
+    return store
+
+
+def _table_encryption(scan: StoreMaker, table: dict[str, Any], region: str, via: str) -> KeyFacts:
     """DescribeTable.SSEDescription: absent (or not enabled), the AWS owned key; SSEType KMS, its KMS key."""
     sse = table.get("SSEDescription") or {}
     if sse.get("Status") not in ("ENABLED", "UPDATING") or sse.get("SSEType") != "KMS":
-        return service_owned("AWS owned key", "DescribeTable (no KMS SSEDescription: AWS owned key)", region)
-    return scan.keys.facts("KMS", sse.get("KMSMasterKeyArn"), region, "DescribeTable.SSEDescription.KMSMasterKeyArn")
+        return service_owned("AWS owned key", f"DescribeTable (no KMS SSEDescription: AWS owned key){via}", region)
+    return scan.keys.facts("KMS", sse.get("KMSMasterKeyArn"), region,
+                           f"DescribeTable.SSEDescription.KMSMasterKeyArn{via}")
 
 
 # -- RDS -----------------------------------------------------------------------------------------------
@@ -183,29 +202,36 @@ RDS_CLUSTER = RdsFields("rds-cluster", "DBClusterArn", "DBClusterIdentifier",
 
 @reader("rds")
 def rds_databases(scan: AccountScan, region: str) -> list[DiscoveredStore]:
-    stores = []
-    for db in listing(scan, kind("rds-instance"), region):
-        store = _rds_store(scan, db, RDS_INSTANCE, region)
-        store.encryption = scan.keys.storage(bool(db.get("StorageEncrypted")), db.get("KmsKeyId"), region,
-                                             "DescribeDBInstances.KmsKeyId")
-        for backup in db.get("DBInstanceAutomatedBackupsReplications", []):
-            backup_region = arn_region(backup.get("DBInstanceAutomatedBackupsArn", ""))
-            if backup_region:
-                store.add_location(backup_region, "backup",
-                                   "DescribeDBInstances.DBInstanceAutomatedBackupsReplications")
-        stores.append(store)
+    stores = [rds_instance_store(scan, db, region) for db in listing(scan, kind("rds-instance"), region)]
     clusters = list(listing(scan, kind("rds-cluster"), region))
     members = _global_members(scan, region) if any(c.get("GlobalClusterIdentifier") for c in clusters) else {}
-    for cluster in clusters:
-        store = scan.store(cluster["DBClusterArn"], "rds-cluster", cluster["DBClusterIdentifier"], region,
-                           tag_list(cluster.get("TagList")))
-        store.encryption = scan.keys.storage(bool(cluster.get("StorageEncrypted")), cluster.get("KmsKeyId"), region,
-                                             "DescribeDBClusters.KmsKeyId")
-        for member_region, writer in members.get(cluster["DBClusterArn"], ()):  # before its own: writer is primary
-            store.add_location(member_region, "primary" if writer else "replica",
-                               "DescribeGlobalClusters.GlobalClusterMembers" + (".IsWriter" if writer else ""))
-        stores.append(_rds_locations(store, cluster, RDS_CLUSTER, region))
-    return stores
+    return stores + [rds_cluster_store(scan, cluster, region, members) for cluster in clusters]
+
+
+def rds_instance_store(scan: StoreMaker, db: dict[str, Any], region: str, via: str = "") -> DiscoveredStore:
+    """An instance from its DescribeDBInstances item (or AWS Config's, whose configuration is that item)."""
+    store = _rds_store(scan, db, RDS_INSTANCE, region, via)
+    store.encryption = scan.keys.storage(bool(db.get("StorageEncrypted")), db.get("KmsKeyId"), region,
+                                         f"DescribeDBInstances.KmsKeyId{via}")
+    for backup in db.get("DBInstanceAutomatedBackupsReplications", []):
+        backup_region = arn_region(backup.get("DBInstanceAutomatedBackupsArn", ""))
+        if backup_region:
+            store.add_location(backup_region, "backup",
+                               f"DescribeDBInstances.DBInstanceAutomatedBackupsReplications{via}")
+    return store
+
+
+def rds_cluster_store(scan: StoreMaker, cluster: dict[str, Any], region: str,
+                      members: dict[str, list[tuple[str, bool]]], via: str = "") -> DiscoveredStore:
+    """A cluster from its DescribeDBClusters item, with its global database's members (`_global_members`)."""
+    store = scan.store(cluster["DBClusterArn"], "rds-cluster", cluster["DBClusterIdentifier"], region,
+                       tag_list(cluster.get("TagList")))
+    store.encryption = scan.keys.storage(bool(cluster.get("StorageEncrypted")), cluster.get("KmsKeyId"), region,
+                                         f"DescribeDBClusters.KmsKeyId{via}")
+    for member_region, writer in members.get(cluster["DBClusterArn"], ()):  # before its own: writer is primary
+        store.add_location(member_region, "primary" if writer else "replica",
+                           "DescribeGlobalClusters.GlobalClusterMembers" + (".IsWriter" if writer else ""))
+    return _rds_locations(store, cluster, RDS_CLUSTER, region, via)
 
 
 def _global_members(scan: AccountScan, region: str) -> dict[str, list[tuple[str, bool]]]:
@@ -220,22 +246,22 @@ def _global_members(scan: AccountScan, region: str) -> dict[str, list[tuple[str,
     return members
 
 
-def _rds_store(scan: AccountScan, item: dict, fields: RdsFields, region: str) -> DiscoveredStore:
+def _rds_store(scan: StoreMaker, item: dict, fields: RdsFields, region: str, via: str) -> DiscoveredStore:
     store = scan.store(item[fields.arn], fields.kind, item[fields.name], region, tag_list(item.get("TagList")))
-    return _rds_locations(store, item, fields, region)
+    return _rds_locations(store, item, fields, region, via)
 
 
-def _rds_locations(store: DiscoveredStore, item: dict, fields: RdsFields, region: str) -> DiscoveredStore:
+def _rds_locations(store: DiscoveredStore, item: dict, fields: RdsFields, region: str, via: str) -> DiscoveredStore:
     """An RDS instance's or cluster's locations: the source it replicates from and its read replicas."""
     api = kind(fields.kind).list_call.operation
     source = item.get(fields.source)
     if source:
-        store.add_location(arn_region(source) or region, "primary", f"{api}.{fields.source}")
-        store.add_location(region, "replica", f"{api}.{fields.arn}")
+        store.add_location(arn_region(source) or region, "primary", f"{api}.{fields.source}{via}")
+        store.add_location(region, "replica", f"{api}.{fields.arn}{via}")
     else:
-        store.add_location(region, "primary", f"{api}.{fields.arn}")
+        store.add_location(region, "primary", f"{api}.{fields.arn}{via}")
     for replica in item.get(fields.replicas, []):
-        store.add_location(arn_region(replica) or region, "replica", f"{api}.{fields.replicas}")
+        store.add_location(arn_region(replica) or region, "replica", f"{api}.{fields.replicas}{via}")
     return store
 
 

@@ -138,8 +138,11 @@ KINDS: tuple[StoreKind, ...] = (
                       _aws("ListBackups", "dynamodb", "once per region that has tables"),
                       _aws("DescribeContinuousBackups", "dynamodb"), *KMS_CALLS),
         cannot_see=("backups of tables since deleted (a backup outlives its table: not inventoried as a store)",
-                    "backup copies in other regions made by AWS Backup: read only with the `backup` service"),
-        probe_rank=2, description="DynamoDB tables and their global-table replicas",
+                    "backup copies in other regions made by AWS Backup: read only with the `backup` service",
+                    "on-demand backups and point-in-time recovery of tables read through `config_aggregator` (AWS "
+                    "Config's item does not carry them; both stay in the table's own region)"),
+        probe_rank=2, bulk_type="AWS::DynamoDB::Table",
+        description="DynamoDB tables and their global-table replicas",
     ),
     StoreKind(
         kind="rds-instance", cloud="aws", service="rds", scope="regional", api="rds",
@@ -150,7 +153,8 @@ KINDS: tuple[StoreKind, ...] = (
                 Copy("backup", "DescribeDBInstances.DBInstanceAutomatedBackupsReplications")),
         detail_calls=KMS_CALLS,
         cannot_see=("manual snapshots copied to other regions (not read yet)",),
-        probe_rank=1, description="RDS DB instances, read replicas and replicated automated backups",
+        probe_rank=1, bulk_type="AWS::RDS::DBInstance",
+        description="RDS DB instances, read replicas and replicated automated backups",
     ),
     StoreKind(
         kind="rds-cluster", cloud="aws", service="rds", scope="regional", api="rds",
@@ -162,7 +166,7 @@ KINDS: tuple[StoreKind, ...] = (
                                 "DescribeGlobalClusters.GlobalClusterMembers")),
         detail_calls=(_aws("DescribeGlobalClusters", "rds", "a cluster of the region is in a global database"),
                       *KMS_CALLS),
-        probe_rank=1,
+        probe_rank=1, bulk_type="AWS::RDS::DBCluster",
         description="RDS, Aurora, Neptune and DocumentDB DB clusters (the RDS API serves all four), their "
                     "cross-region read replicas and global databases",
     ),
@@ -560,6 +564,10 @@ PLATFORM: dict[str, PlatformCalls] = {
         _aws("DescribeConfigurationRecorderStatus", "config", "S3: replication in bulk from AWS Config"),
         _aws("DescribeConfigurationRecorders", "config", "S3: replication in bulk from AWS Config"),
         _aws("BatchGetResourceConfig", "config", "S3: replication in bulk from AWS Config"),
+        # config_aggregator: the organization's stores in bulk from an AWS Config aggregator (once per scan)
+        _aws("DescribeConfigurationAggregators", "config", "config_aggregator: all regions or not"),
+        _aws("DescribeConfigurationAggregatorSourcesStatus", "config", "config_aggregator: the sources covered"),
+        _aws("SelectAggregateResourceConfig", "config", "config_aggregator: every store of the bulk kinds"),
     ), {"tag:GetResources": "tagging"}),
     "azure": PlatformCalls("azure", (
         Call("Subscriptions_List", "Microsoft.Resources/subscriptions/read", "no subscriptions configured"),

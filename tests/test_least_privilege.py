@@ -44,6 +44,8 @@ import yaml
 from botocore import xform_name
 
 from demo.aws_estate import seed_buckets
+from demo.aws_org import AGGREGATOR, put_org_aggregator, seed_org
+from demo.moto_patches import ESTATE_PATCHES
 from demo.moto_server import start_moto
 from providers.roles import ROLE_FILES, render
 from runtime.cli import prepare, scan_once
@@ -159,7 +161,8 @@ WRITE_WORDS = {
     "grant", "sign", "encrypt", "decrypt", "generate", "purchase", "move", "rotate", "undelete", "action",
     "listkeys", "regeneratekey", "failover", "assume",
 }
-READ_VERBS = ("Get", "List", "Describe", "BatchGet")
+# Select: AWS Config advanced queries (SelectAggregateResourceConfig), "Read" in the service authorization reference
+READ_VERBS = ("Get", "List", "Describe", "BatchGet", "Select")
 # Azure resource types whose names hold a write word: nouns here (their `/read` action reads them, fails nothing over)
 AZURE_NOUNS = {"failoverGroups", "instanceFailoverGroups"}
 
@@ -346,6 +349,16 @@ def test_aws_published_policy_is_exactly_what_the_scanner_calls(tmp_path, moto_e
         _, calls = recorder.run("config-recording", config_server.url, {"services": ["s3"]})
     assert "config:BatchGetResourceConfig" in calls and "s3:GET ?replication" not in calls
 
+    # 6. an AWS Config aggregator (config_aggregator): the organization in bulk, no member account entered
+    with start_moto((*ESTATE_PATCHES, "config_aggregator_query")) as aggregator_server:
+        aws_env(aggregator_server.url)
+        seed_org(aggregator_server.url, 2, ["eu-central-1", "us-east-1"])
+        put_org_aggregator(aggregator_server.url)
+        _, calls = recorder.run("config-aggregator", aggregator_server.url, {
+            "organization": True, "config_aggregator": AGGREGATOR, "services": ["s3", "dynamodb", "rds"],
+            "regions": ["eu-central-1", "us-east-1"]})
+    assert "config:SelectAggregateResourceConfig" in calls and "sts:AssumeRole" not in calls
+
     unknown = sorted(set(recorder.operations) - set(AWS_ACTIONS))
     assert not unknown, (f"the scanner calls operations with no IAM mapping: {unknown} (scenarios: "
                          f"{ {op: sorted(recorder.operations[op]) for op in unknown} }); add each to AWS_ACTIONS "
@@ -361,7 +374,7 @@ def test_aws_published_policy_is_exactly_what_the_scanner_calls(tmp_path, moto_e
 
     in_source = set().union(*(operations_in_source(ROOT / "providers" / module)
                               for module in ("aws.py", "aws_kinds.py", "aws_vaults.py", "aws_keys.py",
-                                             "aws_kinds_fsx.py", "aws_kinds_cache.py")))
+                                             "aws_kinds_fsx.py", "aws_kinds_cache.py", "aws_aggregator.py")))
     declared = {call.operation for call in AWS_CALLS}
     called = {AWS_ACTIONS[op][0] for op in recorder.operations}
     assert not (in_source | declared) - called, (

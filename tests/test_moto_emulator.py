@@ -6,6 +6,7 @@ check the patch in demo/moto_patches.py is still needed, then drop the test or t
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -876,3 +877,61 @@ def test_aws_env_points_plain_boto3_at_the_server(aws_env: Any, moto_stock: Moto
     assert sts.meta.endpoint_url == moto_stock.url
     assert sts.meta.region_name == "us-east-1"
     assert sts.get_caller_identity()["Account"] == "123456789012"
+
+
+# -- config_aggregator_query (demo/moto_aggregator.py) -------------------------------------------------------------
+AGGREGATE_SELECT = ("SELECT accountId, awsRegion, resourceType, resourceId, configuration, tags "
+                    "WHERE resourceType IN ('AWS::DynamoDB::Table', 'AWS::S3::Bucket')")
+
+
+def _aggregated_estate(server: MotoServer) -> Any:
+    """Three buckets and one table of the caller's account in two regions, and an account aggregator over it."""
+    make_buckets(server, {"eu-west-1": ["agg-one", "agg-two"], "us-east-1": ["agg-three"]})
+    create_table(client(server, "dynamodb", "eu-west-1"), "agg-table")
+    config = client(server, "config")
+    config.put_configuration_aggregator(ConfigurationAggregatorName="agg", AccountAggregationSources=[
+        {"AccountIds": ["123456789012", "111122223333"], "AwsRegions": ["eu-west-1", "us-east-1"]}])
+    return config
+
+
+def test_stock_config_has_no_aggregate_query(moto_stock: MotoServer) -> None:
+    config = _aggregated_estate(moto_stock)
+    with pytest.raises(ClientError):
+        config.select_aggregate_resource_config(ConfigurationAggregatorName="agg", Expression=AGGREGATE_SELECT)
+    with pytest.raises(ClientError):
+        config.describe_configuration_aggregator_sources_status(ConfigurationAggregatorName="agg")
+
+
+def test_patched_aggregate_query_as_the_api_reference_says(_moto_pool: Any) -> None:
+    server = _moto_pool.fresh(("config_aggregator_query",))
+    config = _aggregated_estate(server)
+    first = config.select_aggregate_resource_config(ConfigurationAggregatorName="agg", Expression=AGGREGATE_SELECT,
+                                                    Limit=3)
+    assert [f["Name"] for f in first["QueryInfo"]["SelectFields"]] == [
+        "accountId", "awsRegion", "resourceType", "resourceId", "configuration", "tags"]
+    assert len(first["Results"]) == 3 and first["NextToken"]
+    rest = config.select_aggregate_resource_config(ConfigurationAggregatorName="agg", Expression=AGGREGATE_SELECT,
+                                                   Limit=3, NextToken=first["NextToken"])
+    assert "NextToken" not in rest
+    items = [json.loads(result) for result in first["Results"] + rest["Results"]]  # each result is a JSON string
+    assert sorted((i["resourceType"], i["resourceId"], i["awsRegion"]) for i in items) == [
+        ("AWS::DynamoDB::Table", "agg-table", "eu-west-1"), ("AWS::S3::Bucket", "agg-one", "eu-west-1"),
+        ("AWS::S3::Bucket", "agg-three", "us-east-1"), ("AWS::S3::Bucket", "agg-two", "eu-west-1")]
+    table = next(i for i in items if i["resourceType"] == "AWS::DynamoDB::Table")
+    assert table["configuration"]["tableName"] == "agg-table" and "tableArn" in table["configuration"]
+    assert all(set(i) == {"accountId", "awsRegion", "resourceType", "resourceId", "configuration", "tags"}
+               for i in items)
+    # the unauthorized source account fails; the aggregator's own account needs no authorization
+    statuses = config.describe_configuration_aggregator_sources_status(ConfigurationAggregatorName="agg")
+    by_source = {(s["SourceId"], s["AwsRegion"]): s["LastUpdateStatus"]
+                 for s in statuses["AggregatedSourceStatusList"]}
+    assert by_source == {("123456789012", "eu-west-1"): "SUCCEEDED", ("123456789012", "us-east-1"): "SUCCEEDED",
+                         ("111122223333", "eu-west-1"): "FAILED", ("111122223333", "us-east-1"): "FAILED"}
+    for bad, code in (({"Limit": 101}, "InvalidLimitException"),
+                      ({"Expression": "SELECT * FROM resources"}, "InvalidExpressionException"),
+                      ({"NextToken": "bm9wZQ=="}, "InvalidNextTokenException"),
+                      ({"ConfigurationAggregatorName": "nope"}, "NoSuchConfigurationAggregatorException")):
+        request = {"ConfigurationAggregatorName": "agg", "Expression": AGGREGATE_SELECT, **bad}
+        with pytest.raises(ClientError) as refused:
+            config.select_aggregate_resource_config(**request)
+        assert refused.value.response["Error"]["Code"] == code
