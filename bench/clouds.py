@@ -42,12 +42,14 @@ wall-time ratio baseline/custody measured in the same run.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -200,8 +202,10 @@ def child_custody(config: str, manifest_path: str) -> dict[str, Any]:
     scan, stores = scan_once(setup, None)
     manifest = json.loads(Path(manifest_path).read_text())
     right = found = 0
+    names = []
     for store in stores:
         found += 1
+        names.append(store.name)
         expected = manifest.get(store.name)
         if expected is None:
             continue
@@ -212,23 +216,32 @@ def child_custody(config: str, manifest_path: str) -> dict[str, Any]:
                 and store.tags == expected["tags"]):
             right += 1
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "status": scan.status, "stores": found, "right": right,
+    return {"seconds": seconds, "status": scan.status, "stores": found, "right": right, "names": digest(names),
             "rss_before_kb": before, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
 def child_baseline(cloud: str, endpoint: str, token: str, manifest_path: str) -> dict[str, Any]:
+    from bench import clouds_aws, clouds_azure  # they import this module's estate constants
+
     manifest = json.loads(Path(manifest_path).read_text())
     started = time.perf_counter()
     per_store = {"azure": lambda: _azure_per_store(endpoint, token), "gcp": lambda: _gcs_per_store(endpoint),
                  "azure-copies": lambda: _azure_copies_per_store(endpoint, token),
                  "gcp-databases": lambda: _gcp_databases_per_store(endpoint),
-                 "gcp-located": lambda: _gcp_located_per_store(endpoint)}
+                 "gcp-located": lambda: _gcp_located_per_store(endpoint),
+                 "aws-copies": lambda: clouds_aws.per_store(endpoint),
+                 "azure-databases": lambda: clouds_azure.per_store(endpoint, token)}
     found = per_store[cloud]()
     seconds = time.perf_counter() - started
     right = sum(1 for name, (region, tags) in found.items()
                 if name in manifest and region == manifest[name]["region"] and tags == manifest[name]["tags"])
-    return {"seconds": seconds, "status": "complete", "stores": len(found), "right": right,
+    return {"seconds": seconds, "status": "complete", "stores": len(found), "right": right, "names": digest(found),
             "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+
+
+def digest(names: Iterable[str]) -> str:
+    """A short fingerprint of the set of store names a tool found (the same set: the same fingerprint)."""
+    return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()[:16]
 
 
 def _azure_per_store(endpoint: str, token: str) -> dict[str, tuple[str, dict[str, str]]]:
@@ -371,6 +384,8 @@ def run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, A
 
 
 def measure(cloud: str, n: int, tmp: Path) -> list[dict[str, Any]]:
+    from bench import clouds_aws, clouds_azure  # they import this module's estate constants
+
     rows = []
     for tool in ("custody", "baseline"):
         if cloud == "azure":
@@ -387,6 +402,19 @@ def measure(cloud: str, n: int, tmp: Path) -> list[dict[str, Any]]:
                        "services": ["backup", "postgresql"], "timeout": 30}
             env = {"AZURE_ACCESS_TOKEN": server.token}
             count = lambda s=server: len(s.requests)  # noqa: E731
+        elif cloud == "azure-databases":
+            server = ArmServer(page_size=PAGE_SIZE).start()
+            manifest = clouds_azure.seed(server, n)
+            section = {"cloud": "AzureCloud", "arm_endpoint": server.url, "subscriptions": SUBSCRIPTIONS,
+                       "services": clouds_azure.SERVICES, "timeout": 30}
+            env = {"AZURE_ACCESS_TOKEN": server.token}
+            count = lambda s=server: len(s.requests)  # noqa: E731
+        elif cloud == "aws-copies":
+            server = clouds_aws.start()
+            manifest = clouds_aws.seed(server, n)
+            section = clouds_aws.section()
+            env = clouds_aws.env(server, tmp)
+            count = lambda s=server: clouds_aws.count(s)  # noqa: E731
         elif cloud == "gcp-databases":
             server = FakeDatabasesServer(page_size=PAGE_SIZE).start()
             manifest = seed_gcp_databases(server, n)
@@ -416,7 +444,7 @@ def measure(cloud: str, n: int, tmp: Path) -> list[dict[str, Any]]:
         try:
             if tool == "custody":
                 config = tmp / f"{cloud}-{n}.yaml"
-                provider = cloud.split("-")[0]  # azure-copies -> azure, gcp-databases, gcp-located -> gcp
+                provider = cloud.split("-")[0]  # azure-copies -> azure, gcp-databases -> gcp, aws-copies -> aws
                 config.write_text(yaml.safe_dump({"home": ["EU"], "providers": {provider: section}}))
                 result = run_child(["custody", str(config), str(manifest_path)], env)
             else:
@@ -425,10 +453,13 @@ def measure(cloud: str, n: int, tmp: Path) -> list[dict[str, Any]]:
             calls = count() - before
         finally:
             server.stop()
-        rows.append({"cloud": cloud, "stores": n, "tool": tool, **result, "requests": calls,
-                     "requests_per_store": round(calls / n, 4), "stores_per_second": round(n / result["seconds"], 1),
+        seeded = len(manifest)  # N, or a few more where a copy is a store of its own (aws-copies)
+        rows.append({"cloud": cloud, "stores": n, "seeded": seeded, "tool": tool, **result, "requests": calls,
+                     "requests_per_store": round(calls / seeded, 4),
+                     "stores_per_second": round(seeded / result["seconds"], 1),
                      "peak_mb": round(result["peak_rss_kb"] / 1024, 1)})
     rows[1]["ratio_vs_custody"] = round(rows[1]["seconds"] / rows[0]["seconds"], 2)
+    rows[1]["same_stores_as_custody"] = rows[0]["names"] == rows[1]["names"]
     return rows
 
 
