@@ -7,10 +7,12 @@ For each endpoint and each size N, it seeds N buckets across 20 regions (a tenth
 another region; half tagged `data-class: personal`; demo.aws_estate.seed_buckets), then runs, each in a process of its
 own (bench/child.py), the tools below. The endpoints (`ENDPOINTS`):
 
-- `capable`: moto with the `bucket_region`, `s3_tagging_regions` and `s3_config_replication` patches (ListBuckets
-  with BucketRegion, GetResources per bucket region, Config's S3 items with replication, as AWS answers), and an AWS
-  Config recorder recording in every region: replication comes in bulk from Config;
-- `no-config`: the same server with no Config recorder: replication is read per bucket (GetBucketReplication);
+- `capable`: moto with the `bucket_region`, `s3_tagging_regions`, `s3_config_replication` and `s3_default_encryption`
+  patches (ListBuckets with BucketRegion, GetResources per bucket region, Config's S3 items with replication and
+  default encryption, as AWS answers), and an AWS Config recorder recording in every region: replication and
+  default encryption come in bulk from Config;
+- `no-config`: the same server with no Config recorder: replication and default encryption are read per bucket
+  (GetBucketReplication, GetBucketEncryption);
 - `stock`: moto 5.2.5 as installed, no recorder: GetBucketLocation per bucket, every tag listing in every region.
 
 Tools:
@@ -69,7 +71,7 @@ class Endpoint:
     record_config: bool  # an AWS Config recorder recording in every region (seed_buckets(record_config=True))
 
 
-CAPABLE_PATCHES = ("bucket_region", "s3_tagging_regions", "s3_config_replication")
+CAPABLE_PATCHES = ("bucket_region", "s3_tagging_regions", "s3_config_replication", "s3_default_encryption")
 ENDPOINTS = {"capable": Endpoint(CAPABLE_PATCHES, True), "no-config": Endpoint(CAPABLE_PATCHES, False),
              "stock": Endpoint((), False)}
 ACCOUNT = "123456789012"  # moto's account for the testing credentials
