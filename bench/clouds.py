@@ -5,6 +5,14 @@ a one-GET-per-store baseline.
     .venv/bin/python -m bench.clouds                          # 1,000 and 10,000 stores per cloud
     .venv/bin/python -m bench.clouds --sizes 1000 --json /tmp/clouds.json
     .venv/bin/python -m bench.clouds --sizes 1000 --clouds azure-copies,gcp-databases,gcp-located
+    .venv/bin/python -m bench.clouds --sizes 100,500 --clouds aws-copies,azure-databases
+
+`aws-copies` (bench/clouds_aws.py): FSx file systems, ElastiCache replication groups, OpenSearch domains, Glacier
+vaults, DynamoDB tables and Backup vaults on a moto server with the estate's patches, some with copies in a second
+region. `azure-databases` (bench/clouds_azure.py): SQL managed instances, Azure Cache for Redis and Azure Managed
+Redis, some geo-replicated. Each module's docstring says what Custody and its baseline read. Where a copy is a store
+of its own (a global datastore's secondary, a follower domain, a copy vault), requests per store count every store
+seeded; both tools must find the same set of stores (`same_stores_as_custody`, by name).
 
 `azure-copies`: N resources in 10 subscriptions, a third each Recovery Services vaults, Backup vaults and
 PostgreSQL flexible servers (a tenth of the vaults geo-redundant: a copy in the pair; a tenth of the servers read
