@@ -15,7 +15,6 @@ where the description lacks them; a table's continuous backups too), 8 at once.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -80,8 +79,8 @@ def seed(server: MotoServer, n: int) -> Manifest:
 def _fsx(clients: Clients, manifest: Manifest, name: str, region: str, other: str, tags: dict[str, str],
          copied: bool, _: dict[str, str]) -> None:
     seed_fsx_backup_copy(clients, ACCOUNT, name, region, other if copied else None, tags)
-    manifest[name] = _expect(region, [other] if copied else [], {**tags, "Name": name})  # the local backup: no
-    # location of its own (the first per region counts, the primary)
+    # the backup in its own region adds no location (the first per region counts: the primary)
+    manifest[name] = _expect(region, [other] if copied else [], {**tags, "Name": name})
 
 
 def _elasticache(clients: Clients, manifest: Manifest, name: str, region: str, other: str, tags: dict[str, str],
@@ -151,7 +150,7 @@ SEEDERS: dict[str, Callable[..., None]] = {"fs": _fsx, "ec": _elasticache, "os":
 
 def per_store(endpoint: str) -> dict[str, tuple[str, dict[str, str]]]:
     """Each kind listed per region, then every resource described one call at a time, 8 at once."""
-    clients = Clients(endpoint or os.environ["AWS_ENDPOINT_URL"], pool=16)
+    clients = Clients(endpoint, pool=16)
     found: dict[str, tuple[str, dict[str, str]]] = {}
     with ThreadPoolExecutor(8) as pool:
         for region in REGIONS:
