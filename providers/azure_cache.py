@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from providers.azure_copies import Errors, new_store, raise_partial, read_all, subscription_path
+from providers.azure_copies import Errors, new_store, raise_partial, read_all, sub_listings, subscription_path
 from providers.errors import describe_error
 from scanner.discovered import DiscoveredStore
 
@@ -43,24 +43,23 @@ def caches(provider: AzureProvider, sub: str) -> list[DiscoveredStore]:
 def cache_stores(provider: AzureProvider, sub: str, caches: list[dict[str, Any]]) -> list[DiscoveredStore]:
     """Caches (ARM JSON: a listing's or Resource Graph's rows), each with its linked servers where it may
     geo-replicate."""
-    arm = provider.arm_json()
     _, version = REDIS
+    linking = [cache for cache in caches if may_geo_replicate(cache)]
+    links = dict(zip((cache["id"] for cache in linking),
+                     sub_listings(provider, [f"{cache['id']}/linkedServers" for cache in linking], version),
+                     strict=True))
     stores: list[DiscoveredStore] = []
     errors: Errors = []
     for cache in caches:
-        if not may_geo_replicate(cache):
-            stores.append(redis_store(provider, sub, cache, []))
-            continue
-        try:
-            links = arm.list(f"{cache['id']}/linkedServers", version)
-        except Exception as exc:
-            error, denied = describe_error(exc)
+        found = links.get(cache["id"], [])
+        if isinstance(found, Exception):
+            error, denied = describe_error(found)
             errors.append((f"cache {cache['name']} linked servers: {error}", denied))
             store = redis_store(provider, sub, cache, [])
             store.unknowns.append(f"geo-replication links could not be read: {error}")
-            stores.append(store)
-            continue
-        stores.append(redis_store(provider, sub, cache, links))
+        else:
+            store = redis_store(provider, sub, cache, found)
+        stores.append(store)
     raise_partial(stores, errors)
     return stores
 
@@ -99,22 +98,20 @@ def enterprise_clusters(provider: AzureProvider, sub: str) -> list[DiscoveredSto
 
 def enterprise_stores(provider: AzureProvider, sub: str, clusters: list[dict[str, Any]]) -> list[DiscoveredStore]:
     """Clusters (ARM JSON: a listing's or Resource Graph's rows), each with its databases' geo-replication."""
-    arm = provider.arm_json()
     _, version = ENTERPRISE
     located = {cluster["id"].lower(): provider.region(cluster.get("location")) for cluster in clusters}
+    listings = sub_listings(provider, [f"{cluster['id']}/databases" for cluster in clusters], version)
     stores: list[DiscoveredStore] = []
     errors: Errors = []
-    for cluster in clusters:
-        try:
-            databases = arm.list(f"{cluster['id']}/databases", version)
-        except Exception as exc:
-            error, denied = describe_error(exc)
+    for cluster, databases in zip(clusters, listings, strict=True):
+        if isinstance(databases, Exception):
+            error, denied = describe_error(databases)
             errors.append((f"cluster {cluster['name']} databases: {error}", denied))
             store = enterprise_store(provider, sub, cluster, [], located)
             store.unknowns.append(f"its databases' geo-replication could not be read: {error}")
-            stores.append(store)
-            continue
-        stores.append(enterprise_store(provider, sub, cluster, databases, located))
+        else:
+            store = enterprise_store(provider, sub, cluster, databases, located)
+        stores.append(store)
     raise_partial(stores, errors)
     return stores
 

@@ -237,6 +237,21 @@ def flexible_server_store(provider: AzureProvider, sub: str, kind: str, server: 
 
 
 # -- blob object replication ----------------------------------------------------------------------------------
+def sub_listings(provider: AzureProvider, paths: list[str], api_version: str) -> list[list[dict[str, Any]] | Exception]:
+    """Each path's listing (a resource's sub-resources: a cache's linked servers, a cluster's databases),
+    `max_workers` at once, in the order given; a listing that failed is its exception."""
+    arm = provider.arm_json()
+
+    def read(path: str) -> list[dict[str, Any]] | Exception:
+        try:
+            return arm.list(path, api_version)
+        except Exception as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=provider.settings.max_workers, thread_name_prefix="azure-sub") as pool:
+        return list(pool.map(read, paths))
+
+
 def add_object_replication(provider: AzureProvider, client: Any, accounts: list[Any],
                            stores: list[DiscoveredStore]) -> Errors:
     """Each source account's object replication destinations, as replicas in the destination accounts' regions
