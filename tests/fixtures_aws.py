@@ -27,6 +27,7 @@ from demo.moto_patches import ESTATE_PATCHES
 from demo.moto_server import MotoServer, start_moto
 from runtime.cli import prepare, scan_once
 from scanner.model import DataStore, ScanResult
+from tests.fault_proxy import Fault, FaultProxy, Request
 
 PATCHED = ESTATE_PATCHES
 
@@ -149,6 +150,21 @@ def scan_kinds(tmp_path: Path, services: list[str], regions: list[str], waive: f
     result, stores = scan_once(prepare(str(path), []), state=None)
     with stores:
         return result, {store.name: store for store in stores}
+
+
+def scan_kinds_denying(moto_url: str, point_at: Callable[[str], object], tmp_path: Path, services: list[str],
+                       regions: list[str], matches: Callable[[Request], bool], fault: Fault
+                       ) -> tuple[ScanResult, dict[str, DataStore], list[str]]:
+    """`scan_kinds` through a fault proxy in front of moto that answers `fault` to every request `matches` picks;
+    `point_at`: the `aws_env` fixture, pointed at the proxy. Also the operations the proxy saw."""
+    proxy = FaultProxy(moto_url).start()
+    proxy.deny(matches, fault)
+    try:
+        point_at(proxy.url)
+        result, stores = scan_kinds(tmp_path, services, regions)
+        return result, stores, list(proxy.operations)
+    finally:
+        proxy.stop()
 
 
 def places(store: DataStore) -> set[tuple[str, str, str]]:

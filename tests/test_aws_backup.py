@@ -22,8 +22,8 @@ from providers.aws_vaults import PlanCopies, selection_covers
 from providers.base import tags_unreadable
 from runtime.cli import prepare, scan_once
 from scanner.discovered import DiscoveredStore
-from tests.fault_proxy import DENIED_JSON, FaultProxy, operation_name
-from tests.fixtures_aws import control_reach, places, scan_kinds
+from tests.fault_proxy import DENIED_JSON, operation_name
+from tests.fixtures_aws import control_reach, places, scan_kinds, scan_kinds_denying
 
 REGIONS = ["eu-central-1", "eu-west-1", "sa-east-1"]
 TABLE_ARN = f"arn:aws:dynamodb:eu-central-1:{MANAGEMENT_ACCOUNT_ID}:table/"
@@ -166,14 +166,10 @@ def test_unreadable_recovery_points_leave_the_vaults_region_not_scanned(tmp_path
     create_table(clients, "ledger-br", {})
     seed_recovery_point_copy(clients, MANAGEMENT_ACCOUNT_ID, f"{TABLE_ARN}ledger-br", "eu-central-1", "vault-fra",
                              "sa-east-1", "vault-gru")
-    proxy = FaultProxy(moto_patched.url).start()
-    proxy.deny(lambda r: operation_name(r) == "backup:ListRecoveryPointsByBackupVault" and r.region == "sa-east-1",
-               DENIED_JSON)
-    try:
-        aws_env(proxy.url)
-        result, stores = scan_kinds(tmp_path, ["dynamodb", "backup"], REGIONS)
-    finally:
-        proxy.stop()
+    result, stores, _calls = scan_kinds_denying(
+        moto_patched.url, aws_env, tmp_path, ["dynamodb", "backup"], REGIONS,
+        lambda r: operation_name(r) == "backup:ListRecoveryPointsByBackupVault" and r.region == "sa-east-1",
+        DENIED_JSON)
     assert result.status == "partial"
     assert ("sa-east-1", "backup", "denied") in {(t.region, t.service, t.status) for t in result.targets}
     assert "vault-gru" not in stores and "vault-fra" in stores

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, Clients, seed_elasticache_global, seed_memorydb_multi_region
 from demo.moto_server import MotoServer
-from tests.fault_proxy import DENIED, Fault, FaultProxy, operation_name
-from tests.fixtures_aws import control_reach, places, scan_kinds
+from tests.fault_proxy import DENIED, Fault, operation_name
+from tests.fixtures_aws import control_reach, places, scan_kinds, scan_kinds_denying
 
 REGIONS = ["eu-central-1", "eu-west-1", "sa-east-1"]
 FRANKFURT, IRELAND, SAO_PAULO = ("eu-central-1", "primary", "DE"), ("eu-west-1", "replica", "IE"), (
@@ -49,13 +49,9 @@ def test_elasticache_global_datastores_and_a_member_abroad_fails(tmp_path, moto_
 def test_elasticache_global_datastores_denied_is_a_target_not_scanned(tmp_path, moto_patched: MotoServer, aws_env):
     seed_elasticache_global(Clients(moto_patched.url), MANAGEMENT_ACCOUNT_ID, "orders-cache", "eu-central-1",
                             "sa-east-1")
-    proxy = FaultProxy(moto_patched.url).start()
-    proxy.deny(lambda r: operation_name(r) == "elasticache:DescribeGlobalReplicationGroups", DENIED)
-    try:
-        aws_env(proxy.url)
-        result, stores = scan_kinds(tmp_path, ["elasticache"], ["eu-central-1", "sa-east-1"])
-    finally:
-        proxy.stop()
+    result, stores, _calls = scan_kinds_denying(
+        moto_patched.url, aws_env, tmp_path, ["elasticache"], ["eu-central-1", "sa-east-1"],
+        lambda r: operation_name(r) == "elasticache:DescribeGlobalReplicationGroups", DENIED)
     assert result.status == "failed"  # the only kind asked for could not be read: never "no stores"
     assert {t.region: t.status for t in result.targets if t.service == "elasticache"} == {
         "eu-central-1": "denied", "sa-east-1": "denied"}
@@ -95,13 +91,9 @@ def test_memorydb_multi_region_unreadable_is_a_target_not_scanned(tmp_path, moto
     """DescribeMultiRegionClusters fails (MemoryDB speaks CBOR: an unparseable 500 answer): the target is an error."""
     seed_memorydb_multi_region(Clients(moto_patched.url), MANAGEMENT_ACCOUNT_ID, "orders", "eu-central-1",
                                "sa-east-1")
-    proxy = FaultProxy(moto_patched.url).start()
-    proxy.deny(lambda r: operation_name(r) == "memorydb:DescribeMultiRegionClusters", Fault(500, "InternalFailure"))
-    try:
-        aws_env(proxy.url)
-        result, stores = scan_kinds(tmp_path, ["memorydb"], ["eu-central-1", "sa-east-1"])
-    finally:
-        proxy.stop()
+    result, stores, _calls = scan_kinds_denying(
+        moto_patched.url, aws_env, tmp_path, ["memorydb"], ["eu-central-1", "sa-east-1"],
+        lambda r: operation_name(r) == "memorydb:DescribeMultiRegionClusters", Fault(500, "InternalFailure"))
     assert result.status == "failed"
     assert {t.region: t.status for t in result.targets if t.service == "memorydb"} == {
         "eu-central-1": "error", "sa-east-1": "error"}

@@ -8,8 +8,8 @@ import pytest
 
 from demo.aws_estate import Clients, seed_table_backups
 from demo.moto_server import MotoServer
-from tests.fault_proxy import DENIED_JSON, FaultProxy
-from tests.fixtures_aws import places, scan_kinds
+from tests.fault_proxy import DENIED_JSON
+from tests.fixtures_aws import places, scan_kinds, scan_kinds_denying
 from tests.test_aws_backup import create_table
 
 REGIONS = ["eu-central-1", "sa-east-1"]
@@ -40,13 +40,9 @@ def test_unreadable_backups_leave_the_target_not_scanned(tmp_path, moto_patched:
     clients = Clients(moto_patched.url)
     create_table(clients, "orders", {})
     seed_table_backups(clients, "orders", "eu-central-1")
-    proxy = FaultProxy(moto_patched.url).start()
-    proxy.deny(lambda r: r.service == "dynamodb" and (r.target or "").endswith(f".{operation}"), DENIED_JSON)
-    try:
-        aws_env(proxy.url)
-        result, stores = scan_kinds(tmp_path, ["dynamodb"], ["eu-central-1"])
-    finally:
-        proxy.stop()
+    result, stores, _calls = scan_kinds_denying(
+        moto_patched.url, aws_env, tmp_path, ["dynamodb"], ["eu-central-1"],
+        lambda r: r.service == "dynamodb" and (r.target or "").endswith(f".{operation}"), DENIED_JSON)
     assert result.status == "failed"  # never "no stores", never a table without backups
     assert {(t.region, t.service, t.status) for t in result.targets} == {("eu-central-1", "dynamodb", "denied")}
     assert "orders" not in stores

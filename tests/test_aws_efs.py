@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, Clients, seed_efs_replication
 from demo.moto_server import MotoServer
-from tests.fault_proxy import DENIED_JSON, FaultProxy
-from tests.fixtures_aws import control_reach, places, scan_kinds
+from tests.fault_proxy import DENIED_JSON
+from tests.fixtures_aws import control_reach, places, scan_kinds, scan_kinds_denying
 
 REGIONS = ["eu-central-1", "eu-west-1", "sa-east-1"]
 
@@ -46,13 +46,9 @@ def test_efs_replicas_are_found_and_a_copy_abroad_fails(tmp_path, moto_patched: 
 def test_efs_replication_unreadable_is_a_target_not_scanned(tmp_path, moto_patched: MotoServer, aws_env):
     """Denied DescribeReplicationConfigurations: the region's EFS target is denied, never "no file systems"."""
     seed_efs_replication(Clients(moto_patched.url), MANAGEMENT_ACCOUNT_ID, "hr-files", "eu-central-1", "us-east-1")
-    proxy = FaultProxy(moto_patched.url).start()
-    proxy.deny(lambda r: r.service == "elasticfilesystem" and "replication-configurations" in r.path, DENIED_JSON)
-    try:
-        aws_env(proxy.url)
-        result, stores = scan_kinds(tmp_path, ["efs"], REGIONS)
-    finally:
-        proxy.stop()
+    result, stores, _calls = scan_kinds_denying(
+        moto_patched.url, aws_env, tmp_path, ["efs"], REGIONS,
+        lambda r: r.service == "elasticfilesystem" and "replication-configurations" in r.path, DENIED_JSON)
     assert result.status == "failed"  # the only kind asked for could not be read: never "no stores"
     efs = {t.region: t.status for t in result.targets if t.service == "efs"}
     assert set(efs.values()) == {"denied"} and "eu-central-1" in efs

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, Clients, seed_fsx_backup_copy
 from demo.moto_server import MotoServer
-from tests.fault_proxy import DENIED_JSON, FaultProxy
-from tests.fixtures_aws import control_reach, places, scan_kinds
+from tests.fault_proxy import DENIED_JSON
+from tests.fixtures_aws import control_reach, places, scan_kinds, scan_kinds_denying
 
 REGIONS = ["eu-central-1", "eu-west-1", "sa-east-1"]
 
@@ -43,13 +43,9 @@ def test_fsx_backup_copies_are_backups_and_a_copy_abroad_fails(tmp_path, moto_pa
 def test_fsx_backups_unreadable_is_a_target_not_scanned(tmp_path, moto_patched: MotoServer, aws_env):
     """Denied DescribeBackups: the region's FSx target is denied, never "no file systems"."""
     seed_fsx_backup_copy(Clients(moto_patched.url), MANAGEMENT_ACCOUNT_ID, "designs-fsx", "eu-central-1", "sa-east-1")
-    proxy = FaultProxy(moto_patched.url).start()
-    proxy.deny(lambda r: r.service == "fsx" and (r.target or "").endswith(".DescribeBackups"), DENIED_JSON)
-    try:
-        aws_env(proxy.url)
-        result, stores = scan_kinds(tmp_path, ["fsx"], REGIONS)
-    finally:
-        proxy.stop()
+    result, stores, _calls = scan_kinds_denying(
+        moto_patched.url, aws_env, tmp_path, ["fsx"], REGIONS,
+        lambda r: r.service == "fsx" and (r.target or "").endswith(".DescribeBackups"), DENIED_JSON)
     assert result.status == "failed"  # the only kind asked for could not be read: never "no stores"
     fsx = {t.region: t.status for t in result.targets if t.service == "fsx"}
     assert set(fsx.values()) == {"denied"} and set(fsx) == set(REGIONS)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, Clients, seed_glacier_vault
 from demo.moto_server import MotoServer
-from tests.fault_proxy import DENIED_JSON, FaultProxy, operation_name
-from tests.fixtures_aws import control_reach, places, scan_kinds
+from tests.fault_proxy import DENIED_JSON, operation_name
+from tests.fixtures_aws import control_reach, places, scan_kinds, scan_kinds_denying
 
 REGIONS = ["eu-central-1", "sa-east-1"]
 
@@ -37,15 +37,11 @@ def test_glacier_vaults_are_found_and_a_vault_abroad_fails(tmp_path, moto_patche
 def test_glacier_rest_gets_are_named_and_a_denied_listing_is_not_scanned(tmp_path, moto_patched: MotoServer,
                                                                           aws_env):
     seed_glacier_vault(Clients(moto_patched.url), MANAGEMENT_ACCOUNT_ID, "archive-gru", "sa-east-1", {})
-    proxy = FaultProxy(moto_patched.url).start()
-    proxy.deny(lambda r: operation_name(r) == "glacier:ListVaults" and r.region == "sa-east-1", DENIED_JSON)
-    try:
-        aws_env(proxy.url)
-        result, stores = scan_kinds(tmp_path, ["glacier"], REGIONS)
-    finally:
-        proxy.stop()
+    result, stores, calls = scan_kinds_denying(
+        moto_patched.url, aws_env, tmp_path, ["glacier"], REGIONS,
+        lambda r: operation_name(r) == "glacier:ListVaults" and r.region == "sa-east-1", DENIED_JSON)
     # Glacier is REST-JSON: the proxy names its GETs by botocore's model (what the least-privilege test maps)
-    assert {"glacier:ListVaults"} == {op for op in proxy.operations if op.startswith("glacier:")}
+    assert {"glacier:ListVaults"} == {op for op in calls if op.startswith("glacier:")}
     assert result.status == "partial"
     assert {(t.region, t.status) for t in result.targets} == {("eu-central-1", "ok"), ("sa-east-1", "denied")}
     assert "archive-gru" not in stores

@@ -11,8 +11,8 @@ import pytest
 from demo.aws_estate import MANAGEMENT_ACCOUNT_ID, Clients, seed_opensearch_replication
 from demo.moto_server import MotoServer
 from providers.aws import AwsProvider, ReadOnlyViolation
-from tests.fault_proxy import DENIED_JSON, FaultProxy, operation_name
-from tests.fixtures_aws import control_reach, places, scan_kinds
+from tests.fault_proxy import DENIED_JSON, operation_name
+from tests.fixtures_aws import control_reach, places, scan_kinds, scan_kinds_denying
 
 REGIONS = ["eu-central-1", "eu-west-1", "sa-east-1"]
 
@@ -54,18 +54,14 @@ def test_opensearch_connections_denied_is_a_target_not_scanned(tmp_path, moto_pa
     region's OpenSearch target is denied, never "no domains"."""
     seed_opensearch_replication(Clients(moto_patched.url), MANAGEMENT_ACCOUNT_ID, "crm-search", "eu-central-1",
                                 "sa-east-1")
-    proxy = FaultProxy(moto_patched.url).start()
-    proxy.deny(lambda r: operation_name(r) == "es:DescribeInboundConnections", DENIED_JSON)
-    try:
-        aws_env(proxy.url)
-        result, stores = scan_kinds(tmp_path, ["opensearch"], ["eu-central-1", "sa-east-1"])
-    finally:
-        proxy.stop()
+    result, stores, calls = scan_kinds_denying(
+        moto_patched.url, aws_env, tmp_path, ["opensearch"], ["eu-central-1", "sa-east-1"],
+        lambda r: operation_name(r) == "es:DescribeInboundConnections", DENIED_JSON)
     assert result.status == "failed"
     assert {t.region: t.status for t in result.targets if t.service == "opensearch"} == {
         "eu-central-1": "denied", "sa-east-1": "denied"}
     assert "crm-search" not in stores
-    assert {"es:ListDomainNames", "es:DescribeDomains", "es:DescribeOutboundConnections"} <= set(proxy.operations)
+    assert {"es:ListDomainNames", "es:DescribeDomains", "es:DescribeOutboundConnections"} <= set(calls)
 
 
 def test_the_read_only_guard_lets_describe_domains_post_and_refuses_writes(moto_patched: MotoServer, aws_env):
