@@ -34,7 +34,8 @@ from scanner.kinds import kinds_of
 EVENT_TYPES = {"Microsoft.Resources.ResourceWriteSuccess": WRITE, "Microsoft.Resources.ResourceDeleteSuccess": DELETE}
 TAGS_TYPE = "Microsoft.Resources/tags"  # a resource's tags: .../providers/Microsoft.Resources/tags/default
 # Event Grid allows 25 filter values across the advanced filters of one event subscription
-# (https://learn.microsoft.com/en-us/azure/event-grid/event-filtering#limitations, checked 2026-12-05)
+# (https://learn.microsoft.com/en-us/azure/event-grid/event-filtering, "Limitations"; unverified: the section's
+# text could not be read from here on 2026-12-05)
 FILTER_VALUES_MAX = 25
 
 
