@@ -5,9 +5,12 @@ Each queue message is one Event Grid event in the Event Grid schema (Event Grid 
 plain JSON is accepted too): `eventType` Microsoft.Resources.ResourceWriteSuccess or ...DeleteSuccess,
 `id`, `eventTime`, `subject` and `data.resourceUri` the ARM id of the resource written or deleted,
 `data.operationName` (e.g. Microsoft.Storage/storageAccounts/write), `data.subscriptionId`. The resource
-type picks the config service (`SERVICES`); a child resource (a storage account's blob service, a
-database's replication link, a resource's tags) names its store. The subscription's event subscription
-is deploy/azure-events.json; the agent needs only the data actions of the built-in role
+type picks the config service, from the registry (`TYPES`: each Azure StoreKind's `arm_type` and
+`arm_related`, so a new kind needs no edit here); a child resource (a storage account's blob service, a
+database's replication link, a cache's linked server, a resource's tags) names its store, and a related
+type (a SQL server, an instance failover group) every store of its service. The subscription's event
+subscription is deploy/azure-events.json (its filter: `operation_filter`, written by
+scripts/generate_event_rules.py); the agent needs only the data actions of the built-in role
 "Storage Queue Data Message Processor" on that one queue (read and delete messages:
 deploy/azure-events-role.json).
 """
@@ -20,22 +23,53 @@ import dataclasses
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from providers.azure import AzureProvider
 from providers.base import Provider
 from providers.events import DELETE, WRITE, Hint, MalformedEvent, Message, OutOfScope, event_time, require
+from scanner.kinds import kinds_of
 
 EVENT_TYPES = {"Microsoft.Resources.ResourceWriteSuccess": WRITE, "Microsoft.Resources.ResourceDeleteSuccess": DELETE}
-# ARM resource type (lower case) -> the config service whose kind it is
-SERVICES = {
-    "microsoft.storage/storageaccounts": "storage",
-    "microsoft.documentdb/databaseaccounts": "cosmosdb",
-    "microsoft.sql/servers/databases": "sql",
-    "microsoft.sql/servers": "sql",  # a server's change (failover group, …): every database re-read
-    "microsoft.compute/disks": "disks",
-    "microsoft.compute/snapshots": "snapshots",
-}
+TAGS_TYPE = "Microsoft.Resources/tags"  # a resource's tags: .../providers/Microsoft.Resources/tags/default
+# Event Grid allows 25 filter values across the advanced filters of one event subscription
+# (https://learn.microsoft.com/en-us/azure/event-grid/event-filtering, "Limitations"; unverified: the section's
+# text could not be read from here on 2026-12-05)
+FILTER_VALUES_MAX = 25
+
+
+@dataclass(frozen=True)
+class ArmType:
+    """What an event about one ARM resource type names: a store of `service` (its id), or every store of it."""
+
+    service: str
+    names_store: bool
+
+
+def arm_types() -> dict[str, ArmType]:
+    """ARM resource type (as declared) -> what its events name, from the registry: each Azure kind's `arm_type`
+    (its stores' own type) and `arm_related` (types whose change reaches every store of the service)."""
+    types: dict[str, ArmType] = {}
+    for spec in kinds_of("azure"):
+        types.update({related: ArmType(spec.service, names_store=False) for related in spec.arm_related})
+    for spec in kinds_of("azure"):
+        if spec.arm_type:
+            types[spec.arm_type] = ArmType(spec.service, names_store=True)
+    return types
+
+
+TYPES = {name.lower(): known for name, known in arm_types().items()}  # looked up by the event's type, lower case
+
+
+def operation_filter() -> list[str]:
+    """The `data.operationName` StringContains values of the event subscription (deploy/azure-events.json): every
+    ARM type of the registry and tags, leaving out those another value already contains."""
+    names = [*arm_types(), TAGS_TYPE]
+    return sorted(name for name in names
+                  if not any(other.lower() != name.lower() and other.lower() in name.lower() for other in names))
+
+
 _ID = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/[^/]+/providers/(?P<path>.+)$", re.IGNORECASE)
 TAGS_SUFFIX = re.compile(r"/providers/microsoft\.resources/tags/[^/]+$", re.IGNORECASE)
 ANY_REGION = "*"
@@ -85,14 +119,11 @@ def _store_of(path: str, uri: str) -> tuple[str, str | None]:
     if len(parts) < 3:
         raise MalformedEvent(f"data.resourceUri: no resource name in {uri[:80]!r}")
     prefix = uri[: len(uri) - len(path)]
-    for depth in (5, 3):  # the longest known type first: servers/databases before servers
-        if len(parts) >= depth:
-            resource_type = "/".join(parts[:1] + parts[1:depth:2]).lower()
-            service = SERVICES.get(resource_type)
-            if service is not None:
-                if resource_type == "microsoft.sql/servers":
-                    return service, None
-                return service, prefix + "/".join(parts[:depth])
+    longest = len(parts) if len(parts) % 2 else len(parts) - 1
+    for depth in range(longest, 2, -2):  # the longest known type first: servers/databases before servers
+        known = TYPES.get("/".join(parts[:1] + parts[1:depth:2]).lower())
+        if known is not None:
+            return known.service, prefix + "/".join(parts[:depth]) if known.names_store else None
     raise OutOfScope(f"resource type {'/'.join(parts[:2])} is not a store kind Custody reads")
 
 

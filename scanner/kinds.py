@@ -61,6 +61,12 @@ class StoreKind:
     cannot_see: tuple[str, ...] = ()  # what this reader cannot see, with the reason
     probe_rank: int = 9  # AWS regional kinds: the order a region is probed in (the most permitted reads first)
     bulk_type: str = ""  # its type in the cloud's bulk inventory (AWS Config, Cloud Asset Inventory), where read
+    # Azure: the ARM resource type whose ids are the stores' ids; a change event about one, or about a child resource
+    # of one (an account's object replication policy, a cache's linked server), names that store
+    arm_type: str = ""
+    # Azure: other ARM types whose change can alter any store of the kind (a SQL server's failover group); an event
+    # about one re-reads every store of the service in its subscription
+    arm_related: tuple[str, ...] = ()
     description: str = ""
 
     @property
@@ -297,6 +303,7 @@ KINDS: tuple[StoreKind, ...] = (
     # ---- Azure ----------------------------------------------------------------------------------------
     StoreKind(
         kind="azure-storage-account", cloud="azure", service="storage", scope="subscription", api="Microsoft.Storage",
+        arm_type="Microsoft.Storage/storageAccounts",
         list_call=Call("StorageAccounts_List", "Microsoft.Storage/storageAccounts/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags",
         copies=(Copy("primary", "StorageAccount.primaryLocation"),
@@ -314,7 +321,7 @@ KINDS: tuple[StoreKind, ...] = (
     ),
     StoreKind(
         kind="azure-cosmosdb-account", cloud="azure", service="cosmosdb", scope="subscription",
-        api="Microsoft.DocumentDB",
+        api="Microsoft.DocumentDB", arm_type="Microsoft.DocumentDB/databaseAccounts",
         list_call=Call("DatabaseAccounts_List", "Microsoft.DocumentDB/databaseAccounts/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags",
         copies=(Copy("primary", "DatabaseAccount.locations.locationName (failover priority 0; with "
@@ -330,6 +337,7 @@ KINDS: tuple[StoreKind, ...] = (
     ),
     StoreKind(
         kind="azure-sql-database", cloud="azure", service="sql", scope="subscription", api="Microsoft.Sql",
+        arm_type="Microsoft.Sql/servers/databases", arm_related=("Microsoft.Sql/servers",),
         list_call=Call("Servers_List", "Microsoft.Sql/servers/read"), result_key="value",
         id_field="id", name_field="server/database", tags_from="tags",
         copies=(Copy("primary", "Database.location"),
@@ -347,6 +355,7 @@ KINDS: tuple[StoreKind, ...] = (
     ),
     StoreKind(
         kind="azure-managed-disk", cloud="azure", service="disks", scope="subscription", api="Microsoft.Compute",
+        arm_type="Microsoft.Compute/disks",
         list_call=Call("Disks_List", "Microsoft.Compute/disks/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags", copies=(Copy("primary", "Disk.location"),),
         detail_calls=AZURE_DISK_KEYS,
@@ -354,6 +363,7 @@ KINDS: tuple[StoreKind, ...] = (
     ),
     StoreKind(
         kind="azure-snapshot", cloud="azure", service="snapshots", scope="subscription", api="Microsoft.Compute",
+        arm_type="Microsoft.Compute/snapshots",
         list_call=Call("Snapshots_List", "Microsoft.Compute/snapshots/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags", copies=(Copy("primary", "Snapshot.location"),),
         detail_calls=AZURE_DISK_KEYS,
@@ -361,7 +371,7 @@ KINDS: tuple[StoreKind, ...] = (
     ),
     StoreKind(
         kind="azure-recovery-services-vault", cloud="azure", service="backup", scope="subscription",
-        api="Microsoft.RecoveryServices",
+        api="Microsoft.RecoveryServices", arm_type="Microsoft.RecoveryServices/vaults",
         list_call=Call("Vaults_ListBySubscriptionId", "Microsoft.RecoveryServices/vaults/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags",
         copies=(Copy("primary", "Vault.location"),
@@ -374,7 +384,7 @@ KINDS: tuple[StoreKind, ...] = (
     ),
     StoreKind(
         kind="azure-backup-vault", cloud="azure", service="backup", scope="subscription",
-        api="Microsoft.DataProtection",
+        api="Microsoft.DataProtection", arm_type="Microsoft.DataProtection/backupVaults",
         list_call=Call("BackupVaults_GetInSubscription", "Microsoft.DataProtection/backupVaults/read"),
         result_key="value", id_field="id", name_field="name", tags_from="tags",
         copies=(Copy("primary", "BackupVault.location"),
@@ -385,7 +395,7 @@ KINDS: tuple[StoreKind, ...] = (
     ),
     *(StoreKind(
         kind=f"azure-{engine.lower()}-flexible-server", cloud="azure", service=engine.lower(), scope="subscription",
-        api=f"Microsoft.DBfor{engine}",
+        api=f"Microsoft.DBfor{engine}", arm_type=f"Microsoft.DBfor{engine}/flexibleServers",
         list_call=Call("Servers_List", f"Microsoft.DBfor{engine}/flexibleServers/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags",
         copies=(Copy("primary", "Server.location (or a replica's source: Server.properties.sourceServerResourceId)"),
@@ -397,6 +407,7 @@ KINDS: tuple[StoreKind, ...] = (
     ) for engine in ("PostgreSQL", "MySQL")),
     StoreKind(
         kind="azure-sql-managed-instance", cloud="azure", service="sqlmi", scope="subscription", api="Microsoft.Sql",
+        arm_type="Microsoft.Sql/managedInstances", arm_related=("Microsoft.Sql/locations/instanceFailoverGroups",),
         list_call=Call("ManagedInstances_List", "Microsoft.Sql/managedInstances/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags",
         copies=(Copy("primary", "ManagedInstance.location (or the failover group's role of that region)"),
@@ -415,6 +426,7 @@ KINDS: tuple[StoreKind, ...] = (
     ),
     StoreKind(
         kind="azure-redis-cache", cloud="azure", service="redis", scope="subscription", api="Microsoft.Cache",
+        arm_type="Microsoft.Cache/redis",
         list_call=Call("Redis_ListBySubscription", "Microsoft.Cache/redis/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags",
         copies=(Copy("primary", "RedisResource.location (or a linked server whose serverRole is Primary)"),
@@ -426,6 +438,7 @@ KINDS: tuple[StoreKind, ...] = (
     ),
     StoreKind(
         kind="azure-managed-redis", cloud="azure", service="redis", scope="subscription", api="Microsoft.Cache",
+        arm_type="Microsoft.Cache/redisEnterprise",
         list_call=Call("RedisEnterprise_List", "Microsoft.Cache/redisEnterprise/read"), result_key="value",
         id_field="id", name_field="name", tags_from="tags",
         copies=(Copy("primary", "Cluster.location, and every cluster of Database.properties.geoReplication."

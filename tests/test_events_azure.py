@@ -19,8 +19,10 @@ from demo.arm_server import ArmServer
 from demo.azure_estate import SUB_EU, AzureEstate
 from demo.azurite_server import Azurite, start_azurite
 from demo.cloud_events import event_grid
-from providers.azure_events import StorageQueueSource, parse
+from providers.azure_events import FILTER_VALUES_MAX, StorageQueueSource, arm_types, operation_filter, parse
 from providers.events import MalformedEvent, OutOfScope
+from scanner.kinds import KINDS, kind, kind_names, kinds_of
+from scripts.generate_event_rules import AZURE_FILE, render_azure
 from tests.events_world import EventWorld
 from tests.fault_proxy import FaultProxy
 
@@ -126,6 +128,45 @@ def test_a_written_storage_account_is_reread_judged_alerted_and_a_deleted_one_co
     assert world.store(store_id)["gone_scan_id"] == recorded.scan_id
 
 
+def test_a_redis_cache_written_in_the_us_and_a_linked_server_are_reread_judged_alerted_and_a_deletion_confirmed(
+        world, arm_server, azurite, queue):
+    world.scan()
+    personal = {"data-class": "personal"}
+    cache = arm_server.add_redis_cache(SUB_EU, "rg-prod-eu", "acme-eu-carts-us", "East US", tags=personal)
+    source = StorageQueueSource(connection_string=azurite.connection_string, queue=QUEUE)
+    queue.send_message(event_grid(cache["id"], operation="Microsoft.Cache/redis/write"))
+    recorded = world.handler.handle(source, source.receive())
+    assert recorded is not None and recorded.stores == [cache["id"]]
+    assert world.state.scan(recorded.scan_id)["status"] == "targeted"
+    alerts = world.alerts_about(cache["id"], recorded.scan_id)
+    assert alerts and "US" in json.dumps(alerts[0]["payload"])
+
+    # a linked server (geo-replication to the US cache) is a child resource: its event names the primary cache
+    primary = arm_server.add_redis_cache(SUB_EU, "rg-prod-eu", "acme-eu-carts", "West Europe", tags=personal)
+    arm_server.add_redis_link(primary, cache)
+    queue.send_message(event_grid(f"{primary['id']}/linkedServers/{cache['name']}",
+                                  operation="Microsoft.Cache/redis/linkedServers/write"))
+    recorded = world.handler.handle(source, source.receive())
+    assert recorded is not None and recorded.stores == [primary["id"]]
+    alerts = world.alerts_about(primary["id"], recorded.scan_id)
+    assert alerts and "US" in json.dumps(alerts[0]["payload"])
+
+    # deleted in ARM, but the re-read of the caches is denied: nothing is concluded
+    remove(arm_server, cache["id"])
+    arm_server.deny_path("Microsoft.Cache/redis")
+    queue.send_message(event_grid(cache["id"], write=False))
+    assert world.handler.handle(source, source.receive()) is None
+    assert world.handler.counts["reread_partial"] == 1
+    assert world.store(cache["id"])["gone_at"] is None
+
+    arm_server.state.denied_paths.clear()
+    queue.send_message(event_grid(cache["id"], write=False))
+    recorded = world.handler.handle(source, source.receive())
+    assert recorded is not None and recorded.gone == [cache["id"]]
+    assert world.store(cache["id"])["gone_scan_id"] == recorded.scan_id
+    assert world.store(primary["id"])["gone_at"] is None
+
+
 def test_malformed_and_out_of_order_messages_are_counted_and_dropped(world, azure_estate, azurite, queue, caplog):
     world.scan()
     store = azure_estate.by_name("acmeeulogs")
@@ -144,17 +185,54 @@ def test_malformed_and_out_of_order_messages_are_counted_and_dropped(world, azur
     assert source.receive() == []
 
 
-@pytest.mark.parametrize(("uri", "service", "store"), [
-    ("/subscriptions/S/resourceGroups/g/providers/Microsoft.Sql/servers/srv/databases/db/replicationLinks/l",
-     "sql", "/subscriptions/S/resourceGroups/g/providers/Microsoft.Sql/servers/srv/databases/db"),
-    ("/subscriptions/S/resourceGroups/g/providers/Microsoft.Sql/servers/srv", "sql", None),
-    ("/subscriptions/S/resourceGroups/g/providers/Microsoft.Compute/disks/d/providers/Microsoft.Resources/tags/default",
-     "disks", "/subscriptions/S/resourceGroups/g/providers/Microsoft.Compute/disks/d"),
+GROUP = "/subscriptions/S/resourceGroups/g/providers/"
+
+
+@pytest.mark.parametrize(("path", "service", "store"), [
+    ("Microsoft.Sql/servers/srv/databases/db/replicationLinks/l", "sql", "Microsoft.Sql/servers/srv/databases/db"),
+    ("Microsoft.Sql/servers/srv", "sql", None),
+    ("Microsoft.Sql/servers/srv/failoverGroups/fg", "sql", None),  # a server's change: every database re-read
+    ("Microsoft.Compute/disks/d/providers/Microsoft.Resources/tags/default", "disks", "Microsoft.Compute/disks/d"),
+    ("Microsoft.Storage/storageAccounts/a/objectReplicationPolicies/p", "storage",
+     "Microsoft.Storage/storageAccounts/a"),
+    ("Microsoft.Sql/managedInstances/mi/databases/db", "sqlmi", "Microsoft.Sql/managedInstances/mi"),
+    ("Microsoft.Sql/locations/westeurope/instanceFailoverGroups/fg", "sqlmi", None),
+    ("Microsoft.Cache/Redis/c/linkedServers/c2", "redis", "Microsoft.Cache/Redis/c"),
+    ("Microsoft.Cache/redisEnterprise/c/databases/default", "redis", "Microsoft.Cache/redisEnterprise/c"),
+    ("Microsoft.DBforPostgreSQL/flexibleServers/pg", "postgresql", "Microsoft.DBforPostgreSQL/flexibleServers/pg"),
+    ("Microsoft.DataProtection/backupVaults/v/backupInstances/i", "backup", "Microsoft.DataProtection/backupVaults/v"),
 ])
-def test_parse_maps_resource_types_to_services(uri, service, store):
+def test_parse_maps_resource_types_to_services(path, service, store):
+    uri = GROUP + path
     hint = parse(json.dumps({"eventType": "Microsoft.Resources.ResourceWriteSuccess", "id": "1",
                              "eventTime": "2026-12-05T10:00:00Z", "subject": uri, "data": {"resourceUri": uri}}))
-    assert (hint.service, hint.store_id, hint.account) == (service, store, "s")
+    assert (hint.service, hint.store_id, hint.account) == (service, store and GROUP + store, "s")
+
+
+def test_every_azure_kind_of_the_registry_has_its_events(azure_estate):
+    for spec in KINDS:
+        if spec.cloud == "azure":
+            assert spec.arm_type.startswith(f"{spec.api}/"), f"{spec.kind}: no arm_type in its namespace {spec.api}"
+        else:
+            assert not spec.arm_type and not spec.arm_related, f"{spec.kind}: ARM types on a {spec.cloud} kind"
+    declared = [name.lower() for spec in kinds_of("azure") for name in (spec.arm_type, *spec.arm_related)]
+    assert len(declared) == len(set(declared)), "an ARM type declared by two kinds"
+    assert len(arm_types()) == len(declared)
+    # an event about every store of the demo estate (every Azure kind) names that store and its kind's service
+    assert {store.kind for store in azure_estate.stores.values()} == set(kind_names("azure"))
+    for store in azure_estate.stores.values():
+        hint = parse(event_grid(store.id))
+        assert (hint.service, hint.store_id) == (kind(store.kind).service, store.id), store.kind
+
+
+def test_the_published_event_subscription_filter_covers_every_arm_type():
+    assert AZURE_FILE.read_text() == render_azure(AZURE_FILE.read_text()), \
+        f"{AZURE_FILE}: run .venv/bin/python scripts/generate_event_rules.py"
+    values = operation_filter()
+    assert len(values) <= FILTER_VALUES_MAX
+    for name in [*arm_types(), "Microsoft.Resources/tags"]:
+        for verb in ("write", "delete"):
+            assert any(value.lower() in f"{name}/{verb}".lower() for value in values), name
 
 
 def test_parse_refuses_other_resources_and_event_types():
