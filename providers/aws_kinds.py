@@ -344,3 +344,31 @@ def redshift_clusters(scan: AccountScan, region: str) -> list[DiscoveredStore]:
             store.add_location(destination, "backup", "DescribeClusters.ClusterSnapshotCopyStatus.DestinationRegion")
         stores.append(store)
     return stores
+
+
+# -- Redshift Serverless namespaces: snapshot copy configurations ---------------------------------------
+@reader("redshift-serverless")
+def redshift_serverless_namespaces(scan: AccountScan, region: str) -> list[DiscoveredStore]:
+    """Each namespace; each of its snapshot copy configurations copies its snapshots and recovery points to
+    `destinationRegion`: a backup location there. The region's configurations are listed once (no namespaceName:
+    every configuration of the account in the region), and only where it has namespaces."""
+    spec = kind("redshift-serverless-namespace")
+    namespaces = list(listing(scan, spec, region))
+    if not namespaces:
+        return []
+    copies, tags_call = spec.detail_calls
+    destinations: dict[str, set[str]] = {}
+    for config in read_all(scan, spec.api, copies.operation, "snapshotCopyConfigurations", region):
+        destinations.setdefault(config["namespaceName"], set()).add(config["destinationRegion"])
+    client = scan.client(spec.api, region)
+    stores = []
+    for namespace in namespaces:
+        arn, name = namespace["namespaceArn"], namespace["namespaceName"]
+        answer = getattr(client, xform_name(tags_call.operation))(resourceArn=arn)
+        tags = {tag["key"]: tag["value"] for tag in answer.get("tags", [])}
+        store = scan.store(arn, spec.kind, name, region, tags)
+        store.add_location(region, "primary", spec.copies[0].learned_from)
+        for destination in sorted(destinations.get(name, ())):
+            store.add_location(destination, "backup", spec.copies[1].learned_from)
+        stores.append(store)
+    return stores
