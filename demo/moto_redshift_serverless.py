@@ -7,7 +7,8 @@ service model (API reference "Amazon Redshift Serverless", actions and data type
 
 - CreateNamespace (`namespaceName` required, `tags` [{key, value}], `kmsKeyId`, `dbName`, `adminUsername`) answers
   `{"namespace": Namespace}` with `namespaceArn` `arn:aws:redshift-serverless:<region>:<account>:namespace/<uuid>`,
-  `namespaceId`, `status` AVAILABLE and `creationDate`; a second namespace of the same name: ConflictException;
+  `namespaceId`, `status` AVAILABLE, `creationDate` and `kmsKeyId` (the key given, else `AWS_OWNED_KMS_KEY`, as
+  the service answers for its default key); a second namespace of the same name: ConflictException;
 - ListNamespaces (`maxResults` 1-100, `nextToken`) answers `{"namespaces": [...], "nextToken"?}`;
 - CreateSnapshotCopyConfiguration (`namespaceName`, `destinationRegion` required; `snapshotRetentionPeriod`,
   `destinationKmsKeyId`) answers `{"snapshotCopyConfiguration": {...}}` with `snapshotCopyConfigurationId` and
@@ -37,6 +38,7 @@ from moto.core.responses import BaseResponse
 SERVICE = "redshift-serverless"
 MODULE = "redshiftserverless"  # moto's name of the service: backends.get_backend imports moto.<MODULE>
 MAX_RESULTS = 100
+AWS_OWNED_KMS_KEY = "AWS_OWNED_KMS_KEY"  # the namespace's kmsKeyId when no customer managed key is given
 
 url_bases = [r"https?://redshift-serverless\.(.+)\.amazonaws\.com"]
 
@@ -66,9 +68,8 @@ class RedshiftServerlessBackend(BaseBackend):
             "creationDate": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             "dbName": params.get("dbName") or "dev", "adminUsername": params.get("adminUsername") or "admin",
             "iamRoles": params.get("iamRoles") or [], "logExports": params.get("logExports") or [],
+            "kmsKeyId": params.get("kmsKeyId") or AWS_OWNED_KMS_KEY,
         }
-        if params.get("kmsKeyId"):
-            namespace["kmsKeyId"] = params["kmsKeyId"]
         self.namespaces[name] = namespace
         self.tag_resource(namespace["namespaceArn"], params.get("tags") or [])
         return namespace

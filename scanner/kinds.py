@@ -213,7 +213,7 @@ KINDS: tuple[StoreKind, ...] = (
                 Copy("backup", "ListSnapshotCopyConfigurations.snapshotCopyConfigurations.destinationRegion")),
         detail_calls=(_aws("ListSnapshotCopyConfigurations", "redshift-serverless",
                            "the region has namespaces (once per region)"),
-                      _aws("ListTagsForResource", "redshift-serverless", "once per namespace")),
+                      _aws("ListTagsForResource", "redshift-serverless", "once per namespace"), *KMS_CALLS),
         cannot_see=("snapshots and recovery points shared with or restored into other accounts (not read yet)",
                     "the key of a snapshot copy (`destinationKmsKeyId` is not read)"),
         probe_rank=4, description="Redshift Serverless namespaces and their cross-region snapshot copies",

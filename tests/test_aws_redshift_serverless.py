@@ -65,3 +65,23 @@ def test_a_denied_listing_is_not_scanned_and_the_copies_are_read_once_per_region
     # one listing of the copy configurations for the region's two namespaces; none where the listing was denied
     assert calls.count("redshift-serverless:ListSnapshotCopyConfigurations") == 1
     assert calls.count("redshift-serverless:ListTagsForResource") == 2
+
+
+def test_who_holds_the_namespace_keys(tmp_path, moto_patched: MotoServer, aws_env):
+    """The default key is AWS's own (the provider's rung); a customer managed key is described once, in its region."""
+    aws_env(moto_patched)
+    clients = Clients(moto_patched.url)
+    key = clients("kms", "eu-central-1").create_key(Description="finance dwh")["KeyMetadata"]["Arn"]
+    serverless = clients("redshift-serverless", "eu-central-1")
+    serverless.create_namespace(namespaceName="finance", kmsKeyId=key)
+    serverless.create_namespace(namespaceName="scratch")
+
+    result, stores = scan_kinds(tmp_path, ["redshift-serverless"], ["eu-central-1"])
+
+    assert result.status == "complete"
+    finance, scratch = stores["finance"].encryption, stores["scratch"].encryption
+    assert (finance.custody, finance.key, finance.key_region) == (
+        "customer_managed_in_provider_kms", key, "eu-central-1")
+    assert finance.learned_from.startswith("ListNamespaces.kmsKeyId; kms:DescribeKey")
+    assert (scratch.custody, scratch.key) == ("provider_managed", None)
+    assert scratch.learned_from == "ListNamespaces.kmsKeyId (AWS_OWNED_KMS_KEY)"

@@ -652,7 +652,8 @@ def test_patched_redshift_serverless_as_the_api_reference_says(moto_patched: Mot
     namespace = eu.create_namespace(namespaceName="finance", tags=[{"key": "env", "value": "prod"}])["namespace"]
     assert namespace["namespaceArn"] == (f"arn:aws:redshift-serverless:eu-central-1:123456789012:namespace/"
                                          f"{namespace['namespaceId']}")
-    assert (namespace["namespaceName"], namespace["status"]) == ("finance", "AVAILABLE")
+    assert (namespace["namespaceName"], namespace["status"], namespace["kmsKeyId"]) == (
+        "finance", "AVAILABLE", "AWS_OWNED_KMS_KEY")  # no key given: the service's own
     config = eu.create_snapshot_copy_configuration(namespaceName="finance", destinationRegion="us-east-1",
                                                    snapshotRetentionPeriod=7)["snapshotCopyConfiguration"]
     assert (config["namespaceName"], config["destinationRegion"], config["snapshotRetentionPeriod"]) == (
