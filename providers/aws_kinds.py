@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from providers.aws_keys import KeyReader, service_owned
 from providers.errors import aws_error_code
 from scanner.clock import now_iso
-from scanner.custody import UNKNOWN, KeyFacts
+from scanner.custody import KeyFacts
 from scanner.discovered import DiscoveredStore
 from scanner.kinds import StoreKind, kind
 from scanner.model import Location, Role
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 Reader = Callable[["AccountScan", str], list[DiscoveredStore]]
 READERS: dict[str, Reader] = {}  # config service -> its reader
-AWS_OWNED_KMS_KEY = "AWS_OWNED_KMS_KEY"  # a Redshift Serverless namespace's kmsKeyId for its default key
 COPIED_SNAPSHOT = re.compile(r"\[Copied (snap-[0-9a-f]+) from ([a-z0-9-]+)\]")
 
 
@@ -345,43 +344,3 @@ def redshift_clusters(scan: AccountScan, region: str) -> list[DiscoveredStore]:
             store.add_location(destination, "backup", "DescribeClusters.ClusterSnapshotCopyStatus.DestinationRegion")
         stores.append(store)
     return stores
-
-
-# -- Redshift Serverless namespaces: snapshot copy configurations ---------------------------------------
-@reader("redshift-serverless")
-def redshift_serverless_namespaces(scan: AccountScan, region: str) -> list[DiscoveredStore]:
-    """Each namespace; each of its snapshot copy configurations copies its snapshots and recovery points to
-    `destinationRegion`: a backup location there. The region's configurations are listed once (no namespaceName:
-    every configuration of the account in the region), and only where it has namespaces."""
-    spec = kind("redshift-serverless-namespace")
-    namespaces = list(listing(scan, spec, region))
-    if not namespaces:
-        return []
-    copies, tags_call = spec.detail_calls[:2]
-    destinations: dict[str, set[str]] = {}
-    for config in read_all(scan, spec.api, copies.operation, "snapshotCopyConfigurations", region):
-        destinations.setdefault(config["namespaceName"], set()).add(config["destinationRegion"])
-    client = scan.client(spec.api, region)
-    stores = []
-    for namespace in namespaces:
-        arn, name = namespace["namespaceArn"], namespace["namespaceName"]
-        answer = getattr(client, xform_name(tags_call.operation))(resourceArn=arn)
-        tags = {tag["key"]: tag["value"] for tag in answer.get("tags", [])}
-        store = scan.store(arn, spec.kind, name, region, tags)
-        store.encryption = _namespace_key(scan, namespace.get("kmsKeyId"), region)
-        store.add_location(region, "primary", spec.copies[0].learned_from)
-        for destination in sorted(destinations.get(name, ())):
-            store.add_location(destination, "backup", spec.copies[1].learned_from)
-        stores.append(store)
-    return stores
-
-
-def _namespace_key(scan: AccountScan, key: str | None, region: str) -> KeyFacts:
-    """A namespace is always encrypted: `kmsKeyId` is its customer managed key, or `AWS_OWNED_KMS_KEY` (what the API
-    answers for the default key); a namespace without one is unknown, never assumed."""
-    learned = "ListNamespaces.kmsKeyId"
-    if key == AWS_OWNED_KMS_KEY:
-        return service_owned("AWS owned key", f"{learned} ({AWS_OWNED_KMS_KEY})", region)
-    if not key:
-        return KeyFacts(UNKNOWN, learned, reason=f"{learned}: not given")
-    return scan.keys.facts("KMS", key, region, learned)

@@ -215,7 +215,9 @@ KINDS: tuple[StoreKind, ...] = (
                            "the region has namespaces (once per region)"),
                       _aws("ListTagsForResource", "redshift-serverless", "once per namespace"), *KMS_CALLS),
         cannot_see=("snapshots and recovery points shared with or restored into other accounts (not read yet)",
-                    "the key of a snapshot copy (`destinationKmsKeyId` is not read)"),
+                    "the key of a snapshot copy (`destinationKmsKeyId` is not read)",
+                    "nothing is called in a region where botocore's endpoint data does not offer Redshift Serverless "
+                    "(no namespace can be there; a region botocore does not know at all is read)"),
         probe_rank=4, description="Redshift Serverless namespaces and their cross-region snapshot copies",
     ),
     StoreKind(

@@ -85,3 +85,21 @@ def test_who_holds_the_namespace_keys(tmp_path, moto_patched: MotoServer, aws_en
     assert finance.learned_from.startswith("ListNamespaces.kmsKeyId; kms:DescribeKey")
     assert (scratch.custody, scratch.key) == ("provider_managed", None)
     assert scratch.learned_from == "ListNamespaces.kmsKeyId (AWS_OWNED_KMS_KEY)"
+
+
+def test_a_region_without_redshift_serverless_is_not_called(tmp_path, moto_patched: MotoServer, aws_env):
+    """me-south-1: botocore's endpoint data offers no Redshift Serverless there, so no namespace can be there: the
+    region is read as empty (ok) without a call, where a call to real AWS would fail on a missing endpoint."""
+    seed_redshift_serverless_copy(Clients(moto_patched.url), MANAGEMENT_ACCOUNT_ID, "finance", "eu-central-1",
+                                  "eu-west-1", {})
+    proxy = FaultProxy(moto_patched.url).start()
+    # any call there would be answered as AWS cannot answer it, and show as a target not scanned
+    proxy.deny(lambda r: r.service == "redshift-serverless" and r.region == "me-south-1", DENIED_JSON)
+    try:
+        aws_env(proxy.url)
+        result, stores = scan_kinds(tmp_path, ["redshift-serverless"], ["eu-central-1", "me-south-1"])
+    finally:
+        proxy.stop()
+    assert result.status == "complete" and set(stores) == {"finance"}
+    assert {(t.region, t.status) for t in result.targets} == {("eu-central-1", "ok"), ("me-south-1", "ok")}
+    assert proxy.faults_sent == 0
