@@ -199,8 +199,8 @@ KINDS: tuple[StoreKind, ...] = (
         name_field="ClusterIdentifier", tags_from="Tags",
         copies=(Copy("primary", "DescribeClusters.ClusterIdentifier"),
                 Copy("backup", "DescribeClusters.ClusterSnapshotCopyStatus.DestinationRegion")),
-        cannot_see=("Redshift Serverless namespaces: the `redshift-serverless` service "
-                    "(kind redshift-serverless-namespace)",
+        cannot_see=("Redshift Serverless namespaces: read by the `redshift-serverless` service "
+                    "(kind redshift-serverless-namespace), not this one",
                     "manual snapshots shared with or copied to other accounts (not read yet)"),
         probe_rank=4, description="Redshift provisioned clusters and their cross-region snapshot copies",
     ),
