@@ -5,7 +5,8 @@
 traps: null for us-east-1 and "EU" for a legacy eu-west-1 bucket), a cross-continent S3 replication rule,
 a DynamoDB global table, an RDS cross-region read replica, an EBS snapshot copied to another region and an EFS file
 system replicated to another region (and, by an AWS Backup plan selecting it by tag, copied to a vault in Oregon),
-a Redshift cluster whose snapshots are copied to another region, an Aurora global database with a secondary
+a Redshift cluster whose snapshots are copied to another region (and a Redshift Serverless namespace whose
+snapshot copy configuration copies to another), an Aurora global database with a secondary
 cluster in another region, an FSx file system whose backup is copied to another region, an ElastiCache global
 datastore, a MemoryDB multi-region cluster and an OpenSearch domain with a cross-cluster replication follower in
 another region. Start the server with
@@ -48,6 +49,7 @@ RDS_CLUSTER = "rds-cluster"
 EBS_SNAPSHOT = "ebs-snapshot"
 EFS_FILE_SYSTEM = "efs-file-system"
 REDSHIFT_CLUSTER = "redshift-cluster"
+REDSHIFT_NAMESPACE = "redshift-serverless-namespace"
 BACKUP_VAULT = "backup-vault"
 GLACIER_VAULT = "glacier-vault"
 FSX_FILE_SYSTEM = "fsx-file-system"
@@ -95,6 +97,8 @@ RDS_REPLICA = ("acme-prod-eu-orders-replica-use1", "us-east-1")
 EBS_SOURCE = ("acme-prod-eu", "eu-central-1", "us-west-2")  # account, snapshot region, copy region
 EFS_SOURCE = ("acme-prod-eu", "acme-prod-eu-hr-files", "eu-central-1", "us-east-1")  # account, name, region, copy
 REDSHIFT = ("acme-prod-eu", "acme-prod-eu-dwh", "eu-central-1", "us-east-1")  # account, name, region, snapshot copies
+# account, Redshift Serverless namespace, region, its snapshot copy configuration's destination
+REDSHIFT_SERVERLESS = ("acme-prod-eu", "acme-prod-eu-marketing", "eu-west-1", "us-west-2")
 AURORA_GLOBAL = ("acme-prod-eu", "acme-prod-eu-ledger", "eu-central-1", "us-east-1")  # account, name, writer, secondary
 # account, plan, region, its vault, the copy vault's region and name: copies every EFS file system tagged env=prod
 BACKUP_PLAN = ("acme-prod-eu", "acme-prod-eu-nightly", "eu-central-1", "acme-prod-eu-vault-fra", "us-west-2",
@@ -252,6 +256,8 @@ def seed_aws_estate(endpoint_url: str, record_config: bool | None = None) -> Aws
     manifest += _seed_snapshot(clients[EBS_SOURCE[0]], accounts[EBS_SOURCE[0]])
     manifest += seed_efs_replication(clients[EFS_SOURCE[0]], accounts[EFS_SOURCE[0]], *EFS_SOURCE[1:])
     manifest.append(seed_redshift_snapshot_copy(clients[REDSHIFT[0]], accounts[REDSHIFT[0]], *REDSHIFT[1:]))
+    manifest.append(seed_redshift_serverless_copy(clients[REDSHIFT_SERVERLESS[0]], accounts[REDSHIFT_SERVERLESS[0]],
+                                                  *REDSHIFT_SERVERLESS[1:]))
     manifest += seed_aurora_global(clients[AURORA_GLOBAL[0]], accounts[AURORA_GLOBAL[0]], *AURORA_GLOBAL[1:])
     manifest += seed_backup_plan(clients[BACKUP_PLAN[0]], accounts[BACKUP_PLAN[0]], *BACKUP_PLAN[1:],
                                  selection=EFS_PROD_SELECTION)
@@ -511,6 +517,21 @@ def seed_redshift_snapshot_copy(clients: Callable[[str, str], Any], account: str
     redshift.enable_snapshot_copy(ClusterIdentifier=name, DestinationRegion=copy_region, RetentionPeriod=7)
     arn = f"arn:aws:redshift:{region}:{account}:cluster:{name}"
     return SeededStore(arn, account, REDSHIFT_CLUSTER, name, region, (copy_region,), tags)
+
+
+def seed_redshift_serverless_copy(clients: Callable[[str, str], Any], account: str, name: str, region: str,
+                                  copy_region: str | None, tags: dict[str, str] | None = None) -> SeededStore:
+    """A Redshift Serverless namespace with a snapshot copy configuration to `copy_region` (none: no copies).
+    Needs the `redshift_serverless` patch (moto has no Redshift Serverless)."""
+    tags = {**PERSONAL, "env": "prod"} if tags is None else tags
+    serverless = clients("redshift-serverless", region)
+    namespace = serverless.create_namespace(
+        namespaceName=name, dbName="marketing", tags=[{"key": k, "value": v} for k, v in tags.items()])["namespace"]
+    if copy_region is not None:
+        serverless.create_snapshot_copy_configuration(namespaceName=name, destinationRegion=copy_region,
+                                                      snapshotRetentionPeriod=7)
+    copies = () if copy_region is None else (copy_region,)
+    return SeededStore(namespace["namespaceArn"], account, REDSHIFT_NAMESPACE, name, region, copies, tags)
 
 
 def seed_aurora_global(clients: Callable[[str, str], Any], account: str, name: str, region: str,

@@ -1335,6 +1335,32 @@ def patch_config_aggregator_query() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# redshift_serverless: a Redshift Serverless backend (namespaces, snapshot copy configurations, tags)
+# ---------------------------------------------------------------------------------------------------------------
+
+def patch_redshift_serverless() -> None:
+    """Register the Redshift Serverless backend of demo/moto_redshift_serverless.py (its operations and the API
+    reference shapes are described there) with the moto server.
+
+    moto 5.2.5 has no `redshift-serverless` service: its server finds a backend by the SigV4 credential scope's
+    service (`DomainDispatcherApplication.infer_service_region_host` makes the host
+    `redshift-serverless.<region>.amazonaws.com`), matches the host against `backend_index.backend_url_patterns`, and
+    builds the backend's Flask app from `backends.get_backend(name)`, which imports `moto.<name>`; none matches, so
+    every call fails. The patch adds the host pattern and makes `moto.redshiftserverless` our module."""
+    import re
+    import sys
+
+    from moto import backend_index
+
+    from demo import moto_redshift_serverless as module
+
+    if sys.modules.get(f"moto.{module.MODULE}") is module:
+        return
+    sys.modules[f"moto.{module.MODULE}"] = module
+    backend_index.backend_url_patterns.append((module.MODULE, re.compile(module.url_bases[0])))
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 PATCHES: dict[str, Callable[[], None]] = {
     "backup_selections": patch_backup_selections,
@@ -1353,6 +1379,7 @@ PATCHES: dict[str, Callable[[], None]] = {
     "memorydb_multi_region": patch_memorydb_multi_region,
     "opensearch_connections": patch_opensearch_connections,
     "config_aggregator_query": patch_config_aggregator_query,
+    "redshift_serverless": patch_redshift_serverless,
 }
 
 
@@ -1360,7 +1387,8 @@ PATCHES: dict[str, Callable[[], None]] = {
 ESTATE_PATCHES = ("bucket_region", "dynamodb_replicas", "s3_tagging_regions", "s3_config_replication",
                   "efs_replication", "backup_selections", "s3_default_encryption", "kms_custom_key_stores",
                   "backup_recovery_points", "glacier_tags", "docdb_clusters", "fsx_backups",
-                  "elasticache_global_datastores", "memorydb_multi_region", "opensearch_connections")
+                  "elasticache_global_datastores", "memorydb_multi_region", "opensearch_connections",
+                  "redshift_serverless")
 
 
 def apply_patches(names: Iterable[str]) -> None:

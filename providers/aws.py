@@ -91,7 +91,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from providers import aws_kinds_cache, aws_kinds_fsx, aws_vaults  # noqa: F401  (their @reader functions register)
+from providers import aws_kinds_cache, aws_kinds_fsx, aws_kinds_serverless, aws_vaults  # noqa: F401  (readers register)
 from providers.aws_aggregator import AccountView, Aggregate
 from providers.aws_keys import KeyReader, service_owned
 from providers.aws_kinds import READERS, AfterRead

@@ -77,6 +77,13 @@ CALLS: dict[str, Calls] = {
                       ("CreateCluster", "ModifyCluster", "RestoreFromClusterSnapshot", "EnableSnapshotCopy",
                        "DisableSnapshotCopy", "ModifySnapshotCopyRetentionPeriod", "CreateTags", "DeleteTags"),
                       ("DeleteCluster",), ("clusterIdentifier",)),
+    # (Un)TagResource's resourceArn names a namespace by its id, not its name: no name, the region's are re-read;
+    # Update/DeleteSnapshotCopyConfiguration name only the configuration's id: likewise
+    "redshift-serverless": Calls("redshift-serverless.amazonaws.com",
+                                 ("CreateNamespace", "UpdateNamespace", "CreateSnapshotCopyConfiguration",
+                                  "UpdateSnapshotCopyConfiguration", "DeleteSnapshotCopyConfiguration",
+                                  "TagResource", "UntagResource"),
+                                 ("DeleteNamespace",), ("namespaceName",)),
     "backup": Calls("backup.amazonaws.com",
                     ("CreateBackupVault", "CreateBackupPlan", "UpdateBackupPlan", "CreateBackupSelection",
                      "DeleteBackupPlan", "DeleteBackupSelection", "TagResource", "UntagResource",

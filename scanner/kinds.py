@@ -205,9 +205,26 @@ KINDS: tuple[StoreKind, ...] = (
         name_field="ClusterIdentifier", tags_from="Tags",
         copies=(Copy("primary", "DescribeClusters.ClusterIdentifier"),
                 Copy("backup", "DescribeClusters.ClusterSnapshotCopyStatus.DestinationRegion")),
-        cannot_see=("Redshift Serverless namespaces and their snapshot copy configurations (not read yet)",
+        cannot_see=("Redshift Serverless namespaces: read by the `redshift-serverless` service "
+                    "(kind redshift-serverless-namespace), not this one",
                     "manual snapshots shared with or copied to other accounts (not read yet)"),
         probe_rank=4, description="Redshift provisioned clusters and their cross-region snapshot copies",
+    ),
+    StoreKind(
+        kind="redshift-serverless-namespace", cloud="aws", service="redshift-serverless", scope="regional",
+        api="redshift-serverless",
+        list_call=_aws("ListNamespaces", "redshift-serverless"), result_key="namespaces",
+        id_field="namespaceArn", name_field="namespaceName", tags_from="ListTagsForResource",
+        copies=(Copy("primary", "ListNamespaces.namespaceArn"),
+                Copy("backup", "ListSnapshotCopyConfigurations.snapshotCopyConfigurations.destinationRegion")),
+        detail_calls=(_aws("ListSnapshotCopyConfigurations", "redshift-serverless",
+                           "the region has namespaces (once per region)"),
+                      _aws("ListTagsForResource", "redshift-serverless", "once per namespace"), *KMS_CALLS),
+        cannot_see=("snapshots and recovery points shared with or restored into other accounts (not read yet)",
+                    "the key of a snapshot copy (`destinationKmsKeyId` is not read)",
+                    "nothing is called in a region where botocore's endpoint data does not offer Redshift Serverless "
+                    "(no namespace can be there; a region botocore does not know at all is read)"),
+        probe_rank=4, description="Redshift Serverless namespaces and their cross-region snapshot copies",
     ),
     StoreKind(
         kind="backup-vault", cloud="aws", service="backup", scope="regional", api="backup",

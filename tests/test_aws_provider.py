@@ -262,7 +262,7 @@ def test_endpoint_vanishing_mid_scan_marks_nothing_gone_and_resolves_nothing(tmp
 
 
 READ_ONLY = re.compile(
-    r"^(sts:(GetCallerIdentity|AssumeRole)|[a-z0-9]+:(Describe|List|Get|BatchGet)[A-Za-z]*|s3:GET( \?[\w-]+)?)$"
+    r"^(sts:(GetCallerIdentity|AssumeRole)|[a-z0-9-]+:(Describe|List|Get|BatchGet)[A-Za-z]*|s3:GET( \?[\w-]+)?)$"
 )
 
 

@@ -265,6 +265,12 @@ def test_every_registry_service_has_its_change_calls_and_the_deploy_files_are_ge
     ({"eventSource": "rds.amazonaws.com", "eventName": "ModifyDBCluster",
       "requestParameters": {"dBClusterIdentifier": "ledger"}}, ("rds", "ledger")),
     ({"eventSource": "backup.amazonaws.com", "eventName": "UpdateBackupPlan", "requestParameters": {}}, ("*", None)),
+    ({"eventSource": "redshift-serverless.amazonaws.com", "eventName": "CreateSnapshotCopyConfiguration",
+      "requestParameters": {"namespaceName": "finance", "destinationRegion": "us-east-1"}},
+     ("redshift-serverless", "finance")),
+    ({"eventSource": "redshift-serverless.amazonaws.com", "eventName": "TagResource", "requestParameters": {
+        "resourceArn": "arn:aws:redshift-serverless:eu-west-1:111111111111:namespace/0b5f2c7e"}},
+     ("redshift-serverless", None)),
     ({"eventSource": "ec2.amazonaws.com", "eventName": "CopySnapshot", "requestParameters": {},
       "responseElements": {"snapshotId": "snap-0123"}}, ("ebs", "snap-0123")),
 ])

@@ -165,6 +165,9 @@ WRITE_WORDS = {
 READ_VERBS = ("Get", "List", "Describe", "BatchGet", "Select")
 # Azure resource types whose names hold a write word: nouns here (their `/read` action reads them, fails nothing over)
 AZURE_NOUNS = {"failoverGroups", "instanceFailoverGroups"}
+# AWS resource names that hold a write word: nouns here (the service authorization reference lists Redshift
+# Serverless's ListSnapshotCopyConfigurations at access level List)
+AWS_NOUNS = ("SnapshotCopyConfiguration",)
 
 
 def words(name: str) -> list[str]:
@@ -176,7 +179,10 @@ def not_read_only(permission: str) -> str | None:
     """Why a permission is not a plain read, or None."""
     if "*" in permission or "?" in permission:
         return "a wildcard"
-    bad = sorted(set(words(permission.split(":", 1)[-1])) & WRITE_WORDS)
+    name = permission.split(":", 1)[-1]
+    for noun in AWS_NOUNS:
+        name = name.replace(noun, "")
+    bad = sorted(set(words(name)) & WRITE_WORDS)
     return f"a write ({', '.join(bad)})" if bad else None
 
 

@@ -25,6 +25,7 @@ from demo.aws_estate import (
     MEMORYDB_CLUSTER,
     OPENSEARCH_DOMAIN,
     RDS_INSTANCE,
+    REDSHIFT_NAMESPACE,
     S3_BUCKET,
     AwsEstate,
     Clients,
@@ -637,6 +638,45 @@ def test_patched_opensearch_connections_as_the_api_reference_says(moto_patched: 
     assert us.describe_inbound_connections()["Connections"] == []
 
 
+def test_stock_moto_has_no_redshift_serverless(moto_stock: MotoServer) -> None:
+    """The server finds no backend for the `redshift-serverless` signing name and answers 500."""
+    with pytest.raises(ClientError) as denied:
+        client(moto_stock, "redshift-serverless", "eu-central-1").list_namespaces()
+    assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert "Unable to find appropriate backend for redshift-serverless.eu-central-1" in moto_stock.log_text()
+
+
+def test_patched_redshift_serverless_as_the_api_reference_says(moto_patched: MotoServer) -> None:
+    """Namespaces, snapshot copy configurations and tags, per region, with botocore's shapes and errors."""
+    eu, us = client(moto_patched, "redshift-serverless", "eu-central-1"), client(moto_patched, "redshift-serverless")
+    namespace = eu.create_namespace(namespaceName="finance", tags=[{"key": "env", "value": "prod"}])["namespace"]
+    assert namespace["namespaceArn"] == (f"arn:aws:redshift-serverless:eu-central-1:123456789012:namespace/"
+                                         f"{namespace['namespaceId']}")
+    assert (namespace["namespaceName"], namespace["status"], namespace["kmsKeyId"]) == (
+        "finance", "AVAILABLE", "AWS_OWNED_KMS_KEY")  # no key given: the service's own
+    config = eu.create_snapshot_copy_configuration(namespaceName="finance", destinationRegion="us-east-1",
+                                                   snapshotRetentionPeriod=7)["snapshotCopyConfiguration"]
+    assert (config["namespaceName"], config["destinationRegion"], config["snapshotRetentionPeriod"]) == (
+        "finance", "us-east-1", 7)
+    assert config["snapshotCopyConfigurationId"] in config["snapshotCopyConfigurationArn"]
+    eu.create_namespace(namespaceName="scratch")
+
+    assert [n["namespaceName"] for n in eu.list_namespaces()["namespaces"]] == ["finance", "scratch"]
+    pages = list(eu.get_paginator("list_namespaces").paginate(PaginationConfig={"PageSize": 1}))
+    assert [[n["namespaceName"] for n in page["namespaces"]] for page in pages] == [["finance"], ["scratch"]]
+    assert eu.list_snapshot_copy_configurations()["snapshotCopyConfigurations"] == [config]
+    assert eu.list_snapshot_copy_configurations(namespaceName="scratch")["snapshotCopyConfigurations"] == []
+    assert eu.list_tags_for_resource(resourceArn=namespace["namespaceArn"])["tags"] == [
+        {"key": "env", "value": "prod"}]
+    assert us.list_namespaces()["namespaces"] == []  # a namespace lives in its own region only
+    with pytest.raises(ClientError) as missing:
+        eu.list_snapshot_copy_configurations(namespaceName="nowhere")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as same_region:
+        eu.create_snapshot_copy_configuration(namespaceName="scratch", destinationRegion="eu-central-1")
+    assert same_region.value.response["Error"]["Code"] == "ValidationException"
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # the seeded demo estate round-trips
 # ---------------------------------------------------------------------------------------------------------------
@@ -764,6 +804,17 @@ def test_estate_snapshot_copy_exists_in_the_other_region(moto_estate: SeededMoto
         assert [s["SnapshotId"] for s in snapshots] == [store.name]
         assert store.id == f"arn:aws:ec2:{store.region}:{store.account}:snapshot/{store.name}"
         assert {t["Key"]: t["Value"] for t in snapshots[0]["Tags"]} == store.tags
+
+
+def test_estate_redshift_serverless_copies_where_the_manifest_says(moto_estate: SeededMoto) -> None:
+    """The namespace is in its member account's region, its copy configuration names the manifest's copy region."""
+    [namespace] = moto_estate.estate.stores(REDSHIFT_NAMESPACE)
+    serverless = clients_for(moto_estate, namespace.account)("redshift-serverless", namespace.region)
+    assert [n["namespaceArn"] for n in serverless.list_namespaces()["namespaces"]] == [namespace.id]
+    configs = serverless.list_snapshot_copy_configurations()["snapshotCopyConfigurations"]
+    assert tuple(c["destinationRegion"] for c in configs) == namespace.replica_regions == ("us-west-2",)
+    tags = serverless.list_tags_for_resource(resourceArn=namespace.id)["tags"]
+    assert {t["key"]: t["value"] for t in tags} == namespace.tags
 
 
 def test_estate_caches_search_and_fsx_copies_are_where_the_manifest_says(moto_estate: SeededMoto) -> None:
