@@ -78,18 +78,8 @@ def first_summary(scan: dict[str, Any], alerts: list[Alert], scan_level: list[Al
 
 
 def threshold_summary(scan: dict[str, Any], alerts: list[Alert], link: str | None) -> Alert:
-    by_kind = Counter(alert.kind for alert in alerts)
-    counted = ", ".join(f"{by_kind[kind]} {KIND_WORDS[kind]}" for kind in STORE_KINDS if by_kind[kind])
-    return Alert(
-        key=alert_key(scan["id"], "summary", scan["id"]), kind="summary", subject=scan["id"], scan_id=scan["id"],
-        severity=worst([alert.severity for alert in alerts]),
-        title=f"{len(alerts)} stores changed in scan {scan['id']}: {counted}",
-        changes=[f"More than the summary threshold in one scan, so one message instead of {len(alerts)}. "
-                 "The worst first:"],
-        lines=_top(alerts), link=link,
-        policies=sorted({p for alert in alerts for p in alert.policies}),
-        accounts=sorted({a for alert in alerts for a in alert.accounts}),
-    )
+    why = f"More than the summary threshold in one scan, so one message instead of {len(alerts)}. The worst first:"
+    return _scan_summary(scan, alerts, link, why, _top(alerts))
 
 
 def group_alert(scan: dict[str, Any], alerts: list[Alert], link: str | None) -> Alert:
@@ -101,14 +91,19 @@ def group_alert(scan: dict[str, Any], alerts: list[Alert], link: str | None) -> 
                      + (f" {alert.link}" if alert.link else ""))
     if len(ordered) > MAX_LINES:
         lines.append(f"… and {len(ordered) - MAX_LINES} more: see the dashboard.")
+    return _scan_summary(scan, alerts, link, "Grouped for this route: one message per scan, the worst first.", lines)
+
+
+def _scan_summary(scan: dict[str, Any], alerts: list[Alert], link: str | None, why: str, lines: list[str]) -> Alert:
+    """One message for a scan's store alerts: counted by kind, at the worst severity, with their policies and
+    accounts."""
     by_kind = Counter(alert.kind for alert in alerts)
     counted = ", ".join(f"{by_kind[kind]} {KIND_WORDS[kind]}" for kind in STORE_KINDS if by_kind[kind])
     return Alert(
         key=alert_key(scan["id"], "summary", scan["id"]), kind="summary", subject=scan["id"], scan_id=scan["id"],
         severity=worst([alert.severity for alert in alerts]),
         title=f"{len(alerts)} stores changed in scan {scan['id']}: {counted}",
-        changes=["Grouped for this route: one message per scan, the worst first."],
-        lines=lines, link=link,
+        changes=[why], lines=lines, link=link,
         policies=sorted({p for alert in alerts for p in alert.policies}),
         accounts=sorted({a for alert in alerts for a in alert.accounts}),
     )

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select
 
+from bench import synthetic_db
 from dashboard import exports
 from dashboard.queries import (
     FindingQuery,
@@ -48,7 +48,6 @@ from dashboard.queries import (
     store_index_table,
     stores_table,
 )
-from dashboard.synthetic import write_estate
 from state.store import StateStore
 
 PASSWORD = "benchmark-password-1"
@@ -107,17 +106,9 @@ def timed(make_rows, render) -> tuple[float, int, float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stores", type=int, default=20_000)
-    parser.add_argument("--db", help="SQLite file to write (default: a temporary file)")
-    parser.add_argument("--reuse", action="store_true", help="read the existing --db instead of writing it anew")
+    synthetic_db.add_arguments(parser)
     args = parser.parse_args(argv)
-    location = args.db or str(Path(tempfile.mkdtemp(prefix="custody-bench-")) / "custody.db")
-    if not (args.reuse and args.db and Path(location).exists()):
-        Path(location).unlink(missing_ok=True)
-        started = time.perf_counter()
-        with StateStore(location) as state:
-            write_estate(state, args.stores)
-        print(f"wrote {args.stores:,} stores in two scans in {time.perf_counter() - started:.1f} s")
+    location = synthetic_db.prepared(args)
 
     state = StateStore(location)
     queries = Queries(state)

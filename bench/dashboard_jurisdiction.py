@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,24 +27,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select
 
+from bench import synthetic_db
 from dashboard import keyset, reach
-from dashboard.jurisdiction import JurisdictionReach, Reached
+from dashboard.jurisdiction import JurisdictionReach, Reached, finding_states
 from dashboard.queries import Queries
-from dashboard.synthetic import write_estate
-from state.schema import findings_table, store_facets_table, store_index_table, stores_table
+from state.schema import store_facets_table, store_index_table, stores_table
 from state.store import StateStore
 
 
 def summary_from_documents(queries: Queries, code: str) -> list[Reached]:
     """The baseline: every reached store's document read (keyset batches of 500), its lead ground picked."""
-    s, f, fc, st = store_index_table.c, store_facets_table.c, findings_table.c, stores_table.c
+    s, f, st = store_index_table.c, store_facets_table.c, stores_table.c
     reached = select(f.store_id).where(f.facet == "jurisdiction", f.value == code)
     with queries.connect() as conn:
-        findings: dict[str, str] = {}
-        for store_id, waived in conn.execute(
-            select(fc.store_id, fc.waived).where(fc.jurisdiction == code, fc.resolved_at.is_(None))
-        ):
-            findings[store_id] = "open" if not waived or findings.get(store_id) == "open" else "waived"
+        findings = finding_states(conn, code)
     query = (
         select(s.id, s.name, s.kind, s.provider, s.account, s.region, s.status, s.gone_at, st.document)
         .join(stores_table, st.id == s.id)
@@ -74,18 +69,10 @@ def best_of(runs: int, build) -> tuple[float, list[Reached]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stores", type=int, default=20_000)
+    synthetic_db.add_arguments(parser)
     parser.add_argument("--code", default="US", help="the jurisdiction whose view is built")
-    parser.add_argument("--db", help="SQLite file to write (default: a temporary file)")
-    parser.add_argument("--reuse", action="store_true", help="read the existing --db instead of writing it anew")
     args = parser.parse_args(argv)
-    location = args.db or str(Path(tempfile.mkdtemp(prefix="custody-bench-")) / "custody.db")
-    if not (args.reuse and args.db and Path(location).exists()):
-        Path(location).unlink(missing_ok=True)
-        started = time.perf_counter()
-        with StateStore(location) as state:
-            write_estate(state, args.stores)
-        print(f"wrote {args.stores:,} stores in two scans in {time.perf_counter() - started:.1f} s")
+    location = synthetic_db.prepared(args)
 
     with StateStore(location) as state:
         queries = Queries(state)

@@ -109,17 +109,13 @@ class JurisdictionReach:
 
     def _build(self, code: str, include_gone: bool) -> Iterator[Reached]:
         """Every reached store with its strongest ground's basis and route, from the `reach` facet: SQL only."""
-        s, f, fc = store_index_table.c, store_facets_table.c, findings_table.c
+        s, f = store_index_table.c, store_facets_table.c
         prefix = reach_value(code, "", "")[:-1]  # "US|": the facet values of this jurisdiction, an index range
         conds = [f.facet == "reach", f.value >= prefix, f.value < prefix + "\U0010ffff"]
         if not include_gone:
             conds.append(s.gone_at.is_(None))
         with self.queries.connect() as conn:
-            findings: dict[str, str] = {}
-            for store_id, waived in conn.execute(
-                select(fc.store_id, fc.waived).where(fc.jurisdiction == code, fc.resolved_at.is_(None))
-            ):
-                findings[store_id] = "open" if not waived or findings.get(store_id) == "open" else "waived"
+            findings = finding_states(conn, code)
         query = (
             select(s.id, s.name, s.kind, s.provider, s.account, s.region, s.status, s.gone_at, f.value)
             .join(store_facets_table, f.store_id == s.id)
@@ -199,3 +195,14 @@ def choices(items: list[Reached]) -> dict[str, list[str]]:
         "status": sorted({i.status for i in items}),
         "finding": [state for state in FINDING_STATES if any(i.finding == state for i in items)],
     }
+
+
+def finding_states(conn: Any, code: str) -> dict[str, str]:
+    """Store id -> the state of its unresolved findings for a jurisdiction: `open`, or `waived` when every one is."""
+    fc = findings_table.c
+    states: dict[str, str] = {}
+    for store_id, waived in conn.execute(
+        select(fc.store_id, fc.waived).where(fc.jurisdiction == code, fc.resolved_at.is_(None))
+    ):
+        states[store_id] = "open" if not waived or states.get(store_id) == "open" else "waived"
+    return states

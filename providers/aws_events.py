@@ -25,7 +25,7 @@ from botocore.config import Config as BotoConfig
 
 from providers.aws import AwsProvider
 from providers.base import Provider
-from providers.events import DELETE, WRITE, Hint, MalformedEvent, Message, OutOfScope, event_time, require
+from providers.events import DELETE, WRITE, Hint, MalformedEvent, Message, OutOfScope, QueueSource, event_time, require
 
 DETAIL_TYPE = "AWS API Call via CloudTrail"
 ANY_SERVICE = "*"  # a backup plan's change: its copies land on stores of every kind in the region
@@ -210,8 +210,11 @@ def narrow(provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
     return narrowed, [hint.account]
 
 
-class SqsSource:
+class SqsSource(QueueSource):
     """Long-polls one SQS queue; deletes a message once it is handled."""
+
+    parse_body = staticmethod(parse)
+    narrow_to = staticmethod(narrow)
 
     def __init__(self, queue_url: str, region: str | None = None, wait_seconds: int = 20, batch: int = 10,
                  session: boto3.Session | None = None, endpoint_url: str | None = None) -> None:
@@ -233,14 +236,6 @@ class SqsSource:
         entries = [{"Id": str(index), "ReceiptHandle": message.receipt} for index, message in enumerate(messages)]
         for start in range(0, len(entries), 10):  # DeleteMessageBatch: at most 10 entries
             self.client.delete_message_batch(QueueUrl=self.queue_url, Entries=entries[start:start + 10])
-
-    @staticmethod
-    def parse(message: Message) -> Hint:
-        return parse(message.body)
-
-    @staticmethod
-    def narrow(provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
-        return narrow(provider, hint)
 
 
 def _queue_region(queue_url: str) -> str | None:

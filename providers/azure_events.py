@@ -28,7 +28,7 @@ from typing import Any
 
 from providers.azure import AzureProvider
 from providers.base import Provider
-from providers.events import DELETE, WRITE, Hint, MalformedEvent, Message, OutOfScope, event_time, require
+from providers.events import DELETE, WRITE, Hint, MalformedEvent, Message, OutOfScope, QueueSource, event_time, require
 from scanner.kinds import kinds_of
 
 EVENT_TYPES = {"Microsoft.Resources.ResourceWriteSuccess": WRITE, "Microsoft.Resources.ResourceDeleteSuccess": DELETE}
@@ -143,10 +143,13 @@ def narrow(provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
     return AzureProvider(narrowed, provider._credential), [subscription]
 
 
-class StorageQueueSource:
+class StorageQueueSource(QueueSource):
     """Reads one Storage queue: receive a batch (each message hidden for `visibility_seconds`), delete handled ones.
 
     Storage queues have no long poll: an empty receive waits `idle_seconds` before the next."""
+
+    parse_body = staticmethod(parse)
+    narrow_to = staticmethod(narrow)
 
     def __init__(self, queue_url: str | None = None, connection_string: str | None = None, queue: str | None = None,
                  credential: Any = None, batch: int = 32, visibility_seconds: int = 300,
@@ -178,11 +181,3 @@ class StorageQueueSource:
     def delete(self, messages: Iterable[Message]) -> None:
         for message in messages:
             self.client.delete_message(message.receipt)
-
-    @staticmethod
-    def parse(message: Message) -> Hint:
-        return parse(message.body)
-
-    @staticmethod
-    def narrow(provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
-        return narrow(provider, hint)

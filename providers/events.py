@@ -131,6 +131,20 @@ class EventSource(Protocol):
     def narrow(self, provider: Provider, hint: Hint) -> tuple[Provider, list[str]]: ...
 
 
+class QueueSource:
+    """What every cloud's queue source shares: its events are parsed, and the provider narrowed to the store an
+    event names, by the cloud's own module functions, which the subclass names (`parse_body`, `narrow_to`)."""
+
+    parse_body: Callable[[Any], Hint]
+    narrow_to: Callable[[Provider, Hint], tuple[Provider, list[str]]]
+
+    def parse(self, message: Message) -> Hint:
+        return self.parse_body(message.body)
+
+    def narrow(self, provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
+        return self.narrow_to(provider, hint)
+
+
 def event_time(value: Any, where: str) -> str:
     """An ISO 8601 time with a zone (as every cloud stamps its events), or MalformedEvent."""
     text = str(value or "")

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from providers.base import Provider
-from providers.events import DELETE, WRITE, Hint, MalformedEvent, Message, OutOfScope, event_time, require
+from providers.events import DELETE, WRITE, Hint, MalformedEvent, Message, OutOfScope, QueueSource, event_time, require
 from providers.gcp import GcpProvider
 
 ANY = "*"
@@ -145,9 +145,12 @@ def narrow(provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
     return GcpProvider(narrowed), [hint.account]
 
 
-class PubSubSource:
+class PubSubSource(QueueSource):
     """Pulls one Pub/Sub subscription (synchronous Pull, up to `batch` messages); acknowledges handled ones.
     PUBSUB_EMULATOR_HOST, when set, is honoured by google-cloud-pubsub itself."""
+
+    parse_body = staticmethod(parse)
+    narrow_to = staticmethod(narrow)
 
     def __init__(self, subscription: str, batch: int = 100, timeout: float = 30.0) -> None:
         from google.pubsub_v1 import SubscriberClient
@@ -171,11 +174,3 @@ class PubSubSource:
         ack_ids = [message.receipt for message in messages]
         for start in range(0, len(ack_ids), 1000):
             self.client.acknowledge(subscription=self.subscription, ack_ids=ack_ids[start:start + 1000])
-
-    @staticmethod
-    def parse(message: Message) -> Hint:
-        return parse(message.body)
-
-    @staticmethod
-    def narrow(provider: Provider, hint: Hint) -> tuple[Provider, list[str]]:
-        return narrow(provider, hint)

@@ -138,7 +138,7 @@ def copy_catalog(tmp_path: Path) -> Path:
     ("laws/providers.yaml", "jurisdiction: RU", "jurisdiction: XX", "unknown jurisdiction 'XX'"),
     ("laws/providers.yaml", "chains: [operator, contracting_party]", "chains: [customer]", "'customer' is not one of"),
     ("laws/providers.yaml", "status: unverified", "status: maybe", "'maybe' is not one of"),
-    ("laws/providers.yaml", "source: \"18 U.S.C. §§ 2701-2713", "source: \"../notes/legal-facts.md",
+    ("laws/providers.yaml", "source: \"18 U.S.C. §§ 2701-2713", "source: \"./notes/sources.txt",
      "is a local file"),
     ("entities.yaml", "parent: amazon-com-inc", "parent: amazon-holdings", "unknown parent entity 'amazon-holdings'"),
     ("agreements.yaml", "test: owner_not_of_receiving_state", "test: owner_is_nice", "'owner_is_nice' is not one of"),
